@@ -1,0 +1,309 @@
+"""Expand instruction templates into Python source.
+
+Each table entry's `sem` is a few lines of Python over a small vocabulary
+(in the spirit of Spike's decode macros). This module specialises it for one
+assembled instruction - its registers, memory operands and immediates - and
+the machine compiles the result, either alone (step tier) or concatenated
+with its basic block (run tier). Both tiers run the same generated text, so
+there is one semantics.
+
+Template vocabulary (operand letters A, B, C = operands 0, 1, 2):
+  A B C            unsigned integer value of the operand (its size)
+  SA SB SC         the same, signed
+  EA EB            effective address of a memory operand
+  AF0..AF3         float32 lanes of an xmm/memory operand (Python float)
+  AD0 AD1          float64 lanes;  AI0..AI3 uint32 lanes;  AQ0 AQ1 uint64 lanes
+  WA = e           write operand A (masked; 32-bit register writes zero-extend,
+                   8/16-bit writes merge); likewise WB, WAF0 = e, WAI2 = e ...
+  @                in a line: repeat the line for lanes 0..3 (packed ops)
+  N NB NC          operand size in bits;  M: mask of A;  SGN: sign bit of A
+  IP NEXT          this instruction's address, the next one's
+  CF               current carry flag (0/1);  COND: this insn's condition
+  FLAGS(k, a, b, r)  record flags lazily (k in ADD ADC SUB SBB LOGIC INC DEC)
+  FLAGSRAW(x)      set RFLAGS to x
+  JUMP(x)          continue at address x (ends the block)
+  PUSH(x)          push a qword;   v = POP()   pop one
+  FAULT(kind, msg) stop the machine with a fault at this instruction
+Reads are taken once, before the body runs, so a template may write an
+operand and still use its old value. Every memory operand is checked
+(mapped, writable if written, aligned if the table says so) before anything
+changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .image import INSN_SIZE, Insn
+from .isa import flags as F
+from .isa.operands import Imm, Mem, Reg
+
+M64 = (1 << 64) - 1
+_LANES = {"F": (4, "xf", 4), "D": (2, "xd", 8), "I": (4, "xi", 4), "Q": (2, "xq", 8)}
+_MEMFMT = {("F", 4): "RF", ("D", 8): "RDD", ("I", 4): "RI", ("Q", 8): "RQ"}
+_INT_READ = {8: "RB", 16: "RW", 32: "RI", 64: "RQ"}
+_INT_WRITE = {8: "WB", 16: "WW", 32: "WI", 64: "WQ"}
+_KINDS = {name.upper(): i for i, name in enumerate(F.KIND_NAMES)}
+
+_TOKEN = re.compile(r"\b(S[ABC]|E[ABC]|[ABC][FDIQ][0-3]|[ABC]|N[BC]?|M|SGN|IP|NEXT|CF|COND)\b")
+_WRITE = re.compile(r"^(\s*)W([ABC])([FDIQ][0-3])?\s*=(?!=)\s*(.+)$")
+_MACRO = re.compile(r"^(\s*)(FLAGS|FLAGSRAW|JUMP|PUSH|FAULT)\((.*)\)\s*$")
+_POP = re.compile(r"^(\s*)(\w+)\s*=\s*POP\(\)\s*$")
+
+
+class TemplateError(Exception):
+    """A table entry's template does not fit an operand form (a table bug)."""
+
+
+@dataclass
+class Layout:
+    """The memory map the generated checks are compiled against."""
+    rlo: int        # lowest readable address (start of text)
+    wlo: int        # lowest writable address (start of .data)
+    hi: int         # end of the mapped data/heap (current brk, page-rounded)
+    slo: int        # lowest stack address
+    top: int        # end of the stack
+
+
+def _mask(bits: int) -> int:
+    return (1 << bits) - 1
+
+
+class _Gen:
+    def __init__(self, insn: Insn, layout: Layout, k: int, trace: bool):
+        self.insn, self.layout, self.k, self.trace = insn, layout, k, trace
+        self.ops = insn.operands
+        self.pro: list[str] = []
+        self.body: list[str] = []
+        self.jumps = False
+        self.n0 = self._size(0) if self.ops else 64
+
+    # -- operand facts --------------------------------------------------
+    def _op(self, letter: str):
+        i = "ABC".index(letter)
+        if i >= len(self.ops):
+            raise TemplateError(f"{self.insn.mnemonic}: template uses operand {letter}")
+        return self.ops[i]
+
+    def _size(self, i: int) -> int:
+        op = self.ops[i]
+        if isinstance(op, Reg):
+            return op.size
+        if isinstance(op, Mem):
+            return op.size or 64
+        return self.n0 if i else 64
+
+    def _ea_expr(self, mem: Mem) -> str:
+        parts = []
+        if mem.base is not None:
+            parts.append(f"r[{mem.base.num}]")
+        if mem.index is not None:
+            parts.append(f"r[{mem.index.num}]" + (f" * {mem.scale}" if mem.scale != 1 else ""))
+        if not parts:
+            return str(mem.disp & M64)
+        if mem.disp:
+            parts.append(str(mem.disp))
+        return f"({' + '.join(parts)}) & {M64}"
+
+    def _check(self, ea: str, nbytes: int, write: bool, indent: str = "") -> list[str]:
+        lay = self.layout
+        lo = lay.wlo if write else lay.rlo
+        kind = "write" if write else "read"
+        return [f"{indent}if not ({lo} <= {ea} <= {lay.hi - nbytes} or "
+                f"{lay.slo} <= {ea} <= {lay.top - nbytes}): "
+                f"c.bad_access({ea}, {nbytes}, '{kind}', {self.insn.addr}, {self.k})"]
+
+    def _wlog(self, ea: str, nbytes: int, indent: str) -> list[str]:
+        return [f"{indent}c.wlog({ea}, {nbytes})"] if self.trace else []
+
+    # -- code -------------------------------------------------------------
+    def generate(self) -> list[str]:
+        sem = self.insn.defn.sem
+        if isinstance(sem, dict):
+            sem = sem[str(self.insn.form)]
+        lines = []
+        for line in sem.strip("\n").split("\n"):
+            if "@" in line:
+                lines.extend(line.replace("@", str(i)) for i in range(4))
+            else:
+                lines.append(line)
+        used = set()
+        writes = set()
+        for line in lines:
+            w = _WRITE.match(line)
+            if w:
+                writes.add(w.group(2))
+                line = w.group(4)
+            used.update(m.group(1) for m in _TOKEN.finditer(line))
+        self._prologue(used, writes)
+        for line in lines:
+            self.body.extend(self._statement(line))
+        return self.pro + self.body
+
+    def _prologue(self, used: set[str], writes: set[str]) -> None:
+        d = self.insn.defn
+        for i, op in enumerate(self.ops):
+            letter = "ABC"[i]
+            if not isinstance(op, Mem):
+                continue
+            ea = f"_e{letter.lower()}"
+            self.pro.append(f"{ea} = {self._ea_expr(op)}")
+            reads = any(u == letter or u == "S" + letter or (len(u) == 3 and u[0] == letter)
+                        for u in used)
+            nbytes = (op.size or 64) // 8
+            if d.align and nbytes >= d.align:
+                self.pro.append(f"if {ea} & {d.align - 1}: c.misaligned({ea}, {d.align}, "
+                                f"{self.insn.addr}, {self.k})")
+            if reads or letter in writes:
+                self.pro.extend(self._check(ea, nbytes, letter in writes))
+        # operand reads, each bound once
+        for u in sorted(used):
+            if u[0] in "ABC" and len(u) == 1:
+                self.pro.append(f"_{u.lower()} = {self._int_read(u)}")
+            elif u[0] == "S" and len(u) == 2:
+                if u[1] not in used:
+                    self.pro.append(f"_{u[1].lower()} = {self._int_read(u[1])}")
+                bits = self._size("ABC".index(u[1]))
+                s = 1 << (bits - 1)
+                self.pro.append(f"_s{u[1].lower()} = (_{u[1].lower()} ^ {s}) - {s}")
+        lane_groups: dict[tuple[str, str], set[int]] = {}
+        for u in used:
+            if len(u) == 3 and u[0] in "ABC":
+                lane_groups.setdefault((u[0], u[1]), set()).add(int(u[2]))
+        for (letter, kind), lanes in sorted(lane_groups.items()):
+            op = self._op(letter)
+            count, view, width = _LANES[kind]
+            names = {j: f"_{letter.lower()}{kind.lower()}{j}" for j in lanes}
+            if isinstance(op, Reg) and op.kind == "xmm":
+                for j in sorted(lanes):
+                    self.pro.append(f"{names[j]} = {view}[{count * op.num + j}]")
+            elif isinstance(op, Mem):
+                avail = (op.size or 128) // (8 * width)
+                if max(lanes) >= avail:
+                    raise TemplateError(f"{self.insn.mnemonic}: lane {max(lanes)} of a "
+                                        f"{op.size}-bit memory operand")
+                fmt = _MEMFMT[(kind, width)]
+                targets = ", ".join(names.get(j, "_") for j in range(avail))
+                self.pro.append(f"{targets}, = {fmt}{avail}(m, _e{letter.lower()})")
+            else:
+                raise TemplateError(f"{self.insn.mnemonic}: lanes of a non-xmm operand")
+
+    def _int_read(self, letter: str) -> str:
+        op = self._op(letter)
+        i = "ABC".index(letter)
+        if isinstance(op, Imm):
+            return str(op.value & _mask(self._size(i)))
+        if isinstance(op, Mem):
+            return f"{_INT_READ[op.size or 64]}1(m, _e{letter.lower()})[0]"
+        if op.kind != "gpr":
+            raise TemplateError(f"{self.insn.mnemonic}: integer read of {op.name}")
+        n = op.num
+        if op.high8:
+            return f"(r[{n}] >> 8) & 255"
+        if op.size == 64:
+            return f"r[{n}]"
+        return f"r[{n}] & {_mask(op.size)}"
+
+    def _subst(self, text: str) -> str:
+        def rep(m: re.Match) -> str:
+            t = m.group(1)
+            if t in ("A", "B", "C"):
+                return f"_{t.lower()}"
+            if t[0] == "S" and len(t) == 2:
+                return f"_s{t[1].lower()}"
+            if t[0] == "E":
+                return f"_e{t[1].lower()}"
+            if len(t) == 3 and t[0] in "ABC":
+                return f"_{t[0].lower()}{t[1].lower()}{t[2]}"
+            if t == "N":
+                return str(self.n0)
+            if t in ("NB", "NC"):
+                return str(self._size("ABC".index(t[1])))
+            if t == "M":
+                return str(_mask(self.n0))
+            if t == "SGN":
+                return str(1 << (self.n0 - 1))
+            if t == "IP":
+                return str(self.insn.addr)
+            if t == "NEXT":
+                return str(self.insn.addr + INSN_SIZE)
+            if t == "CF":
+                return "cf(c.fl)"
+            if t == "COND":
+                return f"cc_{self.insn.defn.cond}(c.fl)"
+            raise TemplateError(t)
+        return _TOKEN.sub(rep, text)
+
+    def _statement(self, line: str) -> list[str]:
+        w = _WRITE.match(line)
+        if w:
+            indent, letter, lane, expr = w.groups()
+            return self._write(indent, letter, lane, self._subst(expr))
+        m = _MACRO.match(line)
+        if m:
+            indent, name, args = m.groups()
+            args = self._subst(args)
+            if name == "FLAGS":
+                kind, rest = args.split(",", 1)
+                return [f"{indent}c.fl = ({_KINDS[kind.strip()]}, {self.n0}, {rest.strip()})"]
+            if name == "FLAGSRAW":
+                return [f"{indent}c.fl = ({F.RAW}, 0, 0, 0, {args})"]
+            if name == "JUMP":
+                self.jumps = True
+                return [f"{indent}_n = {args}"]
+            if name == "FAULT":
+                return [f"{indent}c.fault({args}, {self.insn.addr}, {self.k})"]
+            if name == "PUSH":
+                out = [f"{indent}_v = {args}", f"{indent}_sp = (r[4] - 8) & {M64}"]
+                out += self._check("_sp", 8, True, indent)
+                out += self._wlog("_sp", 8, indent)
+                out += [f"{indent}WQ1(m, _sp, _v)", f"{indent}r[4] = _sp"]
+                return out
+        p = _POP.match(line)
+        if p:
+            indent, var = p.groups()
+            out = [f"{indent}_sp = r[4]"]
+            out += self._check("_sp", 8, False, indent)
+            out += [f"{indent}{var} = RQ1(m, _sp)[0]", f"{indent}r[4] = (_sp + 8) & {M64}"]
+            return out
+        return [self._subst(line)]
+
+    def _write(self, indent: str, letter: str, lane: str | None, expr: str) -> list[str]:
+        op = self._op(letter)
+        if lane is None:
+            if isinstance(op, Mem):
+                size = op.size or 64
+                ea = f"_e{letter.lower()}"
+                return (self._wlog(ea, size // 8, indent)
+                        + [f"{indent}{_INT_WRITE[size]}1(m, {ea}, ({expr}) & {_mask(size)})"])
+            if not isinstance(op, Reg) or op.kind != "gpr":
+                raise TemplateError(f"{self.insn.mnemonic}: integer write to {op}")
+            n = op.num
+            if op.high8:
+                return [f"{indent}r[{n}] = (r[{n}] & {M64 ^ 0xFF00}) | ((({expr}) & 255) << 8)"]
+            if op.size == 64:
+                return [f"{indent}r[{n}] = ({expr}) & {M64}"]
+            if op.size == 32:
+                return [f"{indent}r[{n}] = ({expr}) & {_mask(32)}"]
+            m = _mask(op.size)
+            return [f"{indent}r[{n}] = (r[{n}] & {M64 ^ m}) | (({expr}) & {m})"]
+        kind, j = lane[0], int(lane[1])
+        count, view, width = _LANES[kind]
+        if isinstance(op, Reg) and op.kind == "xmm":
+            return [f"{indent}{view}[{count * op.num + j}] = {expr}"]
+        if isinstance(op, Mem) and kind in "IQ":
+            ea = f"_e{letter.lower()}"
+            addr = f"{ea} + {j * width}" if j else ea
+            fmt = "WI1" if kind == "I" else "WQ1"
+            return self._wlog(addr, width, indent) + [f"{indent}{fmt}(m, {addr}, {expr})"]
+        raise TemplateError(f"{self.insn.mnemonic}: lane write {lane} to {op}")
+
+
+def generate(insn: Insn, layout: Layout, k: int = 0, trace: bool = False) -> tuple[list[str], bool]:
+    """Python statements for one instruction; and whether it assigns `_n`
+    (the next RIP). Without a jump, execution falls through to insn.addr + 4.
+    k is the instruction's index in its block (reported by faults)."""
+    g = _Gen(insn, layout, k, trace)
+    lines = g.generate()
+    return lines, g.jumps

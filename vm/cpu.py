@@ -1,0 +1,297 @@
+"""The machine: registers, memory, and the two execution tiers.
+
+Step tier: one instruction at a time (`step()`), each compiled on first use
+to a small Python function from its table template. Run tier (`run()`): the
+same generated code concatenated per basic block, so a loop body is one
+Python call. Both run the identical text produced by vm.codegen, so there is
+one semantics. The machine never prints; the runtime writes the program's
+output to the streams it was given, and observers (debugger, progress views)
+attach through hooks.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from collections.abc import Callable
+
+from . import codegen
+from .errors import Exit, Fault
+from .image import INSN_SIZE, Image, Insn
+from .isa import flags as F
+from .isa import helpers as H
+from .isa.operands import GPR64, Imm
+from .memory import Memory
+from .runtime import Runtime
+
+M64 = (1 << 64) - 1
+MAX_BLOCK = 64
+
+
+def _readers() -> dict[str, Callable]:
+    env: dict[str, Callable] = {}
+    for code, name in (("B", "RB"), ("H", "RW"), ("I", "RI"), ("Q", "RQ"), ("f", "RF"),
+                       ("d", "RDD")):
+        for count in (1, 2, 4):
+            env[f"{name}{count}"] = struct.Struct(f"<{count}{code}").unpack_from
+    for code, name in (("B", "WB"), ("H", "WW"), ("I", "WI"), ("Q", "WQ")):
+        env[f"{name}1"] = struct.Struct(f"<{code}").pack_into
+    return env
+
+
+_STATIC_ENV: dict[str, object] = {
+    **_readers(),
+    "cf": F.cf,
+    **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
+    "fdiv": H.fdiv, "fsqrt": H.fsqrt, "fcmp": H.fcmp, "cvtt": H.cvtt, "i2f32": H.i2f32,
+    "mul_flags": H.mul_flags, "shl": H.shl, "shr": H.shr, "sar": H.sar, "rol": H.rol,
+    "ror": H.ror,
+}
+
+
+class Machine:
+    """An x86-64 (subset) machine loaded with one program image."""
+
+    def __init__(self, image: Image, root: str = ".", stdout=None, stderr=None,
+                 stdin=None, argv0: str = "prog"):
+        self.image = image
+        self.r: list[int] = [0] * 16
+        self.xb = bytearray(256)
+        xv = memoryview(self.xb)
+        self.xf, self.xd, self.xi, self.xq = xv.cast("f"), xv.cast("d"), xv.cast("I"), xv.cast("Q")
+        self.fl = F.INITIAL
+        self.mem = Memory(image)
+        self.rip = image.entry
+        self.icount = 0
+        self.exit_status: int | None = None
+        self.insns: dict[int, Insn] = {i.addr: i for i in image.insns}
+        self.runtime = Runtime(self, root,
+                               stdout if stdout is not None else sys.stdout.buffer,
+                               stderr if stderr is not None else sys.stderr.buffer, stdin)
+        self.accel: dict[int, object] = {}          # routine address -> Twin (vm.accel)
+        self.observers: dict[int, list[Callable]] = {}  # routine address -> on-call hooks
+        self.accel_calls = 0
+        self.breakpoints: set[int] = set()
+        self.wlog: Callable[[int, int], None] = lambda addr, n: None
+        self._steps: dict[int, Callable] = {}
+        self._traced: dict[int, Callable] = {}
+        self._blocks: dict[int, tuple[Callable, int]] = {}
+        self._fault_k = 0
+        self._setup_stack(argv0)
+
+    # ---- state -----------------------------------------------------------
+    def _setup_stack(self, argv0: str) -> None:
+        top = self.mem.top
+        name = argv0.encode() + b"\0"
+        name_at = top - 256
+        self.mem.buf[name_at:name_at + len(name)] = name
+        sp = (top - 512) & ~0xF
+        words = [1, name_at, 0, 0, 0, 0]        # argc, argv[0], NULL, envp NULL, AT_NULL
+        for i, w in enumerate(words):
+            struct.pack_into("<Q", self.mem.buf, sp + 8 * i, w)
+        self.r[4] = sp
+
+    @property
+    def rflags(self) -> int:
+        return F.rflags(self.fl)
+
+    def reg(self, name: str) -> int:
+        return self.r[GPR64.index(name)]
+
+    def set_reg(self, name: str, value: int) -> None:
+        self.r[GPR64.index(name)] = value & M64
+
+    def symbol(self, name: str) -> int:
+        return self.image.symbols[name].value
+
+    def invalidate(self) -> None:
+        """Forget compiled code (after the memory map, twins or breakpoints change)."""
+        self._steps.clear()
+        self._traced.clear()
+        self._blocks.clear()
+
+    # ---- compilation -------------------------------------------------------
+    def _env(self) -> dict[str, object]:
+        return {**_STATIC_ENV, "r": self.r, "xf": self.xf, "xd": self.xd, "xi": self.xi,
+                "xq": self.xq, "m": self.mem.buf, "c": self}
+
+    def _insn(self, addr: int) -> Insn:
+        insn = self.insns.get(addr)
+        if insn is None:
+            self.rip = addr
+            raise Fault("bad-jump", f"no instruction at {addr:#x}"
+                        + ("" if self.mem.region(addr) == "text" else
+                           f" (address is in {self.mem.region(addr)} memory)"), addr)
+        return insn
+
+    def _lines(self, insn: Insn, k: int, trace: bool) -> tuple[list[str], bool]:
+        target = insn.operands[0] if insn.operands else None
+        if insn.defn.mnemonic == "call" and isinstance(target, Imm):
+            t = target.value & M64
+            pre = [f"c.observe({t})"] if t in self.observers else []
+            if t in self.accel:
+                return pre + [f"_n = c.accel_call({t}, {insn.addr + INSN_SIZE})"], True
+            if pre:
+                lines, jumps = codegen.generate(insn, self.mem.layout(), k, trace)
+                return pre + lines, jumps
+        return codegen.generate(insn, self.mem.layout(), k, trace)
+
+    def _compile(self, insns: list[Insn], trace: bool, name: str) -> Callable:
+        env = self._env()
+        body: list[str] = []
+        jumps = False
+        for k, insn in enumerate(insns):
+            lines, jumps = self._lines(insn, k, trace)
+            body.append(f"# {insn.addr:#x}: {insn.text()}")
+            body.extend(lines)
+        last = insns[-1]
+        body.append("return _n" if jumps else f"return {last.addr + INSN_SIZE}")
+        params = ", ".join(f"{k}={k}" for k in env)
+        src = f"def {name}({params}):\n" + "\n".join("    " + line for line in body)
+        ns: dict[str, object] = dict(env)
+        exec(compile(src, f"<{name}>", "exec"), ns)
+        fn = ns[name]
+        fn.source = src  # type: ignore[attr-defined]
+        return fn
+
+    def _step_fn(self, addr: int, trace: bool = False) -> Callable:
+        cache = self._traced if trace else self._steps
+        fn = cache.get(addr)
+        if fn is None:
+            fn = cache[addr] = self._compile([self._insn(addr)], trace, f"i_{addr:x}")
+        return fn
+
+    def _block(self, addr: int) -> tuple[Callable, int]:
+        insns = [self._insn(addr)]
+        a = addr
+        while not insns[-1].defn.branch and len(insns) < MAX_BLOCK:
+            a += INSN_SIZE
+            nxt = self.insns.get(a)
+            if nxt is None or a in self.breakpoints or a in self.observers:
+                break
+            insns.append(nxt)
+        b = self._blocks[addr] = (self._compile(insns, False, f"b_{addr:x}"), len(insns))
+        return b
+
+    # ---- execution -----------------------------------------------------------
+    def step(self, trace: bool = False) -> None:
+        """Execute one instruction (raises Fault or Exit)."""
+        if self.exit_status is not None:
+            raise Exit(self.exit_status)
+        fn = self._step_fn(self.rip, trace)
+        try:
+            self.rip = fn()
+        except Fault as f:
+            self._decorate(f)
+            raise
+        except Exit as e:
+            self.icount += 1
+            self.exit_status = e.status
+            raise
+        self.icount += 1
+
+    def run(self, max_steps: int | None = None, stop_at_breakpoints: bool = True) -> int | None:
+        """Run until exit (returns the status), a breakpoint (returns None with
+        rip at it), or a fault (raises Fault). max_steps bounds the instructions
+        executed by this call (a 'step-limit' fault when reached)."""
+        if self.exit_status is not None:
+            return self.exit_status
+        blocks = self._blocks
+        bps = self.breakpoints if stop_at_breakpoints else ()
+        limit = None if max_steps is None else self.icount + max_steps
+        rip, n, first = self.rip, self.icount, True
+        try:
+            while True:
+                if not first and rip in bps:
+                    return None
+                first = False
+                b = blocks.get(rip)
+                if b is None:
+                    self.rip = rip
+                    b = self._block(rip)
+                if limit is not None and n + b[1] > limit:
+                    self.rip, self.icount = rip, n
+                    return self._finish_steps(limit)
+                ln = b[1]
+                rip = b[0]()
+                n += ln
+        except Fault as f:
+            n += self._fault_k
+            rip = f.rip if f.rip is not None else rip
+            self._decorate(f)
+            raise
+        except Exit as e:
+            n += ln
+            self.exit_status = e.status
+            return e.status
+        finally:
+            self.rip, self.icount = rip, n
+
+    def _finish_steps(self, limit: int) -> int | None:
+        try:
+            while self.icount < limit:
+                self.step()
+        except Exit as e:
+            return e.status
+        raise self._decorate(Fault("step-limit",
+                                   f"step limit reached after {self.icount} instructions "
+                                   "(raise it with --max-steps)", self.rip))
+
+    # ---- faults ----------------------------------------------------------------
+    def _decorate(self, f: Fault) -> Fault:
+        if f.rip is None:
+            f.rip = self.rip
+        insn = self.insns.get(f.rip)
+        if insn is not None:
+            f.insn_text = insn.text()
+            f.loc = insn.loc
+        f.registers = {name: self.r[i] for i, name in enumerate(GPR64)}
+        f.registers["rip"] = f.rip
+        return f
+
+    def _raise(self, kind: str, msg: str, ip: int, k: int):
+        self._fault_k = k
+        self.rip = ip
+        raise Fault(kind, msg, ip)
+
+    def bad_access(self, ea: int, n: int, what: str, ip: int, k: int):
+        region = self.mem.region(ea)
+        if what == "write" and region in ("text", "rodata"):
+            kind = "write-to-code" if region == "text" else "segfault"
+            msg = f"write of {n} bytes to read-only {region} at {ea:#x}"
+        elif self.mem.stack_lo - (1 << 20) <= ea < self.mem.stack_lo:
+            kind, msg = "stack-overflow", (f"{what} of {n} bytes at {ea:#x}, below the "
+                                           f"{(self.mem.top - self.mem.stack_lo) >> 20} MiB stack")
+        else:
+            kind = "segfault"
+            hint = " (null pointer?)" if ea < 0x1000 else ""
+            msg = f"{what} of {n} bytes at unmapped address {ea:#x}{hint}"
+        self._raise(kind, msg, ip, k)
+
+    def misaligned(self, ea: int, align: int, ip: int, k: int):
+        self._raise("misaligned", f"memory operand at {ea:#x} is not {align}-byte aligned "
+                    "(use the unaligned form, e.g. movups)", ip, k)
+
+    def fault(self, kind: str, msg: str, ip: int, k: int):
+        self._raise(kind, msg, ip, k)
+
+    # ---- runtime entry points (called from generated code) ------------------------
+    def syscall(self) -> None:
+        self.runtime.syscall()
+
+    def hostcall(self, ip: int) -> int:
+        self.runtime.hostcall(self.insns[ip].host)
+        sp = self.r[4]
+        ret = struct.unpack_from("<Q", self.mem.buf, sp)[0]
+        self.r[4] = (sp + 8) & M64
+        return ret
+
+    def observe(self, target: int) -> None:
+        for hook in self.observers.get(target, ()):
+            hook(self)
+
+    def accel_call(self, target: int, ret: int) -> int:
+        from .accel import run_twin
+        run_twin(self, self.accel[target])
+        self.accel_calls += 1
+        return ret

@@ -1,0 +1,147 @@
+"""Small semantic helpers the instruction templates call.
+
+Only what does not fit in a one-line template lives here: IEEE edge cases
+that Python's float operations would turn into exceptions, conversions with
+x86's integer-indefinite result, shifts and rotates with their flag rules,
+and multiply/divide.
+
+Float32 arithmetic: SSE single-precision +, -, *, /, sqrt are computed on
+Python floats (binary64) and rounded once to binary32 when stored into an
+XMM lane; for these operations double rounding is innocuous (53 >= 2*24+2),
+so the result is bit-exact. NaN operands: x86 returns the first source
+operand's NaN (quieted) if it is a NaN, else the second's; the helpers below
+that cannot rely on the host's own float unit follow that rule explicitly.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+from . import flags as F
+
+INF = math.inf
+_DEFAULT_NAN = struct.unpack("<d", struct.pack("<Q", 0xFFF8000000000000))[0]  # x86 "real indefinite"
+
+
+def fdiv(a: float, b: float) -> float:
+    """a / b with IEEE results where Python raises ZeroDivisionError."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a:                  # NaN / 0 -> that NaN
+            return a
+        if a == 0.0:                # 0 / 0 -> default NaN
+            return _DEFAULT_NAN
+        neg = (math.copysign(1.0, a) < 0) != (math.copysign(1.0, b) < 0)
+        return -INF if neg else INF
+
+
+def fsqrt(x: float) -> float:
+    if x != x:
+        return x
+    if x < 0.0:
+        return _DEFAULT_NAN
+    return math.sqrt(x)             # sqrt(-0.0) = -0.0, sqrt(inf) = inf
+
+
+def fcmp(a: float, b: float) -> int:
+    """RFLAGS after comiss/ucomiss/comisd/ucomisd: ZF, PF, CF; OF=SF=AF=0."""
+    if a != a or b != b:
+        return F.FIXED | F.ZF_BIT | F.PF_BIT | F.CF_BIT
+    if a < b:
+        return F.FIXED | F.CF_BIT
+    if a == b:
+        return F.FIXED | F.ZF_BIT
+    return F.FIXED
+
+
+def cvtt(x: float, bits: int) -> int:
+    """Truncate toward zero to a signed integer of `bits` (two's complement,
+    unsigned representation); NaN or out of range -> integer indefinite."""
+    indefinite = 1 << (bits - 1)
+    if x != x or x in (INF, -INF):
+        return indefinite
+    v = int(x)                      # truncates toward zero
+    if not -(1 << (bits - 1)) <= v < (1 << (bits - 1)):
+        return indefinite
+    return v & ((1 << bits) - 1)
+
+
+def i2f32(v: int) -> float:
+    """A signed integer rounded (nearest-even) to binary32, returned as a
+    Python float holding that binary32 value exactly."""
+    if -(1 << 53) <= v <= (1 << 53):
+        return float(v)             # exact; the XMM store rounds once
+    sign = -1 if v < 0 else 1
+    a = abs(v)
+    shift = a.bit_length() - 24
+    q, rem = a >> shift, a & ((1 << shift) - 1)
+    half = 1 << (shift - 1)
+    if rem > half or (rem == half and q & 1):
+        q += 1
+    return sign * float(q << shift)
+
+
+# ---- integer multiply / divide --------------------------------------------
+
+def mul_flags(overflow: bool, low: int, bits: int) -> int:
+    """RFLAGS after mul/imul: CF=OF=overflow. SF, ZF, PF are architecturally
+    undefined; we set them from the low half of the result (documented)."""
+    o = 1 if overflow else 0
+    mask = (1 << bits) - 1
+    low &= mask
+    return F.make_raw(o, F.parity(low), 1 if low == 0 else 0,
+                      (low >> (bits - 1)) & 1, o)
+
+
+def signed(v: int, bits: int) -> int:
+    s = 1 << (bits - 1)
+    return (v ^ s) - s
+
+
+# ---- shifts and rotates ---------------------------------------------------
+# Each returns (result, rflags) for a nonzero masked count; the template
+# leaves flags alone when the masked count is 0, as the hardware does.
+
+def shl(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
+    mask = (1 << bits) - 1
+    r = (a << n) & mask
+    c = (a >> (bits - n)) & 1 if n <= bits else 0
+    o = ((r >> (bits - 1)) & 1) ^ c              # defined for n == 1 only
+    return r, F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
+
+
+def shr(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
+    r = a >> n
+    c = (a >> (n - 1)) & 1
+    o = (a >> (bits - 1)) & 1                    # defined for n == 1 only
+    return r, F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
+
+
+def sar(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
+    mask = (1 << bits) - 1
+    sa = signed(a, bits)
+    r = (sa >> n) & mask
+    c = (sa >> (n - 1)) & 1
+    return r, F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, 0)
+
+
+def rol(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
+    mask = (1 << bits) - 1
+    k = n % bits
+    r = ((a << k) | (a >> (bits - k))) & mask if k else a
+    c = r & 1
+    o = ((r >> (bits - 1)) & 1) ^ c              # defined for n == 1 only
+    old = F.rflags(old_fl) & ~(F.CF_BIT | F.OF_BIT)
+    return r, old | c | o << 11
+
+
+def ror(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
+    mask = (1 << bits) - 1
+    k = n % bits
+    r = ((a >> k) | (a << (bits - k))) & mask if k else a
+    c = (r >> (bits - 1)) & 1
+    o = c ^ ((r >> (bits - 2)) & 1)              # defined for n == 1 only
+    old = F.rflags(old_fl) & ~(F.CF_BIT | F.OF_BIT)
+    return r, old | c | o << 11

@@ -1,0 +1,228 @@
+"""The instruction table's vocabulary: definitions, operand forms, matching.
+
+Every instruction is defined exactly once with `insn(...)` (see integer.py and
+sse.py). A definition names the mnemonic, its accepted operand forms, the
+semantics as a short code template (expanded by vm.codegen), the flags it
+reads/writes and a one-line description. The assembler validates operands
+against the forms, the executor runs the semantics, and the disassembler,
+debugger and `mnist-vm isa` print from the same record.
+
+Operand-form tokens (Intel manual style):
+  r8 r16 r32 r64        general register of that size
+  m8 m16 m32 m64 m128   memory of that size; m = memory of any size (lea)
+  r/m8 ... r/m64        register or memory
+  imm8 imm16 imm32 imm64  immediate; imm32 in a 64-bit form is sign-extended
+  xmm  xmm/m32  xmm/m64  xmm/m128   SSE register, or memory of that size
+  rel                   branch target (label or address)
+  cl                    exactly the cl register (shift counts)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .operands import Imm, Mem, Operand, Reg
+
+# Condition codes: canonical suffix -> (aliases, description of the test).
+CONDITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "o": ((), "OF=1"),
+    "no": ((), "OF=0"),
+    "b": (("c", "nae"), "CF=1 (unsigned below)"),
+    "ae": (("nc", "nb"), "CF=0 (unsigned above or equal)"),
+    "e": (("z",), "ZF=1 (equal)"),
+    "ne": (("nz",), "ZF=0 (not equal)"),
+    "be": (("na",), "CF=1 or ZF=1 (unsigned below or equal)"),
+    "a": (("nbe",), "CF=0 and ZF=0 (unsigned above)"),
+    "s": ((), "SF=1 (negative)"),
+    "ns": ((), "SF=0"),
+    "p": (("pe",), "PF=1 (parity even)"),
+    "np": (("po",), "PF=0"),
+    "l": (("nge",), "SF!=OF (signed less)"),
+    "ge": (("nl",), "SF=OF (signed greater or equal)"),
+    "le": (("ng",), "ZF=1 or SF!=OF (signed less or equal)"),
+    "g": (("nle",), "ZF=0 and SF=OF (signed greater)"),
+}
+
+
+@dataclass(frozen=True)
+class OpType:
+    token: str
+    kinds: frozenset[str]      # subset of {'gpr', 'xmm', 'mem', 'imm', 'rel', 'cl'}
+    size: int | None           # bits; None = any (m, rel)
+
+
+_TOKEN_RE = re.compile(r"^(r/m|r|m|imm|xmm/m|xmm|rel|cl)(\d*)$")
+
+
+def parse_token(tok: str) -> OpType:
+    m = _TOKEN_RE.match(tok)
+    if not m:
+        raise ValueError(f"bad operand token {tok!r}")
+    base, digits = m.group(1), m.group(2)
+    size = int(digits) if digits else None
+    kinds = {
+        "r": {"gpr"}, "m": {"mem"}, "r/m": {"gpr", "mem"}, "imm": {"imm"},
+        "xmm": {"xmm"}, "xmm/m": {"xmm", "mem"}, "rel": {"rel"}, "cl": {"cl"},
+    }[base]
+    if base == "xmm":
+        size = 128
+    if base == "cl":
+        size = 8
+    return OpType(tok, frozenset(kinds), size)
+
+
+@dataclass(frozen=True)
+class Form:
+    tokens: tuple[str, ...]
+    types: tuple[OpType, ...]
+
+    def __str__(self) -> str:
+        return ", ".join(self.tokens)
+
+    def mem_size(self, i: int) -> int | None:
+        t = self.types[i]
+        if "mem" not in t.kinds:
+            return None
+        if t.token.startswith("xmm/m"):
+            return t.size
+        return t.size
+
+
+def parse_forms(spec: str) -> tuple[Form, ...]:
+    """'r/m64, imm32 | r64, r/m64' -> forms. An empty spec means no operands."""
+    forms = []
+    for alt in spec.split("|"):
+        alt = alt.strip()
+        toks = tuple(t.strip() for t in alt.split(",")) if alt else ()
+        forms.append(Form(toks, tuple(parse_token(t) for t in toks)))
+    return tuple(forms)
+
+
+def expand_sizes(spec: str, sizes=(8, 16, 32, 64)) -> str:
+    """Expand 'r/mN, rN' into one alternative per size (N -> 8, 16, 32, 64).
+    imm{N} becomes imm32 for the 64-bit size (sign-extended immediates)."""
+    out = []
+    for alt in spec.split("|"):
+        for n in sizes:
+            imm = 32 if n == 64 else n
+            out.append(alt.replace("immN", f"imm{imm}").replace("N", str(n)))
+    return " | ".join(out)
+
+
+@dataclass
+class InsnDef:
+    """One instruction: the single source of truth for it."""
+    mnemonic: str
+    forms: tuple[Form, ...]
+    sem: str                      # code template, see vm.codegen
+    doc: str                      # one-line description
+    flags_read: str = ""          # subset of "CPZSO"
+    flags_written: str = ""       # flags given a defined value
+    flags_undefined: str = ""     # flags left architecturally undefined
+    group: str = "integer"        # integer | sse | control | system
+    implicit: str = ""            # implicit registers, for docs ("rdx:rax")
+    align: int = 0                # required alignment of the memory operand
+    branch: bool = False          # ends a basic block
+    cond: str | None = None       # condition code for jcc/setcc/cmovcc
+    aliases: tuple[str, ...] = ()
+    notes: str = ""               # longer explanation (edge cases)
+    extra: dict = field(default_factory=dict)
+
+
+TABLE: dict[str, InsnDef] = {}     # mnemonic (and aliases) -> definition
+
+
+def insn(mnemonic: str, forms: str, sem: str, doc: str, **kw) -> InsnDef:
+    d = InsnDef(mnemonic, parse_forms(forms), sem, doc, **kw)
+    for name in (mnemonic, *d.aliases):
+        if name in TABLE:
+            raise ValueError(f"instruction {name} defined twice")
+        TABLE[name] = d
+    return d
+
+
+def conditional(prefix: str, forms: str, sem: str, doc: str, **kw) -> None:
+    """Define prefix+cc for every condition code (jcc, setcc, cmovcc), with
+    the standard aliases. `{cc}` in sem and doc is replaced by the canonical
+    suffix; `{test}` in doc by the flag test."""
+    for cc, (aliases, test) in CONDITIONS.items():
+        insn(prefix + cc, forms, sem.replace("{cc}", cc),
+             doc.replace("{cc}", cc).replace("{test}", test),
+             cond=cc, aliases=tuple(prefix + a for a in aliases), **kw)
+
+
+def lookup(mnemonic: str) -> InsnDef | None:
+    return TABLE.get(mnemonic.lower())
+
+
+class MatchError(Exception):
+    """Operands do not fit any form; the message says why and lists forms."""
+
+
+def _imm_fits(value: int, bits: int, signed_only: bool) -> bool:
+    if signed_only:
+        return -(1 << (bits - 1)) <= value < (1 << (bits - 1))
+    return -(1 << (bits - 1)) <= value < (1 << bits)
+
+
+def _fits(t: OpType, op: Operand, form: Form) -> bool:
+    if isinstance(op, Reg):
+        if op.kind == "xmm":
+            return "xmm" in t.kinds
+        if "cl" in t.kinds:
+            return op.name == "cl"
+        return "gpr" in t.kinds and op.size == t.size
+    if isinstance(op, Mem):
+        if "mem" not in t.kinds:
+            return False
+        return op.size is None or t.size is None or op.size == t.size
+    if isinstance(op, Imm):
+        if "rel" in t.kinds:
+            return True
+        if "imm" not in t.kinds:
+            return False
+        first = form.types[0].size if form.types else None
+        signed_only = t.size == 32 and first == 64
+        return _imm_fits(op.value, t.size or 64, signed_only)
+    return False
+
+
+def match(d: InsnDef, ops: tuple[Operand, ...]) -> tuple[Form, tuple[Operand, ...]]:
+    """Pick the form of d that fits ops; fill in memory sizes from the form.
+
+    Raises MatchError with a plain message when nothing fits or when a memory
+    operand's size is ambiguous (as NASM: 'operation size not specified')."""
+    candidates = [f for f in d.forms
+                  if len(f.types) == len(ops)
+                  and all(_fits(t, op, f) for t, op in zip(f.types, ops))]
+    if not candidates:
+        raise MatchError(_no_form_message(d, ops))
+    for i, op in enumerate(ops):
+        if isinstance(op, Mem) and op.size is None:
+            sizes = {f.mem_size(i) for f in candidates}
+            if len(sizes) > 1 and d.mnemonic != "lea":
+                raise MatchError(
+                    "operation size not specified: write byte, word, dword or "
+                    f"qword before [{op.text or ''}]" if op.text else
+                    "operation size not specified")
+    form = candidates[0]
+    fixed = tuple(op.with_size(form.mem_size(i) or 64)
+                  if isinstance(op, Mem) and op.size is None else op
+                  for i, op in enumerate(ops))
+    return form, fixed
+
+
+def describe_operand(op: Operand) -> str:
+    if isinstance(op, Reg):
+        return f"xmm register {op.name}" if op.kind == "xmm" else \
+            f"{op.size}-bit register {op.name}"
+    if isinstance(op, Mem):
+        return f"{op.size}-bit memory" if op.size else "memory"
+    return f"immediate {op.value}"
+
+
+def _no_form_message(d: InsnDef, ops: tuple[Operand, ...]) -> str:
+    given = ", ".join(describe_operand(o) for o in ops) or "no operands"
+    forms = "; ".join(f"{d.mnemonic} {f}".strip() for f in d.forms)
+    return f"operand form not supported: {d.mnemonic} with {given}. Supported forms: {forms}"
