@@ -300,6 +300,121 @@ class _Gen:
         raise TemplateError(f"{self.insn.mnemonic}: lane write {lane} to {op}")
 
 
+# ---- run-tier block optimisation ---------------------------------------------
+# A block's concatenated instruction code is rewritten so that registers and
+# flags live in Python locals (loaded once, stored once), flags that a later
+# instruction overwrites unread are never built, a conditional branch right
+# after cmp/test/and/... tests the operands directly, and a block that jumps
+# back to its own start becomes a `while` loop. The rewrite only moves where
+# values are kept; every instruction still executes the same template code.
+
+_REG = re.compile(r"\br\[(\d+)\]")
+_REG_STORE = re.compile(r"\br\[(\d+)\] = ")
+_OUTCALL = re.compile(r"\bc\.(bad_access|misaligned|fault|syscall|hostcall|accel_call|observe|wlog)\(")
+_CLOBBERS = ("syscall", "hostcall", "accel_call")
+_FL_TOP = re.compile(r"^fl = \((\d+), (\d+), ")
+_CC = re.compile(r"\bcc_(\w+)\(fl\)")
+
+
+def _fused(cc: str, kind: int, n: int) -> str | None:
+    """A condition as a direct test of the recorded operands, for flags just
+    produced by cmp/sub (SUB) or test/and/or/xor (LOGIC). Each matches the
+    generic definition in vm.isa.flags (tests/test_flags.py checks it)."""
+    s = 1 << (n - 1)
+    if kind == F.SUB:
+        return {
+            "e": "fl[2] == fl[3]", "ne": "fl[2] != fl[3]", "b": "fl[2] < fl[3]",
+            "ae": "fl[2] >= fl[3]", "be": "fl[2] <= fl[3]", "a": "fl[2] > fl[3]",
+            "l": f"(fl[2] ^ {s}) < (fl[3] ^ {s})", "ge": f"(fl[2] ^ {s}) >= (fl[3] ^ {s})",
+            "le": f"(fl[2] ^ {s}) <= (fl[3] ^ {s})", "g": f"(fl[2] ^ {s}) > (fl[3] ^ {s})",
+            "s": f"fl[4] & {s} != 0", "ns": f"fl[4] & {s} == 0",
+        }.get(cc)
+    if kind == F.LOGIC:
+        return {
+            "e": "fl[4] == 0", "ne": "fl[4] != 0", "s": f"fl[4] & {s} != 0",
+            "ns": f"fl[4] & {s} == 0", "l": f"fl[4] & {s} != 0", "ge": f"fl[4] & {s} == 0",
+            "le": f"(fl[4] == 0 or fl[4] & {s} != 0)", "g": f"(fl[4] != 0 and fl[4] & {s} == 0)",
+            "be": "fl[4] == 0", "a": "fl[4] != 0", "b": "False", "ae": "True",
+            "o": "False", "no": "True",
+        }.get(cc)
+    return None
+
+
+def optimize_block(lines: list[str], loop: bool,
+                   block_len: int) -> tuple[list[str], list[str], list[str]]:
+    """Rewrite a block body (see above). Returns (prologue, body, epilogue);
+    the body ends by assigning `_n`. With loop=True the caller wraps the body
+    in a loop."""
+    regs = sorted({int(x) for line in lines for x in _REG.findall(line)})
+    written = sorted({int(x) for line in lines for x in _REG_STORE.findall(line)})
+    out = [_REG.sub(r"r\1", line).replace("c.fl", "fl") for line in lines]
+
+    def flush(extra: str = "") -> str:
+        stores = [f"r[{i}] = r{i}" for i in written] + ["c.fl = fl"]
+        if loop:
+            stores.append(f"c._fault_base = (_it - 1) * {block_len}")
+        return "; ".join(stores) + "; " + extra
+
+    reload = "; ".join([f"r{i} = r[{i}]" for i in regs] + ["fl = c.fl"])
+    final: list[str] = []
+    for line in out:
+        m = _OUTCALL.search(line)
+        if m is None:
+            final.append(line)
+            continue
+        head = line[:m.start()]
+        stripped = head.strip()
+        indent = line[:len(line) - len(line.lstrip())]
+        if stripped == "" or re.fullmatch(r"\w+ = ", stripped + " "):
+            final.append(indent + flush() + line.lstrip())
+        else:
+            final.append(head + flush() + line[m.start():])
+        if m.group(1) in _CLOBBERS:
+            final.append(indent + reload)
+    _drop_dead_flags(final)
+    _fuse_conditions(final)
+    prologue = [f"r{i} = r[{i}]" for i in regs] + ["fl = c.fl"]
+    epilogue = [f"r[{i}] = r{i}" for i in written] + ["c.fl = fl"]
+    return prologue, final, epilogue
+
+
+def _drop_dead_flags(lines: list[str]) -> None:
+    """Remove a top-level flag record that a later top-level record replaces
+    before anything reads the flags or leaves the block."""
+    for i, line in enumerate(lines):
+        if not _FL_TOP.match(line):
+            continue
+        for j in range(i + 1, len(lines)):
+            later = lines[j]
+            if _FL_TOP.match(later):
+                # a later record kills this one unless it reads the old flags
+                if not re.search(r"\bfl\b", later[later.index("("):]):
+                    lines[i] = "pass"
+                break
+            if re.search(r"\bfl\b", later) or "_n = " in later:
+                break
+
+
+def _fuse_conditions(lines: list[str]) -> None:
+    kind = None
+    for i, line in enumerate(lines):
+        m = _FL_TOP.match(line)
+        if m:
+            kind = (int(m.group(1)), int(m.group(2)))
+            continue
+        if re.search(r"\bfl = ", line):
+            kind = None          # a conditional or non-lazy write: unknown producer
+            continue
+        if kind is None:
+            continue
+        expr_line = line
+        for cm in list(_CC.finditer(line)):
+            fused = _fused(cm.group(1), *kind)
+            if fused is not None:
+                expr_line = expr_line.replace(cm.group(0), f"({fused})")
+        lines[i] = expr_line
+
+
 def generate(insn: Insn, layout: Layout, k: int = 0, trace: bool = False) -> tuple[list[str], bool]:
     """Python statements for one instruction; and whether it assigns `_n`
     (the next RIP). Without a jump, execution falls through to insn.addr + 4.

@@ -75,7 +75,9 @@ class Machine:
         self.wlog: Callable[[int, int], None] = lambda addr, n: None
         self._steps: dict[int, Callable] = {}
         self._traced: dict[int, Callable] = {}
-        self._blocks: dict[int, tuple[Callable, int]] = {}
+        self._blocks: dict[int, tuple[Callable, int, bool]] = {}
+        self._tblocks: dict[int, tuple[Callable, int, bool]] = {}
+        self._fault_base = 0
         self._fault_k = 0
         self._setup_stack(argv0)
 
@@ -109,6 +111,7 @@ class Machine:
         self._steps.clear()
         self._traced.clear()
         self._blocks.clear()
+        self._tblocks.clear()
 
     # ---- compilation -------------------------------------------------------
     def _env(self) -> dict[str, object]:
@@ -136,7 +139,11 @@ class Machine:
                 return pre + lines, jumps
         return codegen.generate(insn, self.mem.layout(), k, trace)
 
-    def _compile(self, insns: list[Insn], trace: bool, name: str) -> Callable:
+    def _compile(self, insns: list[Insn], trace: bool, name: str,
+                 block: bool = False) -> tuple[Callable, bool]:
+        """Compile instructions to one function returning the next RIP. A block
+        (run tier) keeps registers in locals; a block that branches back to its
+        own start becomes a loop: fn(max_iterations) -> (next_rip, iterations)."""
         env = self._env()
         body: list[str] = []
         jumps = False
@@ -145,23 +152,41 @@ class Machine:
             body.append(f"# {insn.addr:#x}: {insn.text()}")
             body.extend(lines)
         last = insns[-1]
-        body.append("return _n" if jumps else f"return {last.addr + INSN_SIZE}")
-        params = ", ".join(f"{k}={k}" for k in env)
-        src = f"def {name}({params}):\n" + "\n".join("    " + line for line in body)
+        if not jumps:
+            body.append(f"_n = {last.addr + INSN_SIZE}")
+        loop = False
+        if block:
+            start = insns[0].addr
+            target = last.operands[0] if last.operands else None
+            loop = (last.defn.branch and last.defn.mnemonic not in ("call", "ret")
+                    and isinstance(target, Imm) and target.value == start
+                    and start not in self.breakpoints and not trace)
+            pro, body, epi = codegen.optimize_block(body, loop, len(insns))
+            if loop:
+                lines = (pro + ["_it = 0", "while True:", "    _it += 1"]
+                         + ["    " + x for x in body]
+                         + [f"    if _n != {start} or _it >= _max: break"]
+                         + epi + ["return _n, _it"])
+            else:
+                lines = pro + body + epi + ["return _n"]
+        else:
+            lines = body + ["return _n"]
+        params = ("_max, " if loop else "") + ", ".join(f"{k}={k}" for k in env)
+        src = f"def {name}({params}):\n" + "\n".join("    " + line for line in lines)
         ns: dict[str, object] = dict(env)
         exec(compile(src, f"<{name}>", "exec"), ns)
         fn = ns[name]
         fn.source = src  # type: ignore[attr-defined]
-        return fn
+        return fn, loop
 
     def _step_fn(self, addr: int, trace: bool = False) -> Callable:
         cache = self._traced if trace else self._steps
         fn = cache.get(addr)
         if fn is None:
-            fn = cache[addr] = self._compile([self._insn(addr)], trace, f"i_{addr:x}")
+            fn = cache[addr] = self._compile([self._insn(addr)], trace, f"i_{addr:x}")[0]
         return fn
 
-    def _block(self, addr: int) -> tuple[Callable, int]:
+    def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool]:
         insns = [self._insn(addr)]
         a = addr
         while not insns[-1].defn.branch and len(insns) < MAX_BLOCK:
@@ -170,7 +195,9 @@ class Machine:
             if nxt is None or a in self.breakpoints or a in self.observers:
                 break
             insns.append(nxt)
-        b = self._blocks[addr] = (self._compile(insns, False, f"b_{addr:x}"), len(insns))
+        cache = self._tblocks if trace else self._blocks
+        fn, loop = self._compile(insns, trace, f"b_{addr:x}", block=True)
+        b = cache[addr] = (fn, len(insns), loop)
         return b
 
     # ---- execution -----------------------------------------------------------
@@ -190,16 +217,23 @@ class Machine:
             raise
         self.icount += 1
 
-    def run(self, max_steps: int | None = None, stop_at_breakpoints: bool = True) -> int | None:
+    def run(self, max_steps: int | None = None, stop_at_breakpoints: bool = True,
+            block_hook: Callable | None = None) -> int | None:
         """Run until exit (returns the status), a breakpoint (returns None with
         rip at it), or a fault (raises Fault). max_steps bounds the instructions
-        executed by this call (a 'step-limit' fault when reached)."""
+        executed by this call (a 'step-limit' fault when reached).
+
+        With block_hook, blocks are the traced variant (memory writes call
+        self.wlog first, no loop blocks) and block_hook(machine, rip, icount)
+        runs before each basic block; it may raise StopIteration to stop there."""
         if self.exit_status is not None:
             return self.exit_status
-        blocks = self._blocks
+        blocks = self._tblocks if block_hook else self._blocks
         bps = self.breakpoints if stop_at_breakpoints else ()
         limit = None if max_steps is None else self.icount + max_steps
-        rip, n, first = self.rip, self.icount, True
+        rip, n, first, ln = self.rip, self.icount, True, 0
+        self._fault_k = self._fault_base = 0
+        never = 1 << 62
         try:
             while True:
                 if not first and rip in bps:
@@ -208,15 +242,25 @@ class Machine:
                 b = blocks.get(rip)
                 if b is None:
                     self.rip = rip
-                    b = self._block(rip)
-                if limit is not None and n + b[1] > limit:
+                    b = self._block(rip, block_hook is not None)
+                fn, ln, loop = b
+                if limit is not None and n + ln > limit:
                     self.rip, self.icount = rip, n
                     return self._finish_steps(limit)
-                ln = b[1]
-                rip = b[0]()
-                n += ln
+                if block_hook is not None:
+                    self.rip, self.icount = rip, n
+                    try:
+                        block_hook(self, rip, n)
+                    except StopIteration:
+                        return None
+                if loop:
+                    rip, it = fn(never if limit is None else (limit - n) // ln)
+                    n += ln * it
+                else:
+                    rip = fn()
+                    n += ln
         except Fault as f:
-            n += self._fault_k
+            n += self._fault_base + self._fault_k
             rip = f.rip if f.rip is not None else rip
             self._decorate(f)
             raise

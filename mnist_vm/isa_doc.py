@@ -1,0 +1,82 @@
+"""`mnist-vm isa`: the instruction reference, generated from the one table."""
+
+from __future__ import annotations
+
+from vm.isa import TABLE, InsnDef
+
+GROUP_TITLES = {"integer": "Integer", "control": "Control flow", "sse": "SSE / SSE2 / SSE3",
+                "system": "System"}
+FLAG_NAMES = {"C": "CF", "P": "PF", "Z": "ZF", "S": "SF", "O": "OF"}
+
+
+def definitions() -> list[InsnDef]:
+    """Each definition once (aliases share one), in table order, users' only."""
+    seen, out = set(), []
+    for d in TABLE.values():
+        if id(d) in seen or d.group == "internal":
+            continue
+        seen.add(id(d))
+        out.append(d)
+    return out
+
+
+def _flags(s: str) -> str:
+    return " ".join(FLAG_NAMES[c] for c in s) or "-"
+
+
+def entry_text(d: InsnDef) -> str:
+    lines = [f"{d.mnemonic}" + (f"  (aliases: {', '.join(d.aliases)})" if d.aliases else ""),
+             f"  {d.doc}"]
+    lines.append("  forms:   " + "\n           ".join(
+        f"{d.mnemonic} {f}".rstrip() for f in d.forms))
+    if d.flags_read:
+        lines.append(f"  reads:   {_flags(d.flags_read)}")
+    written = "".join(c for c in d.flags_written if c not in d.flags_undefined)
+    lines.append(f"  flags:   {_flags(written) if written else 'unchanged'}"
+                 + (f"; undefined: {_flags(d.flags_undefined)}" if d.flags_undefined else ""))
+    if d.implicit:
+        lines.append(f"  uses:    {d.implicit}")
+    if d.align:
+        lines.append(f"  memory:  a 128-bit memory operand must be {d.align}-byte aligned")
+    if d.notes:
+        lines.append(f"  note:    {d.notes}")
+    return "\n".join(lines)
+
+
+def reference_text() -> str:
+    out = ["mnist-vm instruction reference (generated from vm/isa)", ""]
+    defs = definitions()
+    for group, title in GROUP_TITLES.items():
+        members = [d for d in defs if d.group == group]
+        if not members:
+            continue
+        out.append(f"== {title} ({len(members)}) ==")
+        for d in members:
+            if d.cond and d.cond != "o":
+                continue   # a condition family (jCC, setCC, cmovCC) gets one entry
+            out.append(_family_text(d) if d.cond else entry_text(d))
+            out.append("")
+    return "\n".join(out)
+
+
+def _family_text(d: InsnDef) -> str:
+    prefix = d.mnemonic[:-len(d.cond)]
+    members = [x for x in definitions() if x.cond and x.mnemonic[:-len(x.cond)] == prefix]
+    names = ", ".join(x.mnemonic + ("/" + "/".join(x.aliases) if x.aliases else "")
+                      for x in members)
+    return (f"{prefix}CC  ({len(members)} condition codes)\n  {d.doc.split(' if ')[0]} if the "
+            f"condition holds.\n  forms:   {prefix}CC " + ", ".join(
+                str(f) for f in d.forms) + f"\n  codes:   {names}")
+
+
+def lookup_text(name: str) -> str | None:
+    d = TABLE.get(name.lower())
+    if d is None or d.group == "internal":
+        return None
+    return entry_text(d)
+
+
+def suggestions(name: str) -> list[str]:
+    import difflib
+    return difflib.get_close_matches(name.lower(), [k for k, d in TABLE.items()
+                                                    if d.group != "internal"], n=3)
