@@ -72,6 +72,7 @@ class Machine:
         self.observers: dict[int, list[Callable]] = {}  # routine address -> on-call hooks
         self.accel_calls = 0
         self.breakpoints: set[int] = set()
+        self.stop_requested = False     # set from another thread or a signal handler
         self.wlog: Callable[[int, int], None] = lambda addr, n: None
         self._steps: dict[int, Callable] = {}
         self._traced: dict[int, Callable] = {}
@@ -133,7 +134,7 @@ class Machine:
             t = target.value & M64
             pre = [f"c.observe({t})"] if t in self.observers else []
             if t in self.accel:
-                return pre + [f"_n = c.accel_call({t}, {insn.addr + INSN_SIZE})"], True
+                return pre + [f"_n = c.accel_call({t}, {insn.addr}, {k})"], True
             if pre:
                 lines, jumps = codegen.generate(insn, self.mem.layout(), k, trace)
                 return pre + lines, jumps
@@ -219,8 +220,8 @@ class Machine:
 
     def run(self, max_steps: int | None = None, stop_at_breakpoints: bool = True,
             block_hook: Callable | None = None) -> int | None:
-        """Run until exit (returns the status), a breakpoint (returns None with
-        rip at it), or a fault (raises Fault). max_steps bounds the instructions
+        """Run until exit (returns the status), a breakpoint or a stop request
+        (returns None with rip at a block boundary), or a fault (raises Fault). max_steps bounds the instructions
         executed by this call (a 'step-limit' fault when reached).
 
         With block_hook, blocks are the traced variant (memory writes call
@@ -236,7 +237,8 @@ class Machine:
         never = 1 << 62
         try:
             while True:
-                if not first and rip in bps:
+                if not first and (rip in bps or self.stop_requested):
+                    self.stop_requested = False
                     return None
                 first = False
                 b = blocks.get(rip)
@@ -334,8 +336,14 @@ class Machine:
         for hook in self.observers.get(target, ()):
             hook(self)
 
-    def accel_call(self, target: int, ret: int) -> int:
+    def accel_call(self, target: int, ip: int, k: int) -> int:
+        """Run the twin attached to the routine at target instead of calling it."""
         from .accel import run_twin
-        run_twin(self, self.accel[target])
+        try:
+            run_twin(self, self.accel[target])
+        except Fault as f:
+            self._fault_k = k
+            self.rip = f.rip = ip
+            raise
         self.accel_calls += 1
-        return ret
+        return ip + INSN_SIZE

@@ -42,8 +42,8 @@ class Memory:
         self.buf = mmap.mmap(-1, self.top)
         self.view = memoryview(self.buf)
         for s in secs.values():
-            if s.size and s.data:
-                self.buf[s.addr:s.addr + len(s.data)] = bytes(s.data)
+            if s.size and s.data and s.name != ".bss":      # fresh pages are already zero
+                self.buf[s.addr:s.addr + len(s.data)] = s.data
 
     def layout(self) -> Layout:
         return Layout(self.text, self.data, page_up(self.brk), self.stack_lo, self.top)

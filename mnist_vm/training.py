@@ -1,0 +1,345 @@
+"""`mnist-vm run`: train the assembly network with a live view.
+
+The host's part is small on purpose: find or download MNIST, assemble
+programs/mnist with the options as defines, grant the data directory to the
+program's file syscalls, and run the machine. The program itself reads the
+IDX files, initialises weights, loops over epochs and batches and prints its
+progress. The host watches two things: calls to the routine
+`progress_batch(epoch, batch, loss)` (an observer hook, nothing is replaced)
+and the lines the program prints, and renders them live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+DEFAULTS = {"EPOCHS": 10, "BATCH": 64, "LR": 0.01, "TRAIN_LIMIT": 60000, "TEST_LIMIT": 10000,
+            "SEED": 88172645463325252, "SHUFFLE": 1}
+EPOCH_LINE = re.compile(rb"^epoch (\d+) loss ([-+0-9.a-z]+) test_acc ([0-9.]+)%")
+FINAL_LINE = re.compile(rb"^final test_acc ([0-9.]+)% \((\d+)/(\d+)\)")
+PROGRESS_ROUTINE = "progress_batch"
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def program_dir() -> Path:
+    return Path(str(resources.files("programs") / "mnist"))
+
+
+def program_files() -> list[str]:
+    d = program_dir()
+    files = sorted(d.glob("*.asm"), key=lambda p: (p.name != "main.asm", p.name))
+    return [str(p) for p in files]
+
+
+def defines_from(args) -> dict[str, str]:
+    d = {}
+    if args.epochs is not None:
+        d["EPOCHS"] = str(args.epochs)
+    if args.batch_size is not None:
+        d["BATCH"] = str(args.batch_size)
+    if args.lr is not None:
+        d["LR"] = repr(float(args.lr))
+    if args.limit is not None:
+        d["TRAIN_LIMIT"] = str(args.limit)
+    if args.test_limit is not None:
+        d["TEST_LIMIT"] = str(args.test_limit)
+    if args.seed is not None:
+        d["SEED"] = str(args.seed)
+    if args.no_shuffle:
+        d["SHUFFLE"] = "0"
+    if args.print_every is not None:
+        d["PRINT_EVERY"] = str(args.print_every)
+    return d
+
+
+@dataclass
+class Progress:
+    """What the view shows; updated by the hooks while the machine runs."""
+    epochs: int
+    batches: int
+    batch_size: int
+    epoch: int = 0
+    batch: int = 0
+    loss: float = float("nan")
+    losses: list[float] = field(default_factory=list)
+    epoch_rows: list[tuple[int, float, float]] = field(default_factory=list)
+    final: tuple[float, int, int] | None = None
+    started: float = field(default_factory=time.perf_counter)
+    samples: int = 0
+
+    def on_batch(self, machine) -> None:
+        self.epoch = machine.r[7] & 0xFFFFFFFF
+        self.batch = machine.r[6] & 0xFFFFFFFF
+        self.loss = machine.xf[0]
+        self.losses.append(self.loss)
+        self.samples += self.batch_size
+
+
+class OutputTap:
+    """The program's stdout: parsed for epoch/final lines, passed on or kept."""
+
+    def __init__(self, progress: Progress, echo, quiet: bool):
+        self.p, self.echo, self.quiet = progress, echo, quiet
+        self.buf = b""
+        self.lines: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            self.lines.append(line)
+            m = EPOCH_LINE.match(line)
+            if m:
+                self.p.epoch_rows.append((int(m.group(1)), _float(m.group(2)),
+                                          float(m.group(3))))
+            f = FINAL_LINE.match(line)
+            if f:
+                self.p.final = (float(f.group(1)), int(f.group(2)), int(f.group(3)))
+            if self.echo is not None and (not self.quiet or f):
+                self.echo(line.decode(errors="replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _float(b: bytes) -> float:
+    try:
+        return float(b)
+    except ValueError:
+        return float("nan")
+
+
+def sparkline(values: list[float], width: int = 60) -> str:
+    vals = [v for v in values if v == v and v not in (float("inf"), float("-inf"))]
+    if not vals:
+        return ""
+    if len(vals) > width:      # average into width buckets
+        step = len(vals) / width
+        vals = [sum(vals[int(i * step):int((i + 1) * step)]) /
+                max(1, len(vals[int(i * step):int((i + 1) * step)])) for i in range(width)]
+    lo, hi = min(vals), max(vals)
+    span = (hi - lo) or 1.0
+    return "".join(SPARK[min(7, int((v - lo) / span * 7.999))] for v in vals)
+
+
+def cmd_run(args) -> int:
+    from rich.console import Console
+
+    from vm import AsmError, Fault, Machine, assemble
+    from vm.accel import attach
+
+    from .data import DataError, data_dir, prepare
+
+    console = Console(stderr=False)
+    err = Console(stderr=True)
+    try:
+        root = prepare(data_dir(args.data), console=err)
+    except DataError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        return 1
+    defines = defines_from(args)
+    try:
+        image = assemble(program_files(), defines=defines)
+    except AsmError as e:
+        err.print(str(e), markup=False, highlight=False)
+        return 1
+    opts = {**DEFAULTS, **{k: v for k, v in defines.items()}}
+    epochs, batch = int(opts["EPOCHS"]), int(opts["BATCH"])
+    batches = int(opts["TRAIN_LIMIT"]) // batch
+    progress = Progress(epochs, batches, batch)
+    live = console.is_terminal and not args.quiet
+    tap = OutputTap(progress, None if live else console.print, args.quiet)
+    machine = Machine(image, root=str(root), stdout=tap, stderr=sys.stderr.buffer)
+    twins_attached: list[str] = []
+    if args.fast:
+        from .kernels import twins
+        twins_attached = attach(machine, twins())
+    sym = image.symbols.get(PROGRESS_ROUTINE)
+    if sym is not None:
+        machine.observers[sym.value] = [progress.on_batch]
+        machine.invalidate()
+
+    interrupted = False
+
+    def on_sigint(signum, frame):
+        nonlocal interrupted
+        interrupted = True
+        machine.stop_requested = True
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    status = None
+    fault = None
+    t0 = time.perf_counter()
+    try:
+        if live:
+            status, fault = _run_live(console, machine, progress, tap, args)
+        else:
+            status, fault = _run_plain(machine)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    elapsed = time.perf_counter() - t0
+    if fault is not None:
+        err.print(str(fault), markup=False, highlight=False)
+    if args.save:
+        from vm.state import save_state
+        meta = {"options": opts, "fast": bool(args.fast), "elapsed": elapsed,
+                "interrupted": interrupted, "final": progress.final}
+        try:
+            save_state(machine, args.save, meta)
+            err.print(f"saved machine state to {args.save}", highlight=False)
+        except OSError as e:
+            err.print(f"[bold red]error:[/] could not save state: {e}", highlight=False)
+            return 1
+    _summary(console, progress, machine, elapsed, interrupted, twins_attached, args)
+    if fault is not None:
+        return 1
+    if interrupted:
+        return 130
+    return status if status is not None else 0
+
+
+def _run_plain(machine):
+    from vm import Fault
+    try:
+        return machine.run(), None
+    except Fault as f:
+        return None, f
+
+
+def _run_live(console, machine, progress: Progress, tap: OutputTap, args):
+    import threading
+
+    from rich.live import Live
+
+    from vm import Fault
+    result: dict = {}
+
+    def work():
+        try:
+            result["status"] = machine.run()
+        except Fault as f:
+            result["fault"] = f
+        except BaseException as e:       # report, never hang the view
+            result["error"] = e
+
+    th = threading.Thread(target=work, daemon=True)
+    with Live(_view(progress, machine), console=console, refresh_per_second=8,
+              transient=False) as live:
+        th.start()
+        while th.is_alive():
+            th.join(0.125)
+            live.update(_view(progress, machine))
+        live.update(_view(progress, machine))
+    if "error" in result:
+        raise result["error"]
+    return result.get("status"), result.get("fault")
+
+
+def _view(p: Progress, machine):
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    elapsed = time.perf_counter() - p.started
+    done = (max(p.epoch, 1) - 1) * p.batches + p.batch if p.epoch else 0
+    total = max(1, p.epochs * p.batches)
+    rate = p.samples / elapsed if elapsed > 0 else 0.0
+    eta = (total - done) * p.batch_size / rate if rate > 0 else float("nan")
+    head = Text.assemble(("epoch ", "dim"), (f"{p.epoch}/{p.epochs}", "bold"),
+                         ("  batch ", "dim"), (f"{p.batch}/{p.batches}", "bold"),
+                         ("  loss ", "dim"), (f"{p.loss:.4f}", "bold cyan"),
+                         ("  elapsed ", "dim"), (f"{elapsed:5.1f}s", ""),
+                         ("  ETA ", "dim"), (f"{eta:5.1f}s" if eta == eta else "  -  ", ""),
+                         ("  ", ""), (f"{rate:,.0f} samples/s", "green"))
+    bar = ProgressBar(total=total, completed=done, width=60)
+    table = Table(box=None, show_header=True, header_style="dim", padding=(0, 2))
+    table.add_column("epoch", justify="right")
+    table.add_column("train loss", justify="right")
+    table.add_column("test accuracy", justify="right")
+    for e, loss, acc in p.epoch_rows[-10:]:
+        table.add_row(str(e), f"{loss:.4f}", f"{acc:.2f}%")
+    stats = Text(f"instructions interpreted {machine.icount:,}   "
+                 f"accelerated calls {machine.accel_calls:,}", style="dim")
+    parts = [head, bar]
+    if p.epoch_rows:
+        parts.append(table)
+    parts.append(stats)
+    return Group(*parts)
+
+
+def _summary(console, p: Progress, machine, elapsed: float, interrupted: bool,
+             twins: list[str], args) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+    if args.quiet:
+        if p.final:
+            console.print(f"test accuracy {p.final[0]:.2f}% ({p.final[1]}/{p.final[2]}) "
+                          f"in {elapsed:.1f}s", highlight=False)
+        return
+    lines = Text()
+    if p.final:
+        lines.append(f"test accuracy   {p.final[0]:.2f}%  ({p.final[1]}/{p.final[2]})\n",
+                     style="bold green")
+    elif interrupted:
+        reached = p.epoch_rows[-1] if p.epoch_rows else None
+        lines.append("interrupted at epoch "
+                     f"{p.epoch}, batch {p.batch}"
+                     + (f"; last test accuracy {reached[2]:.2f}%" if reached else "")
+                     + "\n", style="bold yellow")
+    lines.append(f"time            {elapsed:.1f} s"
+                 + (f"  ({p.samples / elapsed:,.0f} samples/s)" if elapsed > 0 else "") + "\n")
+    lines.append(f"instructions    {machine.icount:,} interpreted\n")
+    lines.append(f"accelerated     {machine.accel_calls:,} calls"
+                 + (f" to {len(twins)} twins" if twins else " (interpreted run)") + "\n")
+    if p.losses:
+        lines.append(f"loss            {sparkline(p.losses)}\n", style="cyan")
+        lines.append(f"                first {p.losses[0]:.4f} -> last {p.losses[-1]:.4f}")
+    console.print(Panel(lines, title="mnist-vm run" + (" --fast" if args.fast else ""),
+                        expand=False))
+
+
+def add_run_parser(sub) -> None:
+    from .cli import _positive_int
+    r = sub.add_parser(
+        "run", help="train the MNIST network (programs/mnist) with a live view",
+        description="Assemble programs/mnist with these options as defines and run it on "
+                    "MNIST (downloaded on first use). Without --fast every instruction is "
+                    "interpreted (practical with --limit); with --fast routines that have a "
+                    "numpy twin run as the twin, bit-identically.")
+    r.add_argument("--fast", action="store_true", help="use the numpy twins (fast mode)")
+    r.add_argument("--epochs", type=_positive_int, metavar="N", help="default 10")
+    r.add_argument("--batch-size", type=_positive_int, metavar="N", help="default 64")
+    r.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate, default 0.01")
+    r.add_argument("--seed", type=_positive_int, metavar="N", help="PRNG seed (nonzero)")
+    r.add_argument("--no-shuffle", action="store_true", help="keep the training order fixed")
+    r.add_argument("--limit", type=_positive_int, metavar="N",
+                   help="training samples to use (default all 60000)")
+    r.add_argument("--test-limit", type=_positive_int, metavar="N",
+                   help="test samples to evaluate (default all 10000)")
+    r.add_argument("--print-every", type=_positive_int, metavar="N",
+                   help="batches between the program's batch-loss lines (default 100)")
+    r.add_argument("--data", metavar="DIR",
+                   help="MNIST directory (default: $MNIST_VM_DATA, else ~/.cache/mnist-vm)")
+    r.add_argument("--save", metavar="STATE",
+                   help="save the final machine state (for `mnist-vm debug --state`)")
+    r.add_argument("--quiet", action="store_true", help="print only the final accuracy")
+    r.set_defaults(func=cmd_run)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return v

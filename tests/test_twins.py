@@ -1,0 +1,296 @@
+"""Fast-mode twins against the interpreted routines they replace, byte for byte.
+
+Each case assembles a small driver that calls one routine of programs/mnist
+with arguments from a parameter block, runs it once interpreted and once
+with the twin attached, from identical memory, and compares: every mapped
+byte of .data/.bss/heap, the live stack (at and above the final rsp; the dead
+area below it holds the routine's own pushes, which a twin never makes), the
+call-preserved registers and the routine's return register.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mnist_vm.kernels import twins
+from vm import Machine, assemble
+from vm.accel import attach
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = sorted(p for p in (ROOT / "programs" / "mnist").glob("*.asm") if p.name != "main.asm")
+F32 = np.float32
+SCRATCH = 1 << 20
+
+DRIVER = """
+global _start
+extern {routine}
+section .bss
+alignb 16
+params: resq 16           ; rdi rsi rdx rcx r8 r9 stack0 stack1 stack2, xmm0 bits at [params+96]
+result: resq 2
+alignb 16
+scratch: resb {scratch}
+section .text
+_start:
+    sub rsp, 32
+    mov rax, [rel params + 48]
+    mov [rsp], rax
+    mov rax, [rel params + 56]
+    mov [rsp + 8], rax
+    mov rax, [rel params + 64]
+    mov [rsp + 16], rax
+    movd xmm0, [rel params + 96]
+    mov rdi, [rel params]
+    mov rsi, [rel params + 8]
+    mov rdx, [rel params + 16]
+    mov rcx, [rel params + 24]
+    mov r8, [rel params + 32]
+    mov r9, [rel params + 40]
+    mov rbx, 0x1111111111111111
+    mov rbp, 0x2222222222222222
+    mov r12, 0x1212121212121212
+    mov r13, 0x1313131313131313
+    mov r14, 0x1414141414141414
+    mov r15, 0x1515151515151515
+    call {routine}
+    mov [rel result], rax
+    movd [rel result + 8], xmm0
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+_images: dict[str, object] = {}
+
+
+def _image(routine: str):
+    if routine not in _images:
+        driver = DRIVER.format(routine=routine, scratch=SCRATCH)
+        _images[routine] = assemble([("driver.asm", driver), *map(str, PROGRAM)],
+                                    defines={"BATCH": "16"})
+    return _images[routine]
+
+
+def _machine(routine: str) -> Machine:
+    return Machine(_image(routine), stdout=io.BytesIO(), stderr=io.BytesIO())
+
+
+class Layout:
+    """Places arrays in the driver's scratch buffer, 16-byte aligned."""
+
+    def __init__(self, base: int):
+        self.base = base
+        self.off = 0
+        self.items: list[tuple[int, bytes]] = []
+
+    def put(self, data: np.ndarray | bytes) -> int:
+        raw = data.tobytes() if isinstance(data, np.ndarray) else data
+        addr = self.base + self.off
+        self.items.append((addr, raw))
+        self.off = (self.off + len(raw) + 15) & ~15
+        assert self.off <= SCRATCH
+        return addr
+
+    def reserve(self, nbytes: int, fill: int = 0x5A) -> int:
+        return self.put(bytes([fill]) * nbytes)
+
+
+def _run(routine: str, lay: Layout, params: list[int], xmm0_bits: int, fast: bool):
+    m = _machine(routine)
+    sym = m.image.symbols
+    for addr, raw in lay.items:
+        m.mem.write(addr, raw)
+    block = b"".join(int(p).to_bytes(8, "little") for p in params + [0] * (12 - len(params)))
+    m.mem.write(sym["params"].value, block + xmm0_bits.to_bytes(4, "little"))
+    if fast:
+        attached = attach(m, {routine: twins()[routine]})
+        assert attached == [routine]
+    # stop right after the call returns: at the instruction that stores rax
+    status = m.run(max_steps=50_000_000)
+    assert status == 0
+    return m
+
+
+def _compare(a: Machine, b: Machine, returns: str | None) -> None:
+    for i in (3, 4, 5, 12, 13, 14, 15):          # rbx rsp rbp r12-r15
+        assert a.r[i] == b.r[i], f"register {i} differs"
+    lo, hi = a.mem.data, a.mem.brk
+    assert a.mem.buf[lo:hi] == b.mem.buf[lo:hi] or _first_diff(a, b, lo, hi)
+    sp = a.r[4]
+    assert a.mem.buf[sp:a.mem.top] == b.mem.buf[sp:b.mem.top], "live stack differs"
+
+
+def _first_diff(a, b, lo, hi):
+    x = np.frombuffer(a.mem.buf, np.uint8, hi - lo, lo)
+    y = np.frombuffer(b.mem.buf, np.uint8, hi - lo, lo)
+    i = int(np.nonzero(x != y)[0][0]) + lo
+    sym = a.image.symbol_at(i)
+    raise AssertionError(f"memory differs first at {i:#x} ({sym.name}+{i - sym.value:#x}): "
+                         f"{bytes(a.mem.buf[i:i + 8]).hex()} vs {bytes(b.mem.buf[i:i + 8]).hex()}")
+
+
+SPECIALS = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45,
+                     1e-38, 3.4e38, -3.4e38, 0.5, 2.0 ** -24], dtype=F32)
+
+
+def _floats(rng: np.random.Generator, shape, zero_frac: float, special_frac: float):
+    a = (rng.standard_normal(shape) * rng.choice([0.01, 1.0, 100.0])).astype(F32)
+    a[rng.random(shape) < zero_frac] = 0.0
+    sp = rng.random(shape) < special_frac
+    a[sp] = rng.choice(SPECIALS, size=int(sp.sum()))
+    return a
+
+
+case = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**32 - 1),
+    "rows": st.integers(1, 6),
+    "n_in": st.integers(1, 24),
+    "n_out": st.integers(1, 13),
+    "zero_frac": st.sampled_from([0.0, 0.5, 0.9]),
+    "special_frac": st.sampled_from([0.0, 0.0, 0.05]),
+})
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def _check(routine, build, returns=None):
+    lay0 = Layout(_image(routine).symbols["scratch"].value)
+    params, xmm0 = build(lay0)
+    slow = _run(routine, lay0, params, xmm0, fast=False)
+    fast = _run(routine, lay0, params, xmm0, fast=True)
+    _compare(slow, fast, returns)
+    if returns == "rax":
+        res = slow.image.symbols["result"].value
+        assert slow.mem.read(res, 8) == fast.mem.read(res, 8)
+    if returns == "xmm0.s":
+        res = slow.image.symbols["result"].value + 8
+        assert slow.mem.read(res, 4) == fast.mem.read(res, 4)
+    return slow, fast
+
+
+@SETTINGS
+@given(c=case)
+def test_dense_forward_twin_matches_interpreter(c):
+    rng = np.random.default_rng(c["seed"])
+    r, ni, no = c["rows"], c["n_in"], c["n_out"]
+
+    def build(lay):
+        X = lay.put(_floats(rng, (r, ni), c["zero_frac"], c["special_frac"]))
+        W = lay.put(_floats(rng, (ni, no), 0.0, c["special_frac"]))
+        b = lay.put(_floats(rng, (no,), 0.3, c["special_frac"]))
+        Y = lay.reserve(4 * r * no)
+        return [X, W, b, Y, r, ni, no], 0
+    _check("dense_forward", build)
+
+
+@SETTINGS
+@given(c=case, with_dx=st.booleans())
+def test_dense_backward_twin_matches_interpreter(c, with_dx):
+    rng = np.random.default_rng(c["seed"])
+    r, ni, no = c["rows"], c["n_in"], c["n_out"]
+
+    def build(lay):
+        X = lay.put(_floats(rng, (r, ni), c["zero_frac"], c["special_frac"]))
+        dY = lay.put(_floats(rng, (r, no), 0.2, c["special_frac"]))
+        W = lay.put(_floats(rng, (ni, no), 0.0, c["special_frac"]))
+        dW, db = lay.reserve(4 * ni * no), lay.reserve(4 * no)
+        dX = lay.reserve(4 * r * ni) if with_dx else 0
+        return [X, dY, W, dW, db, dX, r, ni, no], 0
+    _check("dense_backward", build)
+
+
+@SETTINGS
+@given(c=case)
+def test_relu_twins_match_interpreter(c):
+    rng = np.random.default_rng(c["seed"])
+    n = c["rows"] * c["n_in"]
+
+    def fwd(lay):
+        return [lay.put(_floats(rng, (n,), c["zero_frac"], c["special_frac"])), n], 0
+    _check("relu_forward", fwd)
+
+    def bwd(lay):
+        dA = lay.put(_floats(rng, (n,), 0.1, c["special_frac"]))
+        A = lay.put(_floats(rng, (n,), c["zero_frac"], c["special_frac"]))
+        return [dA, A, n], 0
+    _check("relu_backward", bwd)
+
+
+@SETTINGS
+@given(c=case, lr=st.sampled_from([0.01, 0.5, 1e-3, 3.0]))
+def test_sgd_update_twin_matches_interpreter(c, lr):
+    rng = np.random.default_rng(c["seed"])
+    n = c["rows"] * c["n_in"]
+
+    def build(lay):
+        W = lay.put(_floats(rng, (n,), 0.0, c["special_frac"]))
+        dW = lay.put(_floats(rng, (n,), c["zero_frac"], c["special_frac"]))
+        bits = int(np.array([lr], F32).view(np.uint32)[0])
+        return [W, dW, n], bits
+    _check("sgd_update", build)
+
+
+@SETTINGS
+@given(c=case)
+def test_softmax_xent_and_count_correct_twins_match_interpreter(c):
+    rng = np.random.default_rng(c["seed"])
+    r, n = c["rows"], 10
+    labels = rng.integers(0, n, r).astype(np.uint8)
+
+    def build(lay):
+        Z = lay.put(_floats(rng, (r, n), 0.1, c["special_frac"]) * F32(3))
+        L = lay.put(labels)
+        return [Z, L, lay.reserve(4 * r * n), lay.reserve(4 * r * n), r, n], 0
+    _check("softmax_xent", build, returns="xmm0.s")
+
+    def cc(lay):
+        Z = lay.put(_floats(rng, (r, n), 0.3, c["special_frac"]))
+        return [Z, lay.put(labels), r, n], 0
+    _check("count_correct", cc, returns="rax")
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 5), use_perm=st.booleans())
+def test_load_batch_twin_matches_interpreter(seed, rows, use_perm):
+    rng = np.random.default_rng(seed)
+    count = 12
+
+    def build(lay):
+        images = lay.put(rng.integers(0, 256, (count, 784)).astype(np.uint8))
+        labels = lay.put(rng.integers(0, 10, count).astype(np.uint8))
+        perm = lay.put(rng.permutation(count).astype(np.uint32)) if use_perm else 0
+        start = int(rng.integers(0, count - rows + 1))
+        X, out = lay.reserve(4 * rows * 784), lay.reserve(rows)
+        return [images, labels, perm, start, rows, X, out], 0
+    _check("load_batch", build)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(1, 2**64 - 1), n=st.integers(0, 300))
+def test_shuffle_twin_matches_interpreter(seed, n):
+    def build(lay):
+        perm = lay.put(np.arange(n, dtype=np.uint32)) if n else lay.reserve(16)
+        return [perm, n], 0
+    routine = "shuffle"
+    img = _image(routine)
+    rng_state = img.symbols["rng_state"].value
+    lay = Layout(img.symbols["scratch"].value)
+    params, _ = build(lay)
+    lay.items.append((rng_state, seed.to_bytes(8, "little")))
+    slow = _run(routine, lay, params, 0, fast=False)
+    fast = _run(routine, lay, params, 0, fast=True)
+    _compare(slow, fast, None)
+
+
+@pytest.mark.slow
+def test_init_weights_twin_matches_interpreter():
+    lay = Layout(_image("init_weights").symbols["scratch"].value)
+    slow = _run("init_weights", lay, [], 0, fast=False)
+    fast = _run("init_weights", lay, [], 0, fast=True)
+    _compare(slow, fast, None)
