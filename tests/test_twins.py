@@ -121,7 +121,10 @@ def _compare(a: Machine, b: Machine, returns: str | None) -> None:
     for i in (3, 4, 5, 12, 13, 14, 15):          # rbx rsp rbp r12-r15
         assert a.r[i] == b.r[i], f"register {i} differs"
     lo, hi = a.mem.data, a.mem.brk
-    assert a.mem.buf[lo:hi] == b.mem.buf[lo:hi] or _first_diff(a, b, lo, hi)
+    x = np.frombuffer(a.mem.buf, np.uint8, hi - lo, lo)
+    y = np.frombuffer(b.mem.buf, np.uint8, hi - lo, lo)
+    if not np.array_equal(x, y):
+        _first_diff(a, b, lo, hi)
     sp = a.r[4]
     assert a.mem.buf[sp:a.mem.top] == b.mem.buf[sp:b.mem.top], "live stack differs"
 
