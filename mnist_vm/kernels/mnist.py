@@ -150,10 +150,12 @@ def _init_weights(m):
     sym = m.image.symbols
     rng = _rng_addr(m)
     state = int.from_bytes(m.mem.read(rng, 8), "little")
-    dims = [(784, 128), (128, 64), (64, 10)]
+    sizes = [int.from_bytes(m.mem.read(sym["layer_sizes"].value + 8 * i, 8), "little")
+             for i in range(4)]                  # 784, H1, H2, 10 as assembled
+    dims = list(zip(sizes[:-1], sizes[1:]))
     for name, (fi, fo) in zip(("W1", "W2", "W3"), dims):
         state = _init_matrix(m, state, sym[name].value, fi, fo)
-    for name, n in zip(("b1", "b2", "b3"), (128, 64, 10)):
+    for name, n in zip(("b1", "b2", "b3"), sizes[1:]):
         MachineView(m, "init_weights").array(sym[name].value, (n,), write=True,
                                              what=name)[...] = F32(0.0)
     m.mem.write(rng, state.to_bytes(8, "little"))
