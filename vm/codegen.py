@@ -320,6 +320,8 @@ def _fused(cc: str, kind: int, n: int) -> str | None:
     """A condition as a direct test of the recorded operands, for flags just
     produced by cmp/sub (SUB) or test/and/or/xor (LOGIC). Each matches the
     generic definition in vm.isa.flags (tests/test_flags.py checks it)."""
+    if kind not in (F.SUB, F.LOGIC):
+        return None
     s = 1 << (n - 1)
     if kind == F.SUB:
         return {

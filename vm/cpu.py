@@ -43,7 +43,7 @@ _STATIC_ENV: dict[str, object] = {
     **_readers(),
     "cf": F.cf,
     **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
-    "fdiv": H.fdiv, "fsqrt": H.fsqrt, "fcmp": H.fcmp, "cvtt": H.cvtt, "i2f32": H.i2f32,
+    "fdiv": H.fdiv, "fnan": H.fnan, "fsqrt": H.fsqrt, "fcmp": H.fcmp, "cvtt": H.cvtt, "i2f32": H.i2f32,
     "mul_flags": H.mul_flags, "shl": H.shl, "shr": H.shr, "sar": H.sar, "rol": H.rol,
     "ror": H.ror,
 }

@@ -28,7 +28,15 @@ class AsmError(VMError):
         self.message = message
         self.loc = loc
 
+    others: list[AsmError] = []     # further errors found in the same run
+
     def __str__(self) -> str:
+        out = self._one()
+        for e in self.others:
+            out += "\n" + e._one()
+        return out
+
+    def _one(self) -> str:
         if self.loc is None:
             return f"error: {self.message}"
         loc = self.loc

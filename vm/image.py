@@ -58,6 +58,16 @@ class Symbol:
 
 
 @dataclass
+class Row:
+    """One source line's contribution, for listings: where it went and how big."""
+    loc: SourceLoc
+    addr: int
+    size: int
+    section: str
+    insn: Insn | None = None
+
+
+@dataclass
 class Image:
     sections: dict[str, Section]
     insns: list[Insn]          # in address order
@@ -66,6 +76,8 @@ class Image:
     sources: dict[str, list[str]] = field(default_factory=dict)   # file -> lines
     defines: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)                # as given
+    warnings: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)                 # listing, in source order
 
     def symbol_at(self, addr: int) -> Symbol | None:
         """The non-local code or data symbol with the largest value <= addr."""

@@ -37,9 +37,19 @@ def fdiv(a: float, b: float) -> float:
         return -INF if neg else INF
 
 
+def fnan(a: float, b: float) -> float:
+    """The NaN an SSE arithmetic instruction returns: the first source's NaN,
+    quieted (a + 0.0 quiets it), else the second's, else the default NaN."""
+    if a != a:
+        return a + 0.0
+    if b != b:
+        return b + 0.0
+    return _DEFAULT_NAN
+
+
 def fsqrt(x: float) -> float:
     if x != x:
-        return x
+        return x + 0.0              # quieted
     if x < 0.0:
         return _DEFAULT_NAN
     return math.sqrt(x)             # sqrt(-0.0) = -0.0, sqrt(inf) = inf

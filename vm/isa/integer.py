@@ -59,7 +59,9 @@ _SHIFT = """n_ = B & {cm}
 if n_:
     t, f_ = {fn}(A, n_, N, c.fl)
     WA = t
-    FLAGSRAW(f_)"""
+    FLAGSRAW(f_)
+else:
+    WA = A"""       # a count of 0 still writes: a 32-bit destination is zero-extended
 for _name, _doc, _w, _u in (
         ("shl", "Shift left; CF = last bit shifted out.", "CPZSO", "O"),
         ("shr", "Logical shift right (zeros in); CF = last bit shifted out.", "CPZSO", "O"),

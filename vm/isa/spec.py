@@ -103,7 +103,7 @@ def expand_sizes(spec: str, sizes=(8, 16, 32, 64)) -> str:
     """Expand 'r/mN, rN' into one alternative per size (N -> 8, 16, 32, 64).
     imm{N} becomes imm32 for the 64-bit size (sign-extended immediates)."""
     out = []
-    for alt in spec.split("|"):
+    for alt in (a.strip() for a in spec.split("|")):
         for n in sizes:
             imm = 32 if n == 64 else n
             out.append(alt.replace("immN", f"imm{imm}").replace("N", str(n)))
@@ -135,6 +135,9 @@ TABLE: dict[str, InsnDef] = {}     # mnemonic (and aliases) -> definition
 
 def insn(mnemonic: str, forms: str, sem: str, doc: str, **kw) -> InsnDef:
     d = InsnDef(mnemonic, parse_forms(forms), sem, doc, **kw)
+    if isinstance(sem, dict) and set(sem) != {str(f) for f in d.forms}:
+        raise ValueError(f"{mnemonic}: semantics given for {sorted(sem)}, forms are "
+                         f"{sorted(str(f) for f in d.forms)}")
     for name in (mnemonic, *d.aliases):
         if name in TABLE:
             raise ValueError(f"instruction {name} defined twice")

@@ -38,19 +38,35 @@ insn("movq", "xmm, r/m64 | r/m64, xmm | xmm, xmm",
      "(zeroing the upper half).", group=S)
 
 # ---- arithmetic ------------------------------------------------------------
+# A NaN result is chosen as the hardware does (helpers.fnan): the first
+# source's NaN (quieted), else the second's, else the default NaN; the host's
+# own choice between two NaN operands is not relied on.
+def _arith(expr: str, kind: str, lanes: tuple[int, ...]) -> str:
+    out = []
+    for i in lanes:
+        a, b = f"A{kind}{i}", f"B{kind}{i}"
+        out += [f"t{i} = " + expr.format(a=a, b=b),
+                f"if t{i} != t{i}: t{i} = fnan({a}, {b})",
+                f"WA{kind}{i} = t{i}"]
+    return "\n".join(out)
+
+
 _OPS = (("add", "{a} + {b}", "Add"), ("sub", "{a} - {b}", "Subtract"),
         ("mul", "{a} * {b}", "Multiply"), ("div", "fdiv({a}, {b})", "Divide"))
+_NAN_NOTE = ("NaN operands: the first source's NaN (quieted) wins, then the second's; an "
+             "invalid operation (inf - inf, 0 * inf, 0 / 0) gives the default NaN "
+             "(negative quiet NaN).")
 for _op, _expr, _verb in _OPS:
-    insn(_op + "ss", "xmm, xmm/m32", "WAF0 = " + _expr.format(a="AF0", b="BF0"),
+    insn(_op + "ss", "xmm, xmm/m32", _arith(_expr, "F", (0,)),
          f"{_verb} scalar float32 (lane 0); other lanes unchanged. Rounds to nearest even.",
-         group=S)
-    insn(_op + "sd", "xmm, xmm/m64", "WAD0 = " + _expr.format(a="AD0", b="BD0"),
-         f"{_verb} scalar float64 (lane 0); the upper lane is unchanged.", group=S)
-    insn(_op + "ps", "xmm, xmm/m128", "WAF@ = " + _expr.format(a="AF@", b="BF@"),
-         f"{_verb} four float32 lanes in parallel.", group=S, align=P)
-    insn(_op + "pd", "xmm, xmm/m128",
-         "\n".join("WAD{i} = ".format(i=i) + _expr.format(a=f"AD{i}", b=f"BD{i}") for i in (0, 1)),
-         f"{_verb} two float64 lanes in parallel.", group=S, align=P)
+         group=S, notes=_NAN_NOTE)
+    insn(_op + "sd", "xmm, xmm/m64", _arith(_expr, "D", (0,)),
+         f"{_verb} scalar float64 (lane 0); the upper lane is unchanged.", group=S,
+         notes=_NAN_NOTE)
+    insn(_op + "ps", "xmm, xmm/m128", _arith(_expr, "F", (0, 1, 2, 3)),
+         f"{_verb} four float32 lanes in parallel.", group=S, align=P, notes=_NAN_NOTE)
+    insn(_op + "pd", "xmm, xmm/m128", _arith(_expr, "D", (0, 1)),
+         f"{_verb} two float64 lanes in parallel.", group=S, align=P, notes=_NAN_NOTE)
 
 insn("sqrtss", "xmm, xmm/m32", "WAF0 = fsqrt(BF0)",
      "Square root of the source's lane 0 into lane 0 (negative -> default NaN).", group=S)
@@ -132,6 +148,9 @@ insn("movhlps", "xmm, xmm", "WAQ0 = BQ1", "Move the source's high 64 bits into d
 insn("movlhps", "xmm, xmm", "WAQ1 = BQ0", "Move the source's low 64 bits into dst's high 64.",
      group=S)
 insn("haddps", "xmm, xmm/m128",
-     "WAF0 = AF0 + AF1\nWAF1 = AF2 + AF3\nWAF2 = BF0 + BF1\nWAF3 = BF2 + BF3",
+     "\n".join(f"t{i} = {x} + {y}\nif t{i} != t{i}: t{i} = fnan({x}, {y})"
+               for i, (x, y) in enumerate((("AF0", "AF1"), ("AF2", "AF3"),
+                                           ("BF0", "BF1"), ("BF2", "BF3"))))
+     + "\nWAF0 = t0\nWAF1 = t1\nWAF2 = t2\nWAF3 = t3",
      "Horizontal add (SSE3): [d0+d1, d2+d3, s0+s1, s2+s3]. Twice in a row sums four lanes.",
      group=S, align=P)
