@@ -175,7 +175,9 @@ def is_keyword(word: str) -> bool:
 
 class Assembler:
     def __init__(self, defines: dict[str, str] | None = None,
-                 include_paths: list[str] | None = None):
+                 include_paths: list[str] | None = None,
+                 overlay: dict[str, str] | None = None):
+        self.overlay = dict(overlay or {})      # path -> text, consulted before the disk
         self.defines = dict(defines or {})
         self.include_paths = list(include_paths or [])
         self.files: list[FileCtx] = []
@@ -196,7 +198,7 @@ class Assembler:
             else:
                 name = str(src)
                 try:
-                    text = _read(name)
+                    text = self._read(name)
                 except (OSError, UnicodeDecodeError) as e:
                     raise AsmError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") \
                         from None
@@ -204,7 +206,8 @@ class Assembler:
         for i, (name, text) in enumerate(loaded):
             ctx = FileCtx(i, name)
             self.files.append(ctx)
-            pre = Preprocessor(self.defines, self.include_paths, _read, self.warnings)
+            pre = Preprocessor(self.defines, self.include_paths, self._read, self.warnings,
+                               lambda p: p in self.overlay or os.path.isfile(p))
             try:
                 lines = pre.run_file(name, text)
             except AsmError as e:
@@ -220,6 +223,11 @@ class Assembler:
         image = self._pass2()
         self.errors.raise_if_any()
         return image
+
+    def _read(self, path: str) -> str:
+        if path in self.overlay:
+            return self.overlay[path]
+        return _read(path)
 
     # ---- pass 1 ------------------------------------------------------------------------
     def _chunk(self, ctx: FileCtx, section: str) -> Chunk:
@@ -926,12 +934,15 @@ def _read(path: str) -> str:
 
 
 def assemble(sources, defines: dict[str, str] | None = None,
-             include_paths: list[str] | None = None) -> Image:
+             include_paths: list[str] | None = None,
+             overlay: dict[str, str] | None = None) -> Image:
     """Assemble and link sources (paths, or (name, text) pairs) into an Image.
 
-    defines are `-D NAME=VALUE` pairs. Raises AsmError (file:line:column, the
-    line and a caret) for anything wrong with the input."""
-    asm = Assembler(defines, include_paths)
+    defines are `-D NAME=VALUE` pairs; overlay maps file paths to texts that
+    are used instead of the disk (a saved state re-assembles its program from
+    the sources it carries). Raises AsmError (file:line:column, the line and a
+    caret) for anything wrong with the input."""
+    asm = Assembler(defines, include_paths, overlay)
     try:
         return asm.assemble(list(sources))
     except AsmError:

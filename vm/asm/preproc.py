@@ -43,11 +43,12 @@ class Define:
 
 class Preprocessor:
     def __init__(self, defines: dict[str, str], include_paths: list[str],
-                 read_file, warnings: list[str]):
+                 read_file, warnings: list[str], exists=os.path.isfile):
         self.defines: dict[str, Define] = {
             k: Define(None, str(v), None) for k, v in defines.items()}
         self.include_paths = include_paths
         self.read_file = read_file            # path -> text (raises OSError)
+        self.exists = exists                  # path -> bool
         self.sources: dict[str, list[str]] = {}
         self.warnings = warnings
         self.out: list[Line] = []
@@ -67,7 +68,7 @@ class Preprocessor:
             candidates += [os.path.join(p, target) for p in self.include_paths]
             candidates.append(target)
         for c in candidates:
-            if os.path.isfile(c):
+            if self.exists(c):
                 return os.path.normpath(c)
         return None
 

@@ -4,7 +4,8 @@ Each entry is the whole truth about one instruction: forms, semantics (a
 template, see vm/codegen.py for the vocabulary), flags and a one-line doc.
 """
 
-from .spec import conditional, expand_sizes as sizes, insn
+from .spec import conditional, insn
+from .spec import expand_sizes as sizes
 
 ALU = sizes("r/mN, rN | rN, r/mN | r/mN, immN")
 

@@ -70,7 +70,7 @@ class Mem:
     rip_rel: bool = False
     text: str | None = None    # source spelling, for listings
 
-    def with_size(self, size: int) -> "Mem":
+    def with_size(self, size: int) -> Mem:
         return Mem(self.base, self.index, self.scale, self.disp, size,
                    self.rip_rel, self.text)
 
