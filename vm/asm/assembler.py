@@ -23,6 +23,7 @@ from ..errors import AsmError, SourceLoc
 from ..image import INSN_SIZE, PAGE, TEXT_BASE, TEXT_FILL, Image, Insn, Row, Section, Symbol
 from ..isa import TABLE, MatchError, lookup, match
 from ..isa.operands import SIZE_KEYWORDS, Imm, Mem, Operand, Reg, register
+from ..isa.spec import operand_fits
 from . import floats
 from .expr import M64, Evaluator, Node, linearize, parse_expr, uses_symbols
 from .lexer import Token
@@ -129,6 +130,11 @@ class _Errors:
 
     def raise_if_any(self) -> None:
         if self.items:
+            order = {}
+            for e in self.items:
+                order.setdefault(e.loc.file if e.loc else "", len(order))
+            self.items.sort(key=lambda e: (order[e.loc.file if e.loc else ""],
+                                           e.loc.line if e.loc else 0))
             first = self.items[0]
             if len(self.items) == 1:
                 raise first
@@ -208,17 +214,13 @@ class Assembler:
             self.files.append(ctx)
             pre = Preprocessor(self.defines, self.include_paths, self._read, self.warnings,
                                lambda p: p in self.overlay or os.path.isfile(p))
-            try:
-                lines = pre.run_file(name, text)
-            except AsmError as e:
-                self.errors.add(e)
-                self.sources.update(pre.sources)
-                continue
+            lines = pre.run_file(name, text)
             self.sources.update(pre.sources)
             self._pass1(ctx, lines)
-        self.errors.raise_if_any()
+            for e in pre.errors:
+                self.errors.add(e)
+        # pass 2 runs even after errors, so one run reports every bad line
         self._check_declarations()
-        self.errors.raise_if_any()
         self._layout()
         image = self._pass2()
         self.errors.raise_if_any()
@@ -658,13 +660,13 @@ class Assembler:
             loc = SourceLoc("<libm>", 0, 1, f"{name}: built-in libm routine (host C library)")
             insns.append(Insn(addr, "hostcall", hostdef, hostdef.forms[0], (), loc, host=name))
         insns.sort(key=lambda i: i.addr)
-        self.errors.raise_if_any()
         sections = {}
         for sec in SECTIONS:
             start, end = self.section_ranges[sec]
             data = blobs[sec] if sec != ".bss" else bytearray()
             sections[sec] = Section(sec, start, end - start, data, SECTION_PERMS[sec])
         symbols = self._symbols()
+        self.errors.raise_if_any()
         entry = self._entry(symbols, insns)
         return Image(sections, insns, symbols, entry, sources=self.sources,
                      defines=dict(self.defines), files=[f.name for f in self.files],
@@ -695,7 +697,6 @@ class Assembler:
         for name, addr in self.stubs.items():
             if name not in out:
                 out[name] = Symbol(name, addr, ".text", True, None, INSN_SIZE)
-        self.errors.raise_if_any()
         return out
 
     @staticmethod
@@ -737,6 +738,23 @@ class Assembler:
         return Insn(addr, item.mnemonic.text.lower(), d, form, fixed, loc)
 
     def _form_error(self, d, ops: list[Operand], msg: str) -> str:
+        imms = [i for i, o in enumerate(ops) if isinstance(o, Imm)]
+        if imms:
+            k = imms[-1]
+            sizes = sorted({f.types[k].size for f in d.forms if len(f.types) == len(ops)
+                            and "imm" in f.types[k].kinds
+                            and all(operand_fits(t, o, f) for j, (t, o) in enumerate(zip(f.types, ops))
+                                    if j != k)})
+            if sizes:
+                v = ops[k].value
+                widest = f"imm{sizes[-1]}" + (" (sign-extended to 64 bits)"
+                                              if sizes[-1] == 32 and any(
+                                                  isinstance(o, (Reg, Mem)) and o.size == 64
+                                                  for o in ops) else "")
+                hint = ("; load a larger value into a register first (mov r64, imm64)"
+                        if sizes[-1] == 32 else "")
+                return (f"immediate {v} ({v & M64:#x}) does not fit: {d.mnemonic} takes at most "
+                        f"{widest} here{hint}")
         regs = [o for o in ops if isinstance(o, Reg) and o.kind == "gpr"]
         mems = [o for o in ops if isinstance(o, Mem) and o.size]
         if d.mnemonic not in ("movzx", "movsx", "movsxd", "movd", "movq") and \

@@ -51,6 +51,7 @@ class Preprocessor:
         self.exists = exists                  # path -> bool
         self.sources: dict[str, list[str]] = {}
         self.warnings = warnings
+        self.errors: list[AsmError] = []      # one per bad line; the file goes on
         self.out: list[Line] = []
 
     # ---- files ---------------------------------------------------------------
@@ -90,24 +91,32 @@ class Preprocessor:
                 body = body.rstrip()[:-1] + " " + strip_comment(lines[i])
                 i += 1
             loc = SourceLoc(name, start + 1, 1, raw)
-            active = all(c[0] for c in conds)
-            stripped = body.lstrip()
-            if stripped.startswith("%"):
-                col = len(body) - len(stripped) + 1
-                word, _, rest = stripped.partition(" ")
-                word_tab, _, rest_tab = stripped.partition("\t")
-                if len(word_tab) < len(word):
-                    word, rest = word_tab, rest_tab
-                directive = word.lower()
-                rest_col = col + len(word) + 1
-                self._directive(directive, rest, rest_col, loc, col, conds, active, depth)
-                continue
-            if not active or not stripped:
-                continue
-            tokens = tokenize(body, loc)
-            self.out.append(Line(loc, self.expand(tokens, loc)))
+            try:
+                self._line(body, loc, conds, depth)
+            except AsmError as e:       # report it, go on with the next line
+                self.errors.append(e)
+                if len(self.errors) >= 20:
+                    return
         if conds:
-            raise AsmError("this %if has no matching %endif", conds[-1][3])
+            self.errors.append(AsmError("this %if has no matching %endif", conds[-1][3]))
+
+    def _line(self, body: str, loc: SourceLoc, conds: list[list], depth: int) -> None:
+        active = all(c[0] for c in conds)
+        stripped = body.lstrip()
+        if stripped.startswith("%"):
+            col = len(body) - len(stripped) + 1
+            word, _, rest = stripped.partition(" ")
+            word_tab, _, rest_tab = stripped.partition("\t")
+            if len(word_tab) < len(word):
+                word, rest = word_tab, rest_tab
+            directive = word.lower()
+            rest_col = col + len(word) + 1
+            self._directive(directive, rest, rest_col, loc, col, conds, active, depth)
+            return
+        if not active or not stripped:
+            return
+        tokens = tokenize(body, loc)
+        self.out.append(Line(loc, self.expand(tokens, loc)))
 
     # ---- directives ------------------------------------------------------------
     def _directive(self, d: str, rest: str, rest_col: int, loc: SourceLoc, col: int,

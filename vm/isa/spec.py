@@ -169,7 +169,7 @@ def _imm_fits(value: int, bits: int, signed_only: bool) -> bool:
     return -(1 << (bits - 1)) <= value < (1 << bits)
 
 
-def _fits(t: OpType, op: Operand, form: Form) -> bool:
+def operand_fits(t: OpType, op: Operand, form: Form) -> bool:
     if isinstance(op, Reg):
         if op.kind == "xmm":
             return "xmm" in t.kinds
@@ -186,7 +186,8 @@ def _fits(t: OpType, op: Operand, form: Form) -> bool:
         if "imm" not in t.kinds:
             return False
         first = form.types[0].size if form.types else None
-        signed_only = t.size == 32 and first == 64
+        # imm32 that the CPU sign-extends to 64 bits (push imm32 too): no 0x80000000..
+        signed_only = t.size == 32 and (first == 64 or len(form.types) == 1)
         return _imm_fits(op.value, t.size or 64, signed_only)
     return False
 
@@ -198,7 +199,7 @@ def match(d: InsnDef, ops: tuple[Operand, ...]) -> tuple[Form, tuple[Operand, ..
     operand's size is ambiguous (as NASM: 'operation size not specified')."""
     candidates = [f for f in d.forms
                   if len(f.types) == len(ops)
-                  and all(_fits(t, op, f) for t, op in zip(f.types, ops))]
+                  and all(operand_fits(t, op, f) for t, op in zip(f.types, ops))]
     if not candidates:
         raise MatchError(_no_form_message(d, ops))
     for i, op in enumerate(ops):
@@ -210,10 +211,25 @@ def match(d: InsnDef, ops: tuple[Operand, ...]) -> tuple[Form, tuple[Operand, ..
                     f"qword before [{op.text or ''}]" if op.text else
                     "operation size not specified")
     form = candidates[0]
-    fixed = tuple(op.with_size(form.mem_size(i) or 64)
-                  if isinstance(op, Mem) and op.size is None else op
-                  for i, op in enumerate(ops))
+    fixed = tuple(_canonical(d, form, i, op) for i, op in enumerate(ops))
     return form, fixed
+
+
+def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
+    """Memory operands get the form's size; an immediate narrower than 64 bits
+    is stored as the CPU sees it: its low bits, sign-extended (so `add rax, -1`
+    and `mov qword [x], 0xFFFFFFFF`-style encodings mean what the hardware
+    does). ret's imm16 is an unsigned byte count."""
+    if isinstance(op, Mem) and op.size is None:
+        return op.with_size(form.mem_size(i) or 64)
+    if isinstance(op, Imm):
+        t = form.types[i]
+        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic != "ret":
+            s = 1 << (t.size - 1)
+            v = ((op.value & ((1 << t.size) - 1)) ^ s) - s
+            if v != op.value:
+                return Imm(v, op.label)
+    return op
 
 
 def describe_operand(op: Operand) -> str:
