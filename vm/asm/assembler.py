@@ -371,6 +371,8 @@ class Assembler:
                 if self.cur.section == ".text" and word == "align" and pad % INSN_SIZE == 0:
                     for _ in range(pad // INSN_SIZE):     # nops keep fall-through working
                         self._insn(ctx, Token("id", "nop", head.col), [], loc)
+                elif word == "align" and self.cur.section != ".bss":
+                    self._fill(pad, loc, 0x90)            # NASM pads `align` with NOP bytes
                 else:
                     self._fill(pad, loc)
             return
@@ -393,9 +395,9 @@ class Assembler:
                            _at(loc, head.col))
         self._insn(ctx, head, args, loc)
 
-    def _fill(self, size: int, loc: SourceLoc) -> None:
+    def _fill(self, size: int, loc: SourceLoc, fill: int = 0) -> None:
         c = self.cur
-        c.items.append(FillItem(c, c.size, size, loc))
+        c.items.append(FillItem(c, c.size, size, loc, fill))
         c.size += size
 
     def _times(self, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc) -> None:
@@ -648,8 +650,9 @@ class Assembler:
                             blob[addr - start:addr - start + len(data)] = data
                             rows.append(Row(item.loc, addr, len(data), sec, None))
                         else:
-                            if sec == ".text":
-                                blob[addr - start:addr - start + item.size] = bytes(item.size)
+                            if sec != ".bss":
+                                blob[addr - start:addr - start + item.size] = \
+                                    bytes([item.fill]) * item.size
                             rows.append(Row(item.loc, addr, item.size, sec, None))
                     except AsmError as e:
                         self.errors.add(e)

@@ -30,6 +30,7 @@ class Token:
         return self.kind == "id" and self.text.lower() in names
 
 
+_DIGITS = "0123456789"
 _ID_START = re.compile(r"[A-Za-z_.?@$]")
 _ID_CHARS = re.compile(r"[A-Za-z0-9_.?@$#~]*")
 _NUMBER = re.compile(r"(?:\$[0-9][0-9A-Fa-f_]*)|(?:[0-9][0-9A-Za-z_]*(?:\.[0-9A-Za-z_]*)?"
@@ -164,7 +165,7 @@ def tokenize(text: str, loc: SourceLoc, col0: int = 1) -> list[Token]:
             out.append(Token("str", text[i:j + 1], col, value))
             i = j + 1
             continue
-        if ch.isdigit() or (ch == "$" and i + 1 < n and text[i + 1].isdigit()):
+        if ch in _DIGITS or (ch == "$" and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER.match(text, i)
             word = m.group()
             if is_float_literal(word):

@@ -23,9 +23,9 @@ insn("lea", "r16, m | r32, m | r64, m", "WA = EB",
 insn("xchg", sizes("r/mN, rN | rN, r/mN"), "WA = B\nWB = A", "Exchange the two operands.")
 conditional("cmov", "r16, r/m16 | r32, r/m32 | r64, r/m64", "WA = B if COND else A",
             "Conditional move if {test}. The source is read either way; a 32-bit destination "
-            "is zero-extended even when the condition is false.", flags_read="CPZSO")
+            "is zero-extended even when the condition is false.")
 conditional("set", "r/m8", "WA = 1 if COND else 0",
-            "Set byte to 1 if {test}, else 0.", flags_read="CPZSO")
+            "Set byte to 1 if {test}, else 0.")
 
 # ---- arithmetic --------------------------------------------------------------
 insn("add", ALU, "t = A + B\nWA = t\nFLAGS(ADD, A, B, t)",
@@ -169,7 +169,7 @@ insn("cdqe", "", "r[0] = ((r[0] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000 & 0xFFF
 # ---- control flow -------------------------------------------------------------
 insn("jmp", "rel | r/m64", "JUMP(A)", "Jump to the target.", group="control", branch=True)
 conditional("j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.",
-            group="control", branch=True, flags_read="CPZSO")
+            group="control", branch=True)
 insn("call", "rel | r/m64", "t = A\nPUSH(NEXT)\nJUMP(t)",
      "Push the return address and jump to the routine.", group="control", branch=True,
      implicit="rsp")

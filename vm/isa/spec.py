@@ -145,14 +145,22 @@ def insn(mnemonic: str, forms: str, sem: str, doc: str, **kw) -> InsnDef:
     return d
 
 
+def condition_reads(cc: str) -> str:
+    """The flags a condition code tests, in "CPZSO" order (from its test text)."""
+    test = CONDITIONS[cc][1].split(" (")[0]
+    return "".join(f for f in "CPZSO" if f + "F" in test)
+
+
 def conditional(prefix: str, forms: str, sem: str, doc: str, **kw) -> None:
     """Define prefix+cc for every condition code (jcc, setcc, cmovcc), with
     the standard aliases. `{cc}` in sem and doc is replaced by the canonical
-    suffix; `{test}` in doc by the flag test."""
+    suffix; `{test}` in doc by the flag test. Each reads only the flags its
+    condition tests."""
     for cc, (aliases, test) in CONDITIONS.items():
         insn(prefix + cc, forms, sem.replace("{cc}", cc),
              doc.replace("{cc}", cc).replace("{test}", test),
-             cond=cc, aliases=tuple(prefix + a for a in aliases), **kw)
+             cond=cc, aliases=tuple(prefix + a for a in aliases),
+             flags_read=condition_reads(cc), **kw)
 
 
 def lookup(mnemonic: str) -> InsnDef | None:

@@ -1,0 +1,459 @@
+"""The assembler: NASM syntax in, linked image out; every error names file:line:column.
+
+Data directives are compared with nasm's own output byte for byte (the
+.data section of `nasm -felf64`, extracted with objcopy); instruction
+operands are checked by re-assembling what the disassembler prints.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vm import AsmError, assemble
+from vm.asm import AsmInternalError, listing
+from vm.isa.operands import Imm, Mem
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def asm(text: str, name: str = "t.asm", **kw):
+    return assemble([(name, text)], **kw)
+
+
+def error_of(text: str, name: str = "t.asm", **kw) -> AsmError:
+    with pytest.raises(AsmError) as info:
+        asm(text, name, **kw)
+    assert not isinstance(info.value, AsmInternalError), str(info.value)
+    return info.value
+
+
+def prog(body: str, data: str = "") -> str:
+    return f"global _start\nsection .data\n{data}\nsection .text\n_start:\n{body}\n"
+
+
+# ---------------------------------------------------------------------------
+# error messages: one test per kind, each checks the position and the caret
+
+def assert_points_at(e: AsmError, line: int, column: int, fragment: str) -> None:
+    text = str(e)
+    head = text.splitlines()[0]
+    assert head.startswith(f"t.asm:{line}:{column}: error: "), text
+    assert fragment in head, text
+    src, caret = text.splitlines()[1:3]
+    assert caret.strip() == "^"
+    assert len(caret) - 4 == column, text            # caret under the column (4-space indent)
+    assert src.strip(), text
+
+
+def test_unknown_instruction_suggests_close_mnemonics():
+    e = error_of("global _start\n_start:\n    mvo rax, 1\n")
+    assert_points_at(e, 3, 5, "unknown instruction 'mvo'")
+    assert "mov" in str(e)
+
+
+def test_bare_word_without_colon_is_an_unknown_instruction_with_label_hint():
+    e = error_of("global _start\n_start:\n    nop\nloop_start\n    ret\n")
+    assert_points_at(e, 4, 1, "unknown instruction 'loop_start'")
+    assert "label needs a colon" in str(e)
+
+
+def test_operand_form_not_supported_lists_the_forms():
+    e = error_of(prog("    movss xmm0, rax"))
+    assert_points_at(e, 6, 5, "operand form not supported")
+    assert "movss xmm, m32" in str(e)
+
+
+def test_size_mismatch_between_registers():
+    e = error_of(prog("    mov eax, rbx"))
+    assert_points_at(e, 6, 5, "operand size mismatch: eax is 32-bit, rbx is 64-bit")
+
+
+def test_size_mismatch_between_size_keyword_and_register():
+    e = error_of(prog("    mov qword eax, 1"))
+    assert_points_at(e, 6, 15, "size mismatch")
+
+
+def test_memory_operand_without_size():
+    e = error_of(prog("    inc [rdi]"))
+    assert_points_at(e, 6, 5, "operation size not specified")
+
+
+def test_undefined_symbol():
+    e = error_of(prog("    mov rax, nowhere"))
+    assert_points_at(e, 6, 14, "undefined symbol 'nowhere'")
+
+
+def test_undefined_local_label_names_the_full_name():
+    e = error_of(prog("    jmp .missing"))
+    assert_points_at(e, 6, 9, "'_start.missing'")
+
+
+def test_duplicate_symbol_names_the_first_definition():
+    e = error_of("global _start\n_start:\n    nop\n_start:\n    ret\n")
+    assert_points_at(e, 4, 1, "symbol '_start' is already defined at t.asm:2")
+
+
+def test_unknown_directive():
+    e = error_of(prog("    %frobnicate 3"))
+    assert_points_at(e, 6, 5, "unknown preprocessor directive '%frobnicate'")
+
+
+def test_unknown_section():
+    e = error_of("section .weird\n")
+    assert_points_at(e, 1, 9, "unknown section '.weird'")
+
+
+def test_instruction_outside_text():
+    e = error_of("section .data\n    mov eax, 1\n")
+    assert_points_at(e, 2, 5, "instructions belong in section .text")
+
+
+def test_data_in_bss():
+    e = error_of("section .bss\nx: dd 1\n")
+    assert_points_at(e, 2, 4, ".bss holds only zeros")
+
+
+def test_immediate_too_large():
+    e = error_of(prog("    add rax, 0x100000000"))
+    assert_points_at(e, 6, 5, "does not fit: add takes at most imm32")
+
+
+def test_bad_scale():
+    e = error_of(prog("    mov rax, [rdi + rcx*3]"))
+    assert_points_at(e, 6, 14, "scale must be 1, 2, 4 or 8 (got 3)")
+
+
+def test_rsp_cannot_be_index():
+    e = error_of(prog("    mov rax, [rdi + rsp*2]"))
+    assert_points_at(e, 6, 14, "rsp cannot be an index register")
+
+
+def test_high_byte_register_with_rex_register():
+    e = error_of(prog("    mov ah, sil"))
+    assert_points_at(e, 6, 5, "ah cannot be used together with sil")
+
+
+def test_unterminated_string():
+    e = error_of("section .data\nmsg: db \"oops\n")
+    assert_points_at(e, 2, 9, "unterminated string")
+
+
+def test_bad_number():
+    e = error_of(prog("    mov eax, 12zz"))
+    assert_points_at(e, 6, 14, "invalid number '12zz'")
+
+
+def test_float_operand_is_explained():
+    e = error_of(prog("    mov eax, 1.5"))
+    assert_points_at(e, 6, 14, "__float32__")
+
+
+def test_masm_ptr_is_explained():
+    e = error_of(prog("    mov dword ptr [rdi], 1"))
+    assert "NASM does not use PTR" in str(e)
+
+
+def test_missing_include():
+    e = error_of('%include "no_such_file.inc"\n')
+    assert_points_at(e, 1, 10, "cannot find include file 'no_such_file.inc'")
+
+
+def test_if_without_endif():
+    e = error_of("%ifdef X\nsection .text\n")
+    assert_points_at(e, 1, 1, "no matching %endif")
+
+
+def test_error_directive_stops_with_its_message():
+    e = error_of("%ifndef N\n%error N must be defined\n%endif\n")
+    assert_points_at(e, 2, 1, "N must be defined")
+
+
+def test_global_but_not_defined():
+    e = error_of("global _start, helper\nsection .text\n_start:\n    ret\n")
+    assert_points_at(e, 1, 16, "'helper' is declared global but not defined")
+
+
+def test_extern_that_nobody_defines():
+    e = error_of("global _start\nextern helper\nsection .text\n_start:\n    call helper\n")
+    assert_points_at(e, 5, 10, "declared extern, but no file defines it")
+
+
+def test_symbol_of_another_file_needs_extern_and_global():
+    with pytest.raises(AsmError) as info:
+        assemble([("a.asm", "global _start\nsection .text\n_start:\n    call helper\n"),
+                  ("b.asm", "section .text\nhelper:\n    ret\n")])
+    assert "add 'global helper' there" in str(info.value)
+
+
+def test_every_bad_line_is_reported_in_one_run():
+    e = error_of(prog("    mvo rax, 1\n    mov eax, rbx\n    jmp .nowhere"))
+    text = str(e)
+    assert text.count("error:") == 3
+    lines = [int(ln.split(":")[1]) for ln in text.splitlines() if ": error: " in ln]
+    assert lines == sorted(lines) == [6, 7, 8]
+
+
+def test_recursive_define_is_an_error_not_a_hang():
+    e = error_of("%define A B\n%define B A\nsection .data\nx: dd A\n")
+    assert "A" in str(e)
+
+
+def test_self_referential_equ():
+    e = error_of(prog("    mov eax, X", "X equ X + 1"))
+    assert "in terms of itself" in str(e)
+
+
+def test_times_needs_a_known_count():
+    e = error_of("section .data\n    times N db 0\nN equ 4\n")
+    assert "must be defined before this line" in str(e)
+
+
+# ---------------------------------------------------------------------------
+# what the assembler accepts
+
+def test_defines_from_the_command_line_override_defaults():
+    src = "%ifndef N\n%define N 3\n%endif\n" + prog("    mov eax, N")
+    assert asm(src).insns[0].operands[1].value == 3
+    assert asm(src, defines={"N": "41"}).insns[0].operands[1].value == 41
+
+
+def test_function_like_define_and_assign():
+    src = "%define SQ(x) ((x) * (x))\n%assign K SQ(3) + 1\n" + prog("    mov eax, K")
+    assert asm(src).insns[0].operands[1].value == 10
+
+
+def test_if_elif_else():
+    src = ("%if N > 2\n%define R 1\n%elif N == 2\n%define R 2\n%else\n%define R 3\n%endif\n"
+           + prog("    mov eax, R"))
+    assert [asm(src, defines={"N": n}).insns[0].operands[1].value for n in "321"] == [1, 2, 3]
+
+
+def test_local_labels_belong_to_the_last_plain_label():
+    img = asm(prog("    jmp .x\n.x: nop\nother:\n    jmp .x\n.x: ret"))
+    syms = img.symbols
+    assert img.insns[0].operands[0].value == syms["_start.x"].value
+    assert img.insns[2].operands[0].value == syms["other.x"].value
+
+
+def test_rip_relative_and_absolute_addressing():
+    img = asm(prog("    mov eax, [rel v]\n    mov eax, [v + rdi*4 + 8]\n    lea rsi, [rel v]",
+                   "v: dd 1, 2, 3"))
+    v = img.symbols["v"].value
+    a, b, c = (i.operands[1] for i in img.insns[:3])
+    assert isinstance(a, Mem) and a.rip_rel and a.disp == v and a.base is None
+    assert b.index.name == "rdi" and b.scale == 4 and b.disp == v + 8
+    assert c.rip_rel and c.disp == v
+
+
+def test_scale_3_5_9_become_base_plus_index():
+    m = asm(prog("    lea rax, [rcx*5 + 7]")).insns[0].operands[1]
+    assert (m.base.name, m.index.name, m.scale, m.disp) == ("rcx", "rcx", 4, 7)
+
+
+def test_narrow_immediates_are_sign_extended_like_the_cpu():
+    img = asm(prog("    push -1\n    mov qword [rel q], -2\n    add rax, 0x7fffffff\n    ret 8",
+                   "q: dq 0"))
+    assert [i.operands[-1].value for i in img.insns[:4]] == [-1, -2, 0x7FFFFFFF, 8]
+
+
+def test_libm_externs_become_runtime_routines():
+    img = asm("global _start\nextern exp, logf\nsection .text\n_start:\n    call exp\n"
+              "    call logf\n    ret\n")
+    hosts = {i.host: i.addr for i in img.insns if i.host}
+    assert set(hosts) == {"exp", "logf"}
+    assert img.insns[0].operands[0].value == hosts["exp"]
+
+
+def test_data_in_text_and_equ_dollar():
+    img = asm("global _start\nsection .text\n_start:\n    mov edx, len\n    ret\n"
+              "msg: db 'hello'\nlen equ $ - msg\n")
+    assert img.insns[0].operands[1].value == 5
+    sec = img.sections[".text"]
+    off = img.symbols["msg"].value - sec.addr
+    assert bytes(sec.data[off:off + 5]) == b"hello"
+
+
+def test_sections_are_laid_out_in_order_on_separate_pages():
+    img = asm(prog("    ret", "d: dd 1") + "section .rodata\nr: dd 2\nsection .bss\nb: resd 4\n")
+    s = img.sections
+    assert s[".text"].addr == 0x401000
+    assert s[".text"].addr < s[".rodata"].addr < s[".data"].addr < s[".bss"].addr
+    assert all(s[n].addr % 0x1000 == 0 for n in (".rodata", ".data"))
+
+
+def test_symbol_sizes_reach_the_next_label():
+    img = asm("section .bss\nA: resd 10\nB: resb 3\nsection .text\nglobal _start\n_start: ret\n")
+    assert img.symbols["A"].size == 40 and img.symbols["B"].size == 3
+
+
+def test_missing_start_warns_and_starts_at_text():
+    img = asm("section .text\nmain:\n    ret\n")
+    assert img.entry == img.insns[0].addr
+    assert any("_start" in w for w in img.warnings)
+
+
+def test_include_is_found_next_to_the_including_file(tmp_path):
+    (tmp_path / "k.inc").write_text("%define K 12\n")
+    (tmp_path / "m.asm").write_text('%include "k.inc"\nglobal _start\n_start:\n    mov eax, K\n')
+    img = assemble([str(tmp_path / "m.asm")])
+    assert img.insns[0].operands[1].value == 12
+    assert str(tmp_path / "k.inc") in img.sources
+
+
+def test_listing_shows_addresses_symbols_and_sections():
+    text = listing(assemble([str(REPO / "programs" / "examples" / "hello.asm")]))
+    assert "00401000" in text
+    assert "_start" in text and "message" in text
+    assert ".text" in text and ".data" in text and "entry" in text
+
+
+# ---------------------------------------------------------------------------
+# expressions: NASM's operators and precedence
+
+@pytest.mark.parametrize("expr, value", [
+    ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("-8 / 2", ((-8) & (2**64 - 1)) // 2 - 2**64),
+    ("-8 // 2", -4), ("-7 %% 3", -1), ("7 % 3", 1), ("1 << 4 | 1", 17), ("~0 & 0xFF", 255),
+    ("0x10 + 10h + 0b11 + 11b + 17q", 16 + 16 + 3 + 3 + 15), ("'ab'", 0x6261),
+    ("-1 >> 60", 15), ("3 == 3", 1), ("2 > 3 || 1", 1),
+])
+def test_expression_values(expr, value):
+    img = asm(prog(f"    mov rax, {expr}"))
+    got = img.insns[0].operands[1].value
+    assert got & (2**64 - 1) == value & (2**64 - 1)
+
+
+def test_float_bits_functions():
+    img = asm(prog("    mov eax, __float32__(1.5)\n    mov rax, __float64__(-2.0)"))
+    assert img.insns[0].operands[1].value & 0xFFFFFFFF == 0x3FC00000
+    assert img.insns[1].operands[1].value & (2**64 - 1) == 0xC000000000000000
+
+
+# ---------------------------------------------------------------------------
+# data directives against nasm itself
+
+DATA = r"""
+section .data
+a:  db 1, 2, -1, 255, 'x', "yz", `tab\tnl\n\x41\0`, 0
+b:  dw 1, -2, 0xFFFF, 'ab', 'abc'
+    align 8
+c:  dd 1, -1, 0.1, -0.0, 1.5e-45, 3.4028234e38, 3.4028236e38, 1e-40, 16777217.0
+    dd 0.3333333333333333, 1e39, __Infinity__, -__Infinity__, 0x1.8p3, 2.5
+    dd __float32__(0.1), 1.17549421e-38, 1.1754942e-38, 7.006492e-46
+d:  dq 0.1, -2.5, 1e300, 4.9e-324, 2.4703282292062328e-324, 123456789012345678
+    dq 0.30000000000000004, 9007199254740993.0, -1, 0x7FFFFFFFFFFFFFFF
+e:  times 5 db 0xAB
+    times 3 dw 1, 2
+len equ $ - a
+f:  dd len, (d - c) / 4, b - a
+g:  dw 1.5, -65504.0, 0.0001
+    align 16
+h:  db 'end'
+"""
+
+
+def test_data_bytes_match_nasm(tmp_path):
+    if shutil.which("nasm") is None or shutil.which("objcopy") is None:
+        pytest.skip("nasm/objcopy not installed (apt-get install nasm binutils)")
+    src = tmp_path / "data.asm"
+    src.write_text(DATA + "section .text\nglobal _start\n_start: ret\n")
+    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(tmp_path / "d.o")],
+                   check=True)
+    subprocess.run(["objcopy", "-O", "binary", "-j", ".data", str(tmp_path / "d.o"),
+                    str(tmp_path / "d.bin")], check=True)
+    native = (tmp_path / "d.bin").read_bytes()
+    img = assemble([str(src)])
+    sec = img.sections[".data"]
+    ours = bytes(sec.data[:len(native)])
+    assert ours == native, _first_difference(native, ours, img)
+
+
+def _first_difference(a: bytes, b: bytes, img) -> str:
+    i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), min(len(a), len(b)))
+    base = img.sections[".data"].addr
+    sym = img.symbol_at(base + i)
+    return (f"first difference at .data+{i} ({sym.name if sym else '?'}): nasm "
+            f"{a[i:i + 8].hex()} vs ours {b[i:i + 8].hex()}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(width=32, allow_nan=False))
+def test_dd_float_literals_round_like_the_float32_value(x):
+    """repr(x) of a float32 value read back with dd gives exactly that float32."""
+    lit = repr(float(x))
+    if "inf" in lit:
+        return
+    img = asm(f"section .data\nv: dd {lit}\nsection .text\nglobal _start\n_start: ret\n")
+    got = bytes(img.sections[".data"].data[:4])
+    assert got == struct.pack("<f", x)
+
+
+# ---------------------------------------------------------------------------
+# disassembly round trip: what the listing prints assembles to the same instruction
+
+def test_disassembly_reassembles_to_the_same_instructions():
+    files = sorted(str(p) for p in (REPO / "programs" / "mnist").glob("*.asm"))
+    img = assemble(files)
+    for insn in img.insns:
+        if insn.host:
+            continue
+        ops = []
+        for o in insn.operands:
+            if isinstance(o, Mem):
+                ops.append(str(o.with_size(o.size)).replace(o.text or "\0", _mem_text(o)))
+            elif isinstance(o, Imm):
+                ops.append(str(o.value))
+            else:
+                ops.append(o.name)
+        text = f"{insn.mnemonic} {', '.join(ops)}"
+        again = asm(prog("    " + text)).insns[0]
+        assert again.defn is insn.defn and again.form == insn.form, text
+        assert _norm(again.operands) == _norm(insn.operands), text
+
+
+def _mem_text(m: Mem) -> str:
+    parts = [p for p in (m.base.name if m.base else None,
+                         f"{m.index.name}*{m.scale}" if m.index else None) if p]
+    parts.append(str(m.disp))
+    return " + ".join(parts)
+
+
+def _norm(ops):
+    out = []
+    for o in ops:
+        if isinstance(o, Mem):
+            out.append((o.base, o.index, o.scale, o.disp & (2**64 - 1), o.size))
+        elif isinstance(o, Imm):
+            out.append(o.value)
+        else:
+            out.append(o)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# fuzz: no input produces anything but an image or an assembler error
+
+ATOMS = ["mov", "add", "rax", "eax", "al", "ah", "xmm0", "[", "]", ",", "+", "-", "*", "(", ")",
+         "1", "0x10", "1.5", "'a'", '"s', "`\\x4`", "$", "$$", "label", ".loc", ":", "db", "dd",
+         "dq", "resb", "times", "equ", "align", "section", ".data", ".text", ".bss", "global",
+         "extern", "%define", "%ifdef", "%if", "%else", "%endif", "%include", "%assign",
+         "qword", "dword", "byte", "rel", "movss", "shufps", "jmp", "call", "ret", "\n", " ",
+         "__float32__", "//", "%%", "<<", ">>", "~", "!", "==", ";", "\\", "__Infinity__"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(ATOMS), st.text(max_size=4)), max_size=40))
+def test_fuzz_source_text_gives_an_image_or_an_assembler_error(parts):
+    text = " ".join(parts)
+    try:
+        asm(text)
+    except AsmInternalError as e:
+        raise AssertionError(f"internal error for {text!r}: {e}") from e
+    except AsmError:
+        pass
