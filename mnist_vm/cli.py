@@ -51,7 +51,10 @@ def _assemble(files: list[str], defines: dict[str, str]):
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
         raise FileNotFoundError(f"no such file: {missing[0]}")
-    return assemble(files, defines=defines)
+    image = assemble(files, defines=defines)
+    for w in image.warnings:
+        _err(w)
+    return image
 
 
 # ---- exec ---------------------------------------------------------------------

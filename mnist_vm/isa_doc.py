@@ -80,3 +80,23 @@ def suggestions(name: str) -> list[str]:
     import difflib
     return difflib.get_close_matches(name.lower(), [k for k, d in TABLE.items()
                                                     if d.group != "internal"], n=3)
+
+
+def markdown() -> str:
+    """docs/isa.md: the same reference as `mnist-vm isa`, for reading on the web.
+    Regenerate with `python -m mnist_vm.isa_doc > docs/isa.md` (a test checks it)."""
+    text = reference_text()
+    body = text.split("\n", 2)[2]
+    out = ["# Instruction reference", "",
+           "Generated from the instruction table (`vm/isa/`) by `python -m mnist_vm.isa_doc`; "
+           "`mnist-vm isa MNEMONIC` prints one entry. Flags: CF PF ZF SF OF; 'undefined' "
+           "flags are those Intel leaves undefined (the VM gives them a fixed, documented "
+           "value: see docs/machine.md).", ""]
+    for part in body.split("== ")[1:]:
+        title, _, entries = part.partition(" ==\n")
+        out += [f"## {title}", "", "```", entries.strip("\n"), "```", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

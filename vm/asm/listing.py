@@ -26,25 +26,24 @@ def listing(image: Image) -> str:
         by_file.setdefault(row.loc.file, []).append(row)
     for file, rows in by_file.items():
         out.append(f"; ---- {file} " + "-" * max(0, 60 - len(file)))
-        seen: set[int] = set()
+        out.append(f";{'address':>8}  {'assembled as (instruction or first bytes)':<34}"
+                   f" {'line':>5}  source")
+        rows.sort(key=lambda r: (r.loc.line, r.addr))
+        last_line = None
         for row in rows:
-            text = row.loc.text.rstrip().expandtabs(4)
+            if row.insn is None and row.size == 0:
+                continue
             if row.insn is not None:
-                what = f"{'':24}"
-                shown = row.insn.text()
-                src = text.strip()
-                note = "" if _same(src, shown) else f"   ; = {shown}"
+                what = row.insn.text()
             else:
-                if row.size == 0:
-                    continue
                 data = _section_bytes(image, row.addr, row.size, row.section)
-                hexed = data.hex(" ") + (" ..." if row.size > len(data) and data else "")
-                what = f"{(hexed or f'({row.size} bytes)'):<24}"
-                note = ""
-            if row.loc.line in seen and row.insn is None:
-                text = ""
-            seen.add(row.loc.line)
-            out.append(f"{row.addr:08x}  {what}{row.loc.line:5}  {text}{note}")
+                what = data.hex(" ") + (" ..." if row.size > len(data) and data else "")
+                what = what or f"({row.size:,} bytes reserved)"
+            text = row.loc.text.rstrip().expandtabs(4) if row.loc.line != last_line else ""
+            last_line = row.loc.line
+            if len(what) > 34:
+                what = what[:31] + "..."
+            out.append(f"{row.addr:08x}  {what:<34} {row.loc.line:5}  {text}")
         out.append("")
     out.append("; ---- symbols " + "-" * 50)
     syms = sorted(image.symbols.values(), key=lambda s: (s.section is None, s.value, s.name))
@@ -64,8 +63,3 @@ def listing(image: Image) -> str:
     for w in image.warnings:
         out.append(w)
     return "\n".join(out)
-
-
-def _same(src: str, shown: str) -> bool:
-    norm = lambda s: " ".join(s.replace(",", ", ").split()).lower()  # noqa: E731
-    return norm(src.split(";")[0]).endswith(norm(shown))
