@@ -260,7 +260,9 @@ def _view(p: Progress, machine):
                          ("  elapsed ", "dim"), (f"{elapsed:5.1f}s", ""),
                          ("  ETA ", "dim"), (f"{eta:5.1f}s" if eta == eta else "  -  ", ""),
                          ("  ", ""), (f"{rate:,.0f} samples/s", "green"))
-    bar = ProgressBar(total=total, completed=done, width=60)
+    bar = Table.grid(padding=(0, 1))           # a grid keeps the bar on a line of its own
+    bar.add_row(ProgressBar(total=total, completed=done, width=60),
+                Text(f"{100 * done / total:5.1f}%", style="dim"))
     table = Table(box=None, show_header=True, header_style="dim", padding=(0, 2))
     table.add_column("epoch", justify="right")
     table.add_column("train loss", justify="right")
