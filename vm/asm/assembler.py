@@ -73,7 +73,7 @@ class DataItem:
     chunk: Chunk
     offset: int
     unit: int
-    values: list                     # Node | bytes
+    values: list[Node | bytes]
     repeat: int
     size_one: int
     loc: SourceLoc
@@ -130,7 +130,7 @@ class _Errors:
 
     def raise_if_any(self) -> None:
         if self.items:
-            order = {}
+            order: dict[str, int] = {}
             for e in self.items:
                 order.setdefault(e.loc.file if e.loc else "", len(order))
             self.items.sort(key=lambda e: (order[e.loc.file if e.loc else ""],
@@ -191,7 +191,7 @@ class Assembler:
         self.warnings: list[str] = []
         self.sources: dict[str, list[str]] = {}
         self.stubs: dict[str, int] = {}            # libm routine -> address
-        self.global_defs: dict[str, tuple[FileCtx, object]] = {}
+        self.global_defs: dict[str, tuple[FileCtx, Label | Equ]] = {}
 
     # ---- driver ----------------------------------------------------------------------
     def assemble(self, sources) -> Image:
@@ -217,8 +217,8 @@ class Assembler:
             lines = pre.run_file(name, text)
             self.sources.update(pre.sources)
             self._pass1(ctx, lines)
-            for e in pre.errors:
-                self.errors.add(e)
+            for err in pre.errors:
+                self.errors.add(err)
         # pass 2 runs even after errors, so one run reports every bad line
         self._check_declarations()
         self._layout()
@@ -646,9 +646,9 @@ class Assembler:
                             insns.append(insn)
                             rows.append(Row(item.loc, addr, INSN_SIZE, sec, insn))
                         elif isinstance(item, DataItem):
-                            data = self._encode_data(ctx, item, addr)
-                            blob[addr - start:addr - start + len(data)] = data
-                            rows.append(Row(item.loc, addr, len(data), sec, None))
+                            raw = self._encode_data(ctx, item, addr)
+                            blob[addr - start:addr - start + len(raw)] = raw
+                            rows.append(Row(item.loc, addr, len(raw), sec, None))
                         else:
                             if sec != ".bss":
                                 blob[addr - start:addr - start + item.size] = \
@@ -666,7 +666,7 @@ class Assembler:
         sections = {}
         for sec in SECTIONS:
             start, end = self.section_ranges[sec]
-            data = blobs[sec] if sec != ".bss" else bytearray()
+            data: bytearray = blobs[sec] if sec != ".bss" else bytearray()
             sections[sec] = Section(sec, start, end - start, data, SECTION_PERMS[sec])
         symbols = self._symbols()
         self.errors.raise_if_any()
@@ -729,6 +729,7 @@ class Assembler:
     def _encode_insn(self, ctx: FileCtx, item: InsnItem, addr: int) -> Insn:
         loc = item.loc
         d = lookup(item.mnemonic.text)
+        assert d is not None                # pass 1 checked the mnemonic
         ev_here = (addr, None)
         ops: list[Operand] = []
         for group in item.operands:
@@ -749,7 +750,7 @@ class Assembler:
                             and all(operand_fits(t, o, f) for j, (t, o) in enumerate(zip(f.types, ops))
                                     if j != k)})
             if sizes:
-                v = ops[k].value
+                v = ops[k].value        # type: ignore[union-attr]  # an Imm (see imms)
                 widest = f"imm{sizes[-1]}" + (" (sign-extended to 64 bits)"
                                               if sizes[-1] == 32 and any(
                                                   isinstance(o, (Reg, Mem)) and o.size == 64
@@ -762,8 +763,8 @@ class Assembler:
         mems = [o for o in ops if isinstance(o, Mem) and o.size]
         if d.mnemonic not in ("movzx", "movsx", "movsxd", "movd", "movq") and \
                 not msg.startswith("operation size"):
-            sizes = {r.size for r in regs} | {m.size for m in mems}
-            if len(regs) + len(mems) >= 2 and len(sizes) > 1 and all(
+            widths = {r.size for r in regs} | {m.size for m in mems}
+            if len(regs) + len(mems) >= 2 and len(widths) > 1 and all(
                     len({t.size for t in f.types if "gpr" in t.kinds or "mem" in t.kinds}) <= 1
                     for f in d.forms):
                 parts = [f"{o.name} is {o.size}-bit" if isinstance(o, Reg) else
@@ -862,16 +863,17 @@ class Assembler:
         node = parse_expr(toks, loc, allow_regs=True)
         ev = Evaluator(loc, self._resolver(ctx, item.parent, loc), lambda: here,
                        lambda: (item.chunk.base, None))
-        regs, rest = linearize(node, ev)
+        terms, rest = linearize(node, ev)
         disp = 0
-        for r in rest:
-            disp += ev.number(r)
-        regs = {r: k for r, k in regs.items() if k}
+        for part in rest:
+            disp += ev.number(part)
+        regs = {r: k for r, k in terms.items() if k}
         for r in regs:
             if r.kind != "gpr" or r.size != 64:
                 raise AsmError(f"{r.name} cannot be used in an address (use 64-bit registers "
                                "such as rdi, rax, r8)", _at(loc, col))
-        base = index = None
+        base: Reg | None = None
+        index: Reg | None = None
         scale = 1
         items = list(regs.items())
         if any(k < 0 for _, k in items):
@@ -898,7 +900,7 @@ class Assembler:
             if k2 not in (1, 2, 4, 8):
                 raise AsmError(f"scale must be 1, 2, 4 or 8 (got {k2})", _at(loc, col))
             base, index, scale = r1, r2, k2
-            if index.num == 4:
+            if r2.num == 4:
                 if scale != 1:
                     raise AsmError("rsp cannot be an index register", _at(loc, col))
                 base, index = index, base
@@ -932,9 +934,8 @@ class Assembler:
                     out += bitsv.to_bytes(unit, "little")
                     pos += unit
                     continue
-                here = pos
                 ev = Evaluator(item.loc, self._resolver(ctx, item.parent, item.loc),
-                               lambda h=here: (h, None), lambda: (item.chunk.base, None))
+                               _const(pos), _const(item.chunk.base))
                 n = ev.number(v)
                 bits = unit * 8
                 if bits < 64 and not -(1 << (bits - 1)) <= n < (1 << bits):
@@ -943,6 +944,11 @@ class Assembler:
                 out += (n & ((1 << bits) - 1)).to_bytes(unit, "little")
                 pos += unit
         return bytes(out)
+
+
+def _const(v: int):
+    """A `$`/`$$` callback for the evaluator that gives a known address."""
+    return lambda: (v, None)
 
 
 def _size_name(bits: int) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from ..errors import AsmError, SourceLoc
 from ..isa.operands import Reg, register
@@ -34,7 +35,7 @@ def wrap(v: int) -> int:
 class Node:
     kind: str                  # num sym here base str reg float un bin fn
     col: int
-    value: object = None       # num: int; sym: name; str: bytes; reg: Reg; float: text
+    value: Any = None          # num: int; sym: name; str: bytes; reg: Reg; float: text
     op: str = ""
     args: tuple = ()
 
@@ -148,7 +149,7 @@ def parse_expr(tokens: list[Token], loc: SourceLoc, allow_regs: bool = False) ->
     p = Parser(tokens, loc, allow_regs)
     node = p.parse()
     if not p.at_end():
-        raise p.error(f"unexpected '{p.peek().text}' after the expression")
+        raise p.error(f"unexpected '{p.t[p.i].text}' after the expression")
     return node
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import AsmError, SourceLoc
 
@@ -21,7 +22,7 @@ class Token:
     kind: str          # 'id' 'num' 'float' 'str' 'op'
     text: str          # as written (for 'str': the decoded text is in value)
     col: int           # 1-based column in the source line
-    value: object = None   # int for 'num', bytes for 'str'
+    value: Any = None      # int for 'num', bytes for 'str', 'escaped' for $name
 
     def is_op(self, *ops: str) -> bool:
         return self.kind == "op" and self.text in ops
@@ -94,22 +95,25 @@ def _backquote(body: str, loc: SourceLoc, col: int) -> bytes:
             break
         e = body[i]
         if e in "xX":
-            digits = re.match(r"[0-9A-Fa-f]{1,2}", body[i + 1:])
-            if not digits:
+            hexd = re.match(r"[0-9A-Fa-f]{1,2}", body[i + 1:])
+            if not hexd:
                 raise AsmError("\\x needs hex digits", _at(loc, col))
-            out.append(int(digits.group(), 16))
-            i += 1 + len(digits.group())
+            out.append(int(hexd.group(), 16))
+            i += 1 + len(hexd.group())
         elif e in "01234567":
-            digits = re.match(r"[0-7]{1,3}", body[i:]).group()
-            out.append(int(digits, 8) & 255)
-            i += len(digits)
+            octal = body[i:i + 3]
+            octal = octal[:next((k for k, c in enumerate(octal) if c not in "01234567"),
+                                len(octal))]
+            out.append(int(octal, 8) & 255)
+            i += len(octal)
         elif e in "uU":
             n = 4 if e == "u" else 8
             digits = body[i + 1:i + 1 + n]
             try:
                 out += chr(int(digits, 16)).encode()
-            except ValueError:
-                raise AsmError(f"\\{e} needs {n} hex digits", _at(loc, col)) from None
+            except (ValueError, UnicodeEncodeError):
+                raise AsmError(f"\\{e} needs {n} hex digits of a valid code point",
+                               _at(loc, col)) from None
             i += 1 + n
         elif e in _ESCAPES:
             out.append(_ESCAPES[e])
@@ -167,6 +171,7 @@ def tokenize(text: str, loc: SourceLoc, col0: int = 1) -> list[Token]:
             continue
         if ch in _DIGITS or (ch == "$" and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER.match(text, i)
+            assert m is not None            # starts with a digit (or $digit): always matches
             word = m.group()
             if is_float_literal(word):
                 out.append(Token("float", word, col))
@@ -179,6 +184,7 @@ def tokenize(text: str, loc: SourceLoc, col0: int = 1) -> list[Token]:
             continue
         if _ID_START.match(ch):
             m = _ID_CHARS.match(text, i + 1)
+            assert m is not None            # '*' pattern: always matches
             word = text[i:m.end()]
             if word.startswith("$") and len(word) > 1 and word not in ("$$",):
                 if word[1] == "$":                  # '$$' followed by text: section start, then id
