@@ -154,11 +154,15 @@ class Runtime:
             if self.stdin is None:
                 return 0
             data = self.stdin.read(count) or b""
+            if data:
+                self.m.wlog(buf, len(data))     # a memory write, like a store (traced tier)
             buf_view[:len(data)] = data
             return len(data)
         host = self.fds.get(fd)
         if host is None:
             return -errno.EBADF
+        if count:
+            self.m.wlog(buf, count)             # a memory write, like a store (traced tier)
         total = 0
         while total < count:
             try:
