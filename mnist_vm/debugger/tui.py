@@ -1,0 +1,366 @@
+"""The full-screen debugger (Textual). Panels draw what render.py makes of
+the session; keys and the `:` command line both go through commands.execute,
+so the TUI has no command logic of its own. Commands that run the machine
+(continue, next, finish, reverse searches, profile ...) run in a worker
+thread; Esc or Ctrl+C interrupts them, and the status line shows progress."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Input, RichLog, Static
+from textual.worker import Worker, WorkerState
+
+from . import render as R
+from .commands import COMMANDS, Reply, execute, help_lines, lookup
+from .session import XMM_MODES, Session
+
+HINT = ("s step  n next  f finish  c continue  r/R reverse step/continue  b breakpoint  "
+        ": command  ? help  q quit")
+
+
+class Panel(Widget):
+    """A bordered panel whose content the app redraws at every stop. Its size
+    comes from the stylesheet, so new content repaints it without a layout
+    pass, and identical content is not repainted at all."""
+
+    def __init__(self, title: str, **kw):
+        super().__init__(**kw)
+        self.add_class("panel")
+        self.border_title = title
+        self._content: Text = Text("")
+
+    def set(self, content: Text) -> None:
+        if content != self._content:
+            self._content = content
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._content
+
+    def on_resize(self) -> None:
+        if self.app.panels_ready():
+            self.app.refresh_panels()
+
+
+class CodePanel(Panel):
+    can_focus = True
+    BINDINGS = [Binding("up", "scroll_code(-1)", show=False),
+                Binding("down", "scroll_code(1)", show=False),
+                Binding("pageup", "scroll_code(-10)", show=False),
+                Binding("pagedown", "scroll_code(10)", show=False),
+                Binding("home", "scroll_code(0)", show=False)]
+
+    def action_scroll_code(self, delta: int) -> None:
+        self.app.scroll_code(delta)
+
+
+class MemoryPanel(Panel):
+    can_focus = True
+    BINDINGS = [Binding("up", "scroll_mem(-1, 0)", show=False),
+                Binding("down", "scroll_mem(1, 0)", show=False),
+                Binding("pageup", "scroll_mem(-10, 0)", show=False),
+                Binding("pagedown", "scroll_mem(10, 0)", show=False),
+                Binding("left", "scroll_mem(0, -1)", show=False),
+                Binding("right", "scroll_mem(0, 1)", show=False),
+                Binding("home", "scroll_mem(0, 0, True)", show=False)]
+
+    def action_scroll_mem(self, dy: int, dx: int, home: bool = False) -> None:
+        self.app.scroll_memory(dy, dx, home)
+
+
+class CommandLine(Input):
+    """The `:` line, with Up/Down recalling earlier commands."""
+    BINDINGS = [Binding("up", "recall(-1)", show=False),
+                Binding("down", "recall(1)", show=False),
+                Binding("escape", "close", show=False)]
+
+    def __init__(self, **kw):
+        super().__init__(placeholder=": opens the command line (help lists commands)",
+                         select_on_focus=False, **kw)
+        self.history: list[str] = []
+        self.pos = 0
+        self.can_focus = False          # only while open (so keys reach the app otherwise)
+
+    def action_recall(self, delta: int) -> None:
+        if not self.history:
+            return
+        self.pos = max(0, min(len(self.history), self.pos + delta))
+        self.value = self.history[self.pos] if self.pos < len(self.history) else ""
+        self.cursor_position = len(self.value)
+
+    def action_close(self) -> None:
+        self.app.close_command_line()
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape", "dismiss", "close"), Binding("q", "dismiss", show=False),
+                Binding("question_mark", "dismiss", show=False)]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("\n".join(help_lines())), id="help-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").border_title = "help  (Esc closes; arrows scroll)"
+        self.query_one("#help-box").focus()
+
+
+class DebuggerApp(App):
+    CSS_PATH = "debugger.tcss"
+    TITLE = "mnist-vm debug"
+    AUTO_FOCUS = None
+    # Every key goes through action_key, so a key typed just after ':' (before the
+    # command line has the focus) still lands in the command line.
+    KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open", "x": "xmm"}
+    BINDINGS = (
+        [Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
+         for k in KEYS]
+        + [Binding("enter", "submit_line", show=False),
+           Binding("escape", "interrupt", show=False),
+           Binding("ctrl+c", "interrupt", show=False, priority=True)]
+    )
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self.busy: str | None = None
+        self.code_scroll = 0
+        self._started = 0.0
+        self._panels_ready = False
+
+    # -- layout -----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield CodePanel("Code", id="code")
+                yield MemoryPanel("Memory", id="memory")
+            with Vertical(id="right"):
+                yield Panel("Registers", id="regs")
+                yield Panel("Call stack", id="stack")
+        with Horizontal(id="bottom"):
+            yield Panel("Program output", id="output")
+            yield RichLog(id="console", wrap=True, markup=False, max_lines=2000)
+        yield CommandLine(id="cmdline")
+        yield Static(id="status")
+
+    def on_mount(self) -> None:
+        self.query_one("#console").border_title = "Console"
+        self._panels_ready = True
+        self.write(Text(self.session.stop.text, style="bold"))
+        self.write(Text(HINT, style="grey50"))
+        self.refresh_panels()
+        self.set_interval(0.25, self._tick)
+
+    def panels_ready(self) -> bool:
+        return self._panels_ready
+
+    # -- drawing -----------------------------------------------------------------------
+    def write(self, item) -> None:
+        self.query_one("#console", RichLog).write(item)
+
+    def refresh_panels(self) -> None:
+        if not self._panels_ready or self.busy:
+            return
+        s = self.session
+        for pid, draw, title in self._panels():
+            panel = self.query_one(pid, Panel)
+            h, w = _size(panel)
+            try:
+                panel.set(draw(s, h, w))
+                if title is not None:
+                    panel.border_title = title(s)
+            except Exception as e:        # a drawing bug must not take the debugger down
+                panel.set(Text(f"cannot draw this panel: {type(e).__name__}: {e}",
+                               style="bold red"))
+        self.query_one("#status", Static).update(R.status_text(s))
+
+    def _panels(self):
+        return (("#code", lambda s, h, w: R.code_panel(s, h, self.code_scroll), R.code_title),
+                ("#memory", R.memory_panel, R.view_title),
+                ("#regs", lambda s, h, w: R.registers_panel(s), None),
+                ("#stack", lambda s, h, w: R.stack_panel(s, h), None),
+                ("#output", lambda s, h, w: R.output_panel(s, h), None))
+
+    def _tick(self) -> None:
+        if self.busy:
+            m = self.session.machine
+            t = time.perf_counter() - self._started
+            self.query_one("#status", Static).update(Text.assemble(
+                (f" {m.icount:,} insns ", "bold reverse"), (f" running {self.busy} ", "bold"),
+                (f" {t:.1f} s ", ""), (" Esc interrupts", "grey50")))
+
+    def scroll_code(self, delta: int) -> None:
+        self.code_scroll = 0 if delta == 0 else self.code_scroll + delta
+        self.refresh_panels()
+
+    def scroll_memory(self, dy: int, dx: int, home: bool) -> None:
+        s = self.session
+        v = s.current_view()
+        if s.panel != "memory":
+            return
+        if home:
+            v.top = v.left = 0
+        else:
+            v.top = max(0, v.top + dy)
+            if v.rows is not None:
+                v.top = min(v.top, v.rows - 1)
+                v.left = max(0, min(v.cols - 1, v.left + dx))
+        if s.view is None:
+            s.view = v
+        self.refresh_panels()
+
+    # -- running commands -------------------------------------------------------------------
+    def run_line(self, line: str, echo: bool = True) -> None:
+        line = line.strip()
+        if not line:
+            return
+        if self.busy:
+            self.bell()
+            self.notify(f"busy running {self.busy}; Esc interrupts", timeout=2)
+            return
+        if echo:
+            self.write(Text(f"› {line}", style="bold cyan"))
+        word, _, args = line.partition(" ")
+        cmd = lookup(word.split("/")[0])
+        quick = cmd is not None and self.session.is_quick(cmd.name, args)
+        if cmd is not None and cmd.moves and not quick:
+            self.busy = cmd.name
+            self._started = time.perf_counter()
+            self._tick()
+            self.run_worker(lambda: execute(self.session, line), name="command",
+                            thread=True, exit_on_error=False)
+            return
+        self.show_reply(execute(self.session, line))
+
+    @on(Worker.StateChanged)
+    def _worker_done(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "command":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.busy = None
+            self.show_reply(event.worker.result)
+        elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self.busy = None
+            err = event.worker.error
+            self.show_reply(Reply([f"internal error: {type(err).__name__}: {err}"], error=True))
+
+    def show_reply(self, reply: Reply) -> None:
+        for item in reply.lines:
+            if isinstance(item, str):
+                style = "bold red" if reply.error else ""
+                if reply.stop is not None and item == reply.stop.text and not reply.error:
+                    style = "bold"
+                self.write(Text(item, style=style))
+            elif not reply.view:
+                self.write(item)
+        if reply.moved:
+            self.code_scroll = 0
+        self.refresh_panels()
+        if reply.quit:
+            self.exit()
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_key(self, key: str) -> None:
+        line = self.query_one("#cmdline", CommandLine)
+        if line.has_class("open"):
+            line.insert_text_at_cursor(key)
+            line.focus()
+            return
+        what = self.KEYS[key]
+        if what == "open":
+            self.action_open_command_line()
+        elif what == "xmm":
+            self.action_cycle_xmm()
+        elif what == "break":
+            self.action_toggle_break()
+        elif what == "help":
+            self.action_help()
+        elif what == "quit":
+            self.action_quit_debugger()
+        else:
+            self.run_line(what)
+
+    def action_toggle_break(self) -> None:
+        if self.busy:
+            return
+        self.write(Text("› b", style="bold cyan"))
+        try:
+            self.write(Text(self.session.toggle_breakpoint_here()))
+        except Exception as e:          # a bad position: say so, never crash
+            self.write(Text(f"break: {e}", style="bold red"))
+        self.refresh_panels()
+
+    def action_cycle_xmm(self) -> None:
+        s = self.session
+        s.xmm_mode = XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
+        self.refresh_panels()
+
+    def action_open_command_line(self) -> None:
+        line = self.query_one("#cmdline", CommandLine)
+        line.add_class("open")
+        line.can_focus = True
+        line.value = ""
+        line.pos = len(line.history)
+        self.screen.set_focus(line)     # at once: the next keys must land here
+
+    def close_command_line(self) -> None:
+        line = self.query_one("#cmdline", CommandLine)
+        line.remove_class("open")
+        line.value = ""
+        line.can_focus = False
+        self.screen.set_focus(None)
+
+    def on_key(self, event) -> None:
+        """Keys typed right after ':' were routed before the command line had
+        the focus; they reach the app unhandled (the line itself stops the
+        printable keys it handles), so put them where they were meant to go."""
+        line = self.query_one("#cmdline", CommandLine)
+        if line.has_class("open") and event.is_printable:
+            line.insert_text_at_cursor(event.character or "")
+            event.stop()
+
+    def action_submit_line(self) -> None:
+        """Enter typed before the command line had the focus."""
+        line = self.query_one("#cmdline", CommandLine)
+        if line.has_class("open"):
+            self._submit(line.value)
+
+    @on(Input.Submitted, "#cmdline")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self._submit(event.value)
+
+    def _submit(self, value: str) -> None:
+        line = self.query_one("#cmdline", CommandLine)
+        text = value.strip().lstrip(":").strip()
+        if text and (not line.history or line.history[-1] != text):
+            line.history.append(text)
+        self.close_command_line()
+        self.run_line(text)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_interrupt(self) -> None:
+        if self.busy:
+            self.session.interrupt()
+            self.write(Text("interrupting...", style="magenta"))
+        elif self.query_one("#cmdline", CommandLine).has_class("open"):
+            self.close_command_line()
+
+    def action_quit_debugger(self) -> None:
+        if self.busy:
+            self.session.interrupt()
+        self.exit()
+
+
+def _size(widget) -> tuple[int, int]:
+    size = widget.content_size
+    return (size.height or 16, size.width or 80)
