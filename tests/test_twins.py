@@ -11,6 +11,7 @@ call-preserved registers and the routine's return register.
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from vm.accel import attach
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = sorted(p for p in (ROOT / "programs" / "mnist").glob("*.asm") if p.name != "main.asm")
 F32 = np.float32
-SCRATCH = 1 << 20
+SCRATCH = 4 << 20              # room for the full-size layers of programs/mnist
 
 DRIVER = """
 global _start
@@ -301,3 +302,108 @@ def test_init_weights_twin_matches_interpreter():
     slow = _run("init_weights", lay, [], 0, fast=False)
     fast = _run("init_weights", lay, [], 0, fast=True)
     _compare(slow, fast, None)
+
+
+# ---- full-size layers (the shapes of programs/mnist, MNIST-like data) ------------
+# The hypothesis cases above are small; these run the layers at the sizes of
+# the real network (where the kernels cut the work into slabs, groups and
+# tasks), once with one thread and once with the worker thread, with clean
+# data and with special values sprinkled in (which switch the dense forms
+# off where they would not be exact).
+def _pixels(rng, rows, cols=784, fill=0.2):
+    """Rows that look like load_batch output: p/255 with about `fill` nonzero."""
+    p = rng.integers(1, 256, (rows, cols)) * (rng.random((rows, cols)) < fill)
+    return (p.astype(F32) / F32(255)).astype(F32)
+
+
+def _relu_like(rng, shape, fill=0.7):
+    a = np.abs(rng.standard_normal(shape)).astype(F32)
+    a[rng.random(shape) >= fill] = 0.0
+    return a
+
+
+def _sprinkle(rng, a, frac):
+    a = a.copy()
+    sp = rng.random(a.shape) < frac
+    a[sp] = rng.choice(SPECIALS, size=int(sp.sum()))
+    return a
+
+
+def _full_cases():
+    def fwd1(rng, lay, sp):
+        return [lay.put(_sprinkle(rng, _pixels(rng, 64), sp)),
+                lay.put(_floats(rng, (784, 128), 0.0, sp)), lay.put(_floats(rng, (128,), 0.1, sp)),
+                lay.reserve(4 * 64 * 128), 64, 784, 128]
+
+    def fwd2(rng, lay, sp):
+        return [lay.put(_sprinkle(rng, _relu_like(rng, (64, 128)), sp)),
+                lay.put(_floats(rng, (128, 64), 0.0, sp)), lay.put(_floats(rng, (64,), 0.1, sp)),
+                lay.reserve(4 * 64 * 64), 64, 128, 64]
+
+    def fwd3(rng, lay, sp):                         # the last, partial evaluation chunk
+        return [lay.put(_sprinkle(rng, _relu_like(rng, (16, 64)), sp)),
+                lay.put(_floats(rng, (64, 10), 0.0, sp)), lay.put(_floats(rng, (10,), 0.1, sp)),
+                lay.reserve(4 * 16 * 10), 16, 64, 10]
+
+    def bwd1(rng, lay, sp):
+        return [lay.put(_sprinkle(rng, _pixels(rng, 64), sp)),
+                lay.put(_floats(rng, (64, 128), 0.3, sp) * F32(1e-3)),
+                lay.put(_floats(rng, (784, 128), 0.0, sp)), lay.reserve(4 * 784 * 128),
+                lay.reserve(4 * 128), 0, 64, 784, 128]
+
+    def bwd2(rng, lay, sp):
+        return [lay.put(_sprinkle(rng, _relu_like(rng, (64, 128)), sp)),
+                lay.put(_floats(rng, (64, 64), 0.3, sp)), lay.put(_floats(rng, (128, 64), 0.0, sp)),
+                lay.reserve(4 * 128 * 64), lay.reserve(4 * 64), lay.reserve(4 * 64 * 128),
+                64, 128, 64]
+
+    def bwd3(rng, lay, sp):
+        return [lay.put(_sprinkle(rng, _relu_like(rng, (64, 64)), sp)),
+                lay.put(_floats(rng, (64, 10), 0.0, sp)), lay.put(_floats(rng, (64, 10), 0.0, sp)),
+                lay.reserve(4 * 64 * 10), lay.reserve(4 * 10), lay.reserve(4 * 64 * 64),
+                64, 64, 10]
+    return {"forward 784->128": ("dense_forward", fwd1), "forward 128->64": ("dense_forward", fwd2),
+            "forward 64->10, 16 rows": ("dense_forward", fwd3),
+            "backward 784->128": ("dense_backward", bwd1),
+            "backward 128->64": ("dense_backward", bwd2), "backward 64->10": ("dense_backward", bwd3)}
+
+
+FULL = _full_cases()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("special_frac", [0.0, 0.002])
+@pytest.mark.parametrize("layer", sorted(FULL))
+def test_full_size_layer_twins_match_interpreter(layer, special_frac, threads, monkeypatch):
+    from mnist_vm.kernels import nn
+    monkeypatch.setattr(nn, "THREADS", threads)
+    routine, build = FULL[layer]
+    rng = np.random.default_rng(zlib.crc32(f"{layer} {special_frac}".encode()))
+    _check(routine, lambda lay: (build(rng, lay, special_frac), 0))
+
+
+# ---- the accelerated call itself ----------------------------------------------------
+@pytest.mark.parametrize("returns", [(), ("rax",), ("xmm0.s",), ("xmm0.lo",), ("xmm0",)])
+def test_run_twin_leaves_the_registers_poison_caller_saved_leaves(returns):
+    from vm.accel import Twin, run_twin
+    from vm.runtime import poison_caller_saved
+
+    def fn(m, a, b):
+        m.r[0] = a + b
+        m.xb[0:16] = bytes(range(1, 17))
+
+    def machine():
+        m = _machine("relu_forward")
+        m.r[:] = list(range(100, 116))
+        m.xb[:] = bytes(range(256))
+        return m
+    a, b = machine(), machine()
+    run_twin(a, Twin("t", fn, ("rdi", "rsi"), returns))
+    fn(b, b.r[7], b.r[6])
+    keep_rax, keep_x = b.r[0], bytes(b.xb[0:16])
+    poison_caller_saved(b, returns)
+    if "rax" in returns:
+        b.r[0] = keep_rax
+    n = {"xmm0": 16, "xmm0.lo": 8, "xmm0.s": 4}.get(returns[0] if returns else "", 0)
+    b.xb[0:n] = keep_x[:n]
+    assert a.r == b.r and a.xb == b.xb and a.fl == b.fl

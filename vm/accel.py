@@ -14,10 +14,12 @@ hook; the numpy twins of programs/ live in mnist_vm/kernels/.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .runtime import poison_caller_saved
+from .isa import flags as F
+from .runtime import CALLER_SAVED_GPRS, POISON32, POISON64
 
 INT_ARGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
 _GPR_NUM = {"rax": 0, "rcx": 1, "rdx": 2, "rbx": 3, "rsp": 4, "rbp": 5, "rsi": 6, "rdi": 7,
@@ -60,21 +62,38 @@ class Twin:
     args: tuple[str, ...] = ()
     returns: tuple[str, ...] = ()
     calls: int = 0
+    # derived once: argument register numbers, and what the return registers keep
+    arg_regs: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    keep_rax: bool = field(init=False, repr=False, compare=False)
+    keep_xmm0: int = field(init=False, repr=False, compare=False)   # bytes of xmm0
+
+    def __post_init__(self) -> None:
+        self.arg_regs = tuple(_GPR_NUM[a] for a in self.args)
+        self.keep_rax = "rax" in self.returns
+        self.keep_xmm0 = (16 if "xmm0" in self.returns else 8 if "xmm0.lo" in self.returns
+                          else 4 if "xmm0.s" in self.returns else 0)
+
+
+# every xmm lane poisoned: the state poison_caller_saved() leaves
+_POISON_XMM = struct.pack("<I", POISON32) * 64
+_POISON_GPRS = tuple(i for i in CALLER_SAVED_GPRS if i != 0)
 
 
 def run_twin(machine, twin: Twin) -> None:
-    args = [machine.r[_GPR_NUM[a]] for a in twin.args]
+    """Run a twin, then poison the caller-saved registers it does not return
+    (the same state as runtime.poison_caller_saved, written in bulk: this runs
+    once per accelerated call)."""
+    r = machine.r
     twin.calls += 1
-    twin.fn(machine, *args)
-    keep_rax = machine.r[0]
-    keep_x = bytes(machine.xb[0:16])
-    poison_caller_saved(machine, twin.returns)
-    if "rax" in twin.returns:
-        machine.r[0] = keep_rax
-    if twin.returns and any(r.startswith("xmm0") for r in twin.returns):
-        # poison_caller_saved kept the lanes named; restore exactly what the twin wrote
-        n = 16 if "xmm0" in twin.returns else 8 if "xmm0.lo" in twin.returns else 4
-        machine.xb[0:n] = keep_x[:n]
+    twin.fn(machine, *[r[i] for i in twin.arg_regs])
+    for i in _POISON_GPRS:
+        r[i] = POISON64
+    if not twin.keep_rax:
+        r[0] = POISON64
+    n = twin.keep_xmm0
+    xb = machine.xb
+    xb[n:] = _POISON_XMM[n:]
+    machine.fl = F.INITIAL
 
 
 def attach(machine, twins: dict[str, Twin]) -> list[str]:

@@ -13,6 +13,9 @@ the routine; the twin cannot say which instruction).
 
 from __future__ import annotations
 
+import functools
+import weakref
+
 import numpy as np
 
 from vm.accel import SYSV, Twin
@@ -25,98 +28,137 @@ M64 = (1 << 64) - 1
 
 
 class MachineView:
-    """numpy views of machine memory with bounds checks."""
+    """numpy views of one machine's memory, bounds-checked once and cached:
+    the memory is one mmap that never moves, so a view made for an
+    (address, shape) stays valid for as long as the mapping does (the cache
+    is dropped whenever brk moves)."""
 
-    def __init__(self, machine, routine: str):
-        self.m = machine
-        self.routine = routine
+    MAX_CACHED = 512
 
-    def _check(self, addr: int, nbytes: int, write: bool, what: str) -> None:
-        if nbytes and not self.m.mem.mapped(addr, nbytes, write):
-            raise Fault("segfault", f"{self.routine} (fast twin): {what} at {addr:#x} "
+    def __init__(self, machine):
+        self.mem = machine.mem
+        self.brk = self.mem.brk
+        self.cache: dict[tuple, np.ndarray] = {}
+
+    def array(self, routine: str, what: str, addr: int, shape: tuple, dtype=F32,
+               write: bool = False) -> np.ndarray:
+        key = (addr, shape, dtype, write)
+        a = self.cache.get(key)
+        if a is not None and self.mem.brk == self.brk:
+            return a
+        if self.mem.brk != self.brk or len(self.cache) >= self.MAX_CACHED:
+            self.cache.clear()
+            self.brk = self.mem.brk
+        count = 1
+        for s in shape:
+            count *= s
+        nbytes = count * np.dtype(dtype).itemsize
+        if nbytes and not self.mem.mapped(addr, nbytes, write):
+            raise Fault("segfault", f"{routine} (fast twin): {what} at {addr:#x} "
                         f"({nbytes} bytes) is not {'writable' if write else 'mapped'}")
-
-    def array(self, addr: int, shape, dtype=F32, write: bool = False, what: str = "array"):
-        count = int(np.prod(shape))
-        itemsize = np.dtype(dtype).itemsize
-        self._check(addr, count * itemsize, write, what)
-        a = np.frombuffer(self.m.mem.buf, dtype=dtype, count=count, offset=addr)
-        return a.reshape(shape)
+        a = np.frombuffer(self.mem.buf, dtype=dtype, count=count, offset=addr).reshape(shape)
+        self.cache[key] = a
+        return a
 
 
+_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def views(machine) -> MachineView:
+    v = _views.get(machine)
+    if v is None:
+        v = _views[machine] = MachineView(machine)
+    return v
+
+
+def _twin(fn):
+    """Run fn with numpy's floating-point warnings off: the assembly computes
+    inf, NaN and 0/0 silently, so must its twin."""
+    @functools.wraps(fn)
+    def run(m, *args):
+        with np.errstate(all="ignore"):
+            return fn(m, *args)
+    return run
+
+
+@_twin
 def _dense_forward(m, X, W, bias, Y, rows, n_in):
     n_out = SYSV.int_arg(m, 6)
-    v = MachineView(m, "dense_forward")
-    x = v.array(X, (rows, n_in), what="X")
-    w = v.array(W, (n_in, n_out), what="W")
-    b = v.array(bias, (n_out,), what="bias")
-    y = v.array(Y, (rows, n_out), write=True, what="Y")
-    y[...] = nn.dense_forward(x, w, b)
+    a = views(m).array
+    nn.dense_forward(a("dense_forward", "X", X, (rows, n_in)),
+                     a("dense_forward", "W", W, (n_in, n_out)),
+                     a("dense_forward", "bias", bias, (n_out,)),
+                     a("dense_forward", "Y", Y, (rows, n_out), write=True))
 
 
+@_twin
 def _dense_backward(m, X, dY, W, dW, db, dX):
     rows, n_in, n_out = (SYSV.int_arg(m, 6), SYSV.int_arg(m, 7), SYSV.int_arg(m, 8))
-    v = MachineView(m, "dense_backward")
-    x = v.array(X, (rows, n_in), what="X")
-    dy = v.array(dY, (rows, n_out), what="dY")
-    w = v.array(W, (n_in, n_out), what="W")
-    dw = v.array(dW, (n_in, n_out), write=True, what="dW")
-    dbv = v.array(db, (n_out,), write=True, what="db")
-    grad_in = nn.dense_backward_input(dy, w) if dX else None
-    dw[...] = nn.dense_backward_weights(x, dy)
-    dbv[...] = nn.sequential_sum_rows(dy)
-    if dX:
-        v.array(dX, (rows, n_in), write=True, what="dX")[...] = grad_in
+    a = views(m).array
+    x = a("dense_backward", "X", X, (rows, n_in))
+    dy = a("dense_backward", "dY", dY, (rows, n_out))
+    w = a("dense_backward", "W", W, (n_in, n_out))
+    dw = a("dense_backward", "dW", dW, (n_in, n_out), write=True)
+    dbv = a("dense_backward", "db", db, (n_out,), write=True)
+    dx = a("dense_backward", "dX", dX, (rows, n_in), write=True) if dX else None
+    # the assembly's order: dW, then db, then dX
+    nn.dense_backward_weights(x, dy, dw)
+    nn.sequential_sum_rows(dy, dbv)
+    if dx is not None:
+        nn.dense_backward_input(dy, w, dx)
 
 
+@_twin
 def _relu_forward(m, A, n):
-    a = MachineView(m, "relu_forward").array(A, (n,), write=True, what="A")
-    a[...] = nn.relu(a)
+    nn.relu_(views(m).array("relu_forward", "A", A, (n,), write=True))
 
 
+@_twin
 def _relu_backward(m, dA, A, n):
-    v = MachineView(m, "relu_backward")
-    a = v.array(A, (n,), what="A")
-    da = v.array(dA, (n,), write=True, what="dA")
-    da[...] = nn.relu_backward(da, a)
+    a = views(m).array
+    nn.relu_backward_(a("relu_backward", "dA", dA, (n,), write=True),
+                      a("relu_backward", "A", A, (n,)))
 
 
+@_twin
 def _softmax_xent(m, logits, labels, probs, dlogits, rows, n):
-    v = MachineView(m, "softmax_xent")
-    z = v.array(logits, (rows, n), what="logits")
-    lab = v.array(labels, (rows,), dtype=np.uint8, what="labels")
-    p, dz, loss = nn.softmax_xent(z, lab)
-    v.array(probs, (rows, n), write=True, what="probs")[...] = p
-    v.array(dlogits, (rows, n), write=True, what="dlogits")[...] = dz
+    a = views(m).array
+    z = a("softmax_xent", "logits", logits, (rows, n))
+    lab = a("softmax_xent", "labels", labels, (rows,), np.uint8)
+    p = a("softmax_xent", "probs", probs, (rows, n), write=True)
+    dz = a("softmax_xent", "dlogits", dlogits, (rows, n), write=True)
+    loss = nn.softmax_xent(z, lab, p, dz)
     m.xf[0] = float(loss)
 
 
+@_twin
 def _sgd_update(m, W, dW, n):
-    v = MachineView(m, "sgd_update")
+    a = views(m).array
     lr = F32(m.xf[0])
-    dw = v.array(dW, (n,), what="dW")
-    w = v.array(W, (n,), write=True, what="W")
-    w[...] = nn.sgd_update(w, dw, lr)
+    nn.sgd_update_(a("sgd_update", "W", W, (n,), write=True), a("sgd_update", "dW", dW, (n,)), lr)
 
 
+@_twin
 def _load_batch(m, images, labels, perm, start, rows, X):
     labels_out = SYSV.int_arg(m, 6)
-    v = MachineView(m, "load_batch")
+    a = views(m).array
     if perm:
-        idx = v.array(perm + 4 * start, (rows,), dtype=np.uint32, what="perm").astype(np.int64)
+        idx = a("load_batch", "perm", perm + 4 * start, (rows,), np.uint32)
     else:
         idx = np.arange(start, start + rows, dtype=np.int64)
     count = int(idx.max()) + 1 if rows else 0
-    img = v.array(images, (count, 784), dtype=np.uint8, what="images")
-    lab = v.array(labels, (count,), dtype=np.uint8, what="labels")
-    v.array(X, (rows, 784), write=True, what="X")[...] = nn.to_float_pixels(img[idx])
-    v.array(labels_out, (rows,), dtype=np.uint8, write=True, what="labels_out")[...] = lab[idx]
+    img = a("load_batch", "images", images, (count, 784), np.uint8)
+    lab = a("load_batch", "labels", labels, (count,), np.uint8)
+    x = a("load_batch", "X", X, (rows, 784), write=True)
+    nn.to_float_pixels(np.take(img, idx, axis=0), x)
+    a("load_batch", "labels_out", labels_out, (rows,), np.uint8, write=True)[...] = lab[idx]
 
 
+@_twin
 def _count_correct(m, logits, labels, rows, n):
-    v = MachineView(m, "count_correct")
-    z = v.array(logits, (rows, n), what="logits")
-    lab = v.array(labels, (rows,), dtype=np.uint8, what="labels")
+    a = views(m).array
+    z = a("count_correct", "logits", logits, (rows, n))
+    lab = a("count_correct", "labels", labels, (rows,), np.uint8)
     m.r[0] = nn.count_correct(z, lab)
 
 
@@ -141,8 +183,8 @@ def _init_matrix(m, state: int, addr: int, fan_in: int, fan_out: int) -> int:
     u = (np.array(xs, dtype=np.uint64) >> np.uint64(40)).astype(F32) * F32(2.0 ** -24)
     t = (u + u) - F32(1.0)
     limit = np.sqrt(F32(6.0) / F32(fan_in))
-    MachineView(m, "init_weights").array(addr, (fan_in * fan_out,), write=True,
-                                         what="weights")[...] = t * limit
+    views(m).array("init_weights", "weights", addr, (fan_in * fan_out,),
+                   write=True)[...] = t * limit
     return state
 
 
@@ -156,8 +198,7 @@ def _init_weights(m):
     for name, (fi, fo) in zip(("W1", "W2", "W3"), dims):
         state = _init_matrix(m, state, sym[name].value, fi, fo)
     for name, n in zip(("b1", "b2", "b3"), sizes[1:]):
-        MachineView(m, "init_weights").array(sym[name].value, (n,), write=True,
-                                             what=name)[...] = F32(0.0)
+        views(m).array("init_weights", name, sym[name].value, (n,), write=True)[...] = 0.0
     m.mem.write(rng, state.to_bytes(8, "little"))
 
 
@@ -166,7 +207,7 @@ def _shuffle(m, perm, n):
         return
     rng = _rng_addr(m)
     state = int.from_bytes(m.mem.read(rng, 8), "little")
-    arr = MachineView(m, "shuffle").array(perm, (n,), dtype=np.uint32, write=True, what="perm")
+    arr = views(m).array("shuffle", "perm", perm, (n,), np.uint32, write=True)
     p = arr.tolist()
     x = state
     for i in range(n - 1, 0, -1):

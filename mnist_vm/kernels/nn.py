@@ -3,185 +3,526 @@
 Every function performs the same IEEE binary32 operations in the same order
 as the assembly routine it mirrors (see the routine's header comment), only
 vectorised across outputs that do not depend on each other. No sum is ever
-reassociated: where the assembly accumulates sequentially, the numpy code
-does one vector operation per step of that sequence.
+reassociated: where the assembly accumulates sequentially, so does the numpy
+code (see `seq_sum`).
 
-The expensive routines skip zero inputs exactly as the assembly does
-(`if x == 0.0: continue`), so the work is proportional to the nonzero
-pixels (about 19% of an MNIST image). The trick that keeps numpy calls few:
-order the independent accumulators by how many terms they receive, so step t
-of every sequence is one contiguous slice ("active prefix"), precompute all
-products in one gather + multiply, then do one in-place add per step.
+The kernels write into the output arrays they are given (views of machine
+memory) and keep their temporaries in per-thread scratch buffers that are
+reused from call to call, so a training batch allocates almost nothing.
+
+The expensive routines (dense layers) skip zero inputs exactly as the
+assembly does (`if x == 0.0: continue`), so their work is proportional to
+the nonzero inputs (about 19% of an MNIST image). How that stays a handful
+of numpy calls per layer is described at `ragged_dot`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 F32 = np.float32
+IDX = np.intp
+NEG_ZERO = F32(-0.0)
 
 
-def _ragged_steps(mask: np.ndarray):
-    """For a boolean matrix mask (rows x cols), describe the per-row sequences
-    of True columns (ascending) in step-major order.
-
-    Returns (order, counts_sorted, cols, rows_sorted_idx, starts) where order
-    sorts rows by decreasing count (stable), and for step t the active rows
-    are order[:n_t] with n_t = number of rows having more than t entries;
-    cols[starts[t]:starts[t]+n_t] are their t-th columns."""
-    counts = mask.sum(axis=1)
-    order = np.argsort(-counts, kind="stable")
-    sc = counts[order]
-    m = mask[order]
-    # position of each True within its row (0-based), row-major
-    r_idx, c_idx = np.nonzero(m)
-    pos = np.cumsum(m, axis=1)[r_idx, c_idx] - 1
-    # step-major: sort by (pos, row); rows are already in active-prefix order
-    key = np.lexsort((r_idx, pos))
-    steps = int(sc[0]) if len(sc) else 0
-    hist = np.bincount(sc, minlength=steps + 1)
-    n_t = hist[::-1].cumsum()[::-1][1:]          # rows with more than t entries
-    starts = np.concatenate([[0], np.cumsum(n_t)[:-1]]).astype(np.int64)
-    return order, n_t, starts, r_idx[key], c_idx[key]
+# ---- scratch buffers ----------------------------------------------------------
+class _Scratch(threading.local):
+    def __init__(self) -> None:
+        self.bufs: dict[tuple[str, type], np.ndarray] = {}
 
 
-def _accumulate_ragged(acc: np.ndarray, prods: np.ndarray, n_t: np.ndarray,
-                       starts: np.ndarray) -> None:
-    """acc[:n] += prods[s:s+n] for each step, in order (float32, in place)."""
-    add = np.add
-    for n, s in zip(n_t.tolist(), starts.tolist()):
-        a = acc[:n]
-        add(a, prods[s:s + n], out=a)
+_scratch = _Scratch()
 
 
-def dense_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray) -> np.ndarray:
+def scratch(name: str, shape, dtype=F32) -> np.ndarray:
+    """A reusable uninitialised array (per thread, grown on demand). Two live
+    temporaries must use different names."""
+    n = 1
+    for s in shape:
+        n *= s
+    key = (name, dtype)
+    buf = _scratch.bufs.get(key)
+    if buf is None or buf.size < n:
+        buf = _scratch.bufs[key] = np.empty(max(n, 2 * (buf.size if buf is not None else 0)),
+                                            dtype)
+    return buf[:n].reshape(shape)
+
+
+# ---- sequential sums ----------------------------------------------------------
+def _seq_sum_loop(P: np.ndarray, initial: float, out: np.ndarray) -> np.ndarray:
+    out[...] = F32(initial)
+    for t in range(P.shape[0]):
+        np.add(out, P[t], out=out)
+    return out
+
+
+def seq_sum(P: np.ndarray, initial: float, out: np.ndarray) -> np.ndarray:
+    """out = fl(...fl(fl(initial + P[0]) + P[1]) ... + P[T-1]), elementwise,
+    for a C-contiguous P of shape (T, ...) (the accumulator is the first
+    operand of every add, as in `addps acc, term`).
+
+    This is one `np.add.reduce(P, axis=0, initial=...)`: numpy reduces a
+    non-innermost axis of a contiguous array by adding whole slices P[t] to
+    the output in order of t (elementwise, vectorised over the other axes),
+    starting from `initial`. Pairwise summation (which reassociates) is only
+    used when the reduced axis is the innermost loop, i.e. when the other
+    axes have a single element, so that case is widened to two columns.
+    `_check_seq_sum` verifies all this on import and falls back to a Python
+    loop over t if a numpy version ever behaves differently."""
+    T = P.shape[0]
+    if T == 0:
+        out[...] = F32(initial)
+        return out
+    if P.size == T:                                  # one column: avoid the pairwise loop
+        wide = np.empty((T, 2), F32)
+        wide[:, 0] = P.reshape(T)
+        wide[:, 1] = 0
+        res = _SEQ_SUM(wide, initial, np.empty(2, F32))
+        out[...] = res[0]
+        return out
+    return _SEQ_SUM(P, initial, out)
+
+
+def _seq_sum_reduce(P: np.ndarray, initial: float, out: np.ndarray) -> np.ndarray:
+    return np.add.reduce(P, axis=0, out=out, initial=F32(initial))
+
+
+def _check_seq_sum() -> bool:
+    rng = np.random.default_rng(12345)
+    P = (rng.standard_normal((40, 3, 5)) * rng.choice([1e-4, 1.0, 1e4], (40, 3, 5))).astype(F32)
+    P[0, 0, 0] = -0.0
+    P[:, 2, 4] = -0.0
+    ok = True
+    for initial in (0.0, -0.0):
+        ref = _seq_sum_loop(P, initial, np.empty((3, 5), F32))
+        got = _seq_sum_reduce(P, initial, np.empty((3, 5), F32))
+        ok &= bool(np.array_equal(ref.view(np.uint32), got.view(np.uint32)))
+    return ok
+
+
+_SEQ_SUM = _seq_sum_reduce if _check_seq_sum() else _seq_sum_loop
+
+
+# ---- two threads ----------------------------------------------------------------
+# The big kernels cut their independent outputs into a few tasks (slabs of
+# ragged_dot, column or row blocks of the dense forms) and two threads take
+# tasks from a shared list until it is empty: numpy releases the GIL inside
+# take, ufunc loops and reductions, so on two cores two tasks run at once
+# (and if the second core is busy, the calling thread simply does them all).
+# A task writes outputs no other task writes and does exactly their float
+# operations, so the bits do not depend on who runs what.
+# MNIST_VM_THREADS=1 turns the worker off.
+THREADS = max(1, int(os.environ.get("MNIST_VM_THREADS", "1") or 1))
+_pool: ThreadPoolExecutor | None = None
+
+
+def _drain(tasks: list) -> None:
+    with np.errstate(all="ignore"):
+        while True:
+            try:
+                task = tasks.pop()
+            except IndexError:
+                return
+            task()
+
+
+def run_tasks(tasks: list) -> None:
+    """Run the independent callables in tasks (consumed), on this thread and
+    on the worker thread."""
+    global _pool
+    if THREADS < 2 or len(tasks) < 2:
+        for task in tasks:
+            task()
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=THREADS - 1, thread_name_prefix="mnist-twin")
+    tasks.reverse()                                  # pop() takes them in order
+    fut = _pool.submit(_drain, tasks)
+    try:
+        _drain(tasks)
+    finally:
+        fut.result()
+
+
+def _parts(work: int) -> int:
+    """How many tasks a dense kernel of `work` multiply-adds is cut into."""
+    return 1 if work < (1 << 17) else 4
+
+
+def _blocks(n: int, parts: int) -> list[tuple[int, int]]:
+    step = -(-n // parts)
+    return [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+
+
+# ---- the dense layers ---------------------------------------------------------
+def _sparse_terms(V: np.ndarray):
+    """The nonzero entries of each row of V (rows x n), as the assembly's
+    test `ucomiss x, 0.0; je skip` selects them: +0.0 and -0.0 are skipped,
+    NaN is not. Returns (cnt, starts, cols, vals): row r has cnt[r] entries
+    at cols[starts[r]:starts[r]+cnt[r]] (ascending) with values vals[...]."""
+    rows, n = V.shape
+    flat = np.flatnonzero(V != 0)
+    bounds = np.searchsorted(flat, np.arange(0, (rows + 1) * n, n))
+    cnt = np.diff(bounds)
+    cols = flat - np.repeat(np.arange(0, rows * n, n), cnt)
+    return cnt, bounds[:-1], cols, V.reshape(-1)[flat]
+
+
+def _groups(scnt: np.ndarray, n: int, lead: int, min_width: int, max_width: int):
+    """Cut the sequences (sorted by length, longest first: lengths scnt) into
+    groups of consecutive ones. Each group costs a few numpy calls and pads
+    its shorter sequences to the longest: a group closes once it is
+    min_width/n sequences wide and the next one is 10% shorter than its
+    first, or when it is max_width/n wide. Returns [(g0, g1, steps)] (steps =
+    longest + lead) and the number of block rows; sequences from the last g1
+    on are empty."""
+    S = scnt.shape[0]
+    gmin = max(1, min_width // n)
+    gmax = max(gmin, max_width // n)
+    neg = -scnt
+    groups = []
+    rows = 0
+    g0 = 0
+    while g0 < S:
+        longest = int(scnt[g0])
+        if not longest:
+            break
+        short = int(neg.searchsorted(-0.9 * longest, "right"))   # first one < 90% as long
+        g1 = min(S, g0 + gmax, max(g0 + gmin, short))
+        groups.append((g0, g1, longest + lead))
+        rows += (longest + lead) * (g1 - g0)
+        g0 = g1
+    return groups, rows
+
+
+def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.ndarray,
+               vals: np.ndarray | None, out: np.ndarray, first: np.ndarray | None,
+               min_width: int = 1024, max_width: int = 4096) -> None:
+    """For every sequence s (S of them, S = len(cnt)):
+        out[s] = fl(... fl(fl(a + fl(table[k_0] * v_0)) + fl(table[k_1] * v_1)) ...)
+    with k_t, v_t = keys[starts[s] + t], vals[starts[s] + t] for t < cnt[s],
+    and a = first (a vector, the bias of dense_forward) or +0.0 (first=None,
+    the zeroed dW of dense_backward). Elementwise over the n columns of table
+    (the table row is the first operand of the multiply, the accumulator the
+    first of the add). vals=None: the table rows are the products already.
+    This is dense_forward (sequences = rows of X, table = W) and the dW part
+    of dense_backward (sequences = inputs k, table = dY) with zeros skipped.
+
+    The table must have two spare rows after its last (`with_spare_rows`):
+    they are overwritten with a -0.0 row and the first row.
+
+    How: sort the sequences by length (longest first) and cut them into
+    groups (`_groups`); a group of g sequences whose longest has T terms is
+    one (T, g, n) slab of products, built with one gather of table rows
+    (np.take) and one multiply, then summed over t with one `seq_sum`. A
+    shorter sequence is padded with -0.0 products (the -0.0 row times 1.0):
+    adding -0.0 changes no float32 value, signed zeros and NaNs included. The
+    first value a is slab row 0 (its row times 1.0, added to the sum's
+    initial -0.0: neither changes it) or the initial +0.0 of the sum."""
+    S = cnt.shape[0]
+    n = table.shape[1]
+    if S == 0 or n == 0:
+        return
+    nnz = keys.shape[0]
+    kt = table.shape[0]
+    tab = table.base_rows                            # type: ignore[attr-defined]
+    lead = 0 if first is None else 1
+    tab[kt] = NEG_ZERO
+    if lead:
+        tab[kt + 1] = first
+    order = np.argsort(-cnt, kind="stable")
+    scnt = cnt[order]
+    groups, R = _groups(scnt, n, lead, min_width, max_width)
+    res = scratch("rd_out", (S, n))
+    if groups:
+        # slab row (t, i) of a group at block row o holds term t - lead of its
+        # i-th sequence: block row o + t * g + i = base + t * stride
+        G = len(groups)
+        g0s = np.array([g[0] for g in groups], IDX)
+        sizes = np.array([g[1] - g[0] for g in groups], IDX)
+        steps = np.array([g[2] for g in groups], IDX)
+        offs = np.zeros(G, IDX)
+        np.cumsum((steps * sizes)[:-1], out=offs[1:])
+        done = groups[-1][1]
+        gid = np.repeat(np.arange(G), sizes)
+        base = np.zeros(S, IDX)
+        stride = np.zeros(S, IDX)
+        base[order[:done]] = offs[gid] + lead * sizes[gid] + np.arange(done) - g0s[gid]
+        stride[order[:done]] = sizes[gid]
+        pos = np.repeat(base - starts * stride, cnt)
+        pos += np.arange(nnz) * np.repeat(stride, cnt)
+        bk = scratch("rd_bk", (R,), IDX)
+        bk.fill(kt)
+        bk[pos] = keys
+        if vals is not None:
+            bv = scratch("rd_bv", (R,))
+            bv.fill(1.0)
+            bv[pos] = vals
+        if lead:
+            for (g0, g1, _), o in zip(groups, offs.tolist()):
+                bk[o:o + g1 - g0] = kt + 1
+        initial = -0.0 if lead else 0.0
+
+        def slab_sum(g0: int, g1: int, st: int, o: int) -> None:
+            g = g1 - g0
+            m = st * g
+            slab = scratch("rd_slab", (st, g, n))
+            np.take(tab, bk[o:o + m].reshape(st, g), axis=0, out=slab, mode="clip")
+            if vals is not None:
+                np.multiply(slab, bv[o:o + m].reshape(st, g, 1), out=slab)
+            seq_sum(slab, initial, res[g0:g1])
+
+        run_tasks([functools.partial(slab_sum, g0, g1, st, o)
+                   for (g0, g1, st), o in zip(groups, offs.tolist())])
+    done = groups[-1][1] if groups else 0
+    if done < S:
+        res[done:] = 0.0 if first is None else first
+    out[order] = res
+    if first is not None and int(scnt[-1]) == 0:
+        out[cnt == 0] = first                       # the bias untouched, even a signalling NaN
+
+
+class _Rows(np.ndarray):
+    pass
+
+
+def with_spare_rows(name: str, rows: int, n: int) -> np.ndarray:
+    """A (rows, n) scratch table followed by two spare rows for ragged_dot."""
+    full = scratch(name, (rows + 2, n))
+    t = full[:rows].view(_Rows)
+    t.base_rows = full
+    return t
+
+
+DENSE_FILL = 0.5     # inputs at least this full use the dense forms below
+
+
+def _finite(a: np.ndarray) -> bool:
+    return bool(np.isfinite(a).all())
+
+
+def _no_neg_zero_or_nan(v: np.ndarray) -> bool:
+    return not ((v.view(np.uint32) == 0x80000000).any() or np.isnan(v).any())
+
+
+def dense_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray) -> None:
     """Y[b,j] = bias[j], then for k ascending with X[b,k] != 0:
-    Y[b,j] = fl(Y[b,j] + fl(X[b,k] * W[k,j]))."""
-    rows = X.shape[0]
+    Y[b,j] = fl(Y[b,j] + fl(W[k,j] * X[b,k]))   (mulps W-row, x; addps Y, prod).
+
+    Two exact forms: sparse (`ragged_dot`, work proportional to the nonzero
+    inputs) and, for mostly nonzero inputs (hidden layers after ReLU), dense:
+    every k is added, zeros included. Adding fl(W * 0) = +-0.0 changes no
+    accumulator that is not -0.0, and none is here: it starts at a bias
+    with no -0.0 (and a sum is -0.0 only when both terms are), so the dense
+    form is used only when bias has no -0.0 and no NaN and W is finite
+    (W * 0 would be NaN for an infinite W)."""
+    rows, n_in = X.shape
     n_out = W.shape[1]
-    mask = X != 0
-    order, n_t, starts, r_sorted, cols = _ragged_steps(mask)
-    acc = np.empty((rows, n_out), dtype=F32)
-    acc[:] = bias
-    if len(n_t):
-        xs = X[order][r_sorted, cols]
-        prods = W[cols]
-        prods *= xs[:, None]
-        _accumulate_ragged(acc, prods, n_t, starts)
-    out = np.empty_like(acc)
-    out[order] = acc
-    return out
+    if not rows or not n_out:
+        return
+    nnz = np.count_nonzero(X)
+    if nnz >= DENSE_FILL * X.size and _no_neg_zero_or_nan(bias) and _finite(W):
+        run_tasks([functools.partial(_dense_forward_all, X, W[:, lo:hi], bias[lo:hi],
+                                     Y[:, lo:hi]) for lo, hi in _blocks(n_out, _parts(X.size * n_out))])
+    else:
+        _sparse_forward(X, W, bias, Y)
 
 
-def dense_backward_weights(X: np.ndarray, dY: np.ndarray) -> np.ndarray:
-    """dW[k,j] = 0.0, then for b ascending with X[b,k] != 0:
-    dW[k,j] = fl(dW[k,j] + fl(X[b,k] * dY[b,j]))."""
-    n_in = X.shape[1]
+def _sparse_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray) -> None:
+    cnt, starts, cols, vals = _sparse_terms(X)
+    tab = with_spare_rows("rd_table", *W.shape)
+    tab[...] = W
+    ragged_dot(tab, cnt, starts, cols, vals, Y, bias)
+
+
+def _dense_forward_all(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray) -> None:
+    """The dense form: a (n_in + 1) deep stack of products (bias first),
+    summed with one seq_sum; laid out so that the multiply's inner loop is
+    the longer of rows and n_out."""
+    rows, n_in = X.shape
+    n_out = W.shape[1]
+    if rows >= n_out:                               # P[k, j, b] = W[k, j] * X[b, k]
+        P = scratch("df_prods", (n_in + 1, n_out, rows))
+        P[0] = bias[:, None]
+        xt = np.ascontiguousarray(X.T)
+        np.multiply(W[:, :, None], xt[:, None, :], out=P[1:])
+        Y[...] = seq_sum(P, -0.0, scratch("df_sum", (n_out, rows))).T
+    else:                                           # P[k, b, j] = W[k, j] * X[b, k]
+        P = scratch("df_prods", (n_in + 1, rows, n_out))
+        P[0] = bias
+        np.multiply(W[:, None, :], X.T[:, :, None], out=P[1:])
+        Y[...] = seq_sum(P, -0.0, scratch("df_sum", (rows, n_out)))
+
+
+def dense_backward_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
+    """dW[k,j] = +0.0, then for b ascending with X[b,k] != 0:
+    dW[k,j] = fl(dW[k,j] + fl(dY[b,j] * X[b,k]))   (mulps dY-row, x).
+
+    Sparse or dense as dense_forward. Here the dense form only needs dY
+    finite: an accumulator that starts at +0.0 is never -0.0, so the added
+    fl(dY * 0) = +-0.0 change nothing."""
+    rows, n_in = X.shape
     n_out = dY.shape[1]
-    maskT = (X != 0).T
-    order, n_t, starts, r_sorted, bs = _ragged_steps(maskT)
-    acc = np.zeros((n_in, n_out), dtype=F32)
-    if len(n_t):
-        xs = X.T[order][r_sorted, bs]
-        prods = dY[bs]
-        prods *= xs[:, None]
-        _accumulate_ragged(acc, prods, n_t, starts)
-    out = np.empty_like(acc)
-    out[order] = acc
-    return out
+    if not n_in or not n_out:
+        return
+    nnz = np.count_nonzero(X)
+    if rows and nnz >= DENSE_FILL * X.size and _finite(dY):
+        run_tasks([functools.partial(_dense_weights_all, X, dY[:, lo:hi], dW[:, lo:hi])
+                   for lo, hi in _blocks(n_out, _parts(X.size * n_out))])
+    else:
+        _sparse_weights(X, dY, dW)
 
 
-def sequential_sum_rows(dY: np.ndarray) -> np.ndarray:
-    """db[j] = 0.0, then db[j] = fl(db[j] + dY[b,j]) for b ascending."""
-    acc = np.zeros(dY.shape[1], dtype=F32)
-    for row in dY:
-        acc += row
-    return acc
+def _dense_weights_all(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
+    rows, n_in = X.shape
+    n_out = dY.shape[1]
+    if n_in >= n_out:                               # P[b, j, k] = dY[b, j] * X[b, k]
+        P = scratch("dw_prods", (rows, n_out, n_in))
+        np.multiply(dY[:, :, None], X[:, None, :], out=P)
+        dW[...] = seq_sum(P, 0.0, scratch("dw_sum", (n_out, n_in))).T
+    else:                                           # P[b, k, j]
+        P = scratch("dw_prods", (rows, n_in, n_out))
+        np.multiply(dY[:, None, :], X[:, :, None], out=P)
+        dW[...] = seq_sum(P, 0.0, scratch("dw_sum", (n_in, n_out)))
 
 
-def dense_backward_input(dY: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """dX[b,k]: four lane accumulators a_l = 0.0; for j = 0,4,8,.. (j+4 <= n):
+def _sparse_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
+    cnt, starts, bs, vals = _sparse_terms(np.ascontiguousarray(X.T))
+    tab = with_spare_rows("rd_table", *dY.shape)
+    tab[...] = dY
+    ragged_dot(tab, cnt, starts, bs, vals, dW, None, 2048, 8192)
+
+
+def sequential_sum_rows(dY: np.ndarray, db: np.ndarray) -> None:
+    """db[j] = +0.0, then db[j] = fl(db[j] + dY[b,j]) for b ascending."""
+    seq_sum(dY, 0.0, db)
+
+
+def dense_backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
+    """dX[b,k]: four lane accumulators a_l = +0.0; for j = 0,4,8,.. (j+4 <= n):
     a_l = fl(a_l + fl(dY[b,j+l] * W[k,j+l])); s = fl(fl(a0+a1) + fl(a2+a3));
     then for the tail j ascending: s = fl(s + fl(dY[b,j] * W[k,j]))."""
     rows, n_out = dY.shape
+    run_tasks([functools.partial(_backward_input, dY[lo:hi], W, dX[lo:hi])
+               for lo, hi in _blocks(rows, _parts(dY.size * W.shape[0]))])
+
+
+def _backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
+    rows, n_out = dY.shape
     n_in = W.shape[0]
     full = n_out // 4 * 4
-    lanes = np.zeros((rows, n_in, 4), dtype=F32)
-    for j in range(0, full, 4):
-        lanes += dY[:, None, j:j + 4] * W[None, :, j:j + 4]
-    s = (lanes[..., 0] + lanes[..., 1]) + (lanes[..., 2] + lanes[..., 3])
+    q = full // 4
+    s = scratch("bi_s", (rows, n_in))
+    if q:
+        # P[i, l, b, k] = dY[b, 4i+l] * W[k, 4i+l]; lanes = sequential sum over i
+        dyt = np.ascontiguousarray(dY[:, :full].T).reshape(q, 4, rows, 1)
+        wt = np.ascontiguousarray(W[:, :full].T).reshape(q, 4, 1, n_in)
+        P = scratch("bi_prods", (q, 4, rows, n_in))
+        np.multiply(dyt, wt, out=P)                               # mulps dY, W
+        lanes = seq_sum(P, 0.0, scratch("bi_lanes", (4, rows, n_in)))
+        np.add(lanes[0], lanes[1], out=s)
+        np.add(lanes[2], lanes[3], out=lanes[2])
+        np.add(s, lanes[2], out=s)
+    else:
+        s[...] = 0.0
+    tmp = scratch("bi_tmp", (rows, n_in))
     for j in range(full, n_out):
-        s += dY[:, j][:, None] * W[:, j][None, :]
-    return s
+        np.multiply(dY[:, j, None], W[None, :, j], out=tmp)       # mulss dY, W
+        np.add(s, tmp, out=s)
+    dX[...] = s
 
 
-def relu(A: np.ndarray) -> np.ndarray:
-    """maxps(A, +0.0): A if A > 0 else +0.0 (NaN and -0.0 give +0.0)."""
-    return np.where(A > 0, A, F32(0))
+# ---- elementwise routines ---------------------------------------------------------
+def relu_(A: np.ndarray) -> None:
+    """In place: maxps(A, +0.0) = A if A > 0 else +0.0 (NaN and -0.0 give +0.0)."""
+    keep = np.greater(A, 0, out=scratch("relu_mask", A.shape, np.bool_))
+    bits = A.view(np.int32)
+    np.multiply(bits, keep, out=bits, casting="unsafe")     # bits * 1 or all zero bits
 
 
-def relu_backward(dA: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """dA if A > 0 else +0.0."""
-    return np.where(A > 0, dA, F32(0))
+def relu_backward_(dA: np.ndarray, A: np.ndarray) -> None:
+    """In place: dA unchanged where A > 0 (comiss, strict; NaN is not), else +0.0."""
+    keep = np.greater(A, 0, out=scratch("relu_mask", A.shape, np.bool_))
+    bits = dA.view(np.int32)
+    np.multiply(bits, keep, out=bits, casting="unsafe")     # (branch-free: masks are random)
 
 
-def sgd_update(W: np.ndarray, dW: np.ndarray, lr: np.float32) -> np.ndarray:
-    """W = fl(W - fl(lr * dW))."""
-    return W - F32(lr) * dW
+def sgd_update_(W: np.ndarray, dW: np.ndarray, lr: np.float32) -> None:
+    """In place: W = fl(W - fl(dW * lr))   (mulps dW, lr; subps W, step)."""
+    step = np.multiply(dW, F32(lr), out=scratch("sgd_step", dW.shape))
+    np.subtract(W, step, out=W)
 
 
-def to_float_pixels(pixels: np.ndarray) -> np.ndarray:
-    """fl(float(p) / 255.0) (cvtsi2ss is exact for bytes; divss rounds once)."""
-    return pixels.astype(F32) / F32(255.0)
+def to_float_pixels(pixels: np.ndarray, out: np.ndarray) -> None:
+    """fl(float(p) / 255.0): cvtsi2ss is exact for bytes, divss rounds once."""
+    np.divide(pixels, F32(255.0), out=out, dtype=F32)
 
 
-def _exp32(v: float) -> float:
+# ---- softmax and cross-entropy --------------------------------------------------
+def _exp_c(v: float) -> float:
     try:
         return math.exp(v)
     except OverflowError:
         return math.inf
 
 
-def _neg_log_as_f32(p: float) -> np.float32:
-    """fl(-fl32(log(double(p)))) with C library log semantics at the edges."""
+def _log_c(p: float) -> float:
+    """C library log at the edges: log(0) = -inf, log(<0) = NaN."""
     if p != p:
-        d = p
-    elif p == 0.0:
-        d = -math.inf
-    elif p < 0.0:
-        d = math.nan
-    else:
-        d = math.log(p)
-    return -F32(d)
+        return p
+    if p == 0.0:
+        return -math.inf
+    if p < 0.0:
+        return -math.nan
+    return math.log(p)
 
 
-def softmax_xent(Z: np.ndarray, labels: np.ndarray):
+def _map(fn, fallback, values: np.ndarray) -> np.ndarray:
+    """fn over the float64 values (the C library's exp or log, through math),
+    or fallback where math raises instead of returning inf or NaN."""
+    flat = values.reshape(-1).tolist()
+    try:
+        out = np.fromiter(map(fn, flat), np.float64, count=len(flat))
+    except (OverflowError, ValueError):
+        out = np.fromiter(map(fallback, flat), np.float64, count=len(flat))
+    return out.reshape(values.shape)
+
+
+def softmax_xent(Z: np.ndarray, labels: np.ndarray, P: np.ndarray, dZ: np.ndarray) -> np.float32:
     """Per row: m = running maxss from Z[0]; e_j = fl(exp(double(fl(z_j - m))));
     s = e_0 + e_1 + ... sequentially; p_j = fl(e_j / s);
-    loss_b = -fl(log(double(p_label))). Mean = fl(sum_b loss_b sequential / rows).
-    dZ = fl(fl(p - y) / rows). Returns (probs, dZ, mean_loss)."""
+    loss_b = -fl(log(double(p_label))). Mean = fl((+0.0 + loss_0 + ...) / rows).
+    dZ = fl(fl(p - y) / rows). Writes P and dZ, returns the mean loss."""
     rows, n = Z.shape
-    m = Z[:, 0].copy()
-    for j in range(1, n):
-        zj = Z[:, j]
-        m = np.where(m > zj, m, zj)          # maxss: dst > src ? dst : src
-    shifted = Z - m[:, None]
-    e = np.array([_exp32(v) for v in shifted.astype(np.float64).ravel().tolist()],
-                 dtype=np.float64).astype(F32).reshape(rows, n)
-    s = e[:, 0].copy()
-    for j in range(1, n):
-        s += e[:, j]
-    p = e / s[:, None]
-    total = F32(0.0)
-    for b in range(rows):
-        total = F32(total + _neg_log_as_f32(float(p[b, labels[b]])))
-    mean = F32(total / F32(rows))
-    y = np.zeros_like(p)
+    if np.isnan(Z).any():
+        m = Z[:, 0].copy()
+        for j in range(1, n):
+            zj = Z[:, j]
+            m = np.where(m > zj, m, zj)              # maxss: dst > src ? dst : src
+    else:
+        # without NaN the running maxss is the row maximum, up to the sign of
+        # a zero maximum, and that sign cannot matter: fl(z - m) is then a
+        # zero of either sign or the same nonzero value, and exp(-0) = exp(+0)
+        m = Z.max(axis=1)
+    shifted = np.subtract(Z, m[:, None]).astype(np.float64)
+    e = _map(math.exp, _exp_c, shifted).astype(F32)
+    # s = e_0 + e_1 + ...: seq_sum starts from +0.0, and +0.0 + e_0 == e_0 because
+    # exp never returns -0.0 or a signalling NaN
+    s = seq_sum(np.ascontiguousarray(e.T), 0.0, np.empty(rows, F32))
+    np.divide(e, s[:, None], out=P)
+    pc = P[np.arange(rows), labels].astype(np.float64)
+    losses = -_map(math.log, _log_c, pc).astype(F32)
+    total = seq_sum(losses, 0.0, np.empty((), F32))
+    y = np.zeros((rows, n), F32)
     y[np.arange(rows), labels] = 1.0
-    dZ = (p - y) / F32(rows)
-    return p, dZ, mean
+    np.divide(np.subtract(P, y), F32(rows), out=dZ)
+    return np.divide(total, F32(rows), dtype=F32)     # rows = 0: 0/0, the default NaN
 
 
 def count_correct(Z: np.ndarray, labels: np.ndarray) -> int:
