@@ -107,12 +107,7 @@ class _Gen:
         return f"({' + '.join(parts)}) & {M64}"
 
     def _check(self, ea: str, nbytes: int, write: bool, indent: str = "") -> list[str]:
-        lay = self.layout
-        lo = lay.wlo if write else lay.rlo
-        kind = "write" if write else "read"
-        return [f"{indent}if not ({lo} <= {ea} <= {lay.hi - nbytes} or "
-                f"{lay.slo} <= {ea} <= {lay.top - nbytes}): "
-                f"c.bad_access({ea}, {nbytes}, '{kind}', {self.insn.addr}, {self.k})"]
+        return [f"{indent}CHECK({ea}, {nbytes}, '{'write' if write else 'read'}')"]
 
     def _wlog(self, ea: str, nbytes: int, indent: str) -> list[str]:
         return [f"{indent}c.wlog({ea}, {nbytes})"] if self.trace else []
@@ -153,8 +148,7 @@ class _Gen:
                         for u in used)
             nbytes = (op.size or 64) // 8
             if d.align and nbytes >= d.align:
-                self.pro.append(f"if {ea} & {d.align - 1}: c.misaligned({ea}, {d.align}, "
-                                f"{self.insn.addr}, {self.k})")
+                self.pro.append(f"ALIGN({ea}, {d.align})")
             if reads or letter in writes:
                 self.pro.extend(self._check(ea, nbytes, letter in writes))
         # operand reads, each bound once
@@ -300,121 +294,41 @@ class _Gen:
         raise TemplateError(f"{self.insn.mnemonic}: lane write {lane} to {op}")
 
 
-# ---- run-tier block optimisation ---------------------------------------------
-# A block's concatenated instruction code is rewritten so that registers and
-# flags live in Python locals (loaded once, stored once), flags that a later
-# instruction overwrites unread are never built, a conditional branch right
-# after cmp/test/and/... tests the operands directly, and a block that jumps
-# back to its own start becomes a `while` loop. The rewrite only moves where
-# values are kept; every instruction still executes the same template code.
+# ---- memory checks ------------------------------------------------------------
+# The generated code names its memory checks with two pseudo-statements,
+#   CHECK(ea, nbytes, 'read'|'write')   the access [ea, ea+nbytes) is mapped
+#                                        (and writable); else a fault
+#   ALIGN(ea, align)                     ea is a multiple of align; else a fault
+# which lower() turns into plain Python for one instruction (step tier) and
+# vm.optimize compiles per block (run tier), hoisting them out of loops where
+# it can prove them.
 
-_REG = re.compile(r"\br\[(\d+)\]")
-_REG_STORE = re.compile(r"\br\[(\d+)\] = ")
-_OUTCALL = re.compile(r"\bc\.(bad_access|misaligned|fault|syscall|hostcall|accel_call|observe|wlog)\(")
-_CLOBBERS = ("syscall", "hostcall", "accel_call")
-_FL_TOP = re.compile(r"^fl = \((\d+), (\d+), ")
-_CC = re.compile(r"\bcc_(\w+)\(fl\)")
-
-
-def _fused(cc: str, kind: int, n: int) -> str | None:
-    """A condition as a direct test of the recorded operands, for flags just
-    produced by cmp/sub (SUB) or test/and/or/xor (LOGIC). Each matches the
-    generic definition in vm.isa.flags (tests/test_flags.py checks it)."""
-    if kind not in (F.SUB, F.LOGIC):
-        return None
-    s = 1 << (n - 1)
-    if kind == F.SUB:
-        return {
-            "e": "fl[2] == fl[3]", "ne": "fl[2] != fl[3]", "b": "fl[2] < fl[3]",
-            "ae": "fl[2] >= fl[3]", "be": "fl[2] <= fl[3]", "a": "fl[2] > fl[3]",
-            "l": f"(fl[2] ^ {s}) < (fl[3] ^ {s})", "ge": f"(fl[2] ^ {s}) >= (fl[3] ^ {s})",
-            "le": f"(fl[2] ^ {s}) <= (fl[3] ^ {s})", "g": f"(fl[2] ^ {s}) > (fl[3] ^ {s})",
-            "s": f"fl[4] & {s} != 0", "ns": f"fl[4] & {s} == 0",
-        }.get(cc)
-    if kind == F.LOGIC:
-        return {
-            "e": "fl[4] == 0", "ne": "fl[4] != 0", "s": f"fl[4] & {s} != 0",
-            "ns": f"fl[4] & {s} == 0", "l": f"fl[4] & {s} != 0", "ge": f"fl[4] & {s} == 0",
-            "le": f"(fl[4] == 0 or fl[4] & {s} != 0)", "g": f"(fl[4] != 0 and fl[4] & {s} == 0)",
-            "be": "fl[4] == 0", "a": "fl[4] != 0", "b": "False", "ae": "True",
-            "o": "False", "no": "True",
-        }.get(cc)
-    return None
+def ranges(layout: Layout, nbytes: int, write: bool) -> tuple[tuple[int, int], ...]:
+    """The (lo, hi) ranges an access's first byte may lie in (inclusive)."""
+    lo = layout.wlo if write else layout.rlo
+    return ((lo, layout.hi - nbytes), (layout.slo, layout.top - nbytes))
 
 
-def optimize_block(lines: list[str], loop: bool,
-                   block_len: int) -> tuple[list[str], list[str], list[str]]:
-    """Rewrite a block body (see above). Returns (prologue, body, epilogue);
-    the body ends by assigning `_n`. With loop=True the caller wraps the body
-    in a loop."""
-    regs = sorted({int(x) for line in lines for x in _REG.findall(line)})
-    written = sorted({int(x) for line in lines for x in _REG_STORE.findall(line)})
-    out = [_REG.sub(r"r\1", line).replace("c.fl", "fl") for line in lines]
+_PSEUDO = re.compile(r"^(\s*)(CHECK|ALIGN)\((\w+), (\d+)(?:, '(\w+)')?\)$")
 
-    def flush(extra: str = "") -> str:
-        stores = [f"r[{i}] = r{i}" for i in written] + ["c.fl = fl"]
-        if loop:
-            stores.append(f"c._fault_base = (_it - 1) * {block_len}")
-        return "; ".join(stores) + "; " + extra
 
-    reload = "; ".join([f"r{i} = r[{i}]" for i in regs] + ["fl = c.fl"])
-    final: list[str] = []
-    for line in out:
-        m = _OUTCALL.search(line)
+def lower(lines: list[str], addr: int, k: int, layout: Layout) -> list[str]:
+    """Replace CHECK/ALIGN pseudo-statements by their Python code."""
+    out = []
+    for line in lines:
+        m = _PSEUDO.match(line)
         if m is None:
-            final.append(line)
+            out.append(line)
             continue
-        head = line[:m.start()]
-        stripped = head.strip()
-        indent = line[:len(line) - len(line.lstrip())]
-        if stripped == "" or re.fullmatch(r"\w+ = ", stripped + " "):
-            final.append(indent + flush() + line.lstrip())
-        else:
-            final.append(head + flush() + line[m.start():])
-        if m.group(1) in _CLOBBERS:
-            final.append(indent + reload)
-    _drop_dead_flags(final)
-    _fuse_conditions(final)
-    prologue = [f"r{i} = r[{i}]" for i in regs] + ["fl = c.fl"]
-    epilogue = [f"r[{i}] = r{i}" for i in written] + ["c.fl = fl"]
-    return prologue, final, epilogue
-
-
-def _drop_dead_flags(lines: list[str]) -> None:
-    """Remove a top-level flag record that a later top-level record replaces
-    before anything reads the flags or leaves the block."""
-    for i, line in enumerate(lines):
-        if not _FL_TOP.match(line):
+        indent, what, ea, n = m.group(1), m.group(2), m.group(3), int(m.group(4))
+        if what == "ALIGN":
+            out.append(f"{indent}if {ea} & {n - 1}: c.misaligned({ea}, {n}, {addr}, {k})")
             continue
-        for j in range(i + 1, len(lines)):
-            later = lines[j]
-            if _FL_TOP.match(later):
-                # a later record kills this one unless it reads the old flags
-                if not re.search(r"\bfl\b", later[later.index("("):]):
-                    lines[i] = "pass"
-                break
-            if re.search(r"\bfl\b", later) or "_n = " in later:
-                break
-
-
-def _fuse_conditions(lines: list[str]) -> None:
-    kind = None
-    for i, line in enumerate(lines):
-        m = _FL_TOP.match(line)
-        if m:
-            kind = (int(m.group(1)), int(m.group(2)))
-            continue
-        if re.search(r"\bfl = ", line):
-            kind = None          # a conditional or non-lazy write: unknown producer
-            continue
-        if kind is None:
-            continue
-        expr_line = line
-        for cm in list(_CC.finditer(line)):
-            fused = _fused(cm.group(1), *kind)
-            if fused is not None:
-                expr_line = expr_line.replace(cm.group(0), f"({fused})")
-        lines[i] = expr_line
+        kind = m.group(5)
+        (lo1, hi1), (lo2, hi2) = ranges(layout, n, kind == "write")
+        out.append(f"{indent}if not ({lo1} <= {ea} <= {hi1} or {lo2} <= {ea} <= {hi2}): "
+                   f"c.bad_access({ea}, {n}, '{kind}', {addr}, {k})")
+    return out
 
 
 def generate(insn: Insn, layout: Layout, k: int = 0, trace: bool = False) -> tuple[list[str], bool]:

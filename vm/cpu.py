@@ -11,11 +11,12 @@ attach through hooks.
 
 from __future__ import annotations
 
+import re
 import struct
 import sys
 from collections.abc import Callable
 
-from . import codegen
+from . import codegen, optimize
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
@@ -26,6 +27,8 @@ from .runtime import Runtime
 
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
+SLICE = 1 << 16          # loop iterations between checks of stop_requested
+_WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
 def _readers() -> dict[str, Callable]:
@@ -78,6 +81,7 @@ class Machine:
         self._traced: dict[int, Callable] = {}
         self._blocks: dict[int, tuple[Callable, int, bool]] = {}
         self._tblocks: dict[int, tuple[Callable, int, bool]] = {}
+        self._heat: dict[tuple[int, bool], int] = {}   # block -> runs before optimising
         self._fault_base = 0
         self._fault_k = 0
         self._setup_stack(argv0)
@@ -116,8 +120,13 @@ class Machine:
 
     # ---- compilation -------------------------------------------------------
     def _env(self) -> dict[str, object]:
+        views = self.__dict__.get("_mem_views")
+        if views is None or views[0] is not self.mem.buf:
+            mv = memoryview(self.mem.buf)
+            views = self._mem_views = (self.mem.buf, {
+                name: mv.cast(fmt) for name, fmt in optimize.MEM_VIEWS.items()})
         return {**_STATIC_ENV, "r": self.r, "xf": self.xf, "xd": self.xd, "xi": self.xi,
-                "xq": self.xq, "m": self.mem.buf, "c": self}
+                "xq": self.xq, "m": self.mem.buf, "c": self, **views[1]}
 
     def _insn(self, addr: int) -> Insn:
         insn = self.insns.get(addr)
@@ -142,43 +151,50 @@ class Machine:
 
     def _compile(self, insns: list[Insn], trace: bool, name: str,
                  block: bool = False) -> tuple[Callable, bool]:
-        """Compile instructions to one function returning the next RIP. A block
-        (run tier) keeps registers in locals; a block that branches back to its
-        own start becomes a loop: fn(max_iterations) -> (next_rip, iterations)."""
+        """Compile instructions to one function returning the next RIP. Without
+        `block`: the instructions' generated code as it is (the step tier, and
+        blocks before they are hot). With it: a basic block optimised by
+        vm.optimize (run tier); a block that branches back to its own start
+        becomes a loop: fn(max_iterations) -> (next_rip, iterations)."""
         env = self._env()
-        body: list[str] = []
-        jumps = False
+        layout = self.mem.layout()
+        if not block:
+            lines, jumps = [], False
+            for k, insn in enumerate(insns):
+                code, jumps = self._lines(insn, k, trace)
+                lines += codegen.lower(code, insn.addr, k, layout)
+            if not jumps:
+                lines.append(f"_n = {insns[-1].addr + INSN_SIZE}")
+            body = "\n".join("    " + line for line in lines + ["return _n"])
+            used = set(_WORD.findall(body))
+            params = ", ".join(f"{k}={k}" for k in env if k in used)
+            src = f"def {name}({params}):\n{body}"
+            ns: dict[str, object] = dict(env)
+            exec(compile(src, f"<{name}>", "exec"), ns)
+            fn = ns[name]
+            fn.source = src  # type: ignore[attr-defined]
+            return fn, False
+        items, jumps = [], False
         for k, insn in enumerate(insns):
             lines, jumps = self._lines(insn, k, trace)
-            body.append(f"# {insn.addr:#x}: {insn.text()}")
-            body.extend(lines)
+            items.append(optimize.parse_item(insn.addr, insn.text(), k, lines))
         last = insns[-1]
-        if not jumps:
-            body.append(f"_n = {last.addr + INSN_SIZE}")
-        loop = False
-        if block:
-            start = insns[0].addr
-            target = last.operands[0] if last.operands else None
-            loop = (last.defn.branch and last.defn.mnemonic not in ("call", "ret")
-                    and isinstance(target, Imm) and target.value == start
-                    and start not in self.breakpoints and not trace)
-            pro, body, epi = codegen.optimize_block(body, loop, len(insns))
-            if loop:
-                lines = (pro + ["_it = 0", "while True:", "    _it += 1"]
-                         + ["    " + x for x in body]
-                         + [f"    if _n != {start} or _it >= _max: break"]
-                         + epi + ["return _n, _it"])
-            else:
-                lines = pro + body + epi + ["return _n"]
-        else:
-            lines = body + ["return _n"]
-        params = ("_max, " if loop else "") + ", ".join(f"{k}={k}" for k in env)
-        src = f"def {name}({params}):\n" + "\n".join("    " + line for line in lines)
-        ns: dict[str, object] = dict(env)
-        exec(compile(src, f"<{name}>", "exec"), ns)
+        start = insns[0].addr
+        tree = optimize.compile_block(items, layout, start,
+                                      None if jumps else last.addr + INSN_SIZE,
+                                      self._is_loop(insns, trace), name, list(env))
+        ns = dict(env)
+        exec(compile(tree, f"<{name}>", "exec"), ns)
         fn = ns[name]
-        fn.source = src  # type: ignore[attr-defined]
-        return fn, loop
+        fn.tree = tree  # type: ignore[attr-defined]
+        return fn, self._is_loop(insns, trace)
+
+    def _is_loop(self, insns: list[Insn], trace: bool) -> bool:
+        last, start = insns[-1], insns[0].addr
+        target = last.operands[0] if last.operands else None
+        return (last.defn.branch and last.defn.mnemonic not in ("call", "ret")
+                and isinstance(target, Imm) and target.value == start
+                and start not in self.breakpoints and not trace)
 
     def _step_fn(self, addr: int, trace: bool = False) -> Callable:
         cache = self._traced if trace else self._steps
@@ -186,6 +202,13 @@ class Machine:
         if fn is None:
             fn = cache[addr] = self._compile([self._insn(addr)], trace, f"i_{addr:x}")[0]
         return fn
+
+    # Blocks start as their instructions' plain code; one that keeps running
+    # is recompiled by the optimiser (vm.optimize): a loop block after its
+    # first run, any other block after hot_block runs. Optimising costs a few
+    # milliseconds, which code that runs once never pays back.
+    hot_loop = 1
+    hot_block = 16
 
     def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool]:
         insns = [self._insn(addr)]
@@ -197,6 +220,19 @@ class Machine:
                 break
             insns.append(nxt)
         cache = self._tblocks if trace else self._blocks
+        limit = self.hot_loop if self._is_loop(insns, trace) else self.hot_block
+        if self._heat.get((addr, trace), 0) < limit:
+            fn, _ = self._compile(insns, trace, f"b0_{addr:x}")
+            warm = fn
+
+            def fn() -> int:            # counts runs, then hands the block on
+                key = (addr, trace)
+                heat = self._heat[key] = self._heat.get(key, 0) + 1
+                if heat >= limit:
+                    cache.pop(addr, None)
+                return warm()
+            b = cache[addr] = (fn, len(insns), False)
+            return b
         fn, loop = self._compile(insns, trace, f"b_{addr:x}", block=True)
         b = cache[addr] = (fn, len(insns), loop)
         return b
@@ -246,17 +282,17 @@ class Machine:
                     self.rip = rip
                     b = self._block(rip, block_hook is not None)
                 fn, ln, loop = b
-                if limit is not None and n + ln > limit:
-                    self.rip, self.icount = rip, n
-                    return self._finish_steps(limit)
                 if block_hook is not None:
                     self.rip, self.icount = rip, n
                     try:
                         block_hook(self, rip, n)
                     except StopIteration:
                         return None
+                if limit is not None and n + ln > limit:
+                    break                       # the last few one at a time (below)
                 if loop:
-                    rip, it = fn(never if limit is None else (limit - n) // ln)
+                    # in slices, so that a stop request is seen while a loop spins
+                    rip, it = fn(min(SLICE, never if limit is None else (limit - n) // ln))
                     n += ln * it
                 else:
                     rip = fn()
@@ -268,15 +304,17 @@ class Machine:
             raise
         except Exit as e:
             n += ln
+            rip += (ln - 1) * INSN_SIZE         # at the syscall, as step() leaves it
             self.exit_status = e.status
             return e.status
         finally:
             self.rip, self.icount = rip, n
+        return self._finish_steps(limit, block_hook is not None)
 
-    def _finish_steps(self, limit: int) -> int | None:
+    def _finish_steps(self, limit: int, trace: bool = False) -> int | None:
         try:
             while self.icount < limit:
-                self.step()
+                self.step(trace)
         except Exit as e:
             return e.status
         raise self._decorate(Fault("step-limit",

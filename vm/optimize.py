@@ -1,0 +1,1436 @@
+"""Run-tier block compiler: a basic block's generated code, rewritten to run fast.
+
+The step tier runs each instruction's generated code (vm.codegen) on its own.
+The run tier concatenates a basic block's instructions and compiles the
+result into one Python function. This module rewrites that code; it changes
+where values live and skips work whose result nobody can observe, never what
+an instruction computes (every value still comes from the instruction's
+template):
+
+* general registers live in Python locals, loaded once and stored at exits;
+* xmm lanes are cached in locals: a lane read twice is loaded once, a lane
+  written twice is stored once, and a lane whose bits were just loaded from
+  memory is read as a float straight from memory when a float is wanted;
+* flags stay *pending*: a flag-writing instruction's record (kind, size,
+  operands, result) is kept as expressions over locals and built as a tuple
+  only when something needs the tuple (an exit, a fault, a generic reader).
+  A conditional branch or a CF reader on a known record tests the operands
+  directly (the conditions below are checked against vm.isa.flags by
+  tests/test_flags.py); records nobody can observe are never built;
+* constants and copies are propagated, memory checks on constant addresses
+  are decided at compile time, and dead assignments are removed;
+* a block that ends by branching back to its own start becomes a loop. Its
+  first iteration runs as straight code; then the loop runs from a steady
+  state (what is in locals at the top of every iteration). In the loop, a
+  memory access whose address is affine in registers the loop does not
+  change plus at most one register it does change is not checked at the
+  access: the loop's entry computes the range that register may take for
+  the access to stay inside its mapping, and each iteration starts with one
+  range test. Such accesses read and write through memoryview casts of
+  memory instead of struct calls. When a range test fails, the rest of the
+  loop runs in a copy of the body that checks every access, so faults are
+  reported exactly as the step tier reports them.
+
+Exits (faults, syscalls, host calls, observers, the end of the block) store
+what the locals hold first, so the machine state seen there is the step
+tier's. The result is an `ast.Module`; `source(fn)` shows it as Python.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass
+
+from .codegen import Layout, ranges
+
+M64 = (1 << 64) - 1
+
+# ---- small AST constructors -------------------------------------------------
+
+
+def _n(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def _st(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Store())
+
+
+def _k(value) -> ast.Constant:
+    return ast.Constant(value=value)
+
+
+def _assign(name: str, value: ast.expr) -> ast.Assign:
+    return ast.Assign(targets=[_st(name)], value=value)
+
+
+def _sub(base: str, index: ast.expr, store: bool = False) -> ast.Subscript:
+    return ast.Subscript(value=_n(base), slice=index, ctx=ast.Store() if store else ast.Load())
+
+
+def _call(func: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=_n(func), args=list(args), keywords=[])
+
+
+def _ccall(method: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Attribute(value=_n("c"), attr=method, ctx=ast.Load()),
+                    args=list(args), keywords=[])
+
+
+def _cstore(attr: str, value: ast.expr) -> ast.Assign:
+    return ast.Assign(targets=[ast.Attribute(value=_n("c"), attr=attr, ctx=ast.Store())],
+                      value=value)
+
+
+def _add(a: ast.expr, b: ast.expr | int) -> ast.expr:
+    if isinstance(b, int):
+        if b == 0:
+            return a
+        if isinstance(a, ast.Constant):
+            return _k(a.value + b)
+        return ast.BinOp(left=a, op=ast.Add() if b > 0 else ast.Sub(), right=_k(abs(b)))
+    return ast.BinOp(left=a, op=ast.Add(), right=b)
+
+
+def _expr(src: str) -> ast.expr:
+    return ast.parse(src, mode="eval").body
+
+
+def _stmts(src: str) -> list[ast.stmt]:
+    return ast.parse(src).body
+
+
+def _comment(text: str) -> ast.Expr:
+    return ast.Expr(value=_k(text))      # a bare string: shown by source(), compiles to nothing
+
+
+def _is_c_fl(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "fl"
+            and isinstance(node.value, ast.Name) and node.value.id == "c")
+
+
+def _walk(node: ast.AST):
+    """All nodes of a tree (ast.walk, without its generators)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        for f in n._fields:
+            v = getattr(n, f, None)
+            if isinstance(v, ast.AST):
+                stack.append(v)
+            elif isinstance(v, list):
+                stack.extend(x for x in v if isinstance(x, ast.AST))
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {x.id for x in _walk(node) if type(x) is ast.Name}
+
+
+def _subst(node: ast.expr, mapping: dict[str, ast.expr]) -> ast.expr:
+    """node with names replaced; unchanged subtrees are shared, not copied."""
+    if type(node) is ast.Name:
+        return mapping.get(node.id, node)
+    changed = False
+    fields = {}
+    for f in node._fields:
+        v = getattr(node, f, None)
+        if isinstance(v, ast.expr):
+            nv = _subst(v, mapping)
+            changed |= nv is not v
+            fields[f] = nv
+        elif isinstance(v, list):
+            nl = [_subst(x, mapping) if isinstance(x, ast.expr) else x for x in v]
+            changed |= any(a is not b for a, b in zip(nl, v))
+            fields[f] = nl
+        else:
+            fields[f] = v
+    return type(node)(**fields) if changed else node
+
+
+def _locate(node: ast.AST) -> None:
+    """Give nodes built here a source position (compile() wants one). Parsed
+    subtrees have theirs; new nodes are never put under parsed ones."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if "lineno" in n._attributes:
+            if hasattr(n, "lineno"):
+                continue
+            n.lineno = n.end_lineno = 1
+            n.col_offset = n.end_col_offset = 0
+        for f in n._fields:
+            v = getattr(n, f, None)
+            if isinstance(v, ast.AST):
+                stack.append(v)
+            elif isinstance(v, list):
+                stack.extend(x for x in v if isinstance(x, ast.AST))
+
+
+# ---- flags of a known record -------------------------------------------------
+# A record is (kind, n, a, b, r) as vm.isa.flags describes. For a record whose
+# kind is known at compile time, each condition (and CF) is an expression over
+# a, b and r. tests/test_flags.py checks every entry against the definition.
+
+ADD, ADC, SUB, SBB, LOGIC, INC, DEC, RAW = range(8)
+
+
+def cond_source(cc: str, kind: int, n: int) -> str | None:
+    """Condition `cc` of a record of this kind as Python over a, b, r (None:
+    use the generic cc_ function on the built tuple)."""
+    s, m = 1 << (n - 1) if n else 0, (1 << n) - 1
+    if kind == SUB:
+        return {
+            "e": "a == b", "ne": "a != b", "b": "a < b", "ae": "a >= b", "be": "a <= b",
+            "a": "a > b", "l": f"(a ^ {s}) < (b ^ {s})", "ge": f"(a ^ {s}) >= (b ^ {s})",
+            "le": f"(a ^ {s}) <= (b ^ {s})", "g": f"(a ^ {s}) > (b ^ {s})",
+            "s": f"r & {s} != 0", "ns": f"r & {s} == 0",
+        }.get(cc)
+    if kind == LOGIC:
+        return {
+            "e": "r == 0", "ne": "r != 0", "s": f"r & {s} != 0", "ns": f"r & {s} == 0",
+            "l": f"r & {s} != 0", "ge": f"r & {s} == 0", "le": f"(r == 0 or r & {s} != 0)",
+            "g": f"(r != 0 and r & {s} == 0)", "be": "r == 0", "a": "r != 0",
+            "b": "False", "ae": "True", "o": "False", "no": "True",
+        }.get(cc)
+    if kind in (ADD, ADC, SBB, INC, DEC):
+        out = {"e": f"r & {m} == 0", "ne": f"r & {m} != 0", "s": f"r & {s} != 0",
+               "ns": f"r & {s} == 0"}
+        if kind in (ADD, ADC):
+            out.update({"b": f"r >> {n} != 0", "ae": f"r >> {n} == 0"})
+        elif kind == SBB:
+            out.update({"b": "r < 0", "ae": "r >= 0"})
+        else:
+            out.update({"b": "b != 0", "ae": "b == 0"})
+        return out.get(cc)
+    if kind == RAW:
+        sxo = "(r >> 7 ^ r >> 11) & 1"
+        return {
+            "o": "r & 2048 != 0", "no": "r & 2048 == 0", "b": "r & 1 != 0", "ae": "r & 1 == 0",
+            "e": "r & 64 != 0", "ne": "r & 64 == 0", "be": "r & 65 != 0", "a": "r & 65 == 0",
+            "s": "r & 128 != 0", "ns": "r & 128 == 0", "p": "r & 4 != 0", "np": "r & 4 == 0",
+            "l": f"{sxo} != 0", "ge": f"{sxo} == 0", "le": f"(r & 64 != 0 or {sxo} != 0)",
+            "g": f"(r & 64 == 0 and {sxo} == 0)",
+        }.get(cc)
+    return None
+
+
+def cf_source(kind: int, n: int) -> str:
+    """CF of a record of this kind, as Python over a, b, r."""
+    if kind in (ADD, ADC):
+        return f"(r >> {n}) & 1"
+    if kind in (SUB, SBB):
+        return "(1 if r < 0 else 0)"
+    if kind == LOGIC:
+        return "0"
+    if kind == RAW:
+        return "r & 1"
+    return "b"                  # INC/DEC keep the CF they found
+
+
+_TEMPLATE_CACHE: dict[str, ast.expr] = {}
+
+
+def _fill(src: str, comps: dict[str, ast.expr]) -> ast.expr:
+    tree = _TEMPLATE_CACHE.get(src)
+    if tree is None:
+        tree = _TEMPLATE_CACHE[src] = _expr(src)
+    return _subst(tree, comps)
+
+
+class Pending:
+    """A flags record not built yet: its components are expressions over
+    locals that keep their values while the record is pending."""
+    __slots__ = ("kind", "n", "a", "b", "r", "names", "_key")
+
+    def __init__(self, kind: int, n: int, a: ast.expr, b: ast.expr, r: ast.expr):
+        self.kind, self.n, self.a, self.b, self.r = kind, n, a, b, r
+        self.names = _names(a) | _names(b) | _names(r)
+        self._key = None
+
+    def comps(self) -> dict[str, ast.expr]:
+        return {"a": self.a, "b": self.b, "r": self.r}
+
+    def tuple(self) -> ast.Tuple:
+        return ast.Tuple(elts=[_k(self.kind), _k(self.n), self.a, self.b, self.r],
+                         ctx=ast.Load())
+
+    def key(self) -> tuple:
+        if self._key is None:
+            self._key = (self.kind, self.n, ast.dump(self.a), ast.dump(self.b), ast.dump(self.r))
+        return self._key
+
+    def renamed(self, old: str, new: str) -> Pending:
+        m = {old: _n(new)}
+        return Pending(self.kind, self.n, _subst(self.a, m), _subst(self.b, m), _subst(self.r, m))
+
+
+# ---- xmm lanes ------------------------------------------------------------------
+# A lane key is (view, index) with view one of the machine's casts of the xmm
+# bytes; keys alias when their bytes overlap.
+
+LANE_WIDTH = {"xf": 4, "xi": 4, "xd": 8, "xq": 8}
+
+
+def _span(key: tuple[str, int]) -> tuple[int, int]:
+    w = LANE_WIDTH[key[0]]
+    return key[1] * w, key[1] * w + w
+
+
+def _lane_local(key: tuple[str, int]) -> str:
+    return f"_{key[0]}{key[1]}"
+
+
+# ---- memory -----------------------------------------------------------------------
+# struct readers/writers of the generated code (vm.cpu) and the memoryview
+# casts of memory with the same element format.
+READERS = {"RB": ("mb", 1), "RW": ("mw", 2), "RI": ("mI", 4), "RQ": ("mQ", 8),
+           "RF": ("mf", 4), "RDD": ("md", 8)}
+WRITERS = {"WB1": ("mb", 1), "WW1": ("mw", 2), "WI1": ("mI", 4), "WQ1": ("mQ", 8)}
+MEM_VIEWS = {"mb": "B", "mw": "H", "mI": "I", "mQ": "Q", "mf": "f", "md": "d"}
+
+
+def _reader(name: str) -> tuple[str, int, int] | None:
+    """'RF4' -> ('mf', 4, 4): view, element width, count."""
+    for prefix, (view, w) in READERS.items():
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            return view, w, int(name[len(prefix):])
+    return None
+
+
+PURE = {"cf", "fdiv", "fnan", "fsqrt", "fcmp", "cvtt", "i2f32", "mul_flags", "shl", "shr",
+        "sar", "rol", "ror", "float", "abs", "divmod", "max", "min"}
+
+
+def _pure(node: ast.AST) -> bool:
+    for x in _walk(node):
+        if type(x) is ast.Call:
+            f = x.func
+            if not (isinstance(f, ast.Name) and (f.id in PURE or f.id.startswith("cc_")
+                                                  or _reader(f.id))):
+                return False
+    return True
+
+
+# ---- affine values (loop analysis) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Aff:
+    """const + sum(coef * register value at the top of the iteration); `conds`
+    lists (lo, hi, affine) that must hold for the machine value (which wraps
+    at 2**64, or at a narrower mask) to equal this mathematical one."""
+    const: int
+    terms: tuple[tuple[str, int], ...] = ()
+    conds: tuple = ()
+
+    def plus(self, other: Aff, sign: int = 1) -> Aff:
+        t = dict(self.terms)
+        for r, c in other.terms:
+            t[r] = t.get(r, 0) + sign * c
+        return Aff(self.const + sign * other.const,
+                   tuple(sorted((r, c) for r, c in t.items() if c)),
+                   tuple(sorted(set(self.conds) | set(other.conds), key=repr)))
+
+    def times(self, k: int) -> Aff:
+        return Aff(self.const * k, tuple((r, c * k) for r, c in self.terms if c * k), self.conds)
+
+    def masked(self, mask: int) -> Aff:
+        bare = Aff(self.const, self.terms)
+        return Aff(self.const, self.terms,
+                   tuple(sorted(set(self.conds) | {(0, mask, bare)}, key=repr)))
+
+
+def _is_mask(v) -> bool:
+    return isinstance(v, int) and v > 0 and (v & (v + 1)) == 0
+
+
+@dataclass
+class Constraint:
+    """lo <= aff <= hi at every iteration; lo/hi None: one of the access ranges
+    of an n-byte access (chosen when the loop starts)."""
+    aff: Aff
+    lo: int | None = None
+    hi: int | None = None
+    nbytes: int = 0
+    write: bool = False
+    align: int = 0
+
+    def key(self) -> tuple:
+        return (self.aff, self.lo, self.hi, self.nbytes, self.write, self.align)
+
+
+@dataclass
+class View:
+    """How a guarded access reaches memory in the fast loop: index var `ix`
+    counts `unit`-byte elements."""
+    ix: str
+    unit: int
+
+
+# ---- machine state as the compiler sees it -----------------------------------------
+
+
+class State:
+    __slots__ = ("lanes", "memsrc", "memvals", "flags", "consts", "copies", "aff", "terms")
+
+    def __init__(self):
+        self.lanes: dict[tuple[str, int], bool] = {}     # cached lane -> dirty
+        self.memsrc: dict[tuple[str, int], tuple] = {}   # lane -> (View, byte offset)
+        self.memvals: dict[str, tuple] = {}              # var -> (View, byte offset, width)
+        self.flags: Pending | None = None                # None: flags are in local `fl`
+        self.consts: dict[str, object] = {}
+        self.copies: dict[str, str] = {}
+        self.aff: dict[str, Aff | None] = {}
+        self.terms: dict[str, tuple] = {}                 # var -> address terms (current names)
+
+    def clone(self) -> State:
+        s = State.__new__(State)
+        s.lanes = dict(self.lanes)
+        s.memsrc = dict(self.memsrc)
+        s.memvals = dict(self.memvals)
+        s.flags = self.flags
+        s.consts = dict(self.consts)
+        s.copies = dict(self.copies)
+        s.aff = dict(self.aff)
+        s.terms = dict(self.terms)
+        return s
+
+    def header(self) -> State:
+        """What carries over a loop's back edge: cached lanes and pending flags."""
+        s = State()
+        s.lanes = dict(self.lanes)
+        s.flags = self.flags
+        return s
+
+    def same_header(self, other: State) -> bool:
+        fa = self.flags.key() if self.flags else None
+        fb = other.flags.key() if other.flags else None
+        return self.lanes == other.lanes and fa == fb
+
+
+# ---- the block ------------------------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    addr: int
+    text: str
+    stmts: list[ast.stmt]
+
+
+def parse_item(addr: int, text: str, k: int, lines: list[str]) -> Item:
+    """Parse one instruction's generated lines, giving its temporaries names
+    of their own (t -> t_3) so values from different instructions never mix."""
+    stmts = ast.parse("\n".join(lines)).body
+    stores = {x.id for s in stmts for x in _walk(s)
+              if type(x) is ast.Name and type(x.ctx) is ast.Store} - {"_n"}
+    if stores:
+        for s in stmts:
+            for x in _walk(s):
+                if type(x) is ast.Name and x.id in stores:
+                    x.id = f"{x.id}_{k}"
+    return Item(addr, text, stmts)
+
+
+class Block:
+    def __init__(self, items: list[Item], layout: Layout, start: int, fallthrough: int | None):
+        self.items = items
+        self.layout = layout
+        self.start = start
+        self.fallthrough = fallthrough          # next rip when the block does not jump
+        used, written = set(), set()
+        self.flags_written = False
+        for it in items:
+            for s in it.stmts:
+                for x in _walk(s):
+                    if (isinstance(x, ast.Subscript) and isinstance(x.value, ast.Name)
+                            and x.value.id == "r" and isinstance(x.slice, ast.Constant)):
+                        used.add(x.slice.value)
+                        if isinstance(x.ctx, ast.Store):
+                            written.add(x.slice.value)
+                    elif _is_c_fl(x) and isinstance(x.ctx, ast.Store):
+                        self.flags_written = True
+                    elif (isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute)
+                          and x.func.attr in CLOBBERS):
+                        written.update(range(16))
+                        used.update(range(16))
+                        self.flags_written = True
+        self.used = sorted(used)
+        self.written = sorted(written)
+        self.invariant = {f"r{i}" for i in range(16)} - {f"r{i}" for i in written}
+
+
+CLOBBERS = {"syscall", "hostcall", "accel_call", "observe"}   # may change any state
+SYNC = {"wlog"}                                                # reads the machine state
+COLD = {"fault", "bad_access", "misaligned"}                   # raise a Fault
+
+
+class Emitter:
+    """Compiles a block body for one state of knowledge. mode: 'plain' (every
+    access checked), 'fast' (loop body with hoisted checks) or 'checked' (loop
+    body, every access checked)."""
+
+    def __init__(self, block: Block, mode: str, loop: bool, unmask: set | None = None):
+        self.block = block
+        self.mode = mode
+        self.loop = loop                      # inside the loop (faults report the iteration)
+        self.constraints: dict[tuple, Constraint] = {}
+        self.bases: dict[str, tuple] = {}     # _kb var -> (unit, const, inv terms)
+        self.views: dict[str, View] = {}      # ea var -> View
+        self.assigned: dict[str, ast.Assign] = {}
+        self.pending_align: dict[str, int] = {}
+        self.k = 0
+        self.addr = 0
+        self.snaps = 0
+        self.on_branch = None                 # loop: called with the last `_n = ...`
+        self.unmask = unmask or set()         # (fast) assignments whose mask the guard proves
+
+    # -- driving ------------------------------------------------------------------
+    def body(self, st: State, out: list[ast.stmt]) -> None:
+        last = len(self.block.items) - 1
+        for k, it in enumerate(self.block.items):
+            self.k, self.addr, self.snaps = k, it.addr, 0
+            out.append(_comment(f"{it.addr:#x}: {it.text}"))
+            self.last = k == last
+            for s in it.stmts:
+                self.stmt(s, st, out)
+            for ea, align in list(self.pending_align.items()):
+                self._align_check(ea, align, st, out)
+            self.pending_align.clear()
+
+    # -- statements -----------------------------------------------------------------
+    def stmt(self, s: ast.stmt, st: State, out: list[ast.stmt]) -> None:
+        if isinstance(s, ast.Assign):
+            tgt, value = s.targets[0], s.value
+            if isinstance(tgt, ast.Name):
+                if tgt.id == "_n":
+                    return self.next_rip(value, st, out)
+                return self.var_write(tgt.id, self.rx(value, st, out), st, out)
+            if isinstance(tgt, ast.Tuple):
+                return self.tuple_write(tgt, value, st, out)
+            if isinstance(tgt, ast.Subscript) and isinstance(tgt.value, ast.Name):
+                base, idx = tgt.value.id, tgt.slice
+                if base == "r":
+                    return self.var_write(f"r{idx.value}", self.rx(value, st, out), st, out)
+                if base in LANE_WIDTH:
+                    return self.lane_write((base, idx.value), value, st, out)
+            if _is_c_fl(tgt):
+                return self.flags_write(value, st, out)
+        elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+            call = s.value
+            f = call.func
+            if isinstance(f, ast.Name):
+                if f.id == "CHECK":
+                    ea, n, kind = call.args
+                    return self.check(ea.id, n.value, kind.value == "write", st, out)
+                if f.id == "ALIGN":
+                    self.pending_align[call.args[0].id] = call.args[1].value
+                    return
+                if f.id in WRITERS:
+                    return self.mem_write(f.id, call.args[1], call.args[2], st, out)
+            elif isinstance(f, ast.Attribute):
+                self.machine_call(call, st, out)
+                return
+        elif isinstance(s, ast.If):
+            return self.if_stmt(s, st, out)
+        elif isinstance(s, ast.Pass):
+            return
+        raise ValueError(f"run tier: unexpected generated statement {ast.unparse(s)!r}")
+
+    def if_stmt(self, s: ast.If, st: State, out: list[ast.stmt]) -> None:
+        test = self.rx(s.test, st, out)
+        if isinstance(test, ast.Constant):
+            for x in (s.body if test.value else s.orelse):
+                self.stmt(x, st, out)
+            return
+        st1, o1 = st.clone(), []
+        for x in s.body:
+            self.stmt(x, st1, o1)
+        st2, o2 = st.clone(), []
+        for x in s.orelse:
+            self.stmt(x, st2, o2)
+        self.merge(st, st1, o1, st2, o2)
+        out.append(ast.If(test=test, body=o1 or [ast.Pass()], orelse=o2))
+
+    def merge(self, st: State, a: State, oa: list, b: State, ob: list) -> None:
+        lanes = {}
+        for key in set(a.lanes) | set(b.lanes):
+            if key in a.lanes and key in b.lanes:
+                lanes[key] = a.lanes[key] or b.lanes[key]
+            else:
+                one, o = (a, oa) if key in a.lanes else (b, ob)
+                if one.lanes[key]:
+                    self.flush_lane(key, one, o)
+        st.lanes = lanes
+        fa = a.flags.key() if a.flags else None
+        fb = b.flags.key() if b.flags else None
+        if fa == fb:
+            st.flags = a.flags
+        else:
+            for one, o in ((a, oa), (b, ob)):
+                if one.flags is not None:
+                    o.append(_assign("fl", one.flags.tuple()))
+            st.flags = None
+        for attr in ("memsrc", "memvals", "consts", "copies", "aff", "terms"):
+            da, db = getattr(a, attr), getattr(b, attr)
+            setattr(st, attr, {k: v for k, v in da.items() if k in db and db[k] == v})
+
+    # -- values -------------------------------------------------------------------------
+    def rx(self, node: ast.expr, st: State, out: list[ast.stmt]) -> ast.expr:
+        """Rewrite an expression of the generated code for the current state."""
+        t = type(node)
+        if t is ast.Constant:
+            return node
+        if t is ast.Name:
+            v = node.id
+            if v in st.consts:
+                return _k(st.consts[v])
+            if v in st.copies:
+                return _n(st.copies[v])
+            return _n(v)
+        if t is ast.Subscript:
+            base = node.value
+            if isinstance(base, ast.Name) and isinstance(node.slice, ast.Constant):
+                if base.id == "r":
+                    return _n(f"r{node.slice.value}")
+                if base.id in LANE_WIDTH:
+                    return _n(self.lane_read((base.id, node.slice.value), st, out))
+            if (isinstance(base, ast.Call) and isinstance(base.func, ast.Name)
+                    and _reader(base.func.id) and isinstance(node.slice, ast.Constant)):
+                return self.mem_read(base.func.id, base.args[1], st, out)[node.slice.value]
+            value, index = self.rx(base, st, out), self.rx(node.slice, st, out)
+            if isinstance(value, ast.Tuple) and isinstance(index, ast.Constant):
+                return value.elts[index.value]
+            return ast.Subscript(value=value, slice=index, ctx=ast.Load())
+        if t is ast.Attribute:
+            if _is_c_fl(node):
+                return _n(self.flags_local(st, out))
+            return node
+        if t is ast.Call:
+            f = node.func
+            if isinstance(f, ast.Name) and len(node.args) == 1 and _is_c_fl(node.args[0]):
+                if f.id.startswith("cc_"):
+                    return self.cond(f.id[3:], st, out)
+                if f.id == "cf":
+                    return self.cf(st, out)
+            return ast.Call(func=f, args=[self.rx(a, st, out) for a in node.args], keywords=[])
+        if t is ast.BinOp:
+            left, right = self.rx(node.left, st, out), self.rx(node.right, st, out)
+            res = ast.BinOp(left=left, op=node.op, right=right)
+            return _fold(res) if isinstance(left, ast.Constant) and isinstance(right, ast.Constant) else res
+        if t is ast.UnaryOp:
+            operand = self.rx(node.operand, st, out)
+            res = ast.UnaryOp(op=node.op, operand=operand)
+            return _fold(res) if isinstance(operand, ast.Constant) else res
+        if t is ast.Compare:
+            left = self.rx(node.left, st, out)
+            comps = [self.rx(c, st, out) for c in node.comparators]
+            res = ast.Compare(left=left, ops=node.ops, comparators=comps)
+            if isinstance(left, ast.Constant) and all(isinstance(c, ast.Constant) for c in comps):
+                return _fold(res)
+            return res
+        if t is ast.BoolOp:
+            vals = [self.rx(v, st, out) for v in node.values]
+            res = ast.BoolOp(op=node.op, values=vals)
+            return _fold(res) if all(isinstance(v, ast.Constant) for v in vals) else res
+        if t is ast.IfExp:
+            test = self.rx(node.test, st, out)
+            if isinstance(test, ast.Constant):
+                return self.rx(node.body if test.value else node.orelse, st, out)
+            return ast.IfExp(test=test, body=self.rx(node.body, st, out),
+                             orelse=self.rx(node.orelse, st, out))
+        if t is ast.Tuple:
+            return ast.Tuple(elts=[self.rx(e, st, out) for e in node.elts], ctx=ast.Load())
+        raise ValueError(f"run tier: unexpected expression {ast.unparse(node)!r}")
+
+    def before_write(self, name: str, st: State, out: list[ast.stmt]) -> None:
+        """`name` is about to change: keep what still refers to its old value."""
+        p = st.flags
+        if p is not None and name in p.names:
+            snap = f"_s{self.k}_{self.snaps}"
+            self.snaps += 1
+            self.emit_assign(snap, _n(name), out)
+            st.flags = p.renamed(name, snap)
+        if name in st.copies:
+            del st.copies[name]
+        for v in [v for v, w in st.copies.items() if w == name]:
+            del st.copies[v]
+        st.consts.pop(name, None)
+        if st.memvals:
+            st.memvals.pop(name, None)
+            for v in [v for v, src in st.memvals.items() if src[0].ix == name]:
+                del st.memvals[v]
+        if st.memsrc:
+            for key in [key for key, src in st.memsrc.items() if src[0].ix == name]:
+                del st.memsrc[key]
+        if st.terms:
+            st.terms.pop(name, None)
+            for v in [v for v, (c, terms) in st.terms.items() if any(r == name for r, _ in terms)]:
+                del st.terms[v]
+
+    def emit_assign(self, name: str, value: ast.expr, out: list[ast.stmt]) -> ast.Assign:
+        node = _assign(name, value)
+        out.append(node)
+        self.assigned[name] = node
+        return node
+
+    def var_write(self, name: str, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+        if self.mode == "fast":
+            aff = self.affine(value, st)
+            terms = _addr_terms(value)
+        self.before_write(name, st, out)
+        if isinstance(value, ast.Constant):
+            st.consts[name] = value.value
+        elif isinstance(value, ast.Name) and value.id != name and not name.startswith("r"):
+            st.copies[name] = value.id
+        if self.mode == "fast":
+            st.aff[name] = aff
+            if terms is not None:
+                st.terms[name] = terms
+            if (name in self.unmask and isinstance(value, ast.BinOp)
+                    and isinstance(value.op, ast.BitAnd)):
+                value = value.left           # the loop's range test proves the mask changes nothing
+        self.emit_assign(name, value, out)
+
+    def tuple_write(self, tgt: ast.Tuple, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+        names = [e.id for e in tgt.elts]
+        if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                and _reader(value.func.id)):
+            elems = self.mem_read(value.func.id, value.args[1], st, out, names)
+            if isinstance(elems, list):
+                for name, e in zip(names, elems):
+                    if not name.startswith("_") or len(name) > 1:
+                        self.var_write(name, e, st, out)
+                        view = self._memval_view(value.args[1], st)
+                        if view is not None:
+                            i = elems.index(e)
+                            w = _reader(value.func.id)[1]
+                            st.memvals[name] = (view[0], view[1] + i * w, w)
+                return
+            call = elems
+        else:
+            call = self.rx(value, st, out)
+        for name in names:
+            self.before_write(name, st, out)
+            if self.mode == "fast":
+                st.aff[name] = None
+        out.append(ast.Assign(targets=[ast.Tuple(elts=[_st(x) for x in names], ctx=ast.Store())],
+                              value=call))
+
+    # -- registers of the loop: affine tracking ---------------------------------------------
+    def affine(self, node: ast.expr, st: State) -> Aff | None:
+        t = type(node)
+        if t is ast.Constant:
+            return Aff(node.value) if isinstance(node.value, int) else None
+        if t is ast.Name:
+            return st.aff.get(node.id)
+        if t is ast.BinOp:
+            op = type(node.op)
+            if op is ast.BitAnd and isinstance(node.right, ast.Constant) and _is_mask(node.right.value):
+                a = self.affine(node.left, st)
+                return a.masked(node.right.value) if a is not None else None
+            a, b = self.affine(node.left, st), self.affine(node.right, st)
+            if a is None or b is None:
+                return None
+            if op is ast.Add:
+                return a.plus(b)
+            if op is ast.Sub:
+                return a.plus(b, -1)
+            if op is ast.Mult:
+                if not a.terms and not a.conds:
+                    return b.times(a.const)
+                if not b.terms and not b.conds:
+                    return a.times(b.const)
+        return None
+
+    # -- xmm lanes ---------------------------------------------------------------------------
+    def flush_lane(self, key, st: State, out: list[ast.stmt]) -> None:
+        out.append(ast.Assign(targets=[_sub(key[0], _k(key[1]), store=True)],
+                              value=_n(_lane_local(key))))
+        st.lanes[key] = False
+
+    def lane_read(self, key, st: State, out: list[ast.stmt]) -> str:
+        name = _lane_local(key)
+        if key in st.lanes:
+            return name
+        src = self._lane_from_memory(key, st)
+        if src is None:
+            lo, hi = _span(key)
+            for k2, dirty in list(st.lanes.items()):
+                if dirty and _span(k2)[0] < hi and lo < _span(k2)[1]:
+                    self.flush_lane(k2, st, out)
+            src = _sub(key[0], _k(key[1]))
+        self.before_write(name, st, out)
+        self.emit_assign(name, src, out)
+        st.lanes[key] = False
+        return name
+
+    def _lane_from_memory(self, key, st: State) -> ast.expr | None:
+        """A 32-bit lane whose bits are still those of a memory operand
+        loaded by a guarded access: read them from memory in the wanted form."""
+        if key[0] not in ("xf", "xi") or not st.memsrc:
+            return None
+        lo, hi = _span(key)
+        for k2, (view, off) in st.memsrc.items():
+            lo2, hi2 = _span(k2)
+            if k2 in st.lanes and lo2 <= lo and hi <= hi2 and view.unit % 4 == 0:
+                byte = off + lo - lo2
+                if byte % 4:
+                    return None
+                idx = _n(view.ix) if view.unit == 4 else ast.BinOp(
+                    left=_n(view.ix), op=ast.Mult(), right=_k(view.unit // 4))
+                return _sub("mf" if key[0] == "xf" else "mI", _add(idx, byte // 4))
+        return None
+
+    def lane_write(self, key, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+        v = self.rx(value, st, out)
+        lo, hi = _span(key)
+        for k2 in list(st.lanes):
+            if k2 != key:
+                lo2, hi2 = _span(k2)
+                if lo2 < hi and lo < hi2:
+                    if st.lanes[k2] and not (lo <= lo2 and hi2 <= hi):
+                        self.flush_lane(k2, st, out)
+                    del st.lanes[k2]
+                    st.memsrc.pop(k2, None)
+        src = None
+        if isinstance(v, ast.Name) and v.id in st.memvals:
+            view, off, width = st.memvals[v.id]
+            if width == hi - lo:
+                src = (view, off)
+        name = _lane_local(key)
+        self.before_write(name, st, out)
+        st.memsrc.pop(key, None)
+        if key[0] == "xf":
+            # a float32 lane: the store rounds; keep the rounded value
+            out.append(ast.Assign(targets=[_sub("xf", _k(key[1]), store=True)], value=v))
+            self.emit_assign(name, _sub("xf", _k(key[1])), out)
+            st.lanes[key] = False
+        else:
+            self.emit_assign(name, v, out)
+            st.lanes[key] = True
+            if src is not None:
+                st.memsrc[key] = src
+
+    # -- flags -------------------------------------------------------------------------------
+    def flags_write(self, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+        elts = [self.rx(e, st, out) for e in value.elts]
+        comps = []
+        for j, e in enumerate(elts[2:]):
+            if any(type(x) is ast.Call for x in _walk(e)):
+                name = f"_f{self.k}_{j}"
+                self.before_write(name, st, out)
+                self.emit_assign(name, e, out)
+                e = _n(name)
+            comps.append(e)
+        st.flags = Pending(elts[0].value, elts[1].value, *comps)
+
+    def flags_local(self, st: State, out: list[ast.stmt]) -> str:
+        if st.flags is not None:
+            out.append(_assign("fl", st.flags.tuple()))
+            st.flags = None
+        return "fl"
+
+    def cond(self, cc: str, st: State, out: list[ast.stmt]) -> ast.expr:
+        p = st.flags
+        if p is not None:
+            src = cond_source(cc, p.kind, p.n)
+            if src is not None:
+                return _fold_all(_fill(src, p.comps()))
+        return _call(f"cc_{cc}", _n(self.flags_local(st, out)))
+
+    def cf(self, st: State, out: list[ast.stmt]) -> ast.expr:
+        p = st.flags
+        if p is not None:
+            return _fold_all(_fill(cf_source(p.kind, p.n), p.comps()))
+        return _call("cf", _n(self.flags_local(st, out)))
+
+    # -- exits ---------------------------------------------------------------------------------
+    def store_state(self, st: State, cold: bool) -> list[ast.stmt]:
+        """Statements that store what locals hold into the machine."""
+        out: list[ast.stmt] = [ast.Assign(targets=[_sub("r", _k(i), store=True)], value=_n(f"r{i}"))
+                               for i in self.block.written]
+        if st.flags is not None:
+            out.append(_cstore("fl", st.flags.tuple()))
+        elif self.block.flags_written:
+            out.append(_cstore("fl", _n("fl")))
+        for key, dirty in sorted(st.lanes.items()):
+            if dirty:
+                out.append(ast.Assign(targets=[_sub(key[0], _k(key[1]), store=True)],
+                                      value=_n(_lane_local(key))))
+        if cold and self.loop:
+            out.append(_cstore("_fault_base", _expr(f"(_it - 1) * {len(self.block.items)}")))
+        return out
+
+    def machine_call(self, call: ast.Call, st: State, out: list[ast.stmt],
+                     result: str | None = None) -> None:
+        name = call.func.attr
+        args = [self.rx(a, st, out) for a in call.args]
+        node = ast.Call(func=call.func, args=args, keywords=[])
+        if name in COLD:
+            out.extend(self.store_state(st, cold=True))
+            out.append(ast.Expr(value=node))
+            return
+        out.extend(self.store_state(st, cold=False))
+        for key in st.lanes:
+            st.lanes[key] = False
+        out.append(_assign(result, node) if result else ast.Expr(value=node))
+        if name in CLOBBERS:
+            for i in self.block.used:
+                self.var_write(f"r{i}", _sub("r", _k(i)), st, out)
+                if self.mode == "fast":
+                    st.aff[f"r{i}"] = None
+            out.append(_assign("fl", _expr("c.fl")))
+            st.flags = None
+            st.lanes.clear()
+            st.memsrc.clear()
+            st.memvals.clear()
+
+    def next_rip(self, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+            return self.machine_call(value, st, out, result="_n")
+        v = self.rx(value, st, out)
+        if self.on_branch is not None and self.last:
+            return self.on_branch(v, st, out)
+        self.emit_assign("_n", v, out)
+
+    # -- memory -----------------------------------------------------------------------------------
+    def check(self, ea: str, nbytes: int, write: bool, st: State, out: list[ast.stmt]) -> None:
+        align = self.pending_align.pop(ea, 0)
+        value = self.rx(_n(ea), st, out)
+        if isinstance(value, ast.Constant):             # a fixed address: decide now
+            a = value.value
+            if align and a % align:
+                self._align_check(ea, align, st, out)
+            if not any(lo <= a <= hi for lo, hi in ranges(self.block.layout, nbytes, write)):
+                self._range_check(value, nbytes, write, st, out)
+            return
+        if self.mode == "fast" and self._guard(ea, nbytes, write, align, st, out):
+            return
+        if align:
+            self._align_check(ea, align, st, out)
+        self._range_check(value, nbytes, write, st, out)
+
+    def _align_check(self, ea: str, align: int, st: State, out: list[ast.stmt]) -> None:
+        v = self.rx(_n(ea), st, out)
+        cold = self.store_state(st, cold=True) + [ast.Expr(value=_ccall(
+            "misaligned", v, _k(align), _k(self.addr), _k(self.k)))]
+        out.append(ast.If(test=ast.BinOp(left=v, op=ast.BitAnd(), right=_k(align - 1)),
+                          body=cold, orelse=[]))
+
+    def _range_check(self, v: ast.expr, nbytes: int, write: bool, st: State, out: list) -> None:
+        (lo1, hi1), (lo2, hi2) = ranges(self.block.layout, nbytes, write)
+        test = _expr(f"not ({lo1} <= _v <= {hi1} or {lo2} <= _v <= {hi2})")
+        test = _fill_name(test, "_v", v)
+        cold = self.store_state(st, cold=True) + [ast.Expr(value=_ccall(
+            "bad_access", v, _k(nbytes), _k("write" if write else "read"),
+            _k(self.addr), _k(self.k)))]
+        out.append(ast.If(test=test, body=cold, orelse=[]))
+
+    def _guard(self, ea: str, nbytes: int, write: bool, align: int, st: State,
+               out: list[ast.stmt]) -> bool:
+        """Fast loop: replace the check of this access by constraints tested
+        once per iteration, if its address is affine in at most one register
+        the loop changes."""
+        a = st.aff.get(ea)
+        if a is None:
+            return False
+        varying = {r for r, _ in a.terms if r not in self.block.invariant}
+        for _lo, _hi, c in a.conds:
+            varying |= {r for r, _ in c.terms if r not in self.block.invariant}
+        if len(varying) > 1:
+            return False
+        bare = Aff(a.const, a.terms)
+        cons = [Constraint(bare, nbytes=nbytes, write=write)]
+        # a 64-bit wrap of the address itself is ruled out by the range check
+        cons += [Constraint(c, lo=lo, hi=hi) for lo, hi, c in a.conds
+                 if not (c == bare and lo == 0 and hi == M64)]
+        if align:
+            coef = dict(a.terms)
+            if any(coef[r] % align for r in varying):
+                self._align_check(ea, align, st, out)
+            else:
+                cons.append(Constraint(Aff(a.const, a.terms), align=align))
+        for c in cons:
+            self.constraints.setdefault(c.key(), c)
+        node = self.assigned.get(ea)
+        if node is not None and isinstance(node.value, ast.BinOp) and isinstance(
+                node.value.op, ast.BitAnd) and _is_c(node.value.right, M64):
+            node.value = node.value.left        # in range, so the 64-bit wrap cannot happen
+        # memoryview access: address = invariant part + varying registers * scale
+        terms = st.terms.get(ea)
+        unit = nbytes if nbytes <= 8 else 4
+        if terms is not None:
+            const, ts = terms
+            inv = [(r, s) for r, s in ts if r in self.block.invariant]
+            var = [(r, s) for r, s in ts if r not in self.block.invariant]
+            if all(r.startswith("r") and r[1:].isdigit() for r, _ in ts) and all(
+                    s % unit == 0 for _, s in var):
+                kb = f"_kb{self.k}_{ea}"
+                self.bases[kb] = (unit, const, tuple(inv))
+                idx: ast.expr = _n(kb)
+                for r, s in var:
+                    term = _n(r) if s == unit else ast.BinOp(left=_n(r), op=ast.Mult(),
+                                                              right=_k(s // unit))
+                    idx = ast.BinOp(left=idx, op=ast.Add(), right=term)
+                ix = f"_ix_{ea}"
+                self.before_write(ix, st, out)
+                self.emit_assign(ix, idx, out)
+                self.views[ea] = View(ix, unit)
+        return True
+
+    def _memval_view(self, addr: ast.expr, st: State) -> tuple[View, int] | None:
+        base, off = _addr_parts(addr)
+        if base is None or base not in self.views:
+            return None
+        return self.views[base], off
+
+    def mem_read(self, fn: str, addr: ast.expr, st: State, out: list[ast.stmt],
+                 names: list[str] | None = None):
+        """A struct read of memory: element expressions (views) or the call."""
+        view_name, w, count = _reader(fn)
+        base, off = _addr_parts(addr)
+        v = self.views.get(base) if base is not None else None
+        used = count if names is None else sum(1 for x in names if x != f"__{self.k}")
+        if v is not None and v.unit == w and (off % w == 0) and (count <= 2 or used <= 2):
+            return [_sub(view_name, _add(_n(v.ix), off // w + j)) for j in range(count)]
+        call = _call(fn, _n("m"), self.rx(addr, st, out))
+        if names is None:
+            return [ast.Subscript(value=call, slice=_k(j), ctx=ast.Load()) for j in range(count)]
+        return call
+
+    def mem_write(self, fn: str, addr: ast.expr, value: ast.expr, st: State,
+                  out: list[ast.stmt]) -> None:
+        val = self.rx(value, st, out)
+        view_name, w = WRITERS[fn]
+        base, off = _addr_parts(addr)
+        v = self.views.get(base) if base is not None else None
+        if v is not None and v.unit == w and off % w == 0:
+            out.append(ast.Assign(targets=[_sub(view_name, _add(_n(v.ix), off // w), store=True)],
+                                  value=val))
+        else:
+            out.append(ast.Expr(value=_call(fn, _n("m"), self.rx(addr, st, out), val)))
+        st.memsrc.clear()
+        st.memvals.clear()
+
+
+def _is_c(node: ast.expr, value) -> bool:
+    return isinstance(node, ast.Constant) and node.value == value
+
+
+def _addr_parts(addr: ast.expr) -> tuple[str | None, int]:
+    """`_ea` -> ('_ea', 0); `_ea + 8` -> ('_ea', 8)."""
+    if isinstance(addr, ast.Name):
+        return addr.id, 0
+    if (isinstance(addr, ast.BinOp) and isinstance(addr.op, ast.Add)
+            and isinstance(addr.left, ast.Name) and isinstance(addr.right, ast.Constant)):
+        return addr.left.id, addr.right.value
+    return None, 0
+
+
+def _addr_terms(node: ast.expr) -> tuple[int, tuple] | None:
+    """An address expression as (const, ((name, scale), ...)) over current names."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd) and _is_c(node.right, M64):
+        node = node.left
+    const, terms = 0, []
+
+    def walk(n: ast.expr, sign: int) -> bool:
+        nonlocal const
+        if isinstance(n, ast.Constant) and isinstance(n.value, int):
+            const += sign * n.value
+            return True
+        if isinstance(n, ast.Name):
+            terms.append((n.id, sign))
+            return True
+        if isinstance(n, ast.BinOp):
+            if isinstance(n.op, ast.Add):
+                return walk(n.left, sign) and walk(n.right, sign)
+            if isinstance(n.op, ast.Sub):
+                return walk(n.left, sign) and walk(n.right, -sign)
+            if (isinstance(n.op, ast.Mult) and isinstance(n.left, ast.Name)
+                    and isinstance(n.right, ast.Constant) and isinstance(n.right.value, int)):
+                terms.append((n.left.id, sign * n.right.value))
+                return True
+        return False
+    if not walk(node, 1):
+        return None
+    merged: dict[str, int] = {}
+    for r, s in terms:
+        merged[r] = merged.get(r, 0) + s
+    if any(s <= 0 for s in merged.values()):
+        return None
+    return const, tuple(sorted(merged.items()))
+
+
+def _fill_name(tree: ast.expr, name: str, value: ast.expr) -> ast.expr:
+    return _subst(tree, {name: value})
+
+
+_FOLDABLE = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)
+
+
+_BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
+        ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
+_CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+        ast.Gt: operator.gt, ast.GtE: operator.ge}
+_UNARY = {ast.USub: operator.neg, ast.Invert: operator.invert, ast.Not: operator.not_,
+          ast.UAdd: operator.pos}
+
+
+def _fold(node: ast.expr) -> ast.expr:
+    """Evaluate an operation on constants (left as is if Python would raise,
+    or the result is not worth a constant)."""
+    try:
+        t = type(node)
+        if t is ast.BinOp:
+            a, b = node.left.value, node.right.value
+            if type(node.op) is ast.LShift and b > 256:
+                return node
+            value = _BIN[type(node.op)](a, b)
+        elif t is ast.UnaryOp:
+            value = _UNARY[type(node.op)](node.operand.value)
+        elif t is ast.Compare:
+            vals = [node.left.value] + [c.value for c in node.comparators]
+            value = all(_CMP[type(op)](x, y) for op, x, y in zip(node.ops, vals, vals[1:]))
+        elif t is ast.BoolOp:
+            vals = [v.value for v in node.values]
+            if isinstance(node.op, ast.And):
+                value = next((v for v in vals if not v), vals[-1])
+            else:
+                value = next((v for v in vals if v), vals[-1])
+        else:
+            return node
+    except Exception:   # noqa: BLE001 - e.g. a negative shift count: keep the expression
+        return node
+    if isinstance(value, int) and abs(value) > (1 << 200):
+        return node
+    return _k(value)
+
+
+def _fold_all(node: ast.expr) -> ast.expr:
+    """Fold every operation whose operands are constants (a new tree)."""
+    if not isinstance(node, _FOLDABLE):
+        return node
+    fields = {}
+    for f in node._fields:
+        v = getattr(node, f, None)
+        if isinstance(v, ast.expr):
+            v = _fold_all(v)
+        elif isinstance(v, list):
+            v = [_fold_all(x) if isinstance(x, ast.expr) else x for x in v]
+        fields[f] = v
+    new = type(node)(**fields)
+    kids = [x for f in new._fields for x in (
+        getattr(new, f) if isinstance(getattr(new, f), list) else [getattr(new, f)])
+        if isinstance(x, ast.expr)]
+    if all(isinstance(x, ast.Constant) for x in kids):
+        return _fold(new)
+    return new
+
+
+# ---- dead code ----------------------------------------------------------------------
+
+
+def _uses(node: ast.AST) -> set[str]:
+    return {x.id for x in _walk(node) if type(x) is ast.Name and type(x.ctx) is ast.Load}
+
+
+class _Liveness:
+    """Backward liveness over the structured code the compiler emits
+    (assignments, if, for with break/else, return), treating assignments that
+    are dead as never reading their operands."""
+
+    def __init__(self):
+        self.dead: dict[int, bool] = {}
+        self.cache: dict[int, tuple] = {}
+
+    def facts(self, s: ast.stmt) -> tuple:
+        """(kind, names assigned, names read) of a simple statement, cached."""
+        f = self.cache.get(id(s))
+        if f is None:
+            tgt = s.targets[0] if isinstance(s, ast.Assign) else None
+            if isinstance(tgt, (ast.Name, ast.Tuple)) and _pure(s.value):
+                names = {x.id for x in _walk(tgt) if type(x) is ast.Name}
+                f = ("def", names, _uses(s.value))
+            else:
+                f = ("use", set(), _uses(s))
+            self.cache[id(s)] = f
+        return f
+
+    def block(self, stmts: list[ast.stmt], live: set[str], brk: set[str] | None) -> set[str]:
+        for s in reversed(stmts):
+            live = self.stmt(s, live, brk)
+        return live
+
+    def stmt(self, s: ast.stmt, live: set[str], brk: set[str] | None) -> set[str]:
+        if isinstance(s, (ast.Assign, ast.Expr)):
+            kind, names, used = self.facts(s)
+            if kind == "def":
+                dead = not (names & live)
+                self.dead[id(s)] = dead
+                if dead:
+                    return live
+                return (live - names) | used
+            return live | used
+        if isinstance(s, ast.If):
+            used = self.cache.get(id(s))
+            if used is None:
+                used = self.cache[id(s)] = _uses(s.test)
+            return (used | self.block(s.body, set(live), brk)
+                    | self.block(s.orelse, set(live), brk))
+        if isinstance(s, ast.For):
+            after = self.block(s.orelse, set(live), brk)
+            head = set(after)
+            for _ in range(20):
+                inner = self.block(s.body, set(head), live)
+                new = after | (inner - {s.target.id})
+                if new == head:
+                    break
+                head = new
+            return head | _uses(s.iter)
+        if isinstance(s, ast.Return):
+            return _uses(s.value) if s.value is not None else set()
+        if isinstance(s, ast.Break):
+            return set(brk or ())
+        return live | _uses(s)
+
+
+def _remove_dead(stmts: list[ast.stmt], dead: dict[int, bool]) -> list[ast.stmt]:
+    out = []
+    for s in stmts:
+        if dead.get(id(s)):
+            continue
+        if isinstance(s, ast.If):
+            s.body = _remove_dead(s.body, dead)
+            s.orelse = _remove_dead(s.orelse, dead)
+            body = [x for x in s.body if not _is_comment(x)]
+            if not body and not s.orelse and _pure(s.test):
+                continue
+            if not s.body:
+                s.body = [ast.Pass()]
+        elif isinstance(s, ast.For):
+            s.body = _remove_dead(s.body, dead)
+            s.orelse = _remove_dead(s.orelse, dead)
+        out.append(s)
+    return out
+
+
+def _is_comment(s: ast.stmt) -> bool:
+    return isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+
+
+def eliminate_dead(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    lv = _Liveness()
+    lv.block(stmts, set(), None)
+    return _remove_dead(stmts, lv.dead)
+
+
+# ---- putting a block together ------------------------------------------------------------
+
+
+def _reconcile(em: Emitter, st: State, target: State, out: list[ast.stmt]) -> None:
+    """Code that turns state `st` into `target` (at a loop's back edge or entry)."""
+    for key, dirty in sorted(st.lanes.items()):
+        if dirty and not target.lanes.get(key, False):
+            em.flush_lane(key, st, out)
+    for key in sorted(target.lanes):
+        if key not in st.lanes:
+            lo, hi = _span(key)
+            for k2, dirty in sorted(st.lanes.items()):
+                if dirty and _span(k2)[0] < hi and lo < _span(k2)[1]:
+                    em.flush_lane(k2, st, out)
+            out.append(_assign(_lane_local(key), _sub(key[0], _k(key[1]))))
+            st.lanes[key] = False
+    fa = st.flags.key() if st.flags else None
+    fb = target.flags.key() if target.flags else None
+    if fa != fb:
+        if st.flags is not None:
+            out.append(_assign("fl", st.flags.tuple()))
+        st.flags = None
+
+
+def _header_state(block: Block, first: State) -> State:
+    """The state at the top of every loop iteration after the first: run the
+    compiler over the body until the state at its back edge repeats."""
+    head = first.header()
+    for _ in range(4):
+        ends: list[State] = []
+        em = Emitter(block, "checked", loop=True)
+        em.on_branch = lambda v, s, o, ends=ends: ends.append(s.clone())
+        em.body(head.clone(), [])
+        if not ends:
+            break
+        nxt = ends[0].header()
+        if nxt.same_header(head):
+            return head
+        head = nxt
+    return State()
+
+
+def _loop_branch(block: Block, value: ast.expr) -> tuple[ast.expr | None, int | None]:
+    """The back edge of a loop block's last instruction: (condition to stay in
+    the loop or None for always, the exit address or None)."""
+    start = block.start
+    if isinstance(value, ast.Constant):
+        return (None, None) if value.value == start else (_k(False), value.value)
+    if isinstance(value, ast.IfExp) and _is_c(value.body, start) and isinstance(
+            value.orelse, ast.Constant):
+        return value.test, value.orelse.value
+    if isinstance(value, ast.IfExp) and _is_c(value.orelse, start) and isinstance(
+            value.body, ast.Constant):
+        return ast.UnaryOp(op=ast.Not(), operand=value.test), value.body.value
+    return None, None
+
+
+def _leave(em: Emitter, st: State, rip: int, iterations: ast.expr) -> list[ast.stmt]:
+    return em.store_state(st, cold=False) + [
+        ast.Return(value=ast.Tuple(elts=[_k(rip), iterations], ctx=ast.Load()))]
+
+
+def _loop_body(block: Block, mode: str, st: State, head: State | None,
+               iterations: ast.expr) -> tuple[Emitter, list[ast.stmt], State]:
+    """One iteration of a loop block: exits when the last branch leaves the
+    loop, and at its end turns the state into `head` (the steady state)."""
+    em = Emitter(block, mode, loop=head is not None)
+    out: list[ast.stmt] = []
+    end: list[State] = []
+
+    def on_branch(v: ast.expr, s: State, o: list[ast.stmt]) -> None:
+        stay, exit_rip = _loop_branch(block, v)
+        if exit_rip is not None:
+            leave = _leave(em, s.clone(), exit_rip, iterations)
+            if stay is None or (isinstance(stay, ast.Constant) and not stay.value):
+                o.extend(leave)
+            else:
+                o.append(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=stay), body=leave,
+                                orelse=[]))
+        if head is not None:
+            _reconcile(em, s, head, o)
+        end.append(s.clone())
+    em.on_branch = on_branch
+    if mode == "fast":
+        for i in range(16):
+            st.aff[f"r{i}"] = Aff(0, ((f"r{i}", 1),))
+    em.body(st, out)
+    return em, out, (end[0] if end else st)
+
+
+def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: int | None,
+                  loop: bool, name: str, params: list[str]) -> ast.Module:
+    """One function for a block: fn() -> next rip, or for a loop block
+    fn(max_iterations) -> (next rip, iterations run)."""
+    block = Block(items, layout, start, fallthrough)
+    if fallthrough is not None:
+        items[-1].stmts.append(_assign("_n", _k(fallthrough)))
+    code = [_assign(f"r{i}", _sub("r", _k(i))) for i in block.used] + [
+        _assign("fl", _expr("c.fl"))]
+    if not loop:
+        em = Emitter(block, "plain", loop=False)
+        st = State()
+        em.body(st, code)
+        code += em.store_state(st, cold=False) + [ast.Return(value=_n("_n"))]
+        return _function(name, params, code)
+    # the first iteration, as straight code; then the steady state
+    em, first, end1 = _loop_body(block, "plain", State(), None, _k(1))
+    code += first
+    code.append(ast.If(test=_expr("_max < 2"), body=_leave(em, end1.clone(), start, _k(1)),
+                       orelse=[]))
+    head = _header_state(block, end1)
+    _reconcile(em, end1.clone(), head, code)
+    # the loop with range tests instead of per-access checks, and the checked loop
+    fast, fbody, _ = _loop_body(block, "fast", head.clone(), head, _n("_it"))
+    if fast.constraints:
+        entry, guard = _entry_code(block, fast)
+        _, cbody, _ = _loop_body(block, "checked", head.clone(), head, _n("_it"))
+        code += entry + [_assign("_it0", _k(2)), ast.If(test=_n("_ok"), body=[ast.For(
+            target=_st("_it"), iter=_expr("range(2, _max + 1)"),
+            body=[ast.If(test=ast.UnaryOp(op=ast.Not(), operand=guard),
+                         body=_stmts("_it0 = _it\nbreak"), orelse=[])] + fbody,
+            orelse=_leave(fast, head.clone(), start, _n("_max")), type_comment=None)],
+            orelse=[])]
+        first_it = "_it0"
+    else:
+        cbody, first_it = fbody, "2"       # nothing was hoisted: one loop
+    code.append(ast.For(target=_st("_it"), iter=_expr(f"range({first_it}, _max + 1)"),
+                        body=cbody, orelse=[], type_comment=None))
+    code += _leave(fast, head.clone(), start, _n("_max"))
+    return _function(name, ["_max"] + params, code)
+
+
+def _aff_source(a: Aff, skip: str | None = None) -> str:
+    parts = [str(a.const)] + [f"{c} * {r}" for r, c in a.terms if r != skip]
+    return " + ".join(parts)
+
+
+def _bounds(k: int, lo: int, hi: int) -> tuple[str, str]:
+    """For lo <= _g + k*x <= hi (k != 0): the least and greatest integer x, as
+    Python over _g."""
+    if k > 0:
+        return f"-((_g - {lo}) // {k})", f"({hi} - _g) // {k}"
+    return f"-(({hi} - _g) // {-k})", f"(_g - {lo}) // {-k}"
+
+
+def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr]:
+    """Code run when the fast loop starts. Each constraint is affine in the
+    registers the loop does not change (fixed now) and at most one register x
+    it does change: either it holds for every iteration (checked now) or it
+    bounds x, and each iteration starts with one range test per such x.
+    Also the bases of memoryview indexes. Sets _ok = False when the fast loop
+    cannot be used (the checked loop then runs and faults where it must)."""
+    lines = ["_ok = True"]
+    bounded: list[str] = []
+    for c in em.constraints.values():
+        varying = [(r, k) for r, k in c.aff.terms if r not in block.invariant]
+        x, k = varying[0] if varying else (None, 0)
+        lines.append(f"_g = {_aff_source(c.aff, x)}")
+        if c.align:
+            lines.append(f"if _g % {c.align}: _ok = False")
+            continue
+        if x is not None and x not in bounded:
+            bounded.append(x)
+            lines += [f"_L{x} = 0", f"_H{x} = {M64}"]
+        if c.lo is not None:
+            choices = [(c.lo, c.hi)]
+        else:
+            choices = list(ranges(block.layout, c.nbytes, c.write))
+        value = f"_g + {k} * {x}" if x else "_g"
+        for j, (lo, hi) in enumerate(choices):
+            if x is None:
+                update = "pass"
+            else:
+                lo_b, hi_b = _bounds(k, lo, hi)
+                update = f"_L{x} = max(_L{x}, {lo_b}); _H{x} = min(_H{x}, {hi_b})"
+            lines.append(f"{'if' if j == 0 else 'elif'} {lo} <= {value} <= {hi}: {update}")
+        lines.append("else: _ok = False")
+    for kb, (unit, const, inv) in em.bases.items():
+        lines.append(f"{kb} = " + " + ".join([str(const)] + [f"{r} * {s}" for r, s in inv]))
+        if unit > 1:
+            lines += [f"if {kb} % {unit}: _ok = False", f"{kb} //= {unit}"]
+    guard = " and ".join(f"_L{x} <= {x} <= _H{x}" for x in bounded) or "True"
+    return _stmts("\n".join(lines)), _expr(guard)
+
+
+def _function(name: str, params: list[str], body: list[ast.stmt]) -> ast.Module:
+    """def name(params=params): body - environment names come in as defaults
+    (fast locals), only those the body uses."""
+    body = eliminate_dead(body)
+    used = set().union(*(_names(s) for s in body))
+    params = [p for p in params if p == "_max" or p in used]
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
+                         kwonlyargs=[], kw_defaults=[], kwarg=None,
+                         defaults=[_n(p) for p in params if p != "_max"])
+    fn = ast.FunctionDef(name=name, args=args, body=body or [ast.Pass()], decorator_list=[],
+                         returns=None, type_comment=None)
+    mod = ast.Module(body=[fn], type_ignores=[])
+    _locate(mod)
+    return mod
+
+
+def source(fn) -> str:
+    """The Python source of a compiled block function (for reading)."""
+    tree = getattr(fn, "tree", None)
+    return ast.unparse(tree) if tree is not None else getattr(fn, "source", "")
