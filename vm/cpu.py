@@ -47,7 +47,8 @@ _STATIC_ENV: dict[str, object] = {
     "cf": F.cf,
     **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
     "fdiv": H.fdiv, "fnan": H.fnan, "fsqrt": H.fsqrt, "fcmp": H.fcmp, "cvtt": H.cvtt, "i2f32": H.i2f32,
-    "mul_flags": H.mul_flags, "shl": H.shl, "shr": H.shr, "sar": H.sar, "rol": H.rol,
+    "mul_flags": H.mul_flags, "shl_flags": H.shl_flags, "shr_flags": H.shr_flags,
+    "sar_flags": H.sar_flags, "rol": H.rol,
     "ror": H.ror,
 }
 

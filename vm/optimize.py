@@ -299,8 +299,8 @@ def _reader(name: str) -> tuple[str, int, int] | None:
     return None
 
 
-PURE = {"cf", "fdiv", "fnan", "fsqrt", "fcmp", "cvtt", "i2f32", "mul_flags", "shl", "shr",
-        "sar", "rol", "ror", "float", "abs", "divmod", "max", "min"}
+PURE = {"cf", "fdiv", "fnan", "fsqrt", "fcmp", "cvtt", "i2f32", "mul_flags", "shl_flags",
+        "shr_flags", "sar_flags", "rol", "ror", "float", "abs", "divmod", "max", "min"}
 
 
 def _pure(node: ast.AST) -> bool:

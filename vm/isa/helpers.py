@@ -111,30 +111,26 @@ def signed(v: int, bits: int) -> int:
 
 
 # ---- shifts and rotates ---------------------------------------------------
-# Each returns (result, rflags) for a nonzero masked count; the template
-# leaves flags alone when the masked count is 0, as the hardware does.
+# The shift templates compute the result themselves; these give the RFLAGS
+# after a shift by a nonzero masked count n of `a` to result `r` (the
+# template leaves flags alone when the masked count is 0, as the hardware
+# does). rol/ror return (result, rflags).
 
-def shl(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
-    mask = (1 << bits) - 1
-    r = (a << n) & mask
+def shl_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (a >> (bits - n)) & 1 if n <= bits else 0
     o = ((r >> (bits - 1)) & 1) ^ c              # defined for n == 1 only
-    return r, F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
+    return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
 
 
-def shr(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
-    r = a >> n
+def shr_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (a >> (n - 1)) & 1
     o = (a >> (bits - 1)) & 1                    # defined for n == 1 only
-    return r, F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
+    return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
 
 
-def sar(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
-    mask = (1 << bits) - 1
-    sa = signed(a, bits)
-    r = (sa >> n) & mask
-    c = (sa >> (n - 1)) & 1
-    return r, F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, 0)
+def sar_flags(a: int, n: int, bits: int, r: int) -> int:
+    c = (signed(a, bits) >> (n - 1)) & 1
+    return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, 0)
 
 
 def rol(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:

@@ -58,11 +58,18 @@ insn("test", sizes("r/mN, rN | r/mN, immN"), "FLAGS(LOGIC, 0, 0, A & B)",
 SHIFT_FORMS = sizes("r/mN, imm8 | r/mN, cl")
 _SHIFT = """n_ = B & {cm}
 if n_:
-    t, f_ = {fn}(A, n_, N, c.fl)
+    {result}
     WA = t
-    FLAGSRAW(f_)
+    FLAGSRAW({flags})
 else:
     WA = A"""       # a count of 0 still writes: a 32-bit destination is zero-extended
+_SHIFT_OPS = {      # the result t, then RFLAGS (vm/isa/helpers.py)
+    "shl": ("t = (A << n_) & M", "shl_flags(A, n_, N, t)"),
+    "shr": ("t = A >> n_", "shr_flags(A, n_, N, t)"),
+    "sar": ("t = (SA >> n_) & M", "sar_flags(A, n_, N, t)"),
+    "rol": ("t, f_ = rol(A, n_, N, c.fl)", "f_"),
+    "ror": ("t, f_ = ror(A, n_, N, c.fl)", "f_"),
+}
 for _name, _doc, _w, _u in (
         ("shl", "Shift left; CF = last bit shifted out.", "CPZSO", "O"),
         ("shr", "Logical shift right (zeros in); CF = last bit shifted out.", "CPZSO", "O"),
@@ -71,7 +78,8 @@ for _name, _doc, _w, _u in (
         ("rol", "Rotate left; CF = the bit rotated into bit 0.", "CO", "O"),
         ("ror", "Rotate right; CF = the bit rotated into the top bit.", "CO", "O")):
     insn(_name, SHIFT_FORMS,
-         {f: _SHIFT.format(cm=63 if "64" in f else 31, fn=_name) for f in SHIFT_FORMS.split(" | ")},
+         {f: _SHIFT.format(cm=63 if "64" in f else 31, result=_SHIFT_OPS[_name][0],
+                           flags=_SHIFT_OPS[_name][1]) for f in SHIFT_FORMS.split(" | ")},
          _doc + " The count is masked to 5 bits (6 for 64-bit operands); a masked count of 0 "
          "leaves the flags unchanged.", flags_written=_w, flags_undefined=_u,
          notes="OF is defined only for 1-bit shifts/rotates (we compute the 1-bit formula for "
