@@ -18,11 +18,8 @@ of numpy calls per layer is described at `ragged_dot`.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -107,57 +104,6 @@ def _check_seq_sum() -> bool:
 
 
 _SEQ_SUM = _seq_sum_reduce if _check_seq_sum() else _seq_sum_loop
-
-
-# ---- two threads ----------------------------------------------------------------
-# The big kernels cut their independent outputs into a few tasks (slabs of
-# ragged_dot, column or row blocks of the dense forms) and two threads take
-# tasks from a shared list until it is empty: numpy releases the GIL inside
-# take, ufunc loops and reductions, so on two cores two tasks run at once
-# (and if the second core is busy, the calling thread simply does them all).
-# A task writes outputs no other task writes and does exactly their float
-# operations, so the bits do not depend on who runs what.
-# MNIST_VM_THREADS=1 turns the worker off.
-THREADS = max(1, int(os.environ.get("MNIST_VM_THREADS", "1") or 1))
-_pool: ThreadPoolExecutor | None = None
-
-
-def _drain(tasks: list) -> None:
-    with np.errstate(all="ignore"):
-        while True:
-            try:
-                task = tasks.pop()
-            except IndexError:
-                return
-            task()
-
-
-def run_tasks(tasks: list) -> None:
-    """Run the independent callables in tasks (consumed), on this thread and
-    on the worker thread."""
-    global _pool
-    if THREADS < 2 or len(tasks) < 2:
-        for task in tasks:
-            task()
-        return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=THREADS - 1, thread_name_prefix="mnist-twin")
-    tasks.reverse()                                  # pop() takes them in order
-    fut = _pool.submit(_drain, tasks)
-    try:
-        _drain(tasks)
-    finally:
-        fut.result()
-
-
-def _parts(work: int) -> int:
-    """How many tasks a dense kernel of `work` multiply-adds is cut into."""
-    return 1 if work < (1 << 17) else 4
-
-
-def _blocks(n: int, parts: int) -> list[tuple[int, int]]:
-    step = -(-n // parts)
-    return [(lo, min(n, lo + step)) for lo in range(0, n, step)]
 
 
 # ---- the dense layers ---------------------------------------------------------
@@ -268,8 +214,7 @@ def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.
             for (g0, g1, _), o in zip(groups, offs.tolist()):
                 bk[o:o + g1 - g0] = kt + 1
         initial = -0.0 if lead else 0.0
-
-        def slab_sum(g0: int, g1: int, st: int, o: int) -> None:
+        for (g0, g1, st), o in zip(groups, offs.tolist()):
             g = g1 - g0
             m = st * g
             slab = scratch("rd_slab", (st, g, n))
@@ -277,9 +222,6 @@ def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.
             if vals is not None:
                 np.multiply(slab, bv[o:o + m].reshape(st, g, 1), out=slab)
             seq_sum(slab, initial, res[g0:g1])
-
-        run_tasks([functools.partial(slab_sum, g0, g1, st, o)
-                   for (g0, g1, st), o in zip(groups, offs.tolist())])
     done = groups[-1][1] if groups else 0
     if done < S:
         res[done:] = 0.0 if first is None else first
@@ -328,8 +270,7 @@ def dense_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray)
         return
     nnz = np.count_nonzero(X)
     if nnz >= DENSE_FILL * X.size and _no_neg_zero_or_nan(bias) and _finite(W):
-        run_tasks([functools.partial(_dense_forward_all, X, W[:, lo:hi], bias[lo:hi],
-                                     Y[:, lo:hi]) for lo, hi in _blocks(n_out, _parts(X.size * n_out))])
+        _dense_forward_all(X, W, bias, Y)
     else:
         _sparse_forward(X, W, bias, Y)
 
@@ -373,8 +314,7 @@ def dense_backward_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> Non
         return
     nnz = np.count_nonzero(X)
     if rows and nnz >= DENSE_FILL * X.size and _finite(dY):
-        run_tasks([functools.partial(_dense_weights_all, X, dY[:, lo:hi], dW[:, lo:hi])
-                   for lo, hi in _blocks(n_out, _parts(X.size * n_out))])
+        _dense_weights_all(X, dY, dW)
     else:
         _sparse_weights(X, dY, dW)
 
@@ -408,12 +348,6 @@ def dense_backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
     """dX[b,k]: four lane accumulators a_l = +0.0; for j = 0,4,8,.. (j+4 <= n):
     a_l = fl(a_l + fl(dY[b,j+l] * W[k,j+l])); s = fl(fl(a0+a1) + fl(a2+a3));
     then for the tail j ascending: s = fl(s + fl(dY[b,j] * W[k,j]))."""
-    rows, n_out = dY.shape
-    run_tasks([functools.partial(_backward_input, dY[lo:hi], W, dX[lo:hi])
-               for lo, hi in _blocks(rows, _parts(dY.size * W.shape[0]))])
-
-
-def _backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
     rows, n_out = dY.shape
     n_in = W.shape[0]
     full = n_out // 4 * 4
