@@ -471,6 +471,7 @@ class History:
         finally:
             m.wlog = _noop_wlog
             self.replaying = False
+        self.frontier = max(self.frontier, m.icount)
         if status is not None or m.exit_status is not None:
             self.exit_rip()
             return "exit"
@@ -664,7 +665,7 @@ class History:
 
         def check_bp() -> None:
             nonlocal last
-            if m.rip in bps and (cond is None or cond(m)):
+            if m.icount < end and m.rip in bps and (cond is None or cond(m)):
                 last = Event(m.icount, "break", m.rip)
 
         def on_write(addr: int, n: int) -> None:

@@ -35,7 +35,7 @@ def run_lines(session: Session, lines: Iterable[str], console: Console,
         console.print(PROMPT, end="", markup=False)
     for raw in lines:
         line = raw.rstrip("\n")
-        if echo:
+        if echo and line.strip() and not line.lstrip().startswith("#"):
             console.print(f"{PROMPT}{line}", markup=False)
         reply = execute(session, line)
         new = session.output.take_new()

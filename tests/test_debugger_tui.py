@@ -1,0 +1,256 @@
+"""The full-screen debugger, driven by Textual's Pilot: press keys, then
+check the widgets and the machine."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mnist_vm.debugger.session import Session
+from mnist_vm.debugger.tui import DebuggerApp, HelpScreen
+
+PROGRAM = r"""
+global _start
+section .data
+counter:    dq 0
+section .bss
+arr:        resd 64
+digit:      resb 784
+section .text
+_start:
+    xor ecx, ecx
+.fill:
+    mov [arr + rcx*4], ecx
+    add qword [counter], 1
+    inc rcx
+    cmp rcx, 64
+    jb .fill
+    mov rdi, 5
+    call square
+    mov rdi, rax
+    call square
+    mov eax, 60
+    xor edi, edi
+    syscall
+square:
+    mov rax, rdi
+    imul rax, rdi
+    ret
+"""
+
+SPIN = """
+global _start
+section .text
+_start:
+    xor eax, eax
+.spin:
+    inc rax
+    jmp .spin
+"""
+
+
+def session(tmp_path, src: str = PROGRAM) -> Session:
+    p = tmp_path / "prog.asm"
+    p.write_text(src)
+    return Session.from_files([str(p)], root=str(tmp_path))
+
+
+def console(app) -> list[str]:
+    return [line.text for line in app.query_one("#console").lines]
+
+
+def panel(app, pid: str) -> str:
+    return app.query_one(pid)._content.plain
+
+
+async def command(app, pilot, text: str) -> None:
+    """Open the command line with ':', fill it in, press Enter (typing every
+    character is tested once, in test_break_continue_reverse_keys)."""
+    await pilot.press("colon")
+    app.query_one("#cmdline").value = text
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def settle(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def run_app(s: Session, body) -> None:
+    async def main():
+        app = DebuggerApp(s)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await pilot.pause()
+            await body(app, pilot)
+    asyncio.run(main())
+
+
+def test_step_next_finish_keys(tmp_path):
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        m = s.machine
+        assert "prog.asm:10" in app.query_one("#code").border_title
+        await pilot.press("s")
+        assert m.icount == 1 and "› step" in console(app)
+        assert "rcx" in panel(app, "#regs") and "▶" in panel(app, "#code")
+        call = next(i.addr for i in s.image.insns if i.text() == "call square")
+        await command(app, pilot, f"advance *{call:#x}")
+        assert m.rip == call
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert m.r[0] == 25, "n stepped over the call"
+        await pilot.press("s", "s")                     # mov rdi, rax; call square -> in square
+        await settle(app, pilot)
+        assert "square" in panel(app, "#stack")
+        await pilot.press("f")
+        await settle(app, pilot)
+        assert m.r[0] == 625 and any("returned from square" in x for x in console(app))
+    run_app(s, body)
+
+
+def test_break_continue_reverse_keys(tmp_path):
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        m = s.machine
+        await pilot.press("colon", *"break square", "enter")
+        await pilot.pause()
+        assert any("breakpoint 1 at" in x for x in console(app))
+        await pilot.press("c")
+        await settle(app, pilot)
+        first = m.icount
+        assert m.rip == s.image.symbols["square"].value and m.r[7] == 5
+        assert "●▶" in panel(app, "#code")
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert m.r[7] == 25
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert m.icount < first * 10 and m.rip != s.image.symbols["square"].value
+        await pilot.press("R")
+        await settle(app, pilot)
+        assert m.icount == first and m.r[7] == 5
+        assert "replaying" in str(app.query_one("#status").content)
+        await pilot.press("b")                           # toggles the breakpoint off here
+        await pilot.pause()
+        assert not s.breakpoints
+        await pilot.press("b")
+        assert len(s.breakpoints) == 1
+    run_app(s, body)
+
+
+def test_bad_command_gives_a_message_and_the_ui_lives_on(tmp_path):
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        for line in ("frobnicate", "print nosuch", "x/8f 0", "view arr as q9", "set 1 = 2",
+                     "break nowhere", "step"):
+            await command(app, pilot, line)
+        out = console(app)
+        assert any("unknown command 'frobnicate'" in x for x in out)
+        assert any("no symbol or register named 'nosuch'" in x for x in out)
+        assert any("cannot read 32 bytes at 0x0" in x for x in out)
+        assert s.machine.icount == 1, "the UI kept working"
+        assert app.is_running
+    run_app(s, body)
+
+
+def test_fault_is_shown_and_stepping_again_is_refused_clearly(tmp_path):
+    s = session(tmp_path, """
+    global _start
+    section .text
+    _start:
+        xor ebx, ebx
+        mov rax, [rbx]
+    """)
+
+    async def body(app, pilot):
+        await pilot.press("c")
+        await settle(app, pilot)
+        out = "\n".join(console(app))
+        assert "fault (segfault)" in out and "mov rax" in out and "prog.asm:6" in out
+        assert "fault" in str(app.query_one("#status").content)
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert app.is_running
+    run_app(s, body)
+
+
+def test_help_screen_lists_every_command(tmp_path):
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.query_one("#help-text").render().plain
+        for name in ("reverse-continue", "last-write", "heatmap", "continue [--fast]", "x/NFU"):
+            assert name in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+    run_app(s, body)
+
+
+def test_xmm_key_memory_view_and_scrolling(tmp_path):
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        await pilot.press("x")
+        assert s.xmm_mode == "f64" and "xmm as f64" in panel(app, "#regs")
+        await command(app, pilot, "view arr as i32[64x4]")
+        assert "arr" in app.query_one("#memory").border_title
+        app.query_one("#memory").focus()
+        await pilot.pause()
+        await pilot.press("down", "down", "pagedown")
+        assert s.view.top == 12
+        await pilot.press("home")
+        assert s.view.top == 0
+        await command(app, pilot, "break square")
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert "55" in panel(app, "#memory"), "the view shows the filled array"
+    run_app(s, body)
+
+
+def test_pictures_in_the_memory_panel(tmp_path):
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        await command(app, pilot, "show digit digit as u8")
+        assert "digit" in app.query_one("#memory").border_title
+        assert "▀" in panel(app, "#memory")
+        await command(app, pilot, "heatmap arr as i32[8x8]")
+        assert "8x8" in panel(app, "#memory")
+    run_app(s, body)
+
+
+def test_escape_interrupts_a_long_continue(tmp_path):
+    s = session(tmp_path, SPIN)
+
+    async def body(app, pilot):
+        await pilot.press("c")
+        await asyncio.sleep(0.3)
+        assert app.busy == "continue"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.busy is None and s.stop.kind == "interrupt"
+        assert s.machine.icount > 1000
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert s.stop.kind == "step"
+    run_app(s, body)
+
+
+@pytest.mark.parametrize("key", ["q"])
+def test_q_quits(tmp_path, key):
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        await pilot.press(key)
+        await pilot.pause()
+        assert not app.is_running
+    run_app(s, body)
