@@ -195,11 +195,11 @@ def _cell_width(type_name: str) -> int:
             "i64": 20, "u64": 20, "byte": 3, "word": 5, "dword": 10, "qword": 18}.get(type_name, 11)
 
 
-def _fmt(type_name: str, raw: bytes) -> str:
+def _fmt(type_name: str, raw: bytes, digits: int = 6) -> str:
     size, kind = E.TYPES[type_name]
     (v,) = struct.unpack(E._STRUCT[(size, kind)], raw)
     if kind == "f":
-        return f"{v:.6g}" if type_name in ("f32", "float") else f"{v:.10g}"
+        return f"{v:.{digits}g}" if type_name in ("f32", "float") or digits < 6 else f"{v:.10g}"
     return str(v)
 
 
@@ -238,6 +238,12 @@ def _linear(s: Session, v: MemView, data: bytes, prev, height: int, width: int) 
 def _matrix(v: MemView, data: bytes, prev, height: int, width: int) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
     w = _cell_width(v.type)
+    digits = 6
+    if v.type in ("f32", "f64", "float", "double"):
+        for w2, d2 in ((w, 6), (10, 5), (9, 4), (8, 3)):   # fewer digits if all columns fit
+            if 6 + v.cols * (w2 + 1) <= width:
+                w, digits = w2, d2
+                break
     ncols = max(1, (width - 6) // (w + 1))
     top = max(0, min(v.top, v.rows - 1))
     left = max(0, min(v.left, v.cols - 1))
@@ -253,7 +259,7 @@ def _matrix(v: MemView, data: bytes, prev, height: int, width: int) -> Text:
             off = (r * v.cols + c) * v.elem
             raw = data[off:off + v.elem]
             old = prev[off:off + v.elem] if prev is not None and len(prev) >= off + v.elem else raw
-            out.append(f"{_fmt(v.type, raw):>{w}}", style=CHANGED if old != raw else "")
+            out.append(f"{_fmt(v.type, raw, digits):>{w}}", style=CHANGED if old != raw else "")
             out.append(" ")
         out.append("\n")
     more = []

@@ -1015,7 +1015,7 @@ class Session:
         self.output = Output()
         m = st.machine(root=self.root, stdout=self.output, stderr=self.output)
         self._replace(st.image, m, state_path=path)
-        return f"loaded {path}: " + self._start_text()
+        return self._start_text()
 
     def restart(self) -> str:
         if self.state_path:

@@ -132,6 +132,7 @@ class DebuggerApp(App):
         super().__init__()
         self.session = session
         self.busy: str | None = None
+        self.queued: list[tuple[str, bool]] = []
         self.code_scroll = 0
         self._started = 0.0
         self._panels_ready = False
@@ -193,9 +194,10 @@ class DebuggerApp(App):
         if self.busy:
             m = self.session.machine
             t = time.perf_counter() - self._started
+            queued = f" then {' '.join(q for q, _ in self.queued)}" if self.queued else ""
             self.query_one("#status", Static).update(Text.assemble(
                 (f" {m.icount:,} insns ", "bold reverse"), (f" running {self.busy} ", "bold"),
-                (f" {t:.1f} s ", ""), (" Esc interrupts", "grey50")))
+                (f" {t:.1f} s ", ""), (queued, "italic"), (" Esc interrupts", "grey50")))
 
     def scroll_code(self, delta: int) -> None:
         self.code_scroll = 0 if delta == 0 else self.code_scroll + delta
@@ -223,8 +225,11 @@ class DebuggerApp(App):
         if not line:
             return
         if self.busy:
-            self.bell()
-            self.notify(f"busy running {self.busy}; Esc interrupts", timeout=2)
+            # typed ahead while a command runs: done in order afterwards (Esc drops them)
+            if len(self.queued) < 32:
+                self.queued.append((line, echo))
+            else:
+                self.bell()
             return
         if echo:
             self.write(Text(f"› {line}", style="bold cyan"))
@@ -266,6 +271,9 @@ class DebuggerApp(App):
         self.refresh_panels()
         if reply.quit:
             self.exit()
+        elif self.queued and not self.busy:
+            line, echo = self.queued.pop(0)
+            self.run_line(line, echo)
 
     # -- actions ---------------------------------------------------------------------------------
     def action_key(self, key: str) -> None:
@@ -351,6 +359,9 @@ class DebuggerApp(App):
     def action_interrupt(self) -> None:
         if self.busy:
             self.session.interrupt()
+            if self.queued:
+                self.write(Text(f"dropped {len(self.queued)} queued command(s)", style="magenta"))
+            self.queued.clear()
             self.write(Text("interrupting...", style="magenta"))
         elif self.query_one("#cmdline", CommandLine).has_class("open"):
             self.close_command_line()
