@@ -112,7 +112,9 @@ def snapshot(m: Machine) -> tuple:
 
 
 def forward(h: History, kind: str, n: int) -> None:
-    """n instructions forward, by single steps or by a run (stops at exit)."""
+    """Up to n instructions forward: single steps, a run, or a run that stops
+    just after a write to the first 64 bytes of writable memory (exercising
+    the block rewind behind forward watchpoints)."""
     m = h.m
     if kind == "step":
         for _ in range(n):
@@ -120,16 +122,19 @@ def forward(h: History, kind: str, n: int) -> None:
                 h.step()
             except Exit:
                 return
+    elif kind == "watch":
+        lo = m.mem.data
+        h.run(until=m.icount + n, watches=[(lo, lo + 64)])
     else:
         h.run(until=m.icount + n)
 
 
 # ---- the invariant -----------------------------------------------------------------------------
-ops = st.lists(st.tuples(st.sampled_from(["step", "run", "back"]), st.integers(1, 60)),
+ops = st.lists(st.tuples(st.sampled_from(["step", "run", "watch", "back"]), st.integers(1, 60)),
                min_size=1, max_size=12)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
 @given(ops=ops, which=st.sampled_from(["prog", "loops_flags", "dot_product", "read_file",
                                         "call_exp"]))
@@ -160,12 +165,12 @@ def test_any_path_back_gives_byte_identical_states(prog_dir, ops, which):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
-@given(n=st.integers(1, 400), by_run=st.booleans())
-def test_n_forward_then_n_back_is_the_same_machine(prog_dir, n, by_run):
+@given(n=st.integers(1, 400), how=st.sampled_from(["step", "run", "watch"]))
+def test_n_forward_then_n_back_is_the_same_machine(prog_dir, n, how):
     m = machine_for(prog_dir / "prog.asm", prog_dir)
     h = History(m)
     before = snapshot(m)
-    forward(h, "run" if by_run else "step", n)
+    forward(h, how, n)
     done = m.icount
     h.back(done)
     assert snapshot(m) == before

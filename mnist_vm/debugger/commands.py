@@ -99,6 +99,8 @@ def execute(session: Session, line: str) -> Reply:
     if slash and cmd.name not in ("x", "print"):
         return _error(f"{cmd.name} takes no /format (only x/FMT and print/FMT do)")
     session.notes = []
+    if cmd.moves:
+        session.machine.stop_requested = False      # an interrupt meant for an earlier command
     try:
         reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
     except (DebugError, E.ExprError, HistoryError, Interrupted) as e:
