@@ -95,18 +95,21 @@ def _asm_line(out: Text, text: str, base: str) -> None:
 
 
 # ---- registers -----------------------------------------------------------------------------
-def registers_panel(s: Session) -> Text:
+def registers_panel(s: Session, width: int = 88) -> Text:
+    """GPRs in hex and signed decimal (two per line when the panel is wide
+    enough), rip, decoded RFLAGS, xmm0-15 in the chosen lane format."""
     m = s.machine
     prev_r, prev_x, prev_fl, _ = s.prev_regs
     out = Text(no_wrap=True, overflow="ellipsis")
+    per_line = 2 if width >= 86 else 1
     for i, name in enumerate(GPR_ORDER):
         n = _GPR_NUM[name]
         v = m.r[n]
         style = CHANGED if v != prev_r[n] else ""
         out.append(f"{name:>3} ", style="bold")
         out.append(f"{v:016x}", style=style)
-        out.append(f" {_signed(v, 64):>20}" if abs(_signed(v, 64)) < 10 ** 19 else "", style=DIM)
-        out.append("\n" if i % 2 else "  ")
+        out.append(f" {_signed(v, 64):>20}", style=DIM)
+        out.append("\n" if i % per_line == per_line - 1 else "  ")
     out.append("rip ", style="bold")
     out.append(f"{m.rip:016x}", style="")
     out.append(f" <{s.describe(m.rip)}>\n", style="cyan")

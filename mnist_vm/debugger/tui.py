@@ -186,7 +186,7 @@ class DebuggerApp(App):
     def _panels(self):
         return (("#code", lambda s, h, w: R.code_panel(s, h, self.code_scroll), R.code_title),
                 ("#memory", R.memory_panel, R.view_title),
-                ("#regs", lambda s, h, w: R.registers_panel(s), None),
+                ("#regs", lambda s, h, w: R.registers_panel(s, w), None),
                 ("#stack", lambda s, h, w: R.stack_panel(s, h), None),
                 ("#output", lambda s, h, w: R.output_panel(s, h), None))
 
