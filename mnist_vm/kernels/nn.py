@@ -18,6 +18,7 @@ of numpy calls per layer is described at `ragged_dot`.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 
@@ -106,18 +107,69 @@ def _check_seq_sum() -> bool:
 _SEQ_SUM = _seq_sum_reduce if _check_seq_sum() else _seq_sum_loop
 
 
+# ---- NaN payloads -------------------------------------------------------------
+# When both operands of an SSE add, sub, mul or div are NaN the instruction
+# returns the first one's (quieted). numpy promises no operand order (its
+# vector loop and its scalar tail differ), and that shows only where two
+# NaNs with different bits meet. If every NaN among a kernel's inputs is
+# the default NaN (the one invalid operations produce), every NaN that can
+# arise is that same default NaN and the order cannot show. So the kernels
+# run fast and check: an output with a NaN, from inputs holding some other
+# NaN, is recomputed by a slow form that picks NaNs as SSE does (`_sse`).
+DEFAULT_NAN = 0xFFC00000
+_QUIET = np.uint32(0x00400000)
+
+
+def _has_nan(a: np.ndarray) -> bool:
+    return a.size > 0 and bool(np.isnan(a.max()))
+
+
+def _odd_nans(*arrays: np.ndarray) -> bool:
+    """Does any of the arrays hold a NaN other than the default NaN?"""
+    for a in arrays:
+        if _has_nan(a):
+            bits = np.ascontiguousarray(a).view(np.uint32)
+            if (bits[np.isnan(a)] != DEFAULT_NAN).any():
+                return True
+    return False
+
+
+def _sse(op, a, b) -> np.ndarray:
+    """op(a, b) elementwise (broadcasting) as an SSE instruction with a as
+    its destination: a NaN a gives a (quieted), else a NaN b gives b
+    (quieted), else op's result (the default NaN for an invalid operation)."""
+    a, b = np.broadcast_arrays(np.asarray(a, F32), np.asarray(b, F32))
+    r = np.asarray(op(a, b), F32)
+    qa = (a.view(np.uint32) | _QUIET).view(F32)
+    qb = (b.view(np.uint32) | _QUIET).view(F32)
+    return np.where(np.isnan(a), qa, np.where(np.isnan(b), qb, r))
+
+
 # ---- the dense layers ---------------------------------------------------------
-def _sparse_terms(V: np.ndarray):
+def _sparse_terms(V: np.ndarray, mask: np.ndarray):
     """The nonzero entries of each row of V (rows x n), as the assembly's
     test `ucomiss x, 0.0; je skip` selects them: +0.0 and -0.0 are skipped,
-    NaN is not. Returns (cnt, starts, cols, vals): row r has cnt[r] entries
-    at cols[starts[r]:starts[r]+cnt[r]] (ascending) with values vals[...]."""
+    NaN is not (mask = V != 0 does exactly that). Returns (cnt, starts, cols,
+    vals): row r has cnt[r] entries at cols[starts[r]:starts[r]+cnt[r]]
+    (ascending) with values vals[...]."""
     rows, n = V.shape
-    flat = np.flatnonzero(V != 0)
+    flat = np.flatnonzero(mask)
     bounds = np.searchsorted(flat, np.arange(0, (rows + 1) * n, n))
     cnt = np.diff(bounds)
     cols = flat - np.repeat(np.arange(0, rows * n, n), cnt)
     return cnt, bounds[:-1], cols, V.reshape(-1)[flat]
+
+
+def _sparse_terms_by_column(V: np.ndarray, mask: np.ndarray):
+    """_sparse_terms of V.T, without copying V: the nonzero entries of each
+    column k, in ascending row order (cols are then row numbers)."""
+    rows, n = V.shape
+    flat = np.flatnonzero(mask.T)                   # k * rows + b, ascending
+    bounds = np.searchsorted(flat, np.arange(0, (n + 1) * rows, rows))
+    cnt = np.diff(bounds)
+    ks = np.repeat(np.arange(n), cnt)
+    bs = flat - ks * rows
+    return cnt, bounds[:-1], bs, V.reshape(-1)[bs * n + ks]
 
 
 def _groups(scnt: np.ndarray, n: int, lead: int, min_width: int, max_width: int):
@@ -131,15 +183,15 @@ def _groups(scnt: np.ndarray, n: int, lead: int, min_width: int, max_width: int)
     S = scnt.shape[0]
     gmin = max(1, min_width // n)
     gmax = max(gmin, max_width // n)
-    neg = -scnt
+    neg = (-scnt).tolist()                          # ascending, for bisect
     groups = []
     rows = 0
     g0 = 0
     while g0 < S:
-        longest = int(scnt[g0])
+        longest = -neg[g0]
         if not longest:
             break
-        short = int(neg.searchsorted(-0.9 * longest, "right"))   # first one < 90% as long
+        short = bisect.bisect_right(neg, -0.9 * longest, g0)    # first one < 90% as long
         g1 = min(S, g0 + gmax, max(g0 + gmin, short))
         groups.append((g0, g1, longest + lead))
         rows += (longest + lead) * (g1 - g0)
@@ -268,15 +320,28 @@ def dense_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray)
     n_out = W.shape[1]
     if not rows or not n_out:
         return
-    nnz = np.count_nonzero(X)
-    if nnz >= DENSE_FILL * X.size and _no_neg_zero_or_nan(bias) and _finite(W):
+    _dense_forward(X, W, bias, Y)
+    if _has_nan(Y) and _odd_nans(X, W, bias):
+        Y[...] = _dense_forward_sse(X, W, bias)
+
+
+def _dense_forward_sse(X: np.ndarray, W: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The contract step by step, NaNs picked as SSE does (slow)."""
+    Y = np.repeat(bias[None, :], X.shape[0], axis=0)
+    for k in range(X.shape[1]):
+        nz = X[:, k] != 0
+        if nz.any():
+            Y[nz] = _sse(np.add, Y[nz], _sse(np.multiply, W[k][None, :], X[nz, k, None]))
+    return Y
+
+
+def _dense_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray) -> None:
+    mask = np.not_equal(X, 0, out=scratch("nz_mask", X.shape, np.bool_))
+    if (np.count_nonzero(mask) >= DENSE_FILL * X.size and _no_neg_zero_or_nan(bias)
+            and _finite(W)):
         _dense_forward_all(X, W, bias, Y)
-    else:
-        _sparse_forward(X, W, bias, Y)
-
-
-def _sparse_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray) -> None:
-    cnt, starts, cols, vals = _sparse_terms(X)
+        return
+    cnt, starts, cols, vals = _sparse_terms(X, mask)
     tab = with_spare_rows("rd_table", *W.shape)
     tab[...] = W
     ragged_dot(tab, cnt, starts, cols, vals, Y, bias)
@@ -312,11 +377,25 @@ def dense_backward_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> Non
     n_out = dY.shape[1]
     if not n_in or not n_out:
         return
-    nnz = np.count_nonzero(X)
-    if rows and nnz >= DENSE_FILL * X.size and _finite(dY):
+    _dense_weights(X, dY, dW)
+    if _has_nan(dW) and _odd_nans(X, dY):
+        acc = np.zeros((n_in, n_out), F32)
+        for b in range(rows):
+            nz = X[b] != 0
+            acc[nz] = _sse(np.add, acc[nz], _sse(np.multiply, dY[b][None, :], X[b, nz, None]))
+        dW[...] = acc
+
+
+def _dense_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
+    rows = X.shape[0]
+    mask = np.not_equal(X, 0, out=scratch("nz_mask", X.shape, np.bool_))
+    if rows and np.count_nonzero(mask) >= DENSE_FILL * X.size and _finite(dY):
         _dense_weights_all(X, dY, dW)
-    else:
-        _sparse_weights(X, dY, dW)
+        return
+    cnt, starts, bs, vals = _sparse_terms_by_column(X, mask)
+    tab = with_spare_rows("rd_table", *dY.shape)
+    tab[...] = dY
+    ragged_dot(tab, cnt, starts, bs, vals, dW, None, 2048, 8192)
 
 
 def _dense_weights_all(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
@@ -332,22 +411,35 @@ def _dense_weights_all(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
         dW[...] = seq_sum(P, 0.0, scratch("dw_sum", (n_in, n_out)))
 
 
-def _sparse_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
-    cnt, starts, bs, vals = _sparse_terms(np.ascontiguousarray(X.T))
-    tab = with_spare_rows("rd_table", *dY.shape)
-    tab[...] = dY
-    ragged_dot(tab, cnt, starts, bs, vals, dW, None, 2048, 8192)
-
-
 def sequential_sum_rows(dY: np.ndarray, db: np.ndarray) -> None:
     """db[j] = +0.0, then db[j] = fl(db[j] + dY[b,j]) for b ascending."""
     seq_sum(dY, 0.0, db)
+    if _has_nan(db) and _odd_nans(dY):
+        acc = np.zeros(dY.shape[1], F32)
+        for row in dY:
+            acc = _sse(np.add, acc, row)
+        db[...] = acc
 
 
 def dense_backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
     """dX[b,k]: four lane accumulators a_l = +0.0; for j = 0,4,8,.. (j+4 <= n):
     a_l = fl(a_l + fl(dY[b,j+l] * W[k,j+l])); s = fl(fl(a0+a1) + fl(a2+a3));
     then for the tail j ascending: s = fl(s + fl(dY[b,j] * W[k,j]))."""
+    _backward_input(dY, W, dX)
+    if _has_nan(dX) and _odd_nans(dY, W):
+        n_out = dY.shape[1]
+        full = n_out // 4 * 4
+        prod = _sse(np.multiply, dY[:, None, :], W[None, :, :])     # mulps dY, W
+        a = np.zeros((dY.shape[0], W.shape[0], 4), F32)
+        for j in range(0, full, 4):
+            a = _sse(np.add, a, prod[:, :, j:j + 4])
+        s = _sse(np.add, _sse(np.add, a[..., 0], a[..., 1]), _sse(np.add, a[..., 2], a[..., 3]))
+        for j in range(full, n_out):
+            s = _sse(np.add, s, prod[:, :, j])
+        dX[...] = s
+
+
+def _backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
     rows, n_out = dY.shape
     n_in = W.shape[0]
     full = n_out // 4 * 4
@@ -389,7 +481,13 @@ def relu_backward_(dA: np.ndarray, A: np.ndarray) -> None:
 
 def sgd_update_(W: np.ndarray, dW: np.ndarray, lr: np.float32) -> None:
     """In place: W = fl(W - fl(dW * lr))   (mulps dW, lr; subps W, step)."""
-    step = np.multiply(dW, F32(lr), out=scratch("sgd_step", dW.shape))
+    lr = F32(lr)
+    step = np.multiply(dW, lr, out=scratch("sgd_step", dW.shape))
+    # two NaNs can meet only in the multiply (then step has a NaN) or where a
+    # NaN in W meets a NaN step
+    if _has_nan(step) and _odd_nans(W, dW, np.array([lr])):
+        W[...] = _sse(np.subtract, W, _sse(np.multiply, dW, lr))
+        return
     np.subtract(W, step, out=W)
 
 
@@ -433,7 +531,17 @@ def softmax_xent(Z: np.ndarray, labels: np.ndarray, P: np.ndarray, dZ: np.ndarra
     s = e_0 + e_1 + ... sequentially; p_j = fl(e_j / s);
     loss_b = -fl(log(double(p_label))). Mean = fl((+0.0 + loss_0 + ...) / rows).
     dZ = fl(fl(p - y) / rows). Writes P and dZ, returns the mean loss."""
+    loss = _softmax_xent(Z, labels, P, dZ, False)
+    if (_has_nan(P) or np.isnan(loss)) and _odd_nans(Z):
+        loss = _softmax_xent(Z, labels, P, dZ, True)
+    return loss
+
+
+def _softmax_xent(Z, labels, P, dZ, sse: bool) -> np.float32:
     rows, n = Z.shape
+    sub, add, div = ((lambda a, b: _sse(np.subtract, a, b)), (lambda a, b: _sse(np.add, a, b)),
+                     (lambda a, b: _sse(np.divide, a, b))) if sse else (np.subtract, np.add,
+                                                                          np.divide)
     if np.isnan(Z).any():
         m = Z[:, 0].copy()
         for j in range(1, n):
@@ -444,19 +552,28 @@ def softmax_xent(Z: np.ndarray, labels: np.ndarray, P: np.ndarray, dZ: np.ndarra
         # a zero maximum, and that sign cannot matter: fl(z - m) is then a
         # zero of either sign or the same nonzero value, and exp(-0) = exp(+0)
         m = Z.max(axis=1)
-    shifted = np.subtract(Z, m[:, None]).astype(np.float64)
+    shifted = sub(Z, m[:, None]).astype(np.float64)
     e = _map(math.exp, _exp_c, shifted).astype(F32)
-    # s = e_0 + e_1 + ...: seq_sum starts from +0.0, and +0.0 + e_0 == e_0 because
-    # exp never returns -0.0 or a signalling NaN
-    s = seq_sum(np.ascontiguousarray(e.T), 0.0, np.empty(rows, F32))
-    np.divide(e, s[:, None], out=P)
+    if sse:
+        s = e[:, 0]
+        for j in range(1, n):
+            s = add(s, e[:, j])
+    else:
+        # seq_sum starts from +0.0, and +0.0 + e_0 == e_0 (exp returns no -0.0)
+        s = seq_sum(np.ascontiguousarray(e.T), 0.0, np.empty(rows, F32))
+    P[...] = div(e, s[:, None])
     pc = P[np.arange(rows), labels].astype(np.float64)
     losses = -_map(math.log, _log_c, pc).astype(F32)
-    total = seq_sum(losses, 0.0, np.empty((), F32))
+    if sse:
+        total = np.float32(0.0)
+        for loss_b in losses:
+            total = add(total, loss_b)
+    else:
+        total = seq_sum(losses, 0.0, np.empty((), F32))
     y = np.zeros((rows, n), F32)
     y[np.arange(rows), labels] = 1.0
-    np.divide(np.subtract(P, y), F32(rows), out=dZ)
-    return np.divide(total, F32(rows), dtype=F32)     # rows = 0: 0/0, the default NaN
+    dZ[...] = div(sub(P, y), F32(rows))
+    return F32(div(total, F32(rows)))                  # rows = 0: 0/0, the default NaN
 
 
 def count_correct(Z: np.ndarray, labels: np.ndarray) -> int:
