@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from dataclasses import dataclass
 
 from .codegen import Layout, ranges
@@ -289,6 +290,8 @@ READERS = {"RB": ("mb", 1), "RW": ("mw", 2), "RI": ("mI", 4), "RQ": ("mQ", 8),
            "RF": ("mf", 4), "RDD": ("md", 8)}
 WRITERS = {"WB1": ("mb", 1), "WW1": ("mw", 2), "WI1": ("mI", 4), "WQ1": ("mQ", 8)}
 MEM_VIEWS = {"mb": "B", "mw": "H", "mI": "I", "mQ": "Q", "mf": "f", "md": "d"}
+_VIEW_BITS = {"mb": 8, "mw": 16, "mI": 32, "mQ": 64, "xi": 32, "xq": 64}
+_REG = re.compile(r"r\d+$")
 
 
 def _reader(name: str) -> tuple[str, int, int] | None:
@@ -373,7 +376,8 @@ class View:
 
 
 class State:
-    __slots__ = ("lanes", "memsrc", "memvals", "flags", "consts", "copies", "aff", "terms")
+    __slots__ = ("lanes", "memsrc", "memvals", "flags", "consts", "copies", "aff", "terms",
+                 "width")
 
     def __init__(self):
         self.lanes: dict[tuple[str, int], bool] = {}     # cached lane -> dirty
@@ -384,6 +388,7 @@ class State:
         self.copies: dict[str, str] = {}
         self.aff: dict[str, Aff | None] = {}
         self.terms: dict[str, tuple] = {}                 # var -> address terms (current names)
+        self.width: dict[str, int] = {}                   # var -> its value is in [0, 2**width)
 
     def clone(self) -> State:
         s = State.__new__(State)
@@ -395,6 +400,7 @@ class State:
         s.copies = dict(self.copies)
         s.aff = dict(self.aff)
         s.terms = dict(self.terms)
+        s.width = dict(self.width)
         return s
 
     def header(self) -> State:
@@ -472,7 +478,8 @@ class Emitter:
     access checked), 'fast' (loop body with hoisted checks) or 'checked' (loop
     body, every access checked)."""
 
-    def __init__(self, block: Block, mode: str, loop: bool, unmask: set | None = None):
+    def __init__(self, block: Block, mode: str, loop: bool, bounded: set | None = None,
+                 steps: dict | None = None):
         self.block = block
         self.mode = mode
         self.loop = loop                      # inside the loop (faults report the iteration)
@@ -485,7 +492,8 @@ class Emitter:
         self.addr = 0
         self.snaps = 0
         self.on_branch = None                 # loop: called with the last `_n = ...`
-        self.unmask = unmask or set()         # (fast) assignments whose mask the guard proves
+        self.bounded = bounded or set()       # (fast) registers the range test bounds
+        self.steps = steps or {}              # (fast) register -> its change per iteration
 
     # -- driving ------------------------------------------------------------------
     def body(self, st: State, out: list[ast.stmt]) -> None:
@@ -573,7 +581,7 @@ class Emitter:
                 if one.flags is not None:
                     o.append(_assign("fl", one.flags.tuple()))
             st.flags = None
-        for attr in ("memsrc", "memvals", "consts", "copies", "aff", "terms"):
+        for attr in ("memsrc", "memvals", "consts", "copies", "aff", "terms", "width"):
             da, db = getattr(a, attr), getattr(b, attr)
             setattr(st, attr, {k: v for k, v in da.items() if k in db and db[k] == v})
 
@@ -618,6 +626,11 @@ class Emitter:
             return ast.Call(func=f, args=[self.rx(a, st, out) for a in node.args], keywords=[])
         if t is ast.BinOp:
             left, right = self.rx(node.left, st, out), self.rx(node.right, st, out)
+            if (type(node.op) is ast.BitAnd and type(right) is ast.Constant
+                    and _is_mask(right.value)):
+                w = self.width(left, st)
+                if w is not None and w <= right.value.bit_length():
+                    return left                 # the value already fits the mask
             res = ast.BinOp(left=left, op=node.op, right=right)
             return _fold(res) if isinstance(left, ast.Constant) and isinstance(right, ast.Constant) else res
         if t is ast.UnaryOp:
@@ -677,47 +690,115 @@ class Emitter:
         return node
 
     def var_write(self, name: str, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+        width = self.width(value, st)
         if self.mode == "fast":
             aff = self.affine(value, st)
-            terms = _addr_terms(value)
+            terms = _addr_terms(value) if name not in _names(value) else None
+            if _REG.match(name):
+                value = self._unmask(value, st)
         self.before_write(name, st, out)
         if isinstance(value, ast.Constant):
             st.consts[name] = value.value
-        elif isinstance(value, ast.Name) and value.id != name and not name.startswith("r"):
+        elif isinstance(value, ast.Name) and value.id != name and not _REG.match(name):
             st.copies[name] = value.id
+        if width is not None:
+            st.width[name] = width
+        else:
+            st.width.pop(name, None)
         if self.mode == "fast":
             st.aff[name] = aff
             if terms is not None:
                 st.terms[name] = terms
-            if (name in self.unmask and isinstance(value, ast.BinOp)
-                    and isinstance(value.op, ast.BitAnd)):
-                value = value.left           # the loop's range test proves the mask changes nothing
         self.emit_assign(name, value, out)
+
+    def width(self, node: ast.expr, st: State) -> int | None:
+        """n such that the value of node is known to lie in [0, 2**n)."""
+        t = type(node)
+        if t is ast.Name:
+            return 64 if _REG.match(node.id) else st.width.get(node.id)
+        if t is ast.Constant:
+            v = node.value
+            return v.bit_length() if type(v) is int and v >= 0 else None
+        if t is ast.BinOp:
+            op = type(node.op)
+            a, b = self.width(node.left, st), self.width(node.right, st)
+            if op is ast.BitAnd:
+                known = [w for w in (a, b) if w is not None]
+                return min(known) if known else None
+            if a is None:
+                return None
+            if op is ast.RShift:
+                if type(node.right) is ast.Constant and type(node.right.value) is int:
+                    return max(a - node.right.value, 0)
+                return a
+            if b is None:
+                return None
+            if op in (ast.BitOr, ast.BitXor):
+                return max(a, b)
+            if op is ast.Add:
+                return max(a, b) + 1
+            if op is ast.Mult:
+                return a + b
+            if op is ast.LShift and type(node.right) is ast.Constant:
+                return a + node.right.value
+            return None
+        if t is ast.IfExp:
+            a, b = self.width(node.body, st), self.width(node.orelse, st)
+            return max(a, b) if a is not None and b is not None else None
+        if t is ast.Subscript and type(node.value) is ast.Name:
+            return _VIEW_BITS.get(node.value.id)
+        return None
+
+    def _unmask(self, value: ast.expr, st: State) -> ast.expr:
+        """Fast loop: `(x + c) & mask` written to a register, x a register the
+        loop's range test already bounds: bound it so that the sum cannot
+        wrap, and drop the mask."""
+        if not (type(value) is ast.BinOp and type(value.op) is ast.BitAnd
+                and type(value.right) is ast.Constant and _is_mask(value.right.value)):
+            return value
+        a = self.affine(value.left, st)
+        if a is None:
+            return value
+        varying = {r for r, _ in a.terms if r not in self.block.invariant}
+        for _lo, _hi, c in a.conds:
+            varying |= {r for r, _ in c.terms if r not in self.block.invariant}
+        if len(varying) != 1 or not varying <= self.bounded:
+            return value
+        for c in [Constraint(Aff(a.const, a.terms), lo=0, hi=value.right.value)] + [
+                Constraint(c, lo=lo, hi=hi) for lo, hi, c in a.conds]:
+            self.constraints.setdefault(c.key(), c)
+        return value.left
 
     def tuple_write(self, tgt: ast.Tuple, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
         names = [e.id for e in tgt.elts]
-        if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-                and _reader(value.func.id)):
-            elems = self.mem_read(value.func.id, value.args[1], st, out, names)
-            if isinstance(elems, list):
-                for name, e in zip(names, elems):
-                    if not name.startswith("_") or len(name) > 1:
-                        self.var_write(name, e, st, out)
-                        view = self._memval_view(value.args[1], st)
-                        if view is not None:
-                            i = elems.index(e)
-                            w = _reader(value.func.id)[1]
-                            st.memvals[name] = (view[0], view[1] + i * w, w)
-                return
-            call = elems
+        reader = (_reader(value.func.id) if isinstance(value, ast.Call)
+                  and isinstance(value.func, ast.Name) else None)
+        if reader is None:
+            return self._tuple_assign(names, self.rx(value, st, out), st, out)
+        view_name, w, _ = reader
+        src = self._memval_view(value.args[1])
+        res = self.mem_read(value.func.id, value.args[1], st, out, names)
+        if isinstance(res, list):
+            for name, e in zip(names, res):
+                if name != f"__{self.k}":
+                    self.var_write(name, e, st, out)
         else:
-            call = self.rx(value, st, out)
+            self._tuple_assign(names, res, st, out)
+        for j, name in enumerate(names):
+            if _VIEW_BITS.get(view_name):
+                st.width[name] = _VIEW_BITS[view_name]
+            if src is not None:
+                st.memvals[name] = (src[0], src[1] + j * w, w)
+
+    def _tuple_assign(self, names: list[str], value: ast.expr, st: State,
+                      out: list[ast.stmt]) -> None:
         for name in names:
             self.before_write(name, st, out)
+            st.width.pop(name, None)
             if self.mode == "fast":
                 st.aff[name] = None
         out.append(ast.Assign(targets=[ast.Tuple(elts=[_st(x) for x in names], ctx=ast.Store())],
-                              value=call))
+                              value=value))
 
     # -- registers of the loop: affine tracking ---------------------------------------------
     def affine(self, node: ast.expr, st: State) -> Aff | None:
@@ -786,6 +867,25 @@ class Emitter:
 
     def lane_write(self, key, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
         v = self.rx(value, st, out)
+        src = None
+        if isinstance(v, ast.Name) and v.id in st.memvals:
+            view, off, width = st.memvals[v.id]
+            if width == LANE_WIDTH[key[0]]:
+                src = (view, off)
+        if src is not None and key[0] in ("xq", "xd") and src[0].unit % 4 == 0 and src[1] % 4 == 0:
+            # 64 bits straight from memory: keep them as two 32-bit lanes read
+            # from memory, so that a float32 write to one half later needs no
+            # store of the whole 64 bits first
+            view, off = src
+            base = _n(view.ix) if view.unit == 4 else ast.BinOp(
+                left=_n(view.ix), op=ast.Mult(), right=_k(view.unit // 4))
+            for half in (0, 1):
+                self._lane_store(("xi", 2 * key[1] + half), _sub("mI", _add(base, off // 4 + half)),
+                                 st, out, (view, off + 4 * half))
+            return
+        self._lane_store(key, v, st, out, src)
+
+    def _lane_store(self, key, v: ast.expr, st: State, out: list[ast.stmt], src) -> None:
         lo, hi = _span(key)
         for k2 in list(st.lanes):
             if k2 != key:
@@ -795,11 +895,6 @@ class Emitter:
                         self.flush_lane(k2, st, out)
                     del st.lanes[k2]
                     st.memsrc.pop(k2, None)
-        src = None
-        if isinstance(v, ast.Name) and v.id in st.memvals:
-            view, off, width = st.memvals[v.id]
-            if width == hi - lo:
-                src = (view, off)
         name = _lane_local(key)
         self.before_write(name, st, out)
         st.memsrc.pop(key, None)
@@ -816,16 +911,10 @@ class Emitter:
 
     # -- flags -------------------------------------------------------------------------------
     def flags_write(self, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+        # the components stay expressions (a helper call such as mul_flags is
+        # only made where the record is built or read)
         elts = [self.rx(e, st, out) for e in value.elts]
-        comps = []
-        for j, e in enumerate(elts[2:]):
-            if any(type(x) is ast.Call for x in _walk(e)):
-                name = f"_f{self.k}_{j}"
-                self.before_write(name, st, out)
-                self.emit_assign(name, e, out)
-                e = _n(name)
-            comps.append(e)
-        st.flags = Pending(elts[0].value, elts[1].value, *comps)
+        st.flags = Pending(elts[0].value, elts[1].value, *elts[2:])
 
     def flags_local(self, st: State, out: list[ast.stmt]) -> str:
         if st.flags is not None:
@@ -948,11 +1037,13 @@ class Emitter:
         cons += [Constraint(c, lo=lo, hi=hi) for lo, hi, c in a.conds
                  if not (c == bare and lo == 0 and hi == M64)]
         if align:
+            # aligned at the first iteration and moving by a multiple of align
             coef = dict(a.terms)
-            if any(coef[r] % align for r in varying):
-                self._align_check(ea, align, st, out)
+            if all(r in self.steps and not self.steps[r].terms
+                   and coef.get(r, 0) * self.steps[r].const % align == 0 for r in varying):
+                cons.append(Constraint(bare, align=align))
             else:
-                cons.append(Constraint(Aff(a.const, a.terms), align=align))
+                self._align_check(ea, align, st, out)
         for c in cons:
             self.constraints.setdefault(c.key(), c)
         node = self.assigned.get(ea)
@@ -981,7 +1072,7 @@ class Emitter:
                 self.views[ea] = View(ix, unit)
         return True
 
-    def _memval_view(self, addr: ast.expr, st: State) -> tuple[View, int] | None:
+    def _memval_view(self, addr: ast.expr) -> tuple[View, int] | None:
         base, off = _addr_parts(addr)
         if base is None or base not in self.views:
             return None
@@ -1147,6 +1238,7 @@ class _Liveness:
     def __init__(self):
         self.dead: dict[int, bool] = {}
         self.cache: dict[int, tuple] = {}
+        self.after: dict[int, set[str]] = {}     # simple statement -> names live after it
 
     def facts(self, s: ast.stmt) -> tuple:
         """(kind, names assigned, names read) of a simple statement, cached."""
@@ -1168,6 +1260,7 @@ class _Liveness:
 
     def stmt(self, s: ast.stmt, live: set[str], brk: set[str] | None) -> set[str]:
         if isinstance(s, (ast.Assign, ast.Expr)):
+            self.after[id(s)] = live
             kind, names, used = self.facts(s)
             if kind == "def":
                 dead = not (names & live)
@@ -1224,9 +1317,71 @@ def _is_comment(s: ast.stmt) -> bool:
 
 
 def eliminate_dead(stmts: list[ast.stmt]) -> list[ast.stmt]:
-    lv = _Liveness()
-    lv.block(stmts, set(), None)
-    return _remove_dead(stmts, lv.dead)
+    """Remove dead assignments (and the ifs they leave empty, which can make
+    more assignments dead: repeat until none is left), then forward
+    single-use temporaries using the liveness of the final code."""
+    for _ in range(8):
+        lv = _Liveness()
+        lv.block(stmts, set(), None)
+        if not any(lv.dead.values()):
+            return _forward(stmts, lv.after)
+        stmts = _remove_dead(stmts, lv.dead)
+    return stmts                    # not settled (never seen): leave it unforwarded
+
+
+def _loads(node: ast.AST, name: str) -> int:
+    return sum(1 for x in _walk(node) if type(x) is ast.Name and x.id == name
+               and type(x.ctx) is ast.Load)
+
+
+def _subst_stmt(s: ast.stmt, mapping: dict[str, ast.expr]) -> ast.stmt:
+    if isinstance(s, ast.Assign):
+        targets = [_subst(t, mapping) if not isinstance(t, ast.Name) else t for t in s.targets]
+        return ast.Assign(targets=targets, value=_subst(s.value, mapping))
+    return ast.Expr(value=_subst(s.value, mapping))
+
+
+def _forward(stmts: list[ast.stmt], after: dict[int, set[str]], window: int = 8) -> list[ast.stmt]:
+    """Put a temporary's expression where the temporary is used, when that is
+    its only use, a few statements later, with nothing in between that could
+    change what the expression reads (t = r0 + 1; r0 = t  ->  r0 = r0 + 1)."""
+    for s in stmts:
+        if isinstance(s, (ast.If, ast.For)):
+            s.body = _forward(s.body, after, window)
+            s.orelse = _forward(s.orelse, after, window)
+    out = list(stmts)
+    i = 0
+    while i < len(out):
+        s = out[i]
+        if not (type(s) is ast.Assign and type(s.targets[0]) is ast.Name and _pure(s.value)):
+            i += 1
+            continue
+        v = s.targets[0].id
+        reads = _names(s.value)
+        for j in range(i + 1, min(i + 1 + window, len(out))):
+            u = out[j]
+            if _is_comment(u):
+                continue
+            if not isinstance(u, (ast.Assign, ast.Expr)):
+                break
+            n = _loads(u, v)
+            if n:
+                if n == 1 and v not in after.get(id(u), {v}) and v not in reads:
+                    new = _subst_stmt(u, {v: s.value})
+                    after[id(new)] = after[id(u)]
+                    out[j] = new
+                    del out[i]
+                    i -= 1
+                break
+            # only pure assignments to other names may lie in between
+            if not (type(u) is ast.Assign and _pure(u.value)
+                    and all(type(t) is ast.Name or type(t) is ast.Tuple for t in u.targets)):
+                break
+            stored = {x.id for t in u.targets for x in _walk(t) if type(x) is ast.Name}
+            if v in stored or stored & reads:
+                break
+        i += 1
+    return out
 
 
 # ---- putting a block together ------------------------------------------------------------
@@ -1295,7 +1450,26 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None,
                iterations: ast.expr) -> tuple[Emitter, list[ast.stmt], State]:
     """One iteration of a loop block: exits when the last branch leaves the
     loop, and at its end turns the state into `head` (the steady state)."""
-    em = Emitter(block, mode, loop=head is not None)
+    bounded, steps = set(), {}
+    if mode == "fast":
+        # a first pass finds the registers the range tests bound and how each
+        # register changes per iteration; the second uses both
+        pre, _, pre_end = _loop_body(block, "fast-pre", st.clone(), head, iterations)
+        bounded = {r for c in pre.constraints.values() for r, _ in c.aff.terms
+                   if r not in block.invariant}
+        for r in {f"r{i}" for i in range(16)} - block.invariant:
+            a = pre_end.aff.get(r)
+            # r + step exactly, the step fixed for the loop (registers it does
+            # not change); no wrap condition on another register (the fast
+            # loop bounds r so that its own cannot wrap)
+            if a is None or dict(a.terms).get(r) != 1:
+                continue
+            step = Aff(a.const, tuple((x, k) for x, k in a.terms if x != r))
+            if all(x in block.invariant for x, _ in step.terms) and all(
+                    {x for x, _ in c.terms} <= {r} for _lo, _hi, c in a.conds):
+                steps[r] = step
+    em = Emitter(block, "fast" if mode == "fast-pre" else mode, loop=head is not None,
+                 bounded=bounded, steps=steps)
     out: list[ast.stmt] = []
     end: list[State] = []
 
@@ -1312,7 +1486,7 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None,
             _reconcile(em, s, head, o)
         end.append(s.clone())
     em.on_branch = on_branch
-    if mode == "fast":
+    if em.mode == "fast":
         for i in range(16):
             st.aff[f"r{i}"] = Aff(0, ((f"r{i}", 1),))
     em.body(st, out)
@@ -1344,14 +1518,22 @@ def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: in
     # the loop with range tests instead of per-access checks, and the checked loop
     fast, fbody, _ = _loop_body(block, "fast", head.clone(), head, _n("_it"))
     if fast.constraints:
-        entry, guard = _entry_code(block, fast)
+        entry, guard, counted = _entry_code(block, fast)
         _, cbody, _ = _loop_body(block, "checked", head.clone(), head, _n("_it"))
-        code += entry + [_assign("_it0", _k(2)), ast.If(test=_n("_ok"), body=[ast.For(
-            target=_st("_it"), iter=_expr("range(2, _max + 1)"),
-            body=[ast.If(test=ast.UnaryOp(op=ast.Not(), operand=guard),
-                         body=_stmts("_it0 = _it\nbreak"), orelse=[])] + fbody,
-            orelse=_leave(fast, head.clone(), start, _n("_max")), type_comment=None)],
-            orelse=[])]
+        if guard is not None:
+            fbody = [ast.If(test=ast.UnaryOp(op=ast.Not(), operand=guard),
+                            body=_stmts("_it0 = _it\nbreak"), orelse=[])] + fbody
+        if counted:         # the fast loop ends after _T + 1 iterations at most
+            loop_end = _stmts("_end = min(_max + 1, _T + 3)")
+            fast_loop = ast.For(target=_st("_it"), iter=_expr("range(2, _end)"), body=fbody,
+                                orelse=_stmts("_it0 = max(_end, 2)"), type_comment=None)
+        else:
+            loop_end = []
+            fast_loop = ast.For(target=_st("_it"), iter=_expr("range(2, _max + 1)"),
+                                body=fbody, orelse=_leave(fast, head.clone(), start, _n("_max")),
+                                type_comment=None)
+        code += entry + [_assign("_it0", _k(2)),
+                         ast.If(test=_n("_ok"), body=loop_end + [fast_loop], orelse=[])]
         first_it = "_it0"
     else:
         cbody, first_it = fbody, "2"       # nothing was hoisted: one loop
@@ -1374,7 +1556,7 @@ def _bounds(k: int, lo: int, hi: int) -> tuple[str, str]:
     return f"-(({hi} - _g) // {-k})", f"(_g - {lo}) // {-k}"
 
 
-def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr]:
+def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr | None, bool]:
     """Code run when the fast loop starts. Each constraint is affine in the
     registers the loop does not change (fixed now) and at most one register x
     it does change: either it holds for every iteration (checked now) or it
@@ -1410,8 +1592,19 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr]:
         lines.append(f"{kb} = " + " + ".join([str(const)] + [f"{r} * {s}" for r, s in inv]))
         if unit > 1:
             lines += [f"if {kb} % {unit}: _ok = False", f"{kb} //= {unit}"]
-    guard = " and ".join(f"_L{x} <= {x} <= _H{x}" for x in bounded) or "True"
-    return _stmts("\n".join(lines)), _expr(guard)
+    # a register that changes by the same step every iteration stays in its
+    # range for a number of iterations known now: no test per iteration
+    counted = [x for x in bounded if x in em.steps]
+    if counted:
+        lines.append(f"_T = {M64}")
+        for x in counted:
+            step = _aff_source(em.steps[x])
+            lines += [f"_s = {step}",
+                      f"if not _L{x} <= {x} <= _H{x}: _T = -1",
+                      f"elif _s > 0: _T = min(_T, (_H{x} - {x}) // _s)",
+                      f"elif _s < 0: _T = min(_T, ({x} - _L{x}) // -_s)"]
+    guard = " and ".join(f"_L{x} <= {x} <= _H{x}" for x in bounded if x not in counted)
+    return _stmts("\n".join(lines)), (_expr(guard) if guard else None), bool(counted)
 
 
 def _function(name: str, params: list[str], body: list[ast.stmt]) -> ast.Module:
