@@ -13,7 +13,7 @@ the CLI's own "in N s"), the process's peak RSS and the final test accuracy.
 --profile wraps every twin in a timer (a little overhead per call) and
 splits the time into twins (by routine and layer shape) and everything else
 (the interpreted instructions between the twins, observers, output).
-The data directory is $MNIST_VM_DATA (or --data), as for `mnist-vm run`.
+MNIST comes from --data, $MNIST_DATA, $MNIST_VM_DATA or the mnist-vm cache.
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def run_once(data: str, epochs: int | None, profile: bool):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=int, default=None, help="default: the program's 10")
-    ap.add_argument("--data", default=os.environ.get("MNIST_VM_DATA"),
-                    help="MNIST directory (default $MNIST_VM_DATA)")
+    ap.add_argument("--data", default=os.environ.get("MNIST_DATA"),
+                    help="MNIST directory (default $MNIST_DATA, then as mnist-vm run)")
     ap.add_argument("--repeat", type=int, default=1, help="runs; the best is reported")
     ap.add_argument("--profile", action="store_true", help="time every twin call")
     args = ap.parse_args(argv)

@@ -13,7 +13,18 @@ reused from call to call, so a training batch allocates almost nothing.
 The expensive routines (dense layers) skip zero inputs exactly as the
 assembly does (`if x == 0.0: continue`), so their work is proportional to
 the nonzero inputs (about 19% of an MNIST image). How that stays a handful
-of numpy calls per layer is described at `ragged_dot`.
+of numpy calls per layer is described at `ragged_dot`. Mostly nonzero
+inputs (the hidden layers after ReLU) take a dense form instead, under the
+conditions that make adding the skipped zeros provably change nothing
+(`dense_forward`, `dense_backward_weights`).
+
+Two things numpy does not promise are checked rather than assumed:
+`seq_sum` verifies on import that a reduction over the outer axis adds in
+order, and NaN payloads (which NaN an operation returns when both operands
+are NaN) are handled as described at `_sse`.
+
+Costs per training batch on the development machine are in
+benchmarks/README.md (`python benchmarks/fast_mode.py --profile`).
 """
 
 from __future__ import annotations
