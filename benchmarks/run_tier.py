@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from vm import Machine, assemble, optimize  # noqa: E402
+from vm import Machine, assemble  # noqa: E402
 
 N = 784
 
@@ -193,6 +193,7 @@ def measure(name: str, runs: int, repeat: int | None = None) -> tuple[int, float
 
 
 def show(name: str) -> None:
+    from vm import optimize
     image = build(name, 2)
     m = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
     m.run()
