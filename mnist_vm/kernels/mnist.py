@@ -147,8 +147,13 @@ def _load_batch(m, images, labels, perm, start, rows, X):
     else:
         idx = np.arange(start, start + rows, dtype=np.int64)
     count = int(idx.max()) + 1 if rows else 0
-    img = a("load_batch", "images", images, (count, 784), np.uint8)
-    lab = a("load_batch", "labels", labels, (count,), np.uint8)
+    # view as many images as the next power of two (when mapped), so that one
+    # cached view serves every batch instead of one per largest index
+    cap = 1 << max(0, count - 1).bit_length()
+    if not m.mem.mapped(images, cap * 784) or not m.mem.mapped(labels, cap):
+        cap = count
+    img = a("load_batch", "images", images, (cap, 784), np.uint8)
+    lab = a("load_batch", "labels", labels, (cap,), np.uint8)
     x = a("load_batch", "X", X, (rows, 784), write=True)
     nn.to_float_pixels(np.take(img, idx, axis=0), x)
     a("load_batch", "labels_out", labels_out, (rows,), np.uint8, write=True)[...] = lab[idx]

@@ -39,20 +39,22 @@ test_images_file:   resb IMG_HEADER + MAX_TEST * N_IN       ; 7,840,016 bytes
 test_labels_file:   resb LBL_HEADER + MAX_TEST + 8          ; 10,016 bytes
 
 ; ---- parameters -------------------------------------------------------------
-W1:     resd ((N_IN * H1) + 3) / 4 * 4      ; 784 x 128, [in][out]
-b1:     resd ((H1) + 3) / 4 * 4             ; 128
-W2:     resd ((H1 * H2) + 3) / 4 * 4        ; 128 x 64
-b2:     resd ((H2) + 3) / 4 * 4             ; 64
-W3:     resd ((H2 * N_OUT) + 3) / 4 * 4     ; 64 x 10
-b3:     resd ((N_OUT) + 3) / 4 * 4          ; 10 used, 12 reserved
+; Back to back and in this order (config.inc, PARAM_FLOATS): sgd_update
+; treats W1 .. b3 as one array, and dW1 .. db3 as its gradient.
+W1:     resd W1_FLOATS                      ; 784 x 128, [in][out]
+b1:     resd B1_FLOATS                      ; 128
+W2:     resd W2_FLOATS                      ; 128 x 64
+b2:     resd B2_FLOATS                      ; 64
+W3:     resd W3_FLOATS                      ; 64 x 10
+b3:     resd B3_FLOATS                      ; 10 used, 12 reserved
 
-; ---- gradients (same shapes as the parameters) --------------------------------
-dW1:    resd ((N_IN * H1) + 3) / 4 * 4
-db1:    resd ((H1) + 3) / 4 * 4
-dW2:    resd ((H1 * H2) + 3) / 4 * 4
-db2:    resd ((H2) + 3) / 4 * 4
-dW3:    resd ((H2 * N_OUT) + 3) / 4 * 4
-db3:    resd ((N_OUT) + 3) / 4 * 4
+; ---- gradients (same shapes and the same layout as the parameters) -------------
+dW1:    resd W1_FLOATS
+db1:    resd B1_FLOATS
+dW2:    resd W2_FLOATS
+db2:    resd B2_FLOATS
+dW3:    resd W3_FLOATS
+db3:    resd B3_FLOATS
 
 ; ---- one mini-batch (training, or a chunk of the test set) --------------------
 X:      resd ((BATCH * N_IN) + 3) / 4 * 4   ; pixels / 255, BATCH x 784

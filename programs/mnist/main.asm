@@ -32,7 +32,7 @@
 ;   dW2 = A1^T . dA2    db2 = ...                   dA1 = dA2 . W2^T
 ;   dA1 = 0 where A1 = 0
 ;   dW1 = X^T  . dA1    db1 = ...
-;   W = W - LR * dW     for all six parameter arrays
+;   W = W - LR * dW     for all six parameter arrays (one sgd_update call)
 ;
 ; Output (stdout):
 ;   mnist-asm: 784-128-64-10 epochs=E batch=B lr=0.010000 train=N test=M seed=S shuffle=1
@@ -179,8 +179,8 @@ _start:
 ;   (sum: +0.0, then fl(sum + loss) batch after batch)
 ;   If SHUFFLE: shuffle(perm, TRAIN_LIMIT). Then for every full batch
 ;   i = 0 .. NUM_BATCHES-1 (rows perm[i*BATCH .. i*BATCH+BATCH-1]): load,
-;   forward, softmax_xent, backward, sgd_update on all six parameter arrays,
-;   then progress_batch(epoch, i+1, loss).
+;   forward, softmax_xent, backward, one sgd_update over all six parameter
+;   arrays (W1 .. b3, back to back in memory), then progress_batch(epoch, i+1, loss).
 ;   Frame: [rsp .. rsp+23] outgoing stack arguments (7th.. of a call),
 ;   [rsp+32] sum of losses, [rsp+36] this batch's loss.
 ; -----------------------------------------------------------------------------
@@ -303,36 +303,12 @@ train_epoch:
     mov qword [rsp+16], H1
     call dense_backward         ; dW1, db1
 
-    ; ---- SGD step: W = W - lr * dW ----------------------------------------------
+    ; ---- SGD step: W = W - lr * dW for W1, b1, W2, b2, W3, b3 at once: they lie
+    ;      back to back, and so do their gradients (buffers.asm) ---------------
     mov rdi, W1
     mov rsi, dW1
     movss xmm0, [rel lr_value]
-    mov rdx, N_IN * H1
-    call sgd_update
-    mov rdi, b1
-    mov rsi, db1
-    movss xmm0, [rel lr_value]  ; (reloaded: the previous call may clobber xmm0)
-    mov rdx, H1
-    call sgd_update
-    mov rdi, W2
-    mov rsi, dW2
-    movss xmm0, [rel lr_value]
-    mov rdx, H1 * H2
-    call sgd_update
-    mov rdi, b2
-    mov rsi, db2
-    movss xmm0, [rel lr_value]
-    mov rdx, H2
-    call sgd_update
-    mov rdi, W3
-    mov rsi, dW3
-    movss xmm0, [rel lr_value]
-    mov rdx, H2 * N_OUT
-    call sgd_update
-    mov rdi, b3
-    mov rsi, db3
-    movss xmm0, [rel lr_value]
-    mov rdx, N_OUT
+    mov rdx, PARAM_FLOATS
     call sgd_update
 
     ; ---- progress -----------------------------------------------------------------
