@@ -103,15 +103,17 @@ def _seq_sum_reduce(P: np.ndarray, initial: float, out: np.ndarray) -> np.ndarra
 
 
 def _check_seq_sum() -> bool:
+    """Sequential, from `initial`, in small and in large (buffer-sized) shapes?"""
     rng = np.random.default_rng(12345)
-    P = (rng.standard_normal((40, 3, 5)) * rng.choice([1e-4, 1.0, 1e4], (40, 3, 5))).astype(F32)
-    P[0, 0, 0] = -0.0
-    P[:, 2, 4] = -0.0
     ok = True
-    for initial in (0.0, -0.0):
-        ref = _seq_sum_loop(P, initial, np.empty((3, 5), F32))
-        got = _seq_sum_reduce(P, initial, np.empty((3, 5), F32))
-        ok &= bool(np.array_equal(ref.view(np.uint32), got.view(np.uint32)))
+    for shape in ((40, 3, 5), (70, 3, 3001)):
+        P = (rng.standard_normal(shape) * rng.choice([1e-4, 1.0, 1e4], shape)).astype(F32)
+        P[0, 0, 0] = -0.0
+        P[:, 2, 4] = -0.0
+        for initial in (0.0, -0.0):
+            ref = _seq_sum_loop(P, initial, np.empty(shape[1:], F32))
+            got = _seq_sum_reduce(P, initial, np.empty(shape[1:], F32))
+            ok &= bool(np.array_equal(ref.view(np.uint32), got.view(np.uint32)))
     return ok
 
 
@@ -210,8 +212,8 @@ def _groups(scnt: np.ndarray, n: int, lead: int, min_width: int, max_width: int)
     return groups, rows
 
 
-def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.ndarray,
-               vals: np.ndarray | None, out: np.ndarray, first: np.ndarray | None,
+def ragged_dot(tab: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.ndarray,
+               vals: np.ndarray, out: np.ndarray, first: np.ndarray | None,
                min_width: int = 1024, max_width: int = 4096) -> None:
     """For every sequence s (S of them, S = len(cnt)):
         out[s] = fl(... fl(fl(a + fl(table[k_0] * v_0)) + fl(table[k_1] * v_1)) ...)
@@ -219,12 +221,12 @@ def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.
     and a = first (a vector, the bias of dense_forward) or +0.0 (first=None,
     the zeroed dW of dense_backward). Elementwise over the n columns of table
     (the table row is the first operand of the multiply, the accumulator the
-    first of the add). vals=None: the table rows are the products already.
-    This is dense_forward (sequences = rows of X, table = W) and the dW part
-    of dense_backward (sequences = inputs k, table = dY) with zeros skipped.
+    first of the add). This is dense_forward (sequences = rows of X, table =
+    W) and the dW part of dense_backward (sequences = inputs k, table = dY)
+    with zeros skipped.
 
-    The table must have two spare rows after its last (`with_spare_rows`):
-    they are overwritten with a -0.0 row and the first row.
+    tab is the table followed by two spare rows (table = tab[:-2]); they are
+    overwritten with a -0.0 row and the first row.
 
     How: sort the sequences by length (longest first) and cut them into
     groups (`_groups`); a group of g sequences whose longest has T terms is
@@ -235,12 +237,11 @@ def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.
     first value a is slab row 0 (its row times 1.0, added to the sum's
     initial -0.0: neither changes it) or the initial +0.0 of the sum."""
     S = cnt.shape[0]
-    n = table.shape[1]
+    n = tab.shape[1]
     if S == 0 or n == 0:
         return
     nnz = keys.shape[0]
-    kt = table.shape[0]
-    tab = table.base_rows                            # type: ignore[attr-defined]
+    kt = tab.shape[0] - 2
     lead = 0 if first is None else 1
     tab[kt] = NEG_ZERO
     if lead:
@@ -269,10 +270,9 @@ def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.
         bk = scratch("rd_bk", (R,), IDX)
         bk.fill(kt)
         bk[pos] = keys
-        if vals is not None:
-            bv = scratch("rd_bv", (R,))
-            bv.fill(1.0)
-            bv[pos] = vals
+        bv = scratch("rd_bv", (R,))
+        bv.fill(1.0)
+        bv[pos] = vals
         if lead:
             for (g0, g1, _), o in zip(groups, offs.tolist()):
                 bk[o:o + g1 - g0] = kt + 1
@@ -282,8 +282,7 @@ def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.
             m = st * g
             slab = scratch("rd_slab", (st, g, n))
             np.take(tab, bk[o:o + m].reshape(st, g), axis=0, out=slab, mode="clip")
-            if vals is not None:
-                np.multiply(slab, bv[o:o + m].reshape(st, g, 1), out=slab)
+            np.multiply(slab, bv[o:o + m].reshape(st, g, 1), out=slab)
             seq_sum(slab, initial, res[g0:g1])
     done = groups[-1][1] if groups else 0
     if done < S:
@@ -291,18 +290,6 @@ def ragged_dot(table: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.
     out[order] = res
     if first is not None and int(scnt[-1]) == 0:
         out[cnt == 0] = first                       # the bias untouched, even a signalling NaN
-
-
-class _Rows(np.ndarray):
-    pass
-
-
-def with_spare_rows(name: str, rows: int, n: int) -> np.ndarray:
-    """A (rows, n) scratch table followed by two spare rows for ragged_dot."""
-    full = scratch(name, (rows + 2, n))
-    t = full[:rows].view(_Rows)
-    t.base_rows = full
-    return t
 
 
 DENSE_FILL = 0.5     # inputs at least this full use the dense forms below
@@ -353,8 +340,8 @@ def _dense_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray
         _dense_forward_all(X, W, bias, Y)
         return
     cnt, starts, cols, vals = _sparse_terms(X, mask)
-    tab = with_spare_rows("rd_table", *W.shape)
-    tab[...] = W
+    tab = scratch("rd_table", (W.shape[0] + 2, W.shape[1]))
+    tab[:-2] = W
     ragged_dot(tab, cnt, starts, cols, vals, Y, bias)
 
 
@@ -404,8 +391,8 @@ def _dense_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
         _dense_weights_all(X, dY, dW)
         return
     cnt, starts, bs, vals = _sparse_terms_by_column(X, mask)
-    tab = with_spare_rows("rd_table", *dY.shape)
-    tab[...] = dY
+    tab = scratch("rd_table", (dY.shape[0] + 2, dY.shape[1]))
+    tab[:-2] = dY
     ragged_dot(tab, cnt, starts, bs, vals, dW, None, 2048, 8192)
 
 
