@@ -276,14 +276,19 @@ def ragged_dot(tab: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.nd
         if lead:
             for (g0, g1, _), o in zip(groups, offs.tolist()):
                 bk[o:o + g1 - g0] = kt + 1
-        initial = -0.0 if lead else 0.0
+        initial = F32(-0.0 if lead else 0.0)
+        slabs = scratch("rd_slab", (max(st * (g1 - g0) for g0, g1, st in groups) * n,))
+        take, multiply, reduce = np.take, np.multiply, _SEQ_SUM
         for (g0, g1, st), o in zip(groups, offs.tolist()):
             g = g1 - g0
             m = st * g
-            slab = scratch("rd_slab", (st, g, n))
-            np.take(tab, bk[o:o + m].reshape(st, g), axis=0, out=slab, mode="clip")
-            np.multiply(slab, bv[o:o + m].reshape(st, g, 1), out=slab)
-            seq_sum(slab, initial, res[g0:g1])
+            slab = slabs[:m * n].reshape(st, g, n)
+            take(tab, bk[o:o + m].reshape(st, g), axis=0, out=slab, mode="clip")
+            multiply(slab, bv[o:o + m].reshape(st, g, 1), out=slab)
+            if g * n > 1:                           # seq_sum without its checks
+                reduce(slab, initial, res[g0:g1])
+            else:
+                seq_sum(slab, initial, res[g0:g1])
     done = groups[-1][1] if groups else 0
     if done < S:
         res[done:] = 0.0 if first is None else first
@@ -393,7 +398,7 @@ def _dense_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
     cnt, starts, bs, vals = _sparse_terms_by_column(X, mask)
     tab = scratch("rd_table", (dY.shape[0] + 2, dY.shape[1]))
     tab[:-2] = dY
-    ragged_dot(tab, cnt, starts, bs, vals, dW, None, 2048, 8192)
+    ragged_dot(tab, cnt, starts, bs, vals, dW, None, 4096, 8192)
 
 
 def _dense_weights_all(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
