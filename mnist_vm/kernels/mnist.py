@@ -97,15 +97,14 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
     a = views(m).array
     x = a("dense_backward", "X", X, (rows, n_in))
     dy = a("dense_backward", "dY", dY, (rows, n_out))
-    w = a("dense_backward", "W", W, (n_in, n_out))
     dw = a("dense_backward", "dW", dW, (n_in, n_out), write=True)
     dbv = a("dense_backward", "db", db, (n_out,), write=True)
-    dx = a("dense_backward", "dX", dX, (rows, n_in), write=True) if dX else None
-    # the assembly's order: dW, then db, then dX
+    # the assembly's order: dW, then db, then (only if dX != 0, reading W) dX
     nn.dense_backward_weights(x, dy, dw)
     nn.sequential_sum_rows(dy, dbv)
-    if dx is not None:
-        nn.dense_backward_input(dy, w, dx)
+    if dX:
+        nn.dense_backward_input(dy, a("dense_backward", "W", W, (n_in, n_out)),
+                                a("dense_backward", "dX", dX, (rows, n_in), write=True))
 
 
 @_twin
