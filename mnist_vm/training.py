@@ -25,6 +25,7 @@ DEFAULTS = {"EPOCHS": 10, "BATCH": 64, "LR": 0.01, "TRAIN_LIMIT": 60000, "TEST_L
 EPOCH_LINE = re.compile(rb"^epoch (\d+) loss ([-+0-9.a-z]+) test_acc ([0-9.]+)%")
 FINAL_LINE = re.compile(rb"^final test_acc ([0-9.]+)% \((\d+)/(\d+)\)")
 PROGRESS_ROUTINE = "progress_batch"
+EVALUATE_ROUTINE = "evaluate"
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -174,27 +175,63 @@ def cmd_run(args) -> int:
         interrupted = True
         machine.stop_requested = True
 
-    old = signal.signal(signal.SIGINT, on_sigint)
-    status = None
-    fault = None
+    saved: list[str] = []           # where the state was saved ("" = not yet)
     t0 = time.perf_counter()
+
+    def save(where: str) -> None:
+        from vm.state import save_state
+        meta = {"options": opts, "fast": bool(args.fast), "saved_at": where,
+                "elapsed": time.perf_counter() - t0, "interrupted": interrupted,
+                "epochs_done": len(progress.epoch_rows), "final": progress.final}
+        save_state(machine, args.save, meta)
+        saved.append(where)
+
+    # --save keeps the machine as it enters the last evaluation: trained weights,
+    # the test set about to go through the network, ready to be stepped.
+    evaluate = image.symbols.get(EVALUATE_ROUTINE)
+    if args.save and evaluate is not None:
+        machine.breakpoints.add(evaluate.value)
+    evaluations = 0
+
+    def execute():
+        """Run to the end; stops at `evaluate` only to save. -> (status, fault)."""
+        nonlocal evaluations
+        while True:
+            try:
+                status = machine.run()
+            except Fault as f:
+                return None, f
+            if status is not None or interrupted:
+                return status, None
+            if evaluate is not None and machine.rip == evaluate.value:
+                evaluations += 1
+                if evaluations == epochs and not saved:
+                    save("the start of the final evaluation")
+                    machine.breakpoints.discard(evaluate.value)
+                continue
+            return None, None
+
+    old = signal.signal(signal.SIGINT, on_sigint)
     try:
         if live:
-            status, fault = _run_live(console, machine, progress, tap, args)
+            status, fault = _run_live(console, machine, progress, execute)
         else:
-            status, fault = _run_plain(machine)
+            status, fault = execute()
+    except OSError as e:
+        err.print(f"[bold red]error:[/] could not save state: {e}", highlight=False)
+        return 1
     finally:
         signal.signal(signal.SIGINT, old)
     elapsed = time.perf_counter() - t0
     if fault is not None:
         err.print(str(fault), markup=False, highlight=False)
     if args.save:
-        from vm.state import save_state
-        meta = {"options": opts, "fast": bool(args.fast), "elapsed": elapsed,
-                "interrupted": interrupted, "final": progress.final}
         try:
-            save_state(machine, args.save, meta)
-            err.print(f"saved machine state to {args.save}", highlight=False)
+            if not saved:
+                save("an interruption" if interrupted else
+                     "a fault" if fault is not None else "the end of the run")
+            err.print(f"saved machine state at {saved[0]} to {args.save} "
+                      f"(open it with `mnist-vm debug --state {args.save}`)", highlight=False)
         except OSError as e:
             err.print(f"[bold red]error:[/] could not save state: {e}", highlight=False)
             return 1
@@ -206,27 +243,17 @@ def cmd_run(args) -> int:
     return status if status is not None else 0
 
 
-def _run_plain(machine):
-    from vm import Fault
-    try:
-        return machine.run(), None
-    except Fault as f:
-        return None, f
-
-
-def _run_live(console, machine, progress: Progress, tap: OutputTap, args):
+def _run_live(console, machine, progress: Progress, execute):
+    """execute() in a worker thread while the main thread redraws the view."""
     import threading
 
     from rich.live import Live
 
-    from vm import Fault
     result: dict = {}
 
     def work():
         try:
-            result["status"] = machine.run()
-        except Fault as f:
-            result["fault"] = f
+            result["status"], result["fault"] = execute()
         except BaseException as e:       # report, never hang the view
             result["error"] = e
 
@@ -332,7 +359,9 @@ def add_run_parser(sub) -> None:
     r.add_argument("--data", metavar="DIR",
                    help="MNIST directory (default: $MNIST_VM_DATA, else ~/.cache/mnist-vm)")
     r.add_argument("--save", metavar="STATE",
-                   help="save the final machine state (for `mnist-vm debug --state`)")
+                   help="save the machine as it enters the final evaluation (trained "
+                        "weights, test images about to go through the network; or where "
+                        "Ctrl-C stopped it) for `mnist-vm debug --state STATE`")
     r.add_argument("--quiet", action="store_true", help="print only the final accuracy")
     r.set_defaults(func=cmd_run)
 

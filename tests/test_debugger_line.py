@@ -117,11 +117,11 @@ def test_train_fast_save_then_step_the_trained_network(tmp_path, capsys, mnist_d
                  "--data", str(mnist_dir), "--save", str(state), "--quiet"]) == 0
     capsys.readouterr()
     status, out = debug(tmp_path, capsys, """
-show digit X
+info frame
 break softmax_xent
-call train_epoch 1
-bt
+continue
 show digit X 3
+view Z3 as f32[64x10]
 finish
 view P as f32[64x10]
 print f32 P[30]
@@ -130,8 +130,10 @@ step
 continue --fast
 """, "--state", str(state), "--data", str(mnist_dir))
     assert status == 0, out
-    assert "loaded a machine that has exited (status 0)" in out
-    assert "breakpoint 1, " in out and "<called from the debugger>" in out
+    # run --save keeps the machine as it enters the final evaluation: step the trained network
+    assert "frame #0: evaluate" in out
+    assert "breakpoint 1, " in out and "softmax_xent" in out
+    assert "label batch_labels[3] = " in out
     assert "returned from softmax_xent" in out
     p30 = float(re.search(r"f32 P\[30\] = ([-0-9.e]+)", out).group(1))
     assert 0.0 <= p30 <= 1.0

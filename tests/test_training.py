@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -46,18 +47,21 @@ def test_interpreted_run_matches_fast_run(capfd, mnist_dir):
     assert slow.splitlines()[0] == fast.splitlines()[0]           # "final test_acc ..."
 
 
-def test_save_writes_a_state_the_debugger_can_load(capfd, mnist_dir, tmp_path):
+def test_save_keeps_the_machine_at_the_final_evaluation(capfd, mnist_dir, tmp_path):
     path = tmp_path / "trained.state"
-    status, _, err = run_cli(capfd, "run", "--fast", "--quiet", *SMALL, "--data", mnist_dir,
-                             "--save", path)
-    assert status == 0 and "saved machine state" in err
+    status, out, err = run_cli(capfd, "run", "--fast", "--quiet", *SMALL, "--data", mnist_dir,
+                               "--save", path)
+    assert status == 0 and "saved machine state at the start of the final evaluation" in err
     saved = load_state(path)
     assert saved.meta["options"]["TRAIN_LIMIT"] in ("128", 128)
-    m = saved.machine(root=str(mnist_dir))
-    assert m.exit_status == 0
-    w1 = m.image.symbols["W1"].value
-    assert any(m.mem.read(w1, 4096))                                # trained weights are there
+    out_after = io.BytesIO()
+    m = saved.machine(root=str(mnist_dir), stdout=out_after)
+    assert m.exit_status is None and m.rip == m.image.symbols["evaluate"].value
+    assert any(m.mem.read(m.image.symbols["W1"].value, 4096))      # trained weights are there
     assert not list(tmp_path.glob(".state-*"))                      # no temporary left behind
+    # continuing the saved machine (interpreted) finishes the run the same way
+    assert m.run() == 0
+    assert out.splitlines()[0] in out_after.getvalue().decode()
 
 
 def test_load_state_rejects_other_files(tmp_path):
@@ -112,5 +116,5 @@ def test_ctrl_c_stops_cleanly_reports_and_still_saves(mnist_dir, tmp_path):
     assert proc.returncode == 130, "".join(seen) + out + err
     assert "interrupted at epoch 1" in out and "Traceback" not in err
     saved = load_state(path)
-    assert saved.meta["interrupted"] is True
+    assert saved.meta["interrupted"] is True and saved.meta["saved_at"] == "an interruption"
     assert saved.machine(root=os.fspath(mnist_dir)).exit_status is None

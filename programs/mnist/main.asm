@@ -335,7 +335,9 @@ train_epoch:
 ; -----------------------------------------------------------------------------
 ; evaluate() -> rax = number of the first TEST_LIMIT test images classified
 ;   correctly. Chunks of BATCH rows (the last one may be shorter): load_batch
-;   with perm = 0, the forward pass, count_correct on the logits.
+;   with perm = 0, the forward pass, softmax_xent for the probabilities (P:
+;   what the network believes about each test image; its loss and gradient
+;   outputs are not used here), count_correct on the logits.
 ;   Frame: [rsp] outgoing stack argument.
 ; -----------------------------------------------------------------------------
 evaluate:
@@ -395,6 +397,14 @@ evaluate:
     mov r9, H2
     mov qword [rsp], N_OUT
     call dense_forward
+
+    mov rdi, Z3                 ; the answer as probabilities: P[b][j] for digit j
+    mov rsi, batch_labels
+    mov rdx, P
+    mov rcx, dZ3                ; (scratch: evaluation takes no gradient step)
+    mov r8, r14
+    mov r9, N_OUT
+    call softmax_xent
 
     mov rdi, Z3
     mov rsi, batch_labels
