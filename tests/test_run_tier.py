@@ -15,6 +15,8 @@ address, or past the step limit. Each program runs in:
   step    Machine.step() until exit/fault/limit (the reference)
   run     Machine.run() as shipped (blocks optimised once hot)
   opt     Machine.run() with every block optimised from its first run
+  trace   Machine.run() optimising after one plain run, so that traces follow
+          the way branches went (loops across several blocks, side exits)
   traced  Machine.run(block_hook=...) with every block optimised: the debugger's
           variant; the sequence of wlog(addr, n) calls must equal step(trace=True)'s
 Also: run(max_steps=N) stops after exactly N instructions for N inside loop
@@ -116,7 +118,8 @@ def check_tiers(src: str, what: str, limit: int = LIMIT) -> tuple:
     want = ref.state()
     tref = Run(image)
     tref.steps(limit, trace=True)
-    tiers = {"run": Run(image), "opt": Run(image, hot=0), "traced": Run(image, hot=0)}
+    tiers = {"run": Run(image), "opt": Run(image, hot=0), "trace": Run(image, hot=1),
+             "traced": Run(image, hot=0)}
     for name, t in tiers.items():
         if name == "traced":
             got = t.outcome(lambda t=t: t.m.run(max_steps=limit, block_hook=lambda *a: None))
@@ -352,6 +355,46 @@ _start:
     assert fns and "mf[" in optimize.source(fns[0])       # the hoisted, view-based loop
     out = check_tiers(src.replace("N", "5000"), "dot product off the end")
     assert out[:2] == ("fault", "segfault")
+
+
+def test_a_loop_across_blocks_becomes_one_trace_with_side_exits():
+    """The input loop of dense_forward (skip zero inputs) spans three basic
+    blocks; once hot it runs as one loop trace that exits where a branch goes
+    the unusual way, with the step tier's results."""
+    src = """
+global _start
+section .data
+align 16
+x:  dd 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0
+    times 240 dd 0.0
+section .text
+_start:
+    lea rdi, [rel x]
+    xorps xmm7, xmm7
+    xorps xmm1, xmm1
+    xor r13d, r13d
+    mov r9, 256
+.input:
+    movss xmm0, [rdi + r13*4]
+    ucomiss xmm0, xmm7
+    jp .use
+    je .next
+.use:
+    addss xmm1, xmm0
+.next:
+    inc r13
+    cmp r13, r9
+    jb .input
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+    assert check_tiers(src, "input loop") == ("exit", 0)
+    r = Run(assemble([("t.asm", src)]))
+    r.m.run()
+    loops = [(fn, ln) for fn, ln, counted in r.m._blocks.values() if counted and ln >= 7]
+    assert loops, "no trace spans the loop's blocks"
+    assert "return (" in optimize.source(loops[0][0])
 
 
 # ---------------------------------------------------------------------------

@@ -83,6 +83,7 @@ class Machine:
         self._blocks: dict[int, tuple[Callable, int, bool]] = {}
         self._tblocks: dict[int, tuple[Callable, int, bool]] = {}
         self._heat: dict[tuple[int, bool], int] = {}   # block -> runs before optimising
+        self._edges: dict[tuple[int, int], int] = {}   # (branch, next rip) -> times seen
         self._fault_base = 0
         self._fault_k = 0
         self._setup_stack(argv0)
@@ -152,11 +153,14 @@ class Machine:
 
     def _compile(self, insns: list[Insn], trace: bool, name: str,
                  block: bool = False) -> tuple[Callable, bool]:
-        """Compile instructions to one function returning the next RIP. Without
-        `block`: the instructions' generated code as it is (the step tier, and
-        blocks before they are hot). With it: a basic block optimised by
-        vm.optimize (run tier); a block that branches back to its own start
-        becomes a loop: fn(max_iterations) -> (next_rip, iterations)."""
+        """Compile instructions to one function. Without `block`: the
+        instructions' generated code as it is, returning the next RIP (the
+        step tier, and blocks before they are hot). With it: a trace optimised
+        by vm.optimize (run tier): instructions in execution order, a branch
+        in the middle going on to the next one (else the trace exits there).
+        Returns (fn, counted): a counted trace is fn(max_iterations) ->
+        (next_rip, instructions run); it loops when it ends by branching back
+        to its start."""
         env = self._env()
         layout = self.mem.layout()
         if not block:
@@ -178,24 +182,76 @@ class Machine:
         items, jumps = [], False
         for k, insn in enumerate(insns):
             lines, jumps = self._lines(insn, k, trace)
-            items.append(optimize.parse_item(insn.addr, insn.text(), k, lines))
+            item = optimize.parse_item(insn.addr, insn.text(), k, lines)
+            if k + 1 < len(insns) and insn.defn.branch:
+                item.expect = insns[k + 1].addr       # goes on there, else exits
+            items.append(item)
         last = insns[-1]
         start = insns[0].addr
+        loop = self._is_loop(insns, trace)
+        counted = loop or any(it.expect is not None for it in items)
         tree = optimize.compile_block(items, layout, start,
                                       None if jumps else last.addr + INSN_SIZE,
-                                      self._is_loop(insns, trace), name, list(env))
+                                      loop, name, list(env), counted)
         ns = dict(env)
         exec(compile(tree, f"<{name}>", "exec"), ns)
         fn = ns[name]
         fn.tree = tree  # type: ignore[attr-defined]
-        return fn, self._is_loop(insns, trace)
+        return fn, counted
 
     def _is_loop(self, insns: list[Insn], trace: bool) -> bool:
         last, start = insns[-1], insns[0].addr
         target = last.operands[0] if last.operands else None
         return (last.defn.branch and last.defn.mnemonic not in ("call", "ret")
-                and isinstance(target, Imm) and target.value == start
+                and isinstance(target, Imm) and (target.value == start or (
+                    last.defn.cond is not None and last.addr + INSN_SIZE == start))
                 and start not in self.breakpoints and not trace)
+
+    def _successor(self, insn: Insn) -> int | None:
+        """Where a trace goes on after a branch: a static target, or the way a
+        conditional branch went most often while its block was cold (None:
+        unknown, or a return or indirect jump - the trace ends)."""
+        d, target = insn.defn, insn.operands[0] if insn.operands else None
+        if not isinstance(target, Imm):
+            return None
+        t = target.value & M64
+        if d.mnemonic == "jmp":
+            return t
+        if d.mnemonic == "call":
+            return None if t in self.accel or t in self.observers else t
+        if d.cond is not None and d.mnemonic.startswith("j"):
+            taken = self._edges.get((insn.addr, t), 0)
+            fall = self._edges.get((insn.addr, insn.addr + INSN_SIZE), 0)
+            if taken == fall == 0:
+                return None
+            return t if taken > fall else insn.addr + INSN_SIZE
+        return None
+
+    def _trace(self, addr: int, block: list[Insn]) -> list[Insn]:
+        """The instructions a hot block's trace runs: the block, then on along
+        the way its branches usually go, until it comes back to its start (a
+        loop), reaches an instruction it already has, a return or indirect
+        jump, a system or host call, a breakpoint, or MAX_BLOCK instructions."""
+        path: list[Insn] = []
+        seen: set[int] = set()
+        a = addr
+        while len(path) < MAX_BLOCK:
+            insn = self.insns.get(a)
+            if insn is None or a in seen or (path and (
+                    a in self.breakpoints or a in self.observers)):
+                break
+            if path and insn.defn.mnemonic in ("syscall", "hostcall"):
+                break
+            path.append(insn)
+            seen.add(a)
+            if not insn.defn.branch:
+                a += INSN_SIZE
+                continue
+            nxt = self._successor(insn)
+            if nxt is None or nxt == addr:
+                break
+            a = nxt
+        return path if len(path) > len(block) else block
 
     def _step_fn(self, addr: int, trace: bool = False) -> Callable:
         cache = self._traced if trace else self._steps
@@ -224,18 +280,22 @@ class Machine:
         limit = self.hot_loop if self._is_loop(insns, trace) else self.hot_block
         if self._heat.get((addr, trace), 0) < limit:
             fn, _ = self._compile(insns, trace, f"b0_{addr:x}")
-            warm = fn
+            warm, edges, branch = fn, self._edges, insns[-1].addr
 
-            def fn() -> int:            # counts runs, then hands the block on
+            def fn() -> int:            # counts runs and where the block went, then hands on
                 key = (addr, trace)
                 heat = self._heat[key] = self._heat.get(key, 0) + 1
                 if heat >= limit:
                     cache.pop(addr, None)
-                return warm()
+                nxt = warm()
+                edges[branch, nxt] = edges.get((branch, nxt), 0) + 1
+                return nxt
             b = cache[addr] = (fn, len(insns), False)
             return b
-        fn, loop = self._compile(insns, trace, f"b_{addr:x}", block=True)
-        b = cache[addr] = (fn, len(insns), loop)
+        if not trace:
+            insns = self._trace(addr, insns)
+        fn, counted = self._compile(insns, trace, f"b_{addr:x}", block=True)
+        b = cache[addr] = (fn, len(insns), counted)
         return b
 
     # ---- execution -----------------------------------------------------------
@@ -292,9 +352,9 @@ class Machine:
                 if limit is not None and n + ln > limit:
                     break                       # the last few one at a time (below)
                 if loop:
-                    # in slices, so that a stop request is seen while a loop spins
-                    rip, it = fn(min(SLICE, never if limit is None else (limit - n) // ln))
-                    n += ln * it
+                    # a counted trace; in slices, so that a stop request is seen while a loop spins
+                    rip, count = fn(min(SLICE, never if limit is None else (limit - n) // ln))
+                    n += count
                 else:
                     rip = fn()
                     n += ln

@@ -94,8 +94,17 @@ def _add(a: ast.expr, b: ast.expr | int) -> ast.expr:
     return ast.BinOp(left=a, op=ast.Add(), right=b)
 
 
+_EXPRS: dict[str, ast.expr] = {}
+
+
 def _expr(src: str) -> ast.expr:
-    return ast.parse(src, mode="eval").body
+    """A parsed expression (cached: expression nodes are shared, never changed)."""
+    e = _EXPRS.get(src)
+    if e is None:
+        if len(_EXPRS) > 4096:
+            _EXPRS.clear()
+        e = _EXPRS[src] = ast.parse(src, mode="eval").body
+    return e
 
 
 def _stmts(src: str) -> list[ast.stmt]:
@@ -424,6 +433,7 @@ class Item:
     addr: int
     text: str
     stmts: list[ast.stmt]
+    expect: int | None = None     # a branch inside a trace: where the trace goes on
 
 
 def parse_item(addr: int, text: str, k: int, lines: list[str]) -> Item:
@@ -492,6 +502,7 @@ class Emitter:
         self.addr = 0
         self.snaps = 0
         self.on_branch = None                 # loop: called with the last `_n = ...`
+        self.it: ast.expr = _k(1)             # the iteration (loops: _it), for counts
         self.bounded = bounded or set()       # (fast) registers the range test bounds
         self.steps = steps or {}              # (fast) register -> its change per iteration
 
@@ -500,6 +511,7 @@ class Emitter:
         last = len(self.block.items) - 1
         for k, it in enumerate(self.block.items):
             self.k, self.addr, self.snaps = k, it.addr, 0
+            self.expect = it.expect
             out.append(_comment(f"{it.addr:#x}: {it.text}"))
             self.last = k == last
             for s in it.stmts:
@@ -693,7 +705,8 @@ class Emitter:
         width = self.width(value, st)
         if self.mode == "fast":
             aff = self.affine(value, st)
-            terms = _addr_terms(value) if name not in _names(value) else None
+            terms = (_addr_terms(value) if name.startswith(("_e", "_sp"))
+                     and name not in _names(value) else None)
             if _REG.match(name):
                 value = self._unmask(value, st)
         self.before_write(name, st, out)
@@ -983,7 +996,33 @@ class Emitter:
         v = self.rx(value, st, out)
         if self.on_branch is not None and self.last:
             return self.on_branch(v, st, out)
+        if self.expect is not None and not self.last:
+            return self.side_exit(v, st, out)
         self.emit_assign("_n", v, out)
+
+    def count(self) -> ast.expr:
+        """Instructions run so far when the current one completes."""
+        return _count(self.it, self.k, len(self.block.items))
+
+    def side_exit(self, v: ast.expr, st: State, out: list[ast.stmt]) -> None:
+        """A branch inside a trace: go on to the next instruction (item.expect)
+        or leave the trace with the other target."""
+        if isinstance(v, ast.Constant):
+            if v.value != self.expect:
+                out.extend(_leave(self, st.clone(), v.value, self.count()))
+            return
+        if (isinstance(v, ast.IfExp) and isinstance(v.body, ast.Constant)
+                and isinstance(v.orelse, ast.Constant)):
+            if v.orelse.value == self.expect:
+                test, target = v.test, v.body.value
+            elif v.body.value == self.expect:
+                test, target = ast.UnaryOp(op=ast.Not(), operand=v.test), v.orelse.value
+            else:
+                raise ValueError("run tier: a trace goes on where its branch does not lead")
+            out.append(ast.If(test=test, body=_leave(self, st.clone(), target, self.count()),
+                              orelse=[]))
+            return
+        raise ValueError(f"run tier: a trace continues after a computed jump {ast.unparse(v)}")
 
     # -- memory -----------------------------------------------------------------------------------
     def check(self, ea: str, nbytes: int, write: bool, st: State, out: list[ast.stmt]) -> None:
@@ -1235,21 +1274,22 @@ class _Liveness:
     (assignments, if, for with break/else, return), treating assignments that
     are dead as never reading their operands."""
 
-    def __init__(self):
+    def __init__(self, cache: dict | None = None):
         self.dead: dict[int, bool] = {}
-        self.cache: dict[int, tuple] = {}
+        self.cache: dict[int, tuple] = {} if cache is None else cache
         self.after: dict[int, set[str]] = {}     # simple statement -> names live after it
 
     def facts(self, s: ast.stmt) -> tuple:
-        """(kind, names assigned, names read) of a simple statement, cached."""
+        """(statement, kind, names assigned, names read) of a simple statement,
+        cached (the statement is kept, so its id cannot be reused)."""
         f = self.cache.get(id(s))
-        if f is None:
+        if f is None or f[0] is not s:
             tgt = s.targets[0] if isinstance(s, ast.Assign) else None
             if isinstance(tgt, (ast.Name, ast.Tuple)) and _pure(s.value):
                 names = {x.id for x in _walk(tgt) if type(x) is ast.Name}
-                f = ("def", names, _uses(s.value))
+                f = (s, "def", names, _uses(s.value))
             else:
-                f = ("use", set(), _uses(s))
+                f = (s, "use", set(), _uses(s))
             self.cache[id(s)] = f
         return f
 
@@ -1261,7 +1301,7 @@ class _Liveness:
     def stmt(self, s: ast.stmt, live: set[str], brk: set[str] | None) -> set[str]:
         if isinstance(s, (ast.Assign, ast.Expr)):
             self.after[id(s)] = live
-            kind, names, used = self.facts(s)
+            _, kind, names, used = self.facts(s)
             if kind == "def":
                 dead = not (names & live)
                 self.dead[id(s)] = dead
@@ -1270,9 +1310,10 @@ class _Liveness:
                 return (live - names) | used
             return live | used
         if isinstance(s, ast.If):
-            used = self.cache.get(id(s))
-            if used is None:
-                used = self.cache[id(s)] = _uses(s.test)
+            f = self.cache.get(id(s))
+            if f is None or f[0] is not s:
+                f = self.cache[id(s)] = (s, _uses(s.test))
+            used = f[1]
             return (used | self.block(s.body, set(live), brk)
                     | self.block(s.orelse, set(live), brk))
         if isinstance(s, ast.For):
@@ -1316,17 +1357,19 @@ def _is_comment(s: ast.stmt) -> bool:
     return isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
 
 
-def eliminate_dead(stmts: list[ast.stmt]) -> list[ast.stmt]:
+def eliminate_dead(stmts: list[ast.stmt]) -> tuple[list[ast.stmt], set[str]]:
     """Remove dead assignments (and the ifs they leave empty, which can make
     more assignments dead: repeat until none is left), then forward
-    single-use temporaries using the liveness of the final code."""
+    single-use temporaries using the liveness of the final code. Also
+    returns the names the code reads before assigning them."""
+    cache: dict = {}
     for _ in range(8):
-        lv = _Liveness()
-        lv.block(stmts, set(), None)
+        lv = _Liveness(cache)
+        free = lv.block(stmts, set(), None)
         if not any(lv.dead.values()):
-            return _forward(stmts, lv.after)
+            return _forward(stmts, lv), free
         stmts = _remove_dead(stmts, lv.dead)
-    return stmts                    # not settled (never seen): leave it unforwarded
+    return stmts, _Liveness(cache).block(stmts, set(), None)   # not settled: unforwarded
 
 
 def _loads(node: ast.AST, name: str) -> int:
@@ -1341,32 +1384,36 @@ def _subst_stmt(s: ast.stmt, mapping: dict[str, ast.expr]) -> ast.stmt:
     return ast.Expr(value=_subst(s.value, mapping))
 
 
-def _forward(stmts: list[ast.stmt], after: dict[int, set[str]], window: int = 8) -> list[ast.stmt]:
+def _forward(stmts: list[ast.stmt], lv: _Liveness, window: int = 8) -> list[ast.stmt]:
     """Put a temporary's expression where the temporary is used, when that is
     its only use, a few statements later, with nothing in between that could
     change what the expression reads (t = r0 + 1; r0 = t  ->  r0 = r0 + 1)."""
+    after = lv.after
     for s in stmts:
         if isinstance(s, (ast.If, ast.For)):
-            s.body = _forward(s.body, after, window)
-            s.orelse = _forward(s.orelse, after, window)
+            s.body = _forward(s.body, lv, window)
+            s.orelse = _forward(s.orelse, lv, window)
     out = list(stmts)
     i = 0
     while i < len(out):
         s = out[i]
-        if not (type(s) is ast.Assign and type(s.targets[0]) is ast.Name and _pure(s.value)):
+        if not (type(s) is ast.Assign and type(s.targets[0]) is ast.Name):
             i += 1
             continue
+        _, kind, _, reads = lv.facts(s)
         v = s.targets[0].id
-        reads = _names(s.value)
+        if kind != "def" or v in reads:
+            i += 1
+            continue
         for j in range(i + 1, min(i + 1 + window, len(out))):
             u = out[j]
             if _is_comment(u):
                 continue
             if not isinstance(u, (ast.Assign, ast.Expr)):
                 break
-            n = _loads(u, v)
-            if n:
-                if n == 1 and v not in after.get(id(u), {v}) and v not in reads:
+            _, ukind, stored, used = lv.facts(u)
+            if v in used:
+                if v not in after.get(id(u), {v}) and _loads(u, v) == 1:
                     new = _subst_stmt(u, {v: s.value})
                     after[id(new)] = after[id(u)]
                     out[j] = new
@@ -1374,11 +1421,7 @@ def _forward(stmts: list[ast.stmt], after: dict[int, set[str]], window: int = 8)
                     i -= 1
                 break
             # only pure assignments to other names may lie in between
-            if not (type(u) is ast.Assign and _pure(u.value)
-                    and all(type(t) is ast.Name or type(t) is ast.Tuple for t in u.targets)):
-                break
-            stored = {x.id for t in u.targets for x in _walk(t) if type(x) is ast.Name}
-            if v in stored or stored & reads:
+            if ukind != "def" or v in stored or stored & reads:
                 break
         i += 1
     return out
@@ -1441,20 +1484,31 @@ def _loop_branch(block: Block, value: ast.expr) -> tuple[ast.expr | None, int | 
     return None, None
 
 
-def _leave(em: Emitter, st: State, rip: int, iterations: ast.expr) -> list[ast.stmt]:
+def _leave(em: Emitter, st: State, rip: int | ast.expr, count: ast.expr) -> list[ast.stmt]:
+    """Store the state, return (next rip, instructions run)."""
+    target = _k(rip) if isinstance(rip, int) else rip
     return em.store_state(st, cold=False) + [
-        ast.Return(value=ast.Tuple(elts=[_k(rip), iterations], ctx=ast.Load()))]
+        ast.Return(value=ast.Tuple(elts=[target, count], ctx=ast.Load()))]
+
+
+def _count(it: ast.expr, k: int, n: int) -> ast.expr:
+    """Instructions run after instruction k of iteration `it` of an n-long trace."""
+    if isinstance(it, ast.Constant):
+        return _k((it.value - 1) * n + k + 1)
+    if k + 1 == n:
+        return ast.BinOp(left=it, op=ast.Mult(), right=_k(n))
+    return _expr(f"{it.id} * {n} - {n - k - 1}")
 
 
 def _loop_body(block: Block, mode: str, st: State, head: State | None,
-               iterations: ast.expr) -> tuple[Emitter, list[ast.stmt], State]:
+               it: ast.expr) -> tuple[Emitter, list[ast.stmt], State]:
     """One iteration of a loop block: exits when the last branch leaves the
     loop, and at its end turns the state into `head` (the steady state)."""
     bounded, steps = set(), {}
     if mode == "fast":
         # a first pass finds the registers the range tests bound and how each
         # register changes per iteration; the second uses both
-        pre, _, pre_end = _loop_body(block, "fast-pre", st.clone(), head, iterations)
+        pre, _, pre_end = _loop_body(block, "fast-pre", st.clone(), head, it)
         bounded = {r for c in pre.constraints.values() for r, _ in c.aff.terms
                    if r not in block.invariant}
         for r in {f"r{i}" for i in range(16)} - block.invariant:
@@ -1470,13 +1524,15 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None,
                 steps[r] = step
     em = Emitter(block, "fast" if mode == "fast-pre" else mode, loop=head is not None,
                  bounded=bounded, steps=steps)
+    em.it = it
     out: list[ast.stmt] = []
     end: list[State] = []
 
     def on_branch(v: ast.expr, s: State, o: list[ast.stmt]) -> None:
         stay, exit_rip = _loop_branch(block, v)
         if exit_rip is not None:
-            leave = _leave(em, s.clone(), exit_rip, iterations)
+            leave = _leave(em, s.clone(), exit_rip, _count(it, len(block.items) - 1,
+                                                            len(block.items)))
             if stay is None or (isinstance(stay, ast.Constant) and not stay.value):
                 o.extend(leave)
             else:
@@ -1494,10 +1550,13 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None,
 
 
 def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: int | None,
-                  loop: bool, name: str, params: list[str]) -> ast.Module:
-    """One function for a block: fn() -> next rip, or for a loop block
-    fn(max_iterations) -> (next rip, iterations run)."""
+                  loop: bool, name: str, params: list[str], counted: bool = False) -> ast.Module:
+    """One function for a trace (a basic block, or instructions in the order
+    they usually run, exiting where a branch goes the other way): fn() ->
+    next rip, or when `counted` fn(max_iterations) -> (next rip, instructions
+    run); a loop trace runs up to max_iterations times round."""
     block = Block(items, layout, start, fallthrough)
+    n = len(items)
     if fallthrough is not None:
         items[-1].stmts.append(_assign("_n", _k(fallthrough)))
     code = [_assign(f"r{i}", _sub("r", _k(i))) for i in block.used] + [
@@ -1506,12 +1565,16 @@ def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: in
         em = Emitter(block, "plain", loop=False)
         st = State()
         em.body(st, code)
-        code += em.store_state(st, cold=False) + [ast.Return(value=_n("_n"))]
-        return _function(name, params, code)
+        code += em.store_state(st, cold=False)
+        if not counted:
+            code.append(ast.Return(value=_n("_n")))
+            return _function(name, params, code)
+        code.append(ast.Return(value=ast.Tuple(elts=[_n("_n"), _k(n)], ctx=ast.Load())))
+        return _function(name, ["_max"] + params, code)
     # the first iteration, as straight code; then the steady state
     em, first, end1 = _loop_body(block, "plain", State(), None, _k(1))
     code += first
-    code.append(ast.If(test=_expr("_max < 2"), body=_leave(em, end1.clone(), start, _k(1)),
+    code.append(ast.If(test=_expr("_max < 2"), body=_leave(em, end1.clone(), start, _k(n)),
                        orelse=[]))
     head = _header_state(block, end1)
     _reconcile(em, end1.clone(), head, code)
@@ -1530,7 +1593,8 @@ def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: in
         else:
             loop_end = []
             fast_loop = ast.For(target=_st("_it"), iter=_expr("range(2, _max + 1)"),
-                                body=fbody, orelse=_leave(fast, head.clone(), start, _n("_max")),
+                                body=fbody, orelse=_leave(fast, head.clone(), start,
+                                                          _expr(f"_max * {n}")),
                                 type_comment=None)
         code += entry + [_assign("_it0", _k(2)),
                          ast.If(test=_n("_ok"), body=loop_end + [fast_loop], orelse=[])]
@@ -1539,7 +1603,7 @@ def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: in
         cbody, first_it = fbody, "2"       # nothing was hoisted: one loop
     code.append(ast.For(target=_st("_it"), iter=_expr(f"range({first_it}, _max + 1)"),
                         body=cbody, orelse=[], type_comment=None))
-    code += _leave(fast, head.clone(), start, _n("_max"))
+    code += _leave(fast, head.clone(), start, _expr(f"_max * {n}"))
     return _function(name, ["_max"] + params, code)
 
 
@@ -1610,8 +1674,7 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr | N
 def _function(name: str, params: list[str], body: list[ast.stmt]) -> ast.Module:
     """def name(params=params): body - environment names come in as defaults
     (fast locals), only those the body uses."""
-    body = eliminate_dead(body)
-    used = set().union(*(_names(s) for s in body))
+    body, used = eliminate_dead(body)
     params = [p for p in params if p == "_max" or p in used]
     args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
                          kwonlyargs=[], kw_defaults=[], kwarg=None,
