@@ -962,7 +962,7 @@ class Emitter:
             if dirty:
                 out.append(ast.Assign(targets=[_sub(key[0], _k(key[1]), store=True)],
                                       value=_n(_lane_local(key))))
-        if cold and self.loop:
+        if cold and self.loop and not (isinstance(self.it, ast.Constant) and self.it.value == 1):
             out.append(_cstore("_fault_base", _expr(f"(_it - 1) * {len(self.block.items)}")))
         return out
 
@@ -1098,8 +1098,9 @@ class Emitter:
             var = [(r, s) for r, s in ts if r not in self.block.invariant]
             if all(r.startswith("r") and r[1:].isdigit() for r, _ in ts) and all(
                     s % unit == 0 for _, s in var):
-                kb = f"_kb{self.k}_{ea}"
-                self.bases[kb] = (unit, const, tuple(inv))
+                base = (unit, const, tuple(inv))
+                kb = next((b for b, v in self.bases.items() if v == base), f"_kb{self.k}_{ea}")
+                self.bases[kb] = base
                 idx: ast.expr = _n(kb)
                 for r, s in var:
                     term = _n(r) if s == unit else ast.BinOp(left=_n(r), op=ast.Mult(),
@@ -1500,12 +1501,12 @@ def _count(it: ast.expr, k: int, n: int) -> ast.expr:
     return _expr(f"{it.id} * {n} - {n - k - 1}")
 
 
-def _loop_body(block: Block, mode: str, st: State, head: State | None,
-               it: ast.expr) -> tuple[Emitter, list[ast.stmt], State]:
+def _loop_body(block: Block, mode: str, st: State, head: State | None, it: ast.expr,
+               hints: tuple | None = None) -> tuple[Emitter, list[ast.stmt], State]:
     """One iteration of a loop block: exits when the last branch leaves the
     loop, and at its end turns the state into `head` (the steady state)."""
-    bounded, steps = set(), {}
-    if mode == "fast":
+    bounded, steps = hints or (set(), {})
+    if mode == "fast" and hints is None:
         # a first pass finds the registers the range tests bound and how each
         # register changes per iteration; the second uses both
         pre, _, pre_end = _loop_body(block, "fast-pre", st.clone(), head, it)
@@ -1571,44 +1572,53 @@ def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: in
             return _function(name, params, code)
         code.append(ast.Return(value=ast.Tuple(elts=[_n("_n"), _k(n)], ctx=ast.Load())))
         return _function(name, ["_max"] + params, code)
-    # the first iteration, as straight code; then the steady state
+    # the steady state at the top of each iteration, found from a plain first
+    # iteration (whose code runs when the fast loop cannot start)
     em, first, end1 = _loop_body(block, "plain", State(), None, _k(1))
-    code += first
-    code.append(ast.If(test=_expr("_max < 2"), body=_leave(em, end1.clone(), start, _k(n)),
-                       orelse=[]))
     head = _header_state(block, end1)
-    _reconcile(em, end1.clone(), head, code)
-    # the loop with range tests instead of per-access checks, and the checked loop
     fast, fbody, _ = _loop_body(block, "fast", head.clone(), head, _n("_it"))
-    if fast.constraints:
-        entry, guard, counted = _entry_code(block, fast)
-        _, cbody, _ = _loop_body(block, "checked", head.clone(), head, _n("_it"))
-        if guard is not None:
-            fbody = [ast.If(test=ast.UnaryOp(op=ast.Not(), operand=guard),
-                            body=_stmts("_it0 = _it\nbreak"), orelse=[])] + fbody
-        if counted:         # the fast loop ends after _T + 1 iterations at most
-            loop_end = _stmts("_end = min(_max + 1, _T + 3)")
-            fast_loop = ast.For(target=_st("_it"), iter=_expr("range(2, _end)"), body=fbody,
-                                orelse=_stmts("_it0 = max(_end, 2)"), type_comment=None)
-        else:
-            loop_end = []
-            fast_loop = ast.For(target=_st("_it"), iter=_expr("range(2, _max + 1)"),
-                                body=fbody, orelse=_leave(fast, head.clone(), start,
-                                                          _expr(f"_max * {n}")),
-                                type_comment=None)
-        code += entry + [_assign("_it0", _k(2)),
-                         ast.If(test=_n("_ok"), body=loop_end + [fast_loop], orelse=[])]
-        first_it = "_it0"
+    leave_max = _leave(em, head.clone(), start, _expr(f"_max * {n}"))
+    slow = first + [ast.If(test=_expr("_max < 2"), body=_leave(em, end1.clone(), start, _k(n)),
+                           orelse=[])]
+    _reconcile(em, end1.clone(), head, slow)
+    if not fast.constraints:            # nothing hoisted: one loop
+        loop = ast.For(target=_st("_it"), iter=_expr("range(2, _max + 1)"), body=fbody,
+                       orelse=[], type_comment=None)
+        return _function(name, ["_max"] + params, code + slow + [loop] + leave_max)
+    # the fast loop: range tests (or a trip count) instead of per-access checks;
+    # it starts with the first iteration when the tests already hold there
+    entry, guard, counted = _entry_code(block, fast)
+    f1, f1body, _ = _loop_body(block, "fast", State(), head, _k(1),
+                               hints=(fast.bounded, fast.steps))
+    if f1.constraints.keys() != fast.constraints.keys():
+        raise ValueError("run tier: the first iteration needs other range tests")
+    _, cbody, _ = _loop_body(block, "checked", head.clone(), head, _n("_it"))
+    if guard is not None:
+        fbody = [ast.If(test=ast.UnaryOp(op=ast.Not(), operand=guard),
+                        body=_stmts("_it0 = _it\nbreak"), orelse=[])] + fbody
+    tests = [_n("_ok")] + ([_expr("_T >= 0")] if counted else []) + (
+        [guard] if guard is not None else [])
+    go = tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=tests)
+    quick = f1body + [ast.If(test=_expr("_max < 2"), body=_leave(f1, head.clone(), start, _k(n)),
+                             orelse=[])]
+    if counted:         # _T + 1 iterations from the first stay in range
+        quick += _stmts("_end = min(_max + 1, _T + 2)") + [ast.For(
+            target=_st("_it"), iter=_expr("range(2, _end)"), body=fbody,
+            orelse=_stmts("_it0 = max(_end, 2)"), type_comment=None)]
     else:
-        cbody, first_it = fbody, "2"       # nothing was hoisted: one loop
-    code.append(ast.For(target=_st("_it"), iter=_expr(f"range({first_it}, _max + 1)"),
-                        body=cbody, orelse=[], type_comment=None))
-    code += _leave(fast, head.clone(), start, _expr(f"_max * {n}"))
-    return _function(name, ["_max"] + params, code)
+        quick += [_assign("_it0", _k(2)), ast.For(
+            target=_st("_it"), iter=_expr("range(2, _max + 1)"), body=fbody,
+            orelse=_leave(fast, head.clone(), start, _expr(f"_max * {n}")), type_comment=None)]
+    code += entry + [ast.If(test=go, body=quick, orelse=slow + [_assign("_it0", _k(2))])]
+    code.append(ast.For(target=_st("_it"), iter=_expr("range(_it0, _max + 1)"), body=cbody,
+                        orelse=[], type_comment=None))
+    return _function(name, ["_max"] + params, code + leave_max)
 
 
 def _aff_source(a: Aff, skip: str | None = None) -> str:
-    parts = [str(a.const)] + [f"{c} * {r}" for r, c in a.terms if r != skip]
+    parts = [r if c == 1 else f"{c} * {r}" for r, c in a.terms if r != skip]
+    if a.const or not parts:
+        parts.append(str(a.const))
     return " + ".join(parts)
 
 
@@ -1629,7 +1639,14 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr | N
     cannot be used (the checked loop then runs and faults where it must)."""
     lines = ["_ok = True"]
     bounded: list[str] = []
+    # a write range lies inside the read range: a read at an address also
+    # written needs no range of its own
+    written = {c.aff for c in em.constraints.values() if c.lo is None and c.write}
     for c in em.constraints.values():
+        if c.lo is None and not c.align and not c.write and c.aff in written and all(
+                w.nbytes >= c.nbytes for w in em.constraints.values()
+                if w.aff == c.aff and w.write):
+            continue
         varying = [(r, k) for r, k in c.aff.terms if r not in block.invariant]
         x, k = varying[0] if varying else (None, 0)
         lines.append(f"_g = {_aff_source(c.aff, x)}")
@@ -1643,7 +1660,7 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr | N
             choices = [(c.lo, c.hi)]
         else:
             choices = list(ranges(block.layout, c.nbytes, c.write))
-        value = f"_g + {k} * {x}" if x else "_g"
+        value = (f"_g + {x}" if k == 1 else f"_g + {k} * {x}") if x else "_g"
         for j, (lo, hi) in enumerate(choices):
             if x is None:
                 update = "pass"
@@ -1653,7 +1670,7 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr | N
             lines.append(f"{'if' if j == 0 else 'elif'} {lo} <= {value} <= {hi}: {update}")
         lines.append("else: _ok = False")
     for kb, (unit, const, inv) in em.bases.items():
-        lines.append(f"{kb} = " + " + ".join([str(const)] + [f"{r} * {s}" for r, s in inv]))
+        lines.append(f"{kb} = " + _aff_source(Aff(const, tuple(inv))))
         if unit > 1:
             lines += [f"if {kb} % {unit}: _ok = False", f"{kb} //= {unit}"]
     # a register that changes by the same step every iteration stays in its
@@ -1662,11 +1679,16 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr | N
     if counted:
         lines.append(f"_T = {M64}")
         for x in counted:
-            step = _aff_source(em.steps[x])
-            lines += [f"_s = {step}",
-                      f"if not _L{x} <= {x} <= _H{x}: _T = -1",
-                      f"elif _s > 0: _T = min(_T, (_H{x} - {x}) // _s)",
-                      f"elif _s < 0: _T = min(_T, ({x} - _L{x}) // -_s)"]
+            step = em.steps[x]
+            lines.append(f"if not _L{x} <= {x} <= _H{x}: _T = -1")
+            if step.terms:              # a step held in a register: its sign is known now
+                lines += [f"_s = {_aff_source(step)}",
+                          f"elif _s > 0: _T = min(_T, (_H{x} - {x}) // _s)",
+                          f"elif _s < 0: _T = min(_T, ({x} - _L{x}) // -_s)"]
+            elif step.const > 0:
+                lines.append(f"else: _T = min(_T, (_H{x} - {x}) // {step.const})")
+            elif step.const < 0:
+                lines.append(f"else: _T = min(_T, ({x} - _L{x}) // {-step.const})")
     guard = " and ".join(f"_L{x} <= {x} <= _H{x}" for x in bounded if x not in counted)
     return _stmts("\n".join(lines)), (_expr(guard) if guard else None), bool(counted)
 
