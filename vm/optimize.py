@@ -1,11 +1,13 @@
-"""Run-tier block compiler: a basic block's generated code, rewritten to run fast.
+"""Run-tier compiler: hot code's generated Python, rewritten to run fast.
 
 The step tier runs each instruction's generated code (vm.codegen) on its own.
-The run tier concatenates a basic block's instructions and compiles the
-result into one Python function. This module rewrites that code; it changes
-where values live and skips work whose result nobody can observe, never what
-an instruction computes (every value still comes from the instruction's
-template):
+The run tier compiles a *trace* into one Python function: a basic block, or,
+once the machine has seen which way its branches usually go, the
+instructions in the order they usually run (vm.cpu.Machine._trace), leaving
+the function where a branch goes the other way. This module rewrites the
+concatenated code; it changes where values live and skips work whose result
+nobody can observe, never what an instruction computes (every value still
+comes from the instruction's template):
 
 * general registers live in Python locals, loaded once and stored at exits;
 * xmm lanes are cached in locals: a lane read twice is loaded once, a lane
@@ -14,26 +16,29 @@ template):
 * flags stay *pending*: a flag-writing instruction's record (kind, size,
   operands, result) is kept as expressions over locals and built as a tuple
   only when something needs the tuple (an exit, a fault, a generic reader).
-  A conditional branch or a CF reader on a known record tests the operands
-  directly (the conditions below are checked against vm.isa.flags by
+  A conditional branch or a CF reader on a record of known kind tests the
+  operands directly (cond_source/cf_source, checked against vm.isa.flags by
   tests/test_flags.py); records nobody can observe are never built;
-* constants and copies are propagated, memory checks on constant addresses
-  are decided at compile time, and dead assignments are removed;
-* a block that ends by branching back to its own start becomes a loop. Its
-  first iteration runs as straight code; then the loop runs from a steady
-  state (what is in locals at the top of every iteration). In the loop, a
+* constants, copies and single-use temporaries are propagated, masks that
+  cannot change a value are dropped, memory checks on constant addresses are
+  decided at compile time, and dead code is removed;
+* a trace that ends by branching back to its start becomes a loop, running
+  from a steady state (what is in locals at the top of every iteration). A
   memory access whose address is affine in registers the loop does not
   change plus at most one register it does change is not checked at the
-  access: the loop's entry computes the range that register may take for
-  the access to stay inside its mapping, and each iteration starts with one
-  range test. Such accesses read and write through memoryview casts of
-  memory instead of struct calls. When a range test fails, the rest of the
-  loop runs in a copy of the body that checks every access, so faults are
-  reported exactly as the step tier reports them.
+  access: when the loop starts, the range of that register for which every
+  such access stays inside its mapping (aligned, without 64-bit wrap) is
+  computed, and for a register that moves by a fixed step, the number of
+  iterations that stay in range. Those iterations run with memoryview reads
+  and writes instead of struct calls and checks; the rest of the loop runs
+  in a copy of the body that checks every access, so faults are reported
+  exactly as the step tier reports them.
 
-Exits (faults, syscalls, host calls, observers, the end of the block) store
-what the locals hold first, so the machine state seen there is the step
-tier's. The result is an `ast.Module`; `source(fn)` shows it as Python.
+Exits (faults, syscalls, host calls, observers, `wlog`, side exits, the end
+of the trace) store what the locals hold first, so the machine state seen
+there is the step tier's, and they report the exact number of instructions
+run. The result is an `ast.Module`; `source(fn)` shows a compiled function
+as Python. tests/test_run_tier.py compares it with the step tier.
 """
 
 from __future__ import annotations
@@ -42,10 +47,17 @@ import ast
 import operator
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .codegen import Layout, ranges
 
 M64 = (1 << 64) - 1
+
+# AST nodes are handled generically here (which fields a node has depends on
+# its class, checked at run time), so annotations use these loose aliases.
+Node = Any
+Expr = Any
+Stmt = Any
 
 # ---- small AST constructors -------------------------------------------------
 
@@ -62,29 +74,29 @@ def _k(value) -> ast.Constant:
     return ast.Constant(value=value)
 
 
-def _assign(name: str, value: ast.expr) -> ast.Assign:
+def _assign(name: str, value: Expr) -> ast.Assign:
     return ast.Assign(targets=[_st(name)], value=value)
 
 
-def _sub(base: str, index: ast.expr, store: bool = False) -> ast.Subscript:
+def _sub(base: str, index: Expr, store: bool = False) -> ast.Subscript:
     return ast.Subscript(value=_n(base), slice=index, ctx=ast.Store() if store else ast.Load())
 
 
-def _call(func: str, *args: ast.expr) -> ast.Call:
+def _call(func: str, *args: Expr) -> ast.Call:
     return ast.Call(func=_n(func), args=list(args), keywords=[])
 
 
-def _ccall(method: str, *args: ast.expr) -> ast.Call:
+def _ccall(method: str, *args: Expr) -> ast.Call:
     return ast.Call(func=ast.Attribute(value=_n("c"), attr=method, ctx=ast.Load()),
                     args=list(args), keywords=[])
 
 
-def _cstore(attr: str, value: ast.expr) -> ast.Assign:
+def _cstore(attr: str, value: Expr) -> ast.Assign:
     return ast.Assign(targets=[ast.Attribute(value=_n("c"), attr=attr, ctx=ast.Store())],
                       value=value)
 
 
-def _add(a: ast.expr, b: ast.expr | int) -> ast.expr:
+def _add(a: Expr, b: Expr | int) -> Expr:
     if isinstance(b, int):
         if b == 0:
             return a
@@ -94,10 +106,10 @@ def _add(a: ast.expr, b: ast.expr | int) -> ast.expr:
     return ast.BinOp(left=a, op=ast.Add(), right=b)
 
 
-_EXPRS: dict[str, ast.expr] = {}
+_EXPRS: dict[str, Expr] = {}
 
 
-def _expr(src: str) -> ast.expr:
+def _expr(src: str) -> Expr:
     """A parsed expression (cached: expression nodes are shared, never changed)."""
     e = _EXPRS.get(src)
     if e is None:
@@ -107,7 +119,7 @@ def _expr(src: str) -> ast.expr:
     return e
 
 
-def _stmts(src: str) -> list[ast.stmt]:
+def _stmts(src: str) -> list[Stmt]:
     return ast.parse(src).body
 
 
@@ -115,12 +127,12 @@ def _comment(text: str) -> ast.Expr:
     return ast.Expr(value=_k(text))      # a bare string: shown by source(), compiles to nothing
 
 
-def _is_c_fl(node: ast.AST) -> bool:
+def _is_c_fl(node: Node) -> bool:
     return (isinstance(node, ast.Attribute) and node.attr == "fl"
             and isinstance(node.value, ast.Name) and node.value.id == "c")
 
 
-def _walk(node: ast.AST):
+def _walk(node: Node):
     """All nodes of a tree (ast.walk, without its generators)."""
     stack = [node]
     while stack:
@@ -134,11 +146,11 @@ def _walk(node: ast.AST):
                 stack.extend(x for x in v if isinstance(x, ast.AST))
 
 
-def _names(node: ast.AST) -> set[str]:
+def _names(node: Node) -> set[str]:
     return {x.id for x in _walk(node) if type(x) is ast.Name}
 
 
-def _subst(node: ast.expr, mapping: dict[str, ast.expr]) -> ast.expr:
+def _subst(node: Expr, mapping: dict[str, Expr]) -> Expr:
     """node with names replaced; unchanged subtrees are shared, not copied."""
     if type(node) is ast.Name:
         return mapping.get(node.id, node)
@@ -159,7 +171,7 @@ def _subst(node: ast.expr, mapping: dict[str, ast.expr]) -> ast.expr:
     return type(node)(**fields) if changed else node
 
 
-def _locate(node: ast.AST) -> None:
+def _locate(node: Node) -> None:
     """Give nodes built here a source position (compile() wants one). Parsed
     subtrees have theirs; new nodes are never put under parsed ones."""
     stack = [node]
@@ -239,10 +251,10 @@ def cf_source(kind: int, n: int) -> str:
     return "b"                  # INC/DEC keep the CF they found
 
 
-_TEMPLATE_CACHE: dict[str, ast.expr] = {}
+_TEMPLATE_CACHE: dict[str, Expr] = {}
 
 
-def _fill(src: str, comps: dict[str, ast.expr]) -> ast.expr:
+def _fill(src: str, comps: dict[str, Expr]) -> Expr:
     tree = _TEMPLATE_CACHE.get(src)
     if tree is None:
         tree = _TEMPLATE_CACHE[src] = _expr(src)
@@ -254,12 +266,12 @@ class Pending:
     locals that keep their values while the record is pending."""
     __slots__ = ("kind", "n", "a", "b", "r", "names", "_key")
 
-    def __init__(self, kind: int, n: int, a: ast.expr, b: ast.expr, r: ast.expr):
+    def __init__(self, kind: int, n: int, a: Expr, b: Expr, r: Expr):
         self.kind, self.n, self.a, self.b, self.r = kind, n, a, b, r
         self.names = _names(a) | _names(b) | _names(r)
         self._key = None
 
-    def comps(self) -> dict[str, ast.expr]:
+    def comps(self) -> dict[str, Expr]:
         return {"a": self.a, "b": self.b, "r": self.r}
 
     def tuple(self) -> ast.Tuple:
@@ -315,7 +327,7 @@ PURE = {"cf", "fdiv", "fnan", "fsqrt", "fcmp", "cvtt", "i2f32", "mul_flags", "sh
         "shr_flags", "sar_flags", "rol", "ror", "float", "abs", "divmod", "max", "min"}
 
 
-def _pure(node: ast.AST) -> bool:
+def _pure(node: Node) -> bool:
     for x in _walk(node):
         if type(x) is ast.Call:
             f = x.func
@@ -425,14 +437,15 @@ class State:
         return self.lanes == other.lanes and fa == fb
 
 
-# ---- the block ------------------------------------------------------------------------------
+# ---- the trace ------------------------------------------------------------------------------
 
 
 @dataclass
 class Item:
+    """One instruction of a trace: its parsed generated code."""
     addr: int
     text: str
-    stmts: list[ast.stmt]
+    stmts: list[Stmt]
     expect: int | None = None     # a branch inside a trace: where the trace goes on
 
 
@@ -451,6 +464,8 @@ def parse_item(addr: int, text: str, k: int, lines: list[str]) -> Item:
 
 
 class Block:
+    """A trace to compile: its instructions and what they touch."""
+
     def __init__(self, items: list[Item], layout: Layout, start: int, fallthrough: int | None):
         self.items = items
         self.layout = layout
@@ -484,9 +499,10 @@ COLD = {"fault", "bad_access", "misaligned"}                   # raise a Fault
 
 
 class Emitter:
-    """Compiles a block body for one state of knowledge. mode: 'plain' (every
-    access checked), 'fast' (loop body with hoisted checks) or 'checked' (loop
-    body, every access checked)."""
+    """Compiles a trace's body once, from a given State. mode: 'plain' (every
+    access checked), 'fast' (a loop body whose guarded accesses are checked by
+    the loop's range tests instead) or 'checked' (a loop body, every access
+    checked)."""
 
     def __init__(self, block: Block, mode: str, loop: bool, bounded: set | None = None,
                  steps: dict | None = None):
@@ -502,12 +518,12 @@ class Emitter:
         self.addr = 0
         self.snaps = 0
         self.on_branch = None                 # loop: called with the last `_n = ...`
-        self.it: ast.expr = _k(1)             # the iteration (loops: _it), for counts
+        self.it: Expr = _k(1)                 # the iteration (loops: _it), for counts
         self.bounded = bounded or set()       # (fast) registers the range test bounds
         self.steps = steps or {}              # (fast) register -> its change per iteration
 
     # -- driving ------------------------------------------------------------------
-    def body(self, st: State, out: list[ast.stmt]) -> None:
+    def body(self, st: State, out: list[Stmt]) -> None:
         last = len(self.block.items) - 1
         for k, it in enumerate(self.block.items):
             self.k, self.addr, self.snaps = k, it.addr, 0
@@ -521,7 +537,7 @@ class Emitter:
             self.pending_align.clear()
 
     # -- statements -----------------------------------------------------------------
-    def stmt(self, s: ast.stmt, st: State, out: list[ast.stmt]) -> None:
+    def stmt(self, s: Stmt, st: State, out: list[Stmt]) -> None:
         if isinstance(s, ast.Assign):
             tgt, value = s.targets[0], s.value
             if isinstance(tgt, ast.Name):
@@ -559,7 +575,7 @@ class Emitter:
             return
         raise ValueError(f"run tier: unexpected generated statement {ast.unparse(s)!r}")
 
-    def if_stmt(self, s: ast.If, st: State, out: list[ast.stmt]) -> None:
+    def if_stmt(self, s: ast.If, st: State, out: list[Stmt]) -> None:
         test = self.rx(s.test, st, out)
         if isinstance(test, ast.Constant):
             for x in (s.body if test.value else s.orelse):
@@ -598,7 +614,7 @@ class Emitter:
             setattr(st, attr, {k: v for k, v in da.items() if k in db and db[k] == v})
 
     # -- values -------------------------------------------------------------------------
-    def rx(self, node: ast.expr, st: State, out: list[ast.stmt]) -> ast.expr:
+    def rx(self, node: Expr, st: State, out: list[Stmt]) -> Expr:
         """Rewrite an expression of the generated code for the current state."""
         t = type(node)
         if t is ast.Constant:
@@ -670,7 +686,7 @@ class Emitter:
             return ast.Tuple(elts=[self.rx(e, st, out) for e in node.elts], ctx=ast.Load())
         raise ValueError(f"run tier: unexpected expression {ast.unparse(node)!r}")
 
-    def before_write(self, name: str, st: State, out: list[ast.stmt]) -> None:
+    def before_write(self, name: str, st: State, out: list[Stmt]) -> None:
         """`name` is about to change: keep what still refers to its old value."""
         p = st.flags
         if p is not None and name in p.names:
@@ -695,13 +711,13 @@ class Emitter:
             for v in [v for v, (c, terms) in st.terms.items() if any(r == name for r, _ in terms)]:
                 del st.terms[v]
 
-    def emit_assign(self, name: str, value: ast.expr, out: list[ast.stmt]) -> ast.Assign:
+    def emit_assign(self, name: str, value: Expr, out: list[Stmt]) -> ast.Assign:
         node = _assign(name, value)
         out.append(node)
         self.assigned[name] = node
         return node
 
-    def var_write(self, name: str, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+    def var_write(self, name: str, value: Expr, st: State, out: list[Stmt]) -> None:
         width = self.width(value, st)
         if self.mode == "fast":
             aff = self.affine(value, st)
@@ -724,7 +740,7 @@ class Emitter:
                 st.terms[name] = terms
         self.emit_assign(name, value, out)
 
-    def width(self, node: ast.expr, st: State) -> int | None:
+    def width(self, node: Expr, st: State) -> int | None:
         """n such that the value of node is known to lie in [0, 2**n)."""
         t = type(node)
         if t is ast.Name:
@@ -762,7 +778,7 @@ class Emitter:
             return _VIEW_BITS.get(node.value.id)
         return None
 
-    def _unmask(self, value: ast.expr, st: State) -> ast.expr:
+    def _unmask(self, value: Expr, st: State) -> Expr:
         """Fast loop: `(x + c) & mask` written to a register, x a register the
         loop's range test already bounds: bound it so that the sum cannot
         wrap, and drop the mask."""
@@ -782,7 +798,7 @@ class Emitter:
             self.constraints.setdefault(c.key(), c)
         return value.left
 
-    def tuple_write(self, tgt: ast.Tuple, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+    def tuple_write(self, tgt: ast.Tuple, value: Expr, st: State, out: list[Stmt]) -> None:
         names = [e.id for e in tgt.elts]
         reader = (_reader(value.func.id) if isinstance(value, ast.Call)
                   and isinstance(value.func, ast.Name) else None)
@@ -803,8 +819,8 @@ class Emitter:
             if src is not None:
                 st.memvals[name] = (src[0], src[1] + j * w, w)
 
-    def _tuple_assign(self, names: list[str], value: ast.expr, st: State,
-                      out: list[ast.stmt]) -> None:
+    def _tuple_assign(self, names: list[str], value: Expr, st: State,
+                      out: list[Stmt]) -> None:
         for name in names:
             self.before_write(name, st, out)
             st.width.pop(name, None)
@@ -814,7 +830,7 @@ class Emitter:
                               value=value))
 
     # -- registers of the loop: affine tracking ---------------------------------------------
-    def affine(self, node: ast.expr, st: State) -> Aff | None:
+    def affine(self, node: Expr, st: State) -> Aff | None:
         t = type(node)
         if t is ast.Constant:
             return Aff(node.value) if isinstance(node.value, int) else None
@@ -840,12 +856,12 @@ class Emitter:
         return None
 
     # -- xmm lanes ---------------------------------------------------------------------------
-    def flush_lane(self, key, st: State, out: list[ast.stmt]) -> None:
+    def flush_lane(self, key, st: State, out: list[Stmt]) -> None:
         out.append(ast.Assign(targets=[_sub(key[0], _k(key[1]), store=True)],
                               value=_n(_lane_local(key))))
         st.lanes[key] = False
 
-    def lane_read(self, key, st: State, out: list[ast.stmt]) -> str:
+    def lane_read(self, key, st: State, out: list[Stmt]) -> str:
         name = _lane_local(key)
         if key in st.lanes:
             return name
@@ -861,7 +877,7 @@ class Emitter:
         st.lanes[key] = False
         return name
 
-    def _lane_from_memory(self, key, st: State) -> ast.expr | None:
+    def _lane_from_memory(self, key, st: State) -> Expr | None:
         """A 32-bit lane whose bits are still those of a memory operand
         loaded by a guarded access: read them from memory in the wanted form."""
         if key[0] not in ("xf", "xi") or not st.memsrc:
@@ -878,7 +894,7 @@ class Emitter:
                 return _sub("mf" if key[0] == "xf" else "mI", _add(idx, byte // 4))
         return None
 
-    def lane_write(self, key, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+    def lane_write(self, key, value: Expr, st: State, out: list[Stmt]) -> None:
         v = self.rx(value, st, out)
         src = None
         if isinstance(v, ast.Name) and v.id in st.memvals:
@@ -898,7 +914,7 @@ class Emitter:
             return
         self._lane_store(key, v, st, out, src)
 
-    def _lane_store(self, key, v: ast.expr, st: State, out: list[ast.stmt], src) -> None:
+    def _lane_store(self, key, v: Expr, st: State, out: list[Stmt], src) -> None:
         lo, hi = _span(key)
         for k2 in list(st.lanes):
             if k2 != key:
@@ -923,19 +939,19 @@ class Emitter:
                 st.memsrc[key] = src
 
     # -- flags -------------------------------------------------------------------------------
-    def flags_write(self, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+    def flags_write(self, value: Expr, st: State, out: list[Stmt]) -> None:
         # the components stay expressions (a helper call such as mul_flags is
         # only made where the record is built or read)
         elts = [self.rx(e, st, out) for e in value.elts]
         st.flags = Pending(elts[0].value, elts[1].value, *elts[2:])
 
-    def flags_local(self, st: State, out: list[ast.stmt]) -> str:
+    def flags_local(self, st: State, out: list[Stmt]) -> str:
         if st.flags is not None:
             out.append(_assign("fl", st.flags.tuple()))
             st.flags = None
         return "fl"
 
-    def cond(self, cc: str, st: State, out: list[ast.stmt]) -> ast.expr:
+    def cond(self, cc: str, st: State, out: list[Stmt]) -> Expr:
         p = st.flags
         if p is not None:
             src = cond_source(cc, p.kind, p.n)
@@ -943,16 +959,16 @@ class Emitter:
                 return _fold_all(_fill(src, p.comps()))
         return _call(f"cc_{cc}", _n(self.flags_local(st, out)))
 
-    def cf(self, st: State, out: list[ast.stmt]) -> ast.expr:
+    def cf(self, st: State, out: list[Stmt]) -> Expr:
         p = st.flags
         if p is not None:
             return _fold_all(_fill(cf_source(p.kind, p.n), p.comps()))
         return _call("cf", _n(self.flags_local(st, out)))
 
     # -- exits ---------------------------------------------------------------------------------
-    def store_state(self, st: State, cold: bool) -> list[ast.stmt]:
+    def store_state(self, st: State, cold: bool) -> list[Stmt]:
         """Statements that store what locals hold into the machine."""
-        out: list[ast.stmt] = [ast.Assign(targets=[_sub("r", _k(i), store=True)], value=_n(f"r{i}"))
+        out: list[Stmt] = [ast.Assign(targets=[_sub("r", _k(i), store=True)], value=_n(f"r{i}"))
                                for i in self.block.written]
         if st.flags is not None:
             out.append(_cstore("fl", st.flags.tuple()))
@@ -966,9 +982,14 @@ class Emitter:
             out.append(_cstore("_fault_base", _expr(f"(_it - 1) * {len(self.block.items)}")))
         return out
 
-    def machine_call(self, call: ast.Call, st: State, out: list[ast.stmt],
+    def machine_call(self, call: ast.Call, st: State, out: list[Stmt],
                      result: str | None = None) -> None:
+        """A call of a machine method from generated code: everything is
+        stored first; after one that may change anything, reloaded."""
         name = call.func.attr
+        if name not in COLD | SYNC | CLOBBERS:
+            raise ValueError(f"run tier: unknown machine call c.{name}(): "
+                             "add it to vm/optimize.py's COLD, SYNC or CLOBBERS")
         args = [self.rx(a, st, out) for a in call.args]
         node = ast.Call(func=call.func, args=args, keywords=[])
         if name in COLD:
@@ -990,7 +1011,7 @@ class Emitter:
             st.memsrc.clear()
             st.memvals.clear()
 
-    def next_rip(self, value: ast.expr, st: State, out: list[ast.stmt]) -> None:
+    def next_rip(self, value: Expr, st: State, out: list[Stmt]) -> None:
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
             return self.machine_call(value, st, out, result="_n")
         v = self.rx(value, st, out)
@@ -1000,11 +1021,11 @@ class Emitter:
             return self.side_exit(v, st, out)
         self.emit_assign("_n", v, out)
 
-    def count(self) -> ast.expr:
+    def count(self) -> Expr:
         """Instructions run so far when the current one completes."""
         return _count(self.it, self.k, len(self.block.items))
 
-    def side_exit(self, v: ast.expr, st: State, out: list[ast.stmt]) -> None:
+    def side_exit(self, v: Expr, st: State, out: list[Stmt]) -> None:
         """A branch inside a trace: go on to the next instruction (item.expect)
         or leave the trace with the other target."""
         if isinstance(v, ast.Constant):
@@ -1025,7 +1046,7 @@ class Emitter:
         raise ValueError(f"run tier: a trace continues after a computed jump {ast.unparse(v)}")
 
     # -- memory -----------------------------------------------------------------------------------
-    def check(self, ea: str, nbytes: int, write: bool, st: State, out: list[ast.stmt]) -> None:
+    def check(self, ea: str, nbytes: int, write: bool, st: State, out: list[Stmt]) -> None:
         align = self.pending_align.pop(ea, 0)
         value = self.rx(_n(ea), st, out)
         if isinstance(value, ast.Constant):             # a fixed address: decide now
@@ -1041,14 +1062,14 @@ class Emitter:
             self._align_check(ea, align, st, out)
         self._range_check(value, nbytes, write, st, out)
 
-    def _align_check(self, ea: str, align: int, st: State, out: list[ast.stmt]) -> None:
+    def _align_check(self, ea: str, align: int, st: State, out: list[Stmt]) -> None:
         v = self.rx(_n(ea), st, out)
         cold = self.store_state(st, cold=True) + [ast.Expr(value=_ccall(
             "misaligned", v, _k(align), _k(self.addr), _k(self.k)))]
         out.append(ast.If(test=ast.BinOp(left=v, op=ast.BitAnd(), right=_k(align - 1)),
                           body=cold, orelse=[]))
 
-    def _range_check(self, v: ast.expr, nbytes: int, write: bool, st: State, out: list) -> None:
+    def _range_check(self, v: Expr, nbytes: int, write: bool, st: State, out: list) -> None:
         (lo1, hi1), (lo2, hi2) = ranges(self.block.layout, nbytes, write)
         test = _expr(f"not ({lo1} <= _v <= {hi1} or {lo2} <= _v <= {hi2})")
         test = _fill_name(test, "_v", v)
@@ -1058,7 +1079,7 @@ class Emitter:
         out.append(ast.If(test=test, body=cold, orelse=[]))
 
     def _guard(self, ea: str, nbytes: int, write: bool, align: int, st: State,
-               out: list[ast.stmt]) -> bool:
+               out: list[Stmt]) -> bool:
         """Fast loop: replace the check of this access by constraints tested
         once per iteration, if its address is affine in at most one register
         the loop changes."""
@@ -1101,7 +1122,7 @@ class Emitter:
                 base = (unit, const, tuple(inv))
                 kb = next((b for b, v in self.bases.items() if v == base), f"_kb{self.k}_{ea}")
                 self.bases[kb] = base
-                idx: ast.expr = _n(kb)
+                idx: Expr = _n(kb)
                 for r, s in var:
                     term = _n(r) if s == unit else ast.BinOp(left=_n(r), op=ast.Mult(),
                                                               right=_k(s // unit))
@@ -1112,13 +1133,13 @@ class Emitter:
                 self.views[ea] = View(ix, unit)
         return True
 
-    def _memval_view(self, addr: ast.expr) -> tuple[View, int] | None:
+    def _memval_view(self, addr: Expr) -> tuple[View, int] | None:
         base, off = _addr_parts(addr)
         if base is None or base not in self.views:
             return None
         return self.views[base], off
 
-    def mem_read(self, fn: str, addr: ast.expr, st: State, out: list[ast.stmt],
+    def mem_read(self, fn: str, addr: Expr, st: State, out: list[Stmt],
                  names: list[str] | None = None):
         """A struct read of memory: element expressions (views) or the call."""
         view_name, w, count = _reader(fn)
@@ -1132,8 +1153,8 @@ class Emitter:
             return [ast.Subscript(value=call, slice=_k(j), ctx=ast.Load()) for j in range(count)]
         return call
 
-    def mem_write(self, fn: str, addr: ast.expr, value: ast.expr, st: State,
-                  out: list[ast.stmt]) -> None:
+    def mem_write(self, fn: str, addr: Expr, value: Expr, st: State,
+                  out: list[Stmt]) -> None:
         val = self.rx(value, st, out)
         view_name, w = WRITERS[fn]
         base, off = _addr_parts(addr)
@@ -1147,11 +1168,11 @@ class Emitter:
         st.memvals.clear()
 
 
-def _is_c(node: ast.expr, value) -> bool:
+def _is_c(node: Expr, value) -> bool:
     return isinstance(node, ast.Constant) and node.value == value
 
 
-def _addr_parts(addr: ast.expr) -> tuple[str | None, int]:
+def _addr_parts(addr: Expr) -> tuple[str | None, int]:
     """`_ea` -> ('_ea', 0); `_ea + 8` -> ('_ea', 8)."""
     if isinstance(addr, ast.Name):
         return addr.id, 0
@@ -1161,13 +1182,13 @@ def _addr_parts(addr: ast.expr) -> tuple[str | None, int]:
     return None, 0
 
 
-def _addr_terms(node: ast.expr) -> tuple[int, tuple] | None:
+def _addr_terms(node: Expr) -> tuple[int, tuple] | None:
     """An address expression as (const, ((name, scale), ...)) over current names."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd) and _is_c(node.right, M64):
         node = node.left
     const, terms = 0, []
 
-    def walk(n: ast.expr, sign: int) -> bool:
+    def walk(n: Expr, sign: int) -> bool:
         nonlocal const
         if isinstance(n, ast.Constant) and isinstance(n.value, int):
             const += sign * n.value
@@ -1195,7 +1216,7 @@ def _addr_terms(node: ast.expr) -> tuple[int, tuple] | None:
     return const, tuple(sorted(merged.items()))
 
 
-def _fill_name(tree: ast.expr, name: str, value: ast.expr) -> ast.expr:
+def _fill_name(tree: Expr, name: str, value: Expr) -> Expr:
     return _subst(tree, {name: value})
 
 
@@ -1212,7 +1233,7 @@ _UNARY = {ast.USub: operator.neg, ast.Invert: operator.invert, ast.Not: operator
           ast.UAdd: operator.pos}
 
 
-def _fold(node: ast.expr) -> ast.expr:
+def _fold(node: Expr) -> Expr:
     """Evaluate an operation on constants (left as is if Python would raise,
     or the result is not worth a constant)."""
     try:
@@ -1242,7 +1263,7 @@ def _fold(node: ast.expr) -> ast.expr:
     return _k(value)
 
 
-def _fold_all(node: ast.expr) -> ast.expr:
+def _fold_all(node: Expr) -> Expr:
     """Fold every operation whose operands are constants (a new tree)."""
     if not isinstance(node, _FOLDABLE):
         return node
@@ -1266,7 +1287,7 @@ def _fold_all(node: ast.expr) -> ast.expr:
 # ---- dead code ----------------------------------------------------------------------
 
 
-def _uses(node: ast.AST) -> set[str]:
+def _uses(node: Node) -> set[str]:
     return {x.id for x in _walk(node) if type(x) is ast.Name and type(x.ctx) is ast.Load}
 
 
@@ -1280,7 +1301,7 @@ class _Liveness:
         self.cache: dict[int, tuple] = {} if cache is None else cache
         self.after: dict[int, set[str]] = {}     # simple statement -> names live after it
 
-    def facts(self, s: ast.stmt) -> tuple:
+    def facts(self, s: Stmt) -> tuple:
         """(statement, kind, names assigned, names read) of a simple statement,
         cached (the statement is kept, so its id cannot be reused)."""
         f = self.cache.get(id(s))
@@ -1294,12 +1315,12 @@ class _Liveness:
             self.cache[id(s)] = f
         return f
 
-    def block(self, stmts: list[ast.stmt], live: set[str], brk: set[str] | None) -> set[str]:
+    def block(self, stmts: list[Stmt], live: set[str], brk: set[str] | None) -> set[str]:
         for s in reversed(stmts):
             live = self.stmt(s, live, brk)
         return live
 
-    def stmt(self, s: ast.stmt, live: set[str], brk: set[str] | None) -> set[str]:
+    def stmt(self, s: Stmt, live: set[str], brk: set[str] | None) -> set[str]:
         if isinstance(s, (ast.Assign, ast.Expr)):
             self.after[id(s)] = live
             _, kind, names, used = self.facts(s)
@@ -1334,7 +1355,7 @@ class _Liveness:
         return live | _uses(s)
 
 
-def _remove_dead(stmts: list[ast.stmt], dead: dict[int, bool]) -> list[ast.stmt]:
+def _remove_dead(stmts: list[Stmt], dead: dict[int, bool]) -> list[Stmt]:
     out = []
     for s in stmts:
         if dead.get(id(s)):
@@ -1354,11 +1375,11 @@ def _remove_dead(stmts: list[ast.stmt], dead: dict[int, bool]) -> list[ast.stmt]
     return out
 
 
-def _is_comment(s: ast.stmt) -> bool:
+def _is_comment(s: Stmt) -> bool:
     return isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
 
 
-def eliminate_dead(stmts: list[ast.stmt]) -> tuple[list[ast.stmt], set[str]]:
+def eliminate_dead(stmts: list[Stmt]) -> tuple[list[Stmt], set[str]]:
     """Remove dead assignments (and the ifs they leave empty, which can make
     more assignments dead: repeat until none is left), then forward
     single-use temporaries using the liveness of the final code. Also
@@ -1373,19 +1394,19 @@ def eliminate_dead(stmts: list[ast.stmt]) -> tuple[list[ast.stmt], set[str]]:
     return stmts, _Liveness(cache).block(stmts, set(), None)   # not settled: unforwarded
 
 
-def _loads(node: ast.AST, name: str) -> int:
+def _loads(node: Node, name: str) -> int:
     return sum(1 for x in _walk(node) if type(x) is ast.Name and x.id == name
                and type(x.ctx) is ast.Load)
 
 
-def _subst_stmt(s: ast.stmt, mapping: dict[str, ast.expr]) -> ast.stmt:
+def _subst_stmt(s: Stmt, mapping: dict[str, Expr]) -> Stmt:
     if isinstance(s, ast.Assign):
         targets = [_subst(t, mapping) if not isinstance(t, ast.Name) else t for t in s.targets]
         return ast.Assign(targets=targets, value=_subst(s.value, mapping))
     return ast.Expr(value=_subst(s.value, mapping))
 
 
-def _forward(stmts: list[ast.stmt], lv: _Liveness, window: int = 8) -> list[ast.stmt]:
+def _forward(stmts: list[Stmt], lv: _Liveness, window: int = 8) -> list[Stmt]:
     """Put a temporary's expression where the temporary is used, when that is
     its only use, a few statements later, with nothing in between that could
     change what the expression reads (t = r0 + 1; r0 = t  ->  r0 = r0 + 1)."""
@@ -1431,7 +1452,7 @@ def _forward(stmts: list[ast.stmt], lv: _Liveness, window: int = 8) -> list[ast.
 # ---- putting a block together ------------------------------------------------------------
 
 
-def _reconcile(em: Emitter, st: State, target: State, out: list[ast.stmt]) -> None:
+def _reconcile(em: Emitter, st: State, target: State, out: list[Stmt]) -> None:
     """Code that turns state `st` into `target` (at a loop's back edge or entry)."""
     for key, dirty in sorted(st.lanes.items()):
         if dirty and not target.lanes.get(key, False):
@@ -1470,7 +1491,7 @@ def _header_state(block: Block, first: State) -> State:
     return State()
 
 
-def _loop_branch(block: Block, value: ast.expr) -> tuple[ast.expr | None, int | None]:
+def _loop_branch(block: Block, value: Expr) -> tuple[Expr | None, int | None]:
     """The back edge of a loop block's last instruction: (condition to stay in
     the loop or None for always, the exit address or None)."""
     start = block.start
@@ -1485,14 +1506,14 @@ def _loop_branch(block: Block, value: ast.expr) -> tuple[ast.expr | None, int | 
     return None, None
 
 
-def _leave(em: Emitter, st: State, rip: int | ast.expr, count: ast.expr) -> list[ast.stmt]:
+def _leave(em: Emitter, st: State, rip: int | Expr, count: Expr) -> list[Stmt]:
     """Store the state, return (next rip, instructions run)."""
     target = _k(rip) if isinstance(rip, int) else rip
     return em.store_state(st, cold=False) + [
         ast.Return(value=ast.Tuple(elts=[target, count], ctx=ast.Load()))]
 
 
-def _count(it: ast.expr, k: int, n: int) -> ast.expr:
+def _count(it: Expr, k: int, n: int) -> Expr:
     """Instructions run after instruction k of iteration `it` of an n-long trace."""
     if isinstance(it, ast.Constant):
         return _k((it.value - 1) * n + k + 1)
@@ -1501,8 +1522,8 @@ def _count(it: ast.expr, k: int, n: int) -> ast.expr:
     return _expr(f"{it.id} * {n} - {n - k - 1}")
 
 
-def _loop_body(block: Block, mode: str, st: State, head: State | None, it: ast.expr,
-               hints: tuple | None = None) -> tuple[Emitter, list[ast.stmt], State]:
+def _loop_body(block: Block, mode: str, st: State, head: State | None, it: Expr,
+               hints: tuple | None = None) -> tuple[Emitter, list[Stmt], State]:
     """One iteration of a loop block: exits when the last branch leaves the
     loop, and at its end turns the state into `head` (the steady state)."""
     bounded, steps = hints or (set(), {})
@@ -1526,10 +1547,10 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None, it: ast.e
     em = Emitter(block, "fast" if mode == "fast-pre" else mode, loop=head is not None,
                  bounded=bounded, steps=steps)
     em.it = it
-    out: list[ast.stmt] = []
+    out: list[Stmt] = []
     end: list[State] = []
 
-    def on_branch(v: ast.expr, s: State, o: list[ast.stmt]) -> None:
+    def on_branch(v: Expr, s: State, o: list[Stmt]) -> None:
         stay, exit_rip = _loop_branch(block, v)
         if exit_rip is not None:
             leave = _leave(em, s.clone(), exit_rip, _count(it, len(block.items) - 1,
@@ -1630,7 +1651,7 @@ def _bounds(k: int, lo: int, hi: int) -> tuple[str, str]:
     return f"-(({hi} - _g) // {-k})", f"(_g - {lo}) // {-k}"
 
 
-def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr | None, bool]:
+def _entry_code(block: Block, em: Emitter) -> tuple[list[Stmt], Expr | None, bool]:
     """Code run when the fast loop starts. Each constraint is affine in the
     registers the loop does not change (fixed now) and at most one register x
     it does change: either it holds for every iteration (checked now) or it
@@ -1693,7 +1714,7 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[ast.stmt], ast.expr | N
     return _stmts("\n".join(lines)), (_expr(guard) if guard else None), bool(counted)
 
 
-def _function(name: str, params: list[str], body: list[ast.stmt]) -> ast.Module:
+def _function(name: str, params: list[str], body: list[Stmt]) -> ast.Module:
     """def name(params=params): body - environment names come in as defaults
     (fast locals), only those the body uses."""
     body, used = eliminate_dead(body)
