@@ -497,6 +497,65 @@ def test_breakpoints_stop_run_where_stepping_stops(hot):
         assert stops >= 64
 
 
+INPUT_LOOP = """
+global _start
+section .data
+align 16
+x:  dd 0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0
+section .text
+_start:
+    mov ebx, 40
+.again:
+    lea rdi, [rel x]
+    xor r13d, r13d
+.input:
+    movss xmm0, [rdi + r13*4]
+    ucomiss xmm0, xmm7
+    jp .use
+    je .next
+.use:
+    addss xmm1, xmm0
+.next:
+    inc r13
+    cmp r13, 8
+    jb .input
+    dec ebx
+    jnz .again
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+@pytest.mark.parametrize("hot", [None, 1])
+def test_breakpoints_added_later_stop_traces_where_stepping_stops(hot):
+    """Traces span several blocks; a breakpoint set after they are compiled
+    (with invalidate(), as the debugger does) still stops run() exactly."""
+    image = assemble([("t.asm", INPUT_LOOP)])
+    label = {k.rsplit(".", 1)[-1]: v.value for k, v in image.symbols.items()}
+    for where in ("next", "use", "input", "again"):
+        ref, t = Run(image), Run(image, hot=hot)
+        assert t.outcome(lambda t=t: t.m.run(max_steps=300))[1] == "step-limit"   # warm up
+        ref.steps(300)
+        assert not diff(ref.state(), t.state())
+        bps = {label[where]}
+        t.m.breakpoints = set(bps)
+        t.m.invalidate()
+        for _ in range(30):
+            try:
+                ref.m.step()
+                while ref.m.rip not in bps:
+                    ref.m.step()
+                ref_out = ("stopped",)
+            except Exit as e:
+                ref_out = ("exit", e.status)
+            got = t.outcome(t.m.run)
+            assert got == ref_out, where
+            assert not diff(ref.state(), t.state()), (where, diff(ref.state(), t.state()))
+            if got[0] == "exit":
+                break
+
+
 def test_stop_requested_is_seen_by_a_long_running_loop():
     """A loop block runs in slices, so a stop request from another thread (the
     debugger's Ctrl-C) stops run() while the loop spins."""
