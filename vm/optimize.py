@@ -425,16 +425,18 @@ class State:
         return s
 
     def header(self) -> State:
-        """What carries over a loop's back edge: cached lanes and pending flags."""
+        """What carries over a loop's back edge: cached lanes (and which hold
+        a constant) and pending flags."""
         s = State()
         s.lanes = dict(self.lanes)
         s.flags = self.flags
+        s.consts = {k: v for k, v in self.consts.items() if k.startswith("_x")}
         return s
 
     def same_header(self, other: State) -> bool:
         fa = self.flags.key() if self.flags else None
         fb = other.flags.key() if other.flags else None
-        return self.lanes == other.lanes and fa == fb
+        return self.lanes == other.lanes and fa == fb and self.consts == other.consts
 
 
 # ---- the trace ------------------------------------------------------------------------------
@@ -915,6 +917,10 @@ class Emitter:
         self._lane_store(key, v, st, out, src)
 
     def _lane_store(self, key, v: Expr, st: State, out: list[Stmt], src) -> None:
+        name = _lane_local(key)
+        if (key[0] != "xf" and type(v) is ast.Constant and key in st.lanes
+                and name in st.consts and st.consts[name] == v.value):
+            return                      # it already holds that value (a loop's zeroed lanes)
         lo, hi = _span(key)
         for k2 in list(st.lanes):
             if k2 != key:
@@ -924,7 +930,6 @@ class Emitter:
                         self.flush_lane(k2, st, out)
                     del st.lanes[k2]
                     st.memsrc.pop(k2, None)
-        name = _lane_local(key)
         self.before_write(name, st, out)
         st.memsrc.pop(key, None)
         if key[0] == "xf":
@@ -935,6 +940,8 @@ class Emitter:
         else:
             self.emit_assign(name, v, out)
             st.lanes[key] = True
+            if type(v) is ast.Constant:
+                st.consts[name] = v.value
             if src is not None:
                 st.memsrc[key] = src
 
@@ -1471,6 +1478,9 @@ def _reconcile(em: Emitter, st: State, target: State, out: list[Stmt]) -> None:
         if st.flags is not None:
             out.append(_assign("fl", st.flags.tuple()))
         st.flags = None
+    for name, value in target.consts.items():
+        if st.consts.get(name) != value:
+            raise ValueError(f"run tier: a loop's steady state does not hold ({name})")
 
 
 def _header_state(block: Block, first: State) -> State:
