@@ -214,7 +214,8 @@ def cmd_run(args) -> int:
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
         if live:
-            status, fault = _run_live(console, machine, progress, execute)
+            status, fault = _run_live(console, machine, progress, execute,
+                                      lambda: interrupted)
         else:
             status, fault = execute()
     except OSError as e:
@@ -243,8 +244,9 @@ def cmd_run(args) -> int:
     return status if status is not None else 0
 
 
-def _run_live(console, machine, progress: Progress, execute):
-    """execute() in a worker thread while the main thread redraws the view."""
+def _run_live(console, machine, progress: Progress, execute, interrupted):
+    """execute() in a worker thread while the main thread redraws the view
+    (asking the machine to publish its instruction count before each redraw)."""
     import threading
 
     from rich.live import Live
@@ -263,6 +265,10 @@ def _run_live(console, machine, progress: Progress, execute):
         th.start()
         while th.is_alive():
             th.join(0.125)
+            if interrupted():                   # (re)assert: a sync request must not hide it
+                machine.stop_requested = True
+            else:
+                machine.request_sync()
             live.update(_view(progress, machine))
         live.update(_view(progress, machine))
     if "error" in result:
@@ -296,7 +302,8 @@ def _view(p: Progress, machine):
     table.add_column("test accuracy", justify="right")
     for e, loss, acc in p.epoch_rows[-10:]:
         table.add_row(str(e), f"{loss:.4f}", f"{acc:.2f}%")
-    stats = Text(f"instructions interpreted {machine.icount:,}   "
+    mips = f" ({machine.icount / elapsed / 1e6:.1f} M/s)" if elapsed > 0 and machine.icount else ""
+    stats = Text(f"instructions interpreted {machine.icount:,}{mips}   "
                  f"accelerated calls {machine.accel_calls:,}", style="dim")
     parts = [head, bar]
     if p.epoch_rows:

@@ -293,3 +293,22 @@ def test_exp_and_log_give_the_host_libm_bits(x):
     assert m.r[3] == struct.unpack("<Q", struct.pack("<d", _host("exp", x)))[0]
     assert m.r[12] == struct.unpack("<Q", struct.pack("<d", _host("log", x)))[0]
     assert m.r[2] == POISON64 and m.r[6] == POISON64       # caller-saved: poisoned
+
+
+def test_request_sync_publishes_progress_without_stopping():
+    import threading
+    import time
+    m = Machine(build(".spin:\n    inc rbx\n    cmp rbx, 3000000\n    jb .spin"),
+                stdout=io.BytesIO())
+    result = {}
+    th = threading.Thread(target=lambda: result.setdefault("status", m.run()))
+    th.start()
+    seen = []
+    while th.is_alive():
+        m.request_sync()
+        time.sleep(0.02)
+        seen.append(m.icount)
+    th.join()
+    assert result["status"] == 0                       # ran to the end: a sync never stops it
+    assert any(0 < c < m.icount for c in seen)         # and counts were published mid-run
+    assert m.stop_requested is False

@@ -28,6 +28,7 @@ from .runtime import Runtime
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
 SLICE = 1 << 16          # loop iterations between checks of stop_requested
+SYNC = "sync"            # stop_requested value asking run() to publish rip/icount and go on
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
@@ -76,7 +77,7 @@ class Machine:
         self.observers: dict[int, list[Callable]] = {}  # routine address -> on-call hooks
         self.accel_calls = 0
         self.breakpoints: set[int] = set()
-        self.stop_requested = False     # set from another thread or a signal handler
+        self.stop_requested: bool | str = False   # set from another thread or a signal handler
         self.wlog: Callable[[int, int], None] = lambda addr, n: None
         self._steps: dict[int, Callable] = {}
         self._traced: dict[int, Callable] = {}
@@ -335,8 +336,12 @@ class Machine:
         try:
             while True:
                 if not first and (rip in bps or self.stop_requested):
-                    self.stop_requested = False
-                    return None
+                    if self.stop_requested is SYNC and rip not in bps:
+                        self.stop_requested = False     # only publish where we are
+                        self.rip, self.icount = rip, n
+                    else:
+                        self.stop_requested = False
+                        return None
                 first = False
                 b = blocks.get(rip)
                 if b is None:
@@ -381,6 +386,13 @@ class Machine:
         raise self._decorate(Fault("step-limit",
                                    f"step limit reached after {self.icount} instructions "
                                    "(raise it with --max-steps)", self.rip))
+
+    def request_sync(self) -> None:
+        """Ask a running run() (in another thread) to bring self.icount and
+        self.rip up to date at its next block boundary, without stopping.
+        Costs the run loop nothing: it already checks stop_requested there."""
+        if self.stop_requested is False:
+            self.stop_requested = SYNC
 
     # ---- faults ----------------------------------------------------------------
     def _decorate(self, f: Fault) -> Fault:
