@@ -126,13 +126,6 @@ def mirrors() -> list[str]:
     return list(DEFAULT_MIRRORS)
 
 
-def _unpack_dir(src: Path) -> Path:
-    """Where uncompressed copies go: <src>/raw, or a cache directory if src is read-only."""
-    if _writable(src):
-        return src / UNPACK_SUBDIR
-    return _fallback_dir(src)
-
-
 def _fallback_dir(src: Path) -> Path:
     key = hashlib.sha1(str(src).encode()).hexdigest()[:10]
     slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in src.name) or "root"

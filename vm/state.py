@@ -115,10 +115,9 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
 
 
 def _jsonable(x):
-    if isinstance(x, (set, tuple)):
-        return list(x)
-    if isinstance(x, float):
-        return repr(x)
+    """json.dumps fallback for meta values it cannot write (sets, paths ...)."""
+    if isinstance(x, (set, frozenset)):
+        return sorted(x)
     return str(x)
 
 
