@@ -36,6 +36,12 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def jobs_option(parser) -> None:
+    parser.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                        help="with --fast: processes for the large layers, 1 or 2 (default: 2 "
+                             "when this process may use two CPUs; the results are the same)")
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text.replace("_", ""))
@@ -72,8 +78,9 @@ def cmd_exec(args) -> int:
     if args.fast:
         from vm.accel import attach
 
-        from .kernels import twins
+        from .kernels import parallel, twins
         attach(machine, twins())
+        parallel.start(machine, args.jobs)
     t0 = time.perf_counter()
     try:
         status = machine.run(max_steps=args.max_steps)
@@ -148,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="directory the program's file syscalls may use (default: .)")
     e.add_argument("--fast", action="store_true",
                    help="run routines that have a numpy twin as the twin (fast mode)")
+    jobs_option(e)
     e.add_argument("--stats", action="store_true",
                    help="print instructions executed and speed to stderr")
     e.set_defaults(func=cmd_exec)

@@ -160,9 +160,11 @@ def cmd_run(args) -> int:
     tap = OutputTap(progress, None if live else console.print, args.quiet)
     machine = Machine(image, root=str(root), stdout=tap, stderr=sys.stderr.buffer)
     twins_attached: list[str] = []
+    processes = 1
     if args.fast:
-        from .kernels import twins
+        from .kernels import parallel, twins
         twins_attached = attach(machine, twins())
+        processes = parallel.start(machine, args.jobs)
     sym = image.symbols.get(PROGRESS_ROUTINE)
     if sym is not None:
         machine.observers[sym.value] = [progress.on_batch]
@@ -224,6 +226,9 @@ def cmd_run(args) -> int:
     finally:
         signal.signal(signal.SIGINT, old)
     elapsed = time.perf_counter() - t0
+    if processes > 1:
+        from .kernels import parallel
+        parallel.stop(machine)
     if fault is not None:
         err.print(str(fault), markup=False, highlight=False)
     if args.save:
@@ -236,7 +241,8 @@ def cmd_run(args) -> int:
         except OSError as e:
             err.print(f"[bold red]error:[/] could not save state: {e}", highlight=False)
             return 1
-    _summary(console, progress, machine, elapsed, interrupted, twins_attached, args)
+    _summary(console, progress, machine, elapsed, interrupted, twins_attached, args,
+             processes)
     if fault is not None:
         return 1
     if interrupted:
@@ -313,7 +319,7 @@ def _view(p: Progress, machine):
 
 
 def _summary(console, p: Progress, machine, elapsed: float, interrupted: bool,
-             twins: list[str], args) -> None:
+             twins: list[str], args, processes: int = 1) -> None:
     from rich.panel import Panel
     from rich.text import Text
     if args.quiet:
@@ -335,7 +341,8 @@ def _summary(console, p: Progress, machine, elapsed: float, interrupted: bool,
                  + (f"  ({p.samples / elapsed:,.0f} samples/s)" if elapsed > 0 else "") + "\n")
     lines.append(f"instructions    {machine.icount:,} interpreted\n")
     lines.append(f"accelerated     {machine.accel_calls:,} calls"
-                 + (f" to {len(twins)} twins" if twins else " (interpreted run)") + "\n")
+                 + (f" to {len(twins)} twins" if twins else " (interpreted run)")
+                 + (f", large layers on {processes} processes" if processes > 1 else "") + "\n")
     if p.losses:
         lines.append(f"loss            {sparkline(p.losses)}\n", style="cyan")
         lines.append(f"                first {p.losses[0]:.4f} -> last {p.losses[-1]:.4f}")
@@ -344,7 +351,7 @@ def _summary(console, p: Progress, machine, elapsed: float, interrupted: bool,
 
 
 def add_run_parser(sub) -> None:
-    from .cli import _positive_int
+    from .cli import _positive_int, jobs_option
     r = sub.add_parser(
         "run", help="train the MNIST network (programs/mnist) with a live view",
         description="Assemble programs/mnist with these options as defines and run it on "
@@ -370,6 +377,7 @@ def add_run_parser(sub) -> None:
                         "weights, test images about to go through the network; or where "
                         "Ctrl-C stopped it) for `mnist-vm debug --state STATE`")
     r.add_argument("--quiet", action="store_true", help="print only the final accuracy")
+    jobs_option(r)
     r.set_defaults(func=cmd_run)
 
 

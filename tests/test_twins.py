@@ -11,6 +11,8 @@ call-preserved registers and the routine's return register.
 from __future__ import annotations
 
 import io
+import os
+import signal
 import zlib
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_vm.kernels import twins
+from mnist_vm.kernels import parallel, twins
 from vm import Machine, assemble
 from vm.accel import attach
 
@@ -102,7 +104,8 @@ class Layout:
         return self.put(bytes([fill]) * nbytes)
 
 
-def _run(routine: str, lay: Layout, params: list[int], xmm0_bits: int, fast: bool):
+def _run(routine: str, lay: Layout, params: list[int], xmm0_bits: int, fast: bool,
+         jobs: int = 1, split: bool = False, kill_helper: bool = False):
     m = _machine(routine)
     sym = m.image.symbols
     for addr, raw in lay.items:
@@ -112,9 +115,20 @@ def _run(routine: str, lay: Layout, params: list[int], xmm0_bits: int, fast: boo
     if fast:
         attached = attach(m, {routine: twins()[routine]})
         assert attached == [routine]
+        if jobs > 1:
+            assert parallel.start(m, jobs) == 2
+            if kill_helper:
+                os.kill(parallel.worker(m).pid, signal.SIGKILL)
     # stop right after the call returns: at the instruction that stores rax
     status = m.run(max_steps=50_000_000)
     assert status == 0
+    if kill_helper:
+        assert parallel.worker(m) is None, "a dead helper is noticed and dropped"
+    elif jobs > 1:
+        w = parallel.worker(m)
+        assert w is not None, "the helper process failed"
+        assert (w.completed > 0) == split, "the layer was (not) split as expected"
+        parallel.stop(m)
     return m
 
 
@@ -174,11 +188,11 @@ SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-def _check(routine, build, returns=None):
+def _check(routine, build, returns=None, jobs=1, split=False):
     lay0 = Layout(_image(routine).symbols["scratch"].value)
     params, xmm0 = build(lay0)
     slow = _run(routine, lay0, params, xmm0, fast=False)
-    fast = _run(routine, lay0, params, xmm0, fast=True)
+    fast = _run(routine, lay0, params, xmm0, fast=True, jobs=jobs, split=split)
     _compare(slow, fast, returns)
     if returns == "rax":
         res = slow.image.symbols["result"].value
@@ -381,10 +395,25 @@ FULL = _full_cases()
 @pytest.mark.parametrize("specials", [(0.0, 0.0), (0.01, 0.0), (0.002, 0.002), (0.02, 0.02)],
                          ids=["clean", "specials-in-X", "few-specials", "many-specials"])
 @pytest.mark.parametrize("layer", sorted(FULL))
-def test_full_size_layer_twins_match_interpreter(layer, specials):
+@pytest.mark.parametrize("jobs", [1, 2], ids=["one-process", "two-processes"])
+def test_full_size_layer_twins_match_interpreter(layer, specials, jobs):
+    """jobs=2: the big layers split their outputs with a helper process
+    (kernels/parallel.py); the bytes must not change."""
     routine, build = FULL[layer]
     rng = np.random.default_rng(zlib.crc32(f"{layer} {specials}".encode()))
-    _check(routine, lambda lay: (build(rng, lay, *specials), 0))
+    _check(routine, lambda lay: (build(rng, lay, *specials), 0), jobs=jobs,
+           split=jobs > 1 and "64->10" not in layer)
+
+
+def test_a_dead_helper_process_changes_nothing_but_speed():
+    """The helper dies before the call: the twin computes its half itself."""
+    routine, build = FULL["backward 784->128"]
+    rng = np.random.default_rng(7)
+    lay = Layout(_image(routine).symbols["scratch"].value)
+    params = build(rng, lay, 0.0, 0.0)
+    slow = _run(routine, lay, params, 0, fast=False)
+    fast = _run(routine, lay, params, 0, fast=True, jobs=2, kill_helper=True)
+    _compare(slow, fast, None)
 
 
 NANS = np.array([0x7FC00000, 0xFFC00000, 0x7FC12345, 0x7FA00001, 0xFFE00002],

@@ -21,7 +21,7 @@ import numpy as np
 from vm.accel import SYSV, Twin
 from vm.errors import Fault
 
-from . import nn
+from . import nn, parallel
 
 F32 = np.float32
 M64 = (1 << 64) - 1
@@ -85,10 +85,16 @@ def _twin(fn):
 def _dense_forward(m, X, W, bias, Y, rows, n_in):
     n_out = SYSV.int_arg(m, 6)
     a = views(m).array
-    nn.dense_forward(a("dense_forward", "X", X, (rows, n_in)),
-                     a("dense_forward", "W", W, (n_in, n_out)),
-                     a("dense_forward", "bias", bias, (n_out,)),
-                     a("dense_forward", "Y", Y, (rows, n_out), write=True))
+    x = a("dense_forward", "X", X, (rows, n_in))
+    w = a("dense_forward", "W", W, (n_in, n_out))
+    b = a("dense_forward", "bias", bias, (n_out,))
+    y = a("dense_forward", "Y", Y, (rows, n_out), write=True)
+    wk = _helper(m, rows * n_in * n_out, (y,), (x, w, b))
+    if wk is None:
+        nn.dense_forward(x, w, b, y)
+        return
+    h = rows // 2                                   # rows of Y are independent
+    _both(wk, ("dense_forward", x[h:], w, b, y[h:]), nn.dense_forward, x[:h], w, b, y[:h])
 
 
 @_twin
@@ -99,12 +105,76 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
     dy = a("dense_backward", "dY", dY, (rows, n_out))
     dw = a("dense_backward", "dW", dW, (n_in, n_out), write=True)
     dbv = a("dense_backward", "db", db, (n_out,), write=True)
-    # the assembly's order: dW, then db, then (only if dX != 0, reading W) dX
-    nn.dense_backward_weights(x, dy, dw)
-    nn.sequential_sum_rows(dy, dbv)
+    w = dx = None
     if dX:
-        nn.dense_backward_input(dy, a("dense_backward", "W", W, (n_in, n_out)),
-                                a("dense_backward", "dX", dX, (rows, n_in), write=True))
+        w = a("dense_backward", "W", W, (n_in, n_out))
+        dx = a("dense_backward", "dX", dX, (rows, n_in), write=True)
+    outs = (dw, dbv) if dx is None else (dw, dbv, dx)
+    wk = _helper(m, rows * n_in * n_out * (1 if dx is None else 2), outs,
+                 (x, dy) if w is None else (x, dy, w))
+    if wk is None:
+        # the assembly's order: dW, then db, then (only if dX != 0, reading W) dX
+        nn.dense_backward_weights(x, dy, dw)
+        nn.sequential_sum_rows(dy, dbv)
+        if dx is not None:
+            nn.dense_backward_input(dy, w, dx)
+        return
+    # rows k of dW and rows b of dX are independent; no output overlaps an input
+    k = _balanced_split(x)
+    if dx is None:
+        job = ("dense_backward_weights", x[:, k:], dy, dw[k:])
+    else:
+        h = rows // 2
+        job = ("dense_backward_part", x[:, k:], dy, dw[k:], dy[h:], w, dx[h:])
+    _both(wk, job, parallel.dense_backward_part, x[:, :k], dy, dw[:k],
+          None if dx is None else dy[:h], w, None if dx is None else dx[:h], dbv)
+
+
+# ---- two processes (parallel.py) --------------------------------------------------
+SPLIT_MIN = 1 << 18      # products below which a hand-off costs more than it saves
+
+
+def _span(a: np.ndarray) -> tuple[int, int]:
+    p = a.__array_interface__["data"][0]
+    return p, p + a.nbytes
+
+
+def _helper(m, products: int, outs, ins):
+    """The machine's helper process, if this call is worth splitting and its
+    outputs overlap no other array (then each half reads only inputs)."""
+    if products < SPLIT_MIN:
+        return None
+    wk = parallel.worker(m)
+    if wk is None:
+        return None
+    spans = [_span(o) for o in outs]
+    others = spans + [_span(i) for i in ins]
+    for i, (lo, hi) in enumerate(spans):
+        for j, (lo2, hi2) in enumerate(others):
+            if i != j and lo < hi2 and lo2 < hi:
+                return None
+    return wk
+
+
+def _both(wk, job, fn, *args) -> None:
+    """job in the helper while fn(*args) runs here; job here if it fails."""
+    sent = wk.submit(*job)
+    try:
+        fn(*args)
+    finally:
+        ok = sent and wk.wait()
+    if not ok:
+        parallel.KERNELS[job[0]](*job[1:])
+
+
+def _balanced_split(x: np.ndarray) -> int:
+    """A column k splitting x's nonzero entries about in half (dW rows < k
+    here, the rest in the helper): the sparse kernels' work follows them."""
+    n = x.shape[1]
+    counts = np.count_nonzero(x, axis=0).cumsum()
+    if not n or counts[-1] == 0:
+        return n // 2
+    return int(min(max(np.searchsorted(counts, counts[-1] // 2), 1), n - 1))
 
 
 @_twin

@@ -1,0 +1,278 @@
+"""A second process for the big kernels: fast mode on two cores.
+
+The dense layers' outputs are independent of each other (rows of Y, rows of
+dW, rows of dX), so a twin can hand half of them to another process and
+compute the other half itself. The result is bit-identical to computing all
+of it in one process: every output is still produced by the same kernel
+(nn.py), from the same inputs, with the same operations in the same order;
+only *which process* computes it changes.
+
+Why a process and not a thread: a kernel is a few dozen short numpy calls
+with Python in between; two threads hand the GIL back and forth between
+every call and gain little. A forked process has its own interpreter and
+shares with its parent exactly what it needs: the machine's memory, which
+is one anonymous shared mmap (vm/memory.py), so the child reads the inputs
+and writes its half of the outputs in place, no copies.
+
+The hand-off is a small shared control block: the parent writes a command
+(which kernel, and the arrays as offset/shape/strides into machine memory)
+and bumps a sequence number; the child, spinning on that number, runs the
+command and publishes the same number when done (x86 keeps stores in order,
+so a reader that sees the new number sees the command). Spinning costs a
+core while the parent interprets between kernels, so after IDLE_S without
+work the child sleeps on a pipe (polled, so a lost wake-up costs at most
+POLL_S). The child ignores Ctrl-C (the parent handles it), exits when the
+parent goes away, and never writes to the terminal.
+
+If the child fails (an exception in a kernel, or it died), the parent
+computes that half itself and stops using the child: a worker can make a run
+faster, never different.
+
+`start(machine)` is called by the commands that train (`mnist-vm run
+--fast`, `exec --fast`); `split(machine)` is what the twins ask. The
+machine (vm/) knows nothing of this.
+"""
+
+from __future__ import annotations
+
+import atexit
+import mmap
+import os
+import pickle
+import select
+import signal
+import time
+import warnings
+import weakref
+
+import numpy as np
+
+from . import nn
+
+CTL_BYTES = 1 << 16
+HEADER = 64                     # int64 words: see _REQ.._LEN
+_REQ, _DONE, _SLEEPING, _STATUS, _LEN = 0, 1, 2, 3, 4
+IDLE_S = 0.05                   # spin this long without work, then sleep
+POLL_S = 0.002                  # sleeping: look at the control block this often
+
+
+def dense_backward_part(x, dy, dw, dy_rows=None, w=None, dx_rows=None, db=None) -> None:
+    """Part of dense_backward: dW rows from the columns x of X, then (given)
+    db, then (given) the dX rows of the dY rows."""
+    nn.dense_backward_weights(x, dy, dw)
+    if db is not None:
+        nn.sequential_sum_rows(dy, db)
+    if dx_rows is not None:
+        nn.dense_backward_input(dy_rows, w, dx_rows)
+
+
+# kernels the child may run, by name
+KERNELS = {
+    "dense_forward": nn.dense_forward,
+    "dense_backward_weights": nn.dense_backward_weights,
+    "dense_backward_part": dense_backward_part,
+}
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):           # not Linux
+        return os.cpu_count() or 1
+
+
+class Worker:
+    """One forked helper process bound to one machine's memory."""
+
+    def __init__(self, buf: mmap.mmap) -> None:
+        self.buf = buf
+        self.base = np.frombuffer(buf, np.uint8).ctypes.data
+        self.size = len(buf)
+        self.ctl = mmap.mmap(-1, CTL_BYTES)         # MAP_SHARED: seen by the child
+        self.c = memoryview(self.ctl).cast("q")
+        self.seq = 0
+        self.completed = 0                          # commands the child finished
+        self.alive = True
+        self.busy = False
+        rfd, self.wfd = os.pipe()
+        parent = os.getpid()
+        with warnings.catch_warnings():             # 3.12+: "multi-threaded fork"
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:                                # the child
+            code = 0
+            try:
+                os.close(self.wfd)
+                _child(self.c, self.ctl, buf, rfd, parent)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(rfd)
+        self.pid = pid
+
+    # -- parent side ------------------------------------------------------------
+    def describe(self, a: np.ndarray):
+        """(offset, shape, strides, dtype) of a view into machine memory, or
+        None if a does not lie in it."""
+        addr = a.__array_interface__["data"][0] - self.base
+        if addr < 0 or addr >= self.size:
+            return None
+        return (addr, a.shape, a.strides, a.dtype.str)
+
+    def submit(self, kernel: str, *arrays: np.ndarray) -> bool:
+        """Start kernel(*arrays) in the child; False if it cannot take it (then
+        the caller computes it)."""
+        if not self.alive or self.busy:
+            return False
+        descs = [self.describe(a) for a in arrays]
+        if any(d is None for d in descs):
+            return False
+        payload = pickle.dumps((kernel, descs), protocol=pickle.HIGHEST_PROTOCOL)
+        if HEADER + len(payload) > CTL_BYTES:
+            return False
+        self.ctl[HEADER:HEADER + len(payload)] = payload
+        c = self.c
+        c[_LEN] = len(payload)
+        self.seq += 1
+        c[_REQ] = self.seq
+        if c[_SLEEPING]:
+            try:
+                os.write(self.wfd, b"w")
+            except OSError:
+                pass
+        self.busy = True
+        return True
+
+    def wait(self) -> bool:
+        """Wait for the submitted command; True if it completed."""
+        if not self.busy:
+            return False
+        c = self.c
+        seq = self.seq
+        spins = 0
+        while c[_DONE] != seq:
+            spins += 1
+            if spins & 0xFFFF == 0 and not self._child_alive():
+                self._fail()
+                return False
+        self.busy = False
+        if c[_STATUS] != 0:
+            self._fail()
+            return False
+        self.completed += 1
+        return True
+
+    def _child_alive(self) -> bool:
+        try:
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return pid == 0
+
+    def _fail(self) -> None:
+        self.busy = False
+        self.close()
+
+    def close(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        try:
+            payload = pickle.dumps(None)
+            self.ctl[HEADER:HEADER + len(payload)] = payload
+            self.c[_LEN] = len(payload)
+            self.seq += 1
+            self.c[_REQ] = self.seq
+            os.write(self.wfd, b"q")
+        except (OSError, ValueError):
+            pass
+        try:
+            os.close(self.wfd)
+        except OSError:
+            pass
+        for _ in range(100):
+            try:
+                pid, _ = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid:
+                return
+            time.sleep(0.002)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+
+
+def _child(c, ctl, buf, rfd: int, parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.set_blocking(rfd, False)
+    np.seterr(all="ignore")                      # as the twins (mnist._twin)
+    last = 0                                     # the parent numbers commands from 1
+    clock = time.monotonic
+    while True:
+        idle_since = clock()
+        spins = 0
+        while c[_REQ] == last:
+            spins += 1
+            if spins & 0x3FF == 0 and clock() - idle_since > IDLE_S:
+                c[_SLEEPING] = 1
+                while c[_REQ] == last:
+                    select.select([rfd], [], [], POLL_S)
+                    try:
+                        os.read(rfd, 64)
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        return
+                    if os.getppid() != parent:
+                        return
+                c[_SLEEPING] = 0
+        last = c[_REQ]
+        cmd = pickle.loads(ctl[HEADER:HEADER + c[_LEN]])
+        if cmd is None:
+            return
+        status = 0
+        try:
+            kernel, descs = cmd
+            arrays = [np.ndarray(shape, dtype, buffer=buf, offset=off, strides=strides)
+                      for off, shape, strides, dtype in descs]
+            KERNELS[kernel](*arrays)
+        except BaseException:
+            status = 1
+        c[_STATUS] = status
+        c[_DONE] = last
+
+
+# ---- per machine ----------------------------------------------------------------
+_workers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def start(machine, jobs: int | None = None) -> int:
+    """Give the machine's twins a helper process if jobs (default: the CPUs
+    this process may use) is at least 2. Returns the number of processes the
+    big kernels will use (1 or 2)."""
+    if jobs is None:
+        jobs = available_cpus()
+    if jobs < 2 or not hasattr(os, "fork"):
+        return 1
+    if machine in _workers and _workers[machine].alive:
+        return 2
+    w = Worker(machine.mem.buf)
+    _workers[machine] = w
+    weakref.finalize(machine, w.close)
+    atexit.register(w.close)
+    return 2
+
+
+def stop(machine) -> None:
+    w = _workers.pop(machine, None)
+    if w is not None:
+        w.close()
+
+
+def worker(machine) -> Worker | None:
+    w = _workers.get(machine)
+    return w if w is not None and w.alive else None
