@@ -11,6 +11,7 @@ call-preserved registers and the routine's return register.
 from __future__ import annotations
 
 import io
+import math
 import os
 import signal
 import zlib
@@ -493,3 +494,29 @@ def test_run_twin_leaves_the_registers_poison_caller_saved_leaves(returns):
     n = {"xmm0": 16, "xmm0.lo": 8, "xmm0.s": 4}.get(returns[0] if returns else "", 0)
     b.xb[0:n] = keep_x[:n]
     assert a.r == b.r and a.xb == b.xb and a.fl == b.fl
+
+
+@pytest.mark.parametrize("name", ["exp", "log"])
+def test_vectorised_libm_rounds_to_the_c_librarys_float32(name):
+    """nn.libm_f32 (numpy's exp/log, checked against float32 rounding
+    boundaries) against the C library the VM calls, on a million arguments
+    of the kind softmax_xent passes (exp: fl(z - m) <= 0; log: a probability)
+    plus edges."""
+    from mnist_vm.kernels import nn
+    from vm.runtime import libm
+    rng = np.random.default_rng(20261125)
+    if name == "exp":
+        x = np.concatenate([-rng.exponential(3.0, 500_000), rng.uniform(-110, 0, 500_000),
+                            [0.0, -0.0, -87.3, -87.4, -103.9, -104.0, -745.2, -800.0,
+                             -np.inf, 1e-30, -1e-30]])
+        fn, fallback = np.exp, (math.exp, nn._exp_c)
+    else:
+        x = np.concatenate([rng.uniform(0, 1, 500_000), np.exp(-rng.exponential(8.0, 500_000)),
+                            [1.0, 0.5, 1e-45, 1.4e-45, 1e-38, 0.0, 2.0 ** -149]])
+        fn, fallback = np.log, (math.log, nn._log_c)
+    x = x.astype(F32).astype(np.float64)            # the routine widens a float32
+    c = libm(name)
+    want = np.array([c(v) for v in x.tolist()]).astype(F32)
+    with np.errstate(all="ignore"):
+        got = nn.libm_f32(fn, fallback, x)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))

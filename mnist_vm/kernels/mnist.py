@@ -94,7 +94,10 @@ def _dense_forward(m, X, W, bias, Y, rows, n_in):
         nn.dense_forward(x, w, b, y)
         return
     h = rows // 2                                   # rows of Y are independent
-    _both(wk, ("dense_forward", x[h:], w, b, y[h:]), nn.dense_forward, x[:h], w, b, y[:h])
+    P = parallel
+    _both(wk, ("dense_forward", P.rows(X, (rows, n_in), h, rows), P.region(W, (n_in, n_out)),
+               P.region(bias, (n_out,)), P.rows(Y, (rows, n_out), h, rows)),
+          nn.dense_forward, x[:h], w, b, y[:h])
 
 
 @_twin
@@ -120,12 +123,14 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
             nn.dense_backward_input(dy, w, dx)
         return
     # rows k of dW and rows b of dX are independent; no output overlaps an input
-    k = _balanced_split(x)
-    if dx is None:
-        job = ("dense_backward_weights", x[:, k:], dy, dw[k:])
-    else:
-        h = rows // 2
-        job = ("dense_backward_part", x[:, k:], dy, dw[k:], dy[h:], w, dx[h:])
+    k = _balanced_split(m, X, x)
+    P = parallel
+    job = ("dense_backward_weights", P.cols(X, (rows, n_in), k, n_in),
+           P.region(dY, (rows, n_out)), P.rows(dW, (n_in, n_out), k, n_in))
+    h = rows // 2
+    if dx is not None:
+        job = ("dense_backward_part", *job[1:], P.rows(dY, (rows, n_out), h, rows),
+               P.region(W, (n_in, n_out)), P.rows(dX, (rows, n_in), h, rows))
     _both(wk, job, parallel.dense_backward_part, x[:, :k], dy, dw[:k],
           None if dx is None else dy[:h], w, None if dx is None else dx[:h], dbv)
 
@@ -157,24 +162,41 @@ def _helper(m, products: int, outs, ins):
 
 
 def _both(wk, job, fn, *args) -> None:
-    """job in the helper while fn(*args) runs here; job here if it fails."""
+    """job (a parallel command) in the helper while fn(*args) runs here; the
+    job here too if the helper fails."""
     sent = wk.submit(*job)
     try:
         fn(*args)
     finally:
         ok = sent and wk.wait()
     if not ok:
-        parallel.KERNELS[job[0]](*job[1:])
+        parallel.run_here(wk.buf, *job)
 
 
-def _balanced_split(x: np.ndarray) -> int:
+_splits: dict = {}          # (machine id, X address, shape) -> [split column, calls]
+RESPLIT = 64                # calls between recomputing a split
+
+
+def _balanced_split(m, addr: int, x: np.ndarray) -> int:
     """A column k splitting x's nonzero entries about in half (dW rows < k
-    here, the rest in the helper): the sparse kernels' work follows them."""
+    here, the rest in the helper): the sparse kernels' work follows them. The
+    split only balances the work (any k gives the same bytes), so it is
+    recomputed every RESPLIT calls, not each time."""
+    key = (id(m), addr, x.shape)
+    entry = _splits.get(key)
+    if entry is not None and entry[1] < RESPLIT:
+        entry[1] += 1
+        return entry[0]
     n = x.shape[1]
     counts = np.count_nonzero(x, axis=0).cumsum()
     if not n or counts[-1] == 0:
-        return n // 2
-    return int(min(max(np.searchsorted(counts, counts[-1] // 2), 1), n - 1))
+        k = n // 2
+    else:
+        k = int(min(max(np.searchsorted(counts, counts[-1] // 2), 1), n - 1))
+    if len(_splits) > 64:
+        _splits.clear()
+    _splits[key] = [k, 1]
+    return k
 
 
 @_twin

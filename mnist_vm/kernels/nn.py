@@ -529,6 +529,42 @@ def _map(fn, fallback, values: np.ndarray) -> np.ndarray:
     return out.reshape(values.shape)
 
 
+# numpy's float64 exp and log are vectorised but are not the C library's
+# functions: they may differ from them in the last bits of the double. The
+# routine rounds the double to float32 (cvtsd2ss), and two doubles that are
+# both within a few units in the last place (ulp) of the true value round to
+# the same float32 unless a float32 rounding boundary (a midpoint between two
+# floats, where the 29 bits float32 drops are 1000...0) lies between them. So
+# a numpy result farther than _MARGIN double ulps from every such midpoint
+# gives the C library's float32, as long as both are within _MARGIN / 2 ulps
+# of the truth: glibc's exp and log are within one, numpy's within a few (its
+# tests allow 4), and _MARGIN is 1024. Results near a midpoint, results that
+# round to a subnormal float32 (there the boundaries fall elsewhere) and
+# anything not finite go through the C library itself (math.exp, math.log).
+# About 4 in a million values take that path; tests/test_twins.py checks the
+# rule on a million values against the C library.
+_MARGIN = 1024
+_HALF = 1 << 28                                    # the dropped bits of a midpoint
+_LOW = np.uint64((1 << 29) - 1)
+
+
+def libm_f32(fn, fallback, values: np.ndarray) -> np.ndarray:
+    """float32(C library fn(values)) elementwise, for fn = np.exp or np.log
+    (fallback: the math module's function, used where the rule above says
+    numpy's double could round differently)."""
+    x = np.ascontiguousarray(values, np.float64)
+    d = fn(x)
+    low = (d.view(np.uint64) & _LOW).view(np.int64)
+    risky = np.abs(low - _HALF) <= _MARGIN
+    risky |= ~(np.abs(d) >= 2.0 ** -125)            # subnormal float32, zero, NaN
+    risky |= np.isinf(d)
+    out = d.astype(F32)
+    if risky.any():
+        idx = np.flatnonzero(risky)
+        out.reshape(-1)[idx] = _map(fallback[0], fallback[1], x.reshape(-1)[idx]).astype(F32)
+    return out
+
+
 def softmax_xent(Z: np.ndarray, labels: np.ndarray, P: np.ndarray, dZ: np.ndarray) -> np.float32:
     """Per row: m = running maxss from Z[0]; e_j = fl(exp(double(fl(z_j - m))));
     s = e_0 + e_1 + ... sequentially; p_j = fl(e_j / s);
@@ -556,7 +592,8 @@ def _softmax_xent(Z, labels, P, dZ, sse: bool) -> np.float32:
         # zero of either sign or the same nonzero value, and exp(-0) = exp(+0)
         m = Z.max(axis=1)
     shifted = sub(Z, m[:, None]).astype(np.float64)
-    e = _map(math.exp, _exp_c, shifted).astype(F32)
+    e = (_map(math.exp, _exp_c, shifted).astype(F32) if sse
+         else libm_f32(np.exp, (math.exp, _exp_c), shifted))
     if sse:
         s = e[:, 0]
         for j in range(1, n):
@@ -566,7 +603,8 @@ def _softmax_xent(Z, labels, P, dZ, sse: bool) -> np.float32:
         s = seq_sum(np.ascontiguousarray(e.T), 0.0, np.empty(rows, F32))
     P[...] = div(e, s[:, None])
     pc = P[np.arange(rows), labels].astype(np.float64)
-    losses = -_map(math.log, _log_c, pc).astype(F32)
+    losses = -(_map(math.log, _log_c, pc).astype(F32) if sse
+               else libm_f32(np.log, (math.log, _log_c), pc))
     if sse:
         total = np.float32(0.0)
         for loss_b in losses:

@@ -50,6 +50,7 @@ import numpy as np
 from . import nn
 
 CTL_BYTES = 1 << 16
+CACHED = 256                    # commands remembered (pickled / as views) per side
 HEADER = 64                     # int64 words: see _REQ.._LEN
 _REQ, _DONE, _SLEEPING, _STATUS, _LEN = 0, 1, 2, 3, 4
 IDLE_S = 0.05                   # spin this long without work, then sleep
@@ -86,11 +87,10 @@ class Worker:
 
     def __init__(self, buf: mmap.mmap) -> None:
         self.buf = buf
-        self.base = np.frombuffer(buf, np.uint8).ctypes.data
-        self.size = len(buf)
         self.ctl = mmap.mmap(-1, CTL_BYTES)         # MAP_SHARED: seen by the child
         self.c = memoryview(self.ctl).cast("q")
         self.seq = 0
+        self._payloads: dict[tuple, bytes] = {}    # the same calls recur every batch
         self.completed = 0                          # commands the child finished
         self.alive = True
         self.busy = False
@@ -112,25 +112,21 @@ class Worker:
         self.pid = pid
 
     # -- parent side ------------------------------------------------------------
-    def describe(self, a: np.ndarray):
-        """(offset, shape, strides, dtype) of a view into machine memory, or
-        None if a does not lie in it."""
-        addr = a.__array_interface__["data"][0] - self.base
-        if addr < 0 or addr >= self.size:
-            return None
-        return (addr, a.shape, a.strides, a.dtype.str)
-
-    def submit(self, kernel: str, *arrays: np.ndarray) -> bool:
-        """Start kernel(*arrays) in the child; False if it cannot take it (then
-        the caller computes it)."""
+    def submit(self, kernel: str, *regions) -> bool:
+        """Start KERNELS[kernel] on the arrays `regions` describe (see
+        `region`) in the child; False if it cannot take it now (then the
+        caller computes it)."""
         if not self.alive or self.busy:
             return False
-        descs = [self.describe(a) for a in arrays]
-        if any(d is None for d in descs):
-            return False
-        payload = pickle.dumps((kernel, descs), protocol=pickle.HIGHEST_PROTOCOL)
-        if HEADER + len(payload) > CTL_BYTES:
-            return False
+        key = (kernel, regions)
+        payload = self._payloads.get(key)
+        if payload is None:
+            payload = pickle.dumps(key, protocol=pickle.HIGHEST_PROTOCOL)
+            if HEADER + len(payload) > CTL_BYTES:
+                return False
+            if len(self._payloads) >= CACHED:
+                self._payloads.clear()
+            self._payloads[key] = payload
         self.ctl[HEADER:HEADER + len(payload)] = payload
         c = self.c
         c[_LEN] = len(payload)
@@ -211,6 +207,7 @@ def _child(c, ctl, buf, rfd: int, parent: int) -> None:
     os.set_blocking(rfd, False)
     np.seterr(all="ignore")                      # as the twins (mnist._twin)
     last = 0                                     # the parent numbers commands from 1
+    cache: dict[bytes, tuple] = {}
     clock = time.monotonic
     while True:
         idle_since = clock()
@@ -231,19 +228,60 @@ def _child(c, ctl, buf, rfd: int, parent: int) -> None:
                         return
                 c[_SLEEPING] = 0
         last = c[_REQ]
-        cmd = pickle.loads(ctl[HEADER:HEADER + c[_LEN]])
-        if cmd is None:
-            return
+        payload = bytes(ctl[HEADER:HEADER + c[_LEN]])
+        job = cache.get(payload)
         status = 0
         try:
-            kernel, descs = cmd
-            arrays = [np.ndarray(shape, dtype, buffer=buf, offset=off, strides=strides)
-                      for off, shape, strides, dtype in descs]
-            KERNELS[kernel](*arrays)
+            if job is None:
+                cmd = pickle.loads(payload)
+                if cmd is None:
+                    return
+                kernel, regions = cmd
+                job = (KERNELS[kernel], [view(buf, r) for r in regions])
+                if len(cache) >= CACHED:
+                    cache.clear()
+                cache[payload] = job
+            job[0](*job[1])
         except BaseException:
             status = 1
         c[_STATUS] = status
         c[_DONE] = last
+
+
+# ---- arrays in machine memory ----------------------------------------------------
+def region(addr: int, shape: tuple, strides: tuple | None = None, dtype: str = "<f4") -> tuple:
+    """An array in machine memory as a command names it: the bytes at addr
+    (an offset into the machine's mmap), C order unless strides are given."""
+    if strides is None:
+        size = np.dtype(dtype).itemsize
+        st = []
+        for n in reversed(shape):
+            st.append(size)
+            size *= n
+        strides = tuple(reversed(st))
+    return (addr, tuple(shape), tuple(strides), dtype)
+
+
+def rows(addr: int, shape: tuple, lo: int, hi: int) -> tuple:
+    """Rows lo..hi-1 of the C-order float32 matrix of `shape` at addr."""
+    r, c = shape
+    return (addr + 4 * lo * c, (hi - lo, c), (4 * c, 4), "<f4")
+
+
+def cols(addr: int, shape: tuple, lo: int, hi: int) -> tuple:
+    """Columns lo..hi-1 of the C-order float32 matrix of `shape` at addr."""
+    r, c = shape
+    return (addr + 4 * lo, (r, hi - lo), (4 * c, 4), "<f4")
+
+
+def view(buf, reg: tuple) -> np.ndarray:
+    addr, shape, strides, dtype = reg
+    return np.ndarray(shape, dtype, buffer=buf, offset=addr, strides=strides)
+
+
+def run_here(buf, kernel: str, *regions) -> None:
+    """A command computed in this process (when the helper cannot)."""
+    KERNELS[kernel](*[view(buf, r) for r in regions])
 
 
 # ---- per machine ----------------------------------------------------------------
