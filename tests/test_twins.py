@@ -406,6 +406,21 @@ def test_full_size_layer_twins_match_interpreter(layer, specials, jobs):
            split=jobs > 1 and "64->10" not in layer)
 
 
+@pytest.mark.parametrize("jobs", [1, 2], ids=["one-process", "two-processes"])
+@pytest.mark.parametrize("specials", [0.0, 0.01], ids=["clean", "specials"])
+def test_full_size_sgd_update_twin_matches_interpreter(jobs, specials):
+    """All six parameter arrays of the program in one call (split with the
+    helper at jobs=2)."""
+    rng = np.random.default_rng(int(specials * 1000) + 11)
+    n = 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+
+    def build(lay):
+        W = lay.put(_floats(rng, (n,), 0.0, specials))
+        dW = lay.put(_scaled(_floats(rng, (n,), 0.3, specials), 1e-3))
+        return [W, dW, n], int(np.array([0.01], F32).view(np.uint32)[0])
+    _check("sgd_update", build, jobs=jobs, split=jobs > 1)
+
+
 def test_a_dead_helper_process_changes_nothing_but_speed():
     """The helper dies before the call: the twin computes its half itself."""
     routine, build = FULL["backward 784->128"]

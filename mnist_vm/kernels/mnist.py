@@ -89,7 +89,8 @@ def _dense_forward(m, X, W, bias, Y, rows, n_in):
     w = a("dense_forward", "W", W, (n_in, n_out))
     b = a("dense_forward", "bias", bias, (n_out,))
     y = a("dense_forward", "Y", Y, (rows, n_out), write=True)
-    wk = _helper(m, rows * n_in * n_out, (y,), (x, w, b))
+    wk = _helper(m, rows * n_in * n_out, ((Y, 4 * rows * n_out),),
+                 ((X, 4 * rows * n_in), (W, 4 * n_in * n_out), (bias, 4 * n_out)))
     if wk is None:
         nn.dense_forward(x, w, b, y)
         return
@@ -112,9 +113,12 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
     if dX:
         w = a("dense_backward", "W", W, (n_in, n_out))
         dx = a("dense_backward", "dX", dX, (rows, n_in), write=True)
-    outs = (dw, dbv) if dx is None else (dw, dbv, dx)
-    wk = _helper(m, rows * n_in * n_out * (1 if dx is None else 2), outs,
-                 (x, dy) if w is None else (x, dy, w))
+    outs = ((dW, 4 * n_in * n_out), (db, 4 * n_out))
+    ins = ((X, 4 * rows * n_in), (dY, 4 * rows * n_out))
+    if dx is not None:
+        outs += ((dX, 4 * rows * n_in),)
+        ins += ((W, 4 * n_in * n_out),)
+    wk = _helper(m, rows * n_in * n_out * (1 if dx is None else 2), outs, ins)
     if wk is None:
         # the assembly's order: dW, then db, then (only if dX != 0, reading W) dX
         nn.dense_backward_weights(x, dy, dw)
@@ -137,28 +141,34 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
 
 # ---- two processes (parallel.py) --------------------------------------------------
 SPLIT_MIN = 1 << 18      # products below which a hand-off costs more than it saves
+ELEMENTWISE_MIN = 1 << 15    # the same for elements of an elementwise routine
 
 
-def _span(a: np.ndarray) -> tuple[int, int]:
-    p = a.__array_interface__["data"][0]
-    return p, p + a.nbytes
+_disjoint: dict[tuple, bool] = {}      # the same calls recur every batch
 
 
-def _helper(m, products: int, outs, ins):
-    """The machine's helper process, if this call is worth splitting and its
-    outputs overlap no other array (then each half reads only inputs)."""
-    if products < SPLIT_MIN:
+def _helper(m, work: int, outs, ins, minimum: int = SPLIT_MIN):
+    """The machine's helper process, if this call is worth splitting (work
+    at least minimum) and its outputs, (address, bytes) pairs, overlap no
+    other array (then each half reads only inputs)."""
+    if work < minimum:
         return None
     wk = parallel.worker(m)
     if wk is None:
         return None
-    spans = [_span(o) for o in outs]
-    others = spans + [_span(i) for i in ins]
-    for i, (lo, hi) in enumerate(spans):
-        for j, (lo2, hi2) in enumerate(others):
-            if i != j and lo < hi2 and lo2 < hi:
-                return None
-    return wk
+    key = (outs, ins)
+    ok = _disjoint.get(key)
+    if ok is None:
+        ok = True
+        others = outs + ins
+        for i, (lo, n) in enumerate(outs):
+            for j, (lo2, n2) in enumerate(others):
+                if i != j and lo < lo2 + n2 and lo2 < lo + n:
+                    ok = False
+        if len(_disjoint) > 256:
+            _disjoint.clear()
+        _disjoint[key] = ok
+    return wk if ok else None
 
 
 def _both(wk, job, fn, *args) -> None:
@@ -226,7 +236,19 @@ def _softmax_xent(m, logits, labels, probs, dlogits, rows, n):
 def _sgd_update(m, W, dW, n):
     a = views(m).array
     lr = F32(m.xf[0])
-    nn.sgd_update_(a("sgd_update", "W", W, (n,), write=True), a("sgd_update", "dW", dW, (n,)), lr)
+    w = a("sgd_update", "W", W, (n,), write=True)
+    dw = a("sgd_update", "dW", dW, (n,))
+    wk = _helper(m, n, ((W, 4 * n),), ((dW, 4 * n),), ELEMENTWISE_MIN)
+    if wk is None:
+        nn.sgd_update_(w, dw, lr)
+        return
+    # elementwise: each half on its own. Splitting also halves the cost of
+    # writing weights the helper has read (the other core's cached copies
+    # must be invalidated line by line)
+    h = n // 2 // 16 * 16
+    R = parallel.region
+    _both(wk, ("sgd_update", R(W + 4 * h, (n - h,)), R(dW + 4 * h, (n - h,)), float(lr)),
+          nn.sgd_update_, w[:h], dw[:h], lr)
 
 
 @_twin
@@ -246,8 +268,9 @@ def _load_batch(m, images, labels, perm, start, rows, X):
     img = a("load_batch", "images", images, (cap, 784), np.uint8)
     lab = a("load_batch", "labels", labels, (cap,), np.uint8)
     x = a("load_batch", "X", X, (rows, 784), write=True)
+    lab_out = a("load_batch", "labels_out", labels_out, (rows,), np.uint8, write=True)
     nn.to_float_pixels(np.take(img, idx, axis=0), x)
-    a("load_batch", "labels_out", labels_out, (rows,), np.uint8, write=True)[...] = lab[idx]
+    lab_out[...] = lab[idx]
 
 
 @_twin

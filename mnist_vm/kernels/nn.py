@@ -52,15 +52,25 @@ _scratch = _Scratch()
 def scratch(name: str, shape, dtype=F32) -> np.ndarray:
     """A reusable uninitialised array (per thread, grown on demand). Two live
     temporaries must use different names."""
+    bufs = _scratch.bufs
+    key = (name, shape, dtype)
+    v = bufs.get(key)                               # the same shapes recur every batch
+    if v is not None and v.base is bufs.get((name, dtype)):
+        return v
     n = 1
     for s in shape:
         n *= s
-    key = (name, dtype)
-    buf = _scratch.bufs.get(key)
+    bkey = (name, dtype)
+    buf = bufs.get(bkey)
     if buf is None or buf.size < n:
-        buf = _scratch.bufs[key] = np.empty(max(n, 2 * (buf.size if buf is not None else 0)),
-                                            dtype)
-    return buf[:n].reshape(shape)
+        buf = bufs[bkey] = np.empty(max(n, 2 * (buf.size if buf is not None else 0)), dtype)
+    v = buf[:n].reshape(shape)
+    if len(bufs) > 4096:                            # shapes that do not recur
+        bufs.clear()
+        bufs[bkey] = buf
+        v = buf[:n].reshape(shape)
+    bufs[key] = v
+    return v
 
 
 # ---- sequential sums ----------------------------------------------------------
@@ -166,10 +176,10 @@ def _sparse_terms(V: np.ndarray, mask: np.ndarray):
     vals): row r has cnt[r] entries at cols[starts[r]:starts[r]+cnt[r]]
     (ascending) with values vals[...]."""
     rows, n = V.shape
-    flat = np.flatnonzero(mask)
-    bounds = np.searchsorted(flat, np.arange(0, (rows + 1) * n, n))
-    cnt = np.diff(bounds)
-    cols = flat - np.repeat(np.arange(0, rows * n, n), cnt)
+    flat = mask.reshape(-1).nonzero()[0]            # (methods: no numpy wrapper layer)
+    bounds = flat.searchsorted(np.arange(0, (rows + 1) * n, n))
+    cnt = bounds[1:] - bounds[:-1]
+    cols = flat - np.arange(0, rows * n, n).repeat(cnt)
     return cnt, bounds[:-1], cols, V.reshape(-1)[flat]
 
 
@@ -177,10 +187,10 @@ def _sparse_terms_by_column(V: np.ndarray, mask: np.ndarray):
     """_sparse_terms of V.T, without copying V: the nonzero entries of each
     column k, in ascending row order (cols are then row numbers)."""
     rows, n = V.shape
-    flat = np.flatnonzero(mask.T)                   # k * rows + b, ascending
-    bounds = np.searchsorted(flat, np.arange(0, (n + 1) * rows, rows))
-    cnt = np.diff(bounds)
-    ks = np.repeat(np.arange(n), cnt)
+    flat = mask.T.reshape(-1).nonzero()[0]          # k * rows + b, ascending
+    bounds = flat.searchsorted(np.arange(0, (n + 1) * rows, rows))
+    cnt = bounds[1:] - bounds[:-1]
+    ks = np.arange(n).repeat(cnt)
     bs = flat - ks * rows
     return cnt, bounds[:-1], bs, V.reshape(-1)[bs * n + ks]
 
@@ -246,7 +256,7 @@ def ragged_dot(tab: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.nd
     tab[kt] = NEG_ZERO
     if lead:
         tab[kt + 1] = first
-    order = np.argsort(-cnt, kind="stable")
+    order = (-cnt).argsort(kind="stable")
     scnt = cnt[order]
     groups, R = _groups(scnt, n, lead, min_width, max_width)
     res = scratch("rd_out", (S, n))
@@ -258,15 +268,15 @@ def ragged_dot(tab: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.nd
         sizes = np.array([g[1] - g[0] for g in groups], IDX)
         steps = np.array([g[2] for g in groups], IDX)
         offs = np.zeros(G, IDX)
-        np.cumsum((steps * sizes)[:-1], out=offs[1:])
+        (steps * sizes)[:-1].cumsum(out=offs[1:])
         done = groups[-1][1]
-        gid = np.repeat(np.arange(G), sizes)
+        gid = np.arange(G).repeat(sizes)
         base = np.zeros(S, IDX)
         stride = np.zeros(S, IDX)
         base[order[:done]] = offs[gid] + lead * sizes[gid] + np.arange(done) - g0s[gid]
         stride[order[:done]] = sizes[gid]
-        pos = np.repeat(base - starts * stride, cnt)
-        pos += np.arange(nnz) * np.repeat(stride, cnt)
+        pos = (base - starts * stride).repeat(cnt)
+        pos += np.arange(nnz) * stride.repeat(cnt)
         bk = scratch("rd_bk", (R,), IDX)
         bk.fill(kt)
         bk[pos] = keys
@@ -278,12 +288,12 @@ def ragged_dot(tab: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.nd
                 bk[o:o + g1 - g0] = kt + 1
         initial = F32(-0.0 if lead else 0.0)
         slabs = scratch("rd_slab", (max(st * (g1 - g0) for g0, g1, st in groups) * n,))
-        take, multiply, reduce = np.take, np.multiply, _SEQ_SUM
+        take, multiply, reduce = tab.take, np.multiply, _SEQ_SUM
         for (g0, g1, st), o in zip(groups, offs.tolist()):
             g = g1 - g0
             m = st * g
             slab = slabs[:m * n].reshape(st, g, n)
-            take(tab, bk[o:o + m].reshape(st, g), axis=0, out=slab, mode="clip")
+            take(bk[o:o + m].reshape(st, g), axis=0, out=slab, mode="clip")
             multiply(slab, bv[o:o + m].reshape(st, g, 1), out=slab)
             if g * n > 1:                           # seq_sum without its checks
                 reduce(slab, initial, res[g0:g1])

@@ -69,6 +69,7 @@ def dense_backward_part(x, dy, dw, dy_rows=None, w=None, dx_rows=None, db=None) 
 
 # kernels the child may run, by name
 KERNELS = {
+    "sgd_update": nn.sgd_update_,
     "dense_forward": nn.dense_forward,
     "dense_backward_weights": nn.dense_backward_weights,
     "dense_backward_part": dense_backward_part,
@@ -237,7 +238,7 @@ def _child(c, ctl, buf, rfd: int, parent: int) -> None:
                 if cmd is None:
                     return
                 kernel, regions = cmd
-                job = (KERNELS[kernel], [view(buf, r) for r in regions])
+                job = (KERNELS[kernel], [arg(buf, r) for r in regions])
                 if len(cache) >= CACHED:
                     cache.clear()
                 cache[payload] = job
@@ -249,7 +250,7 @@ def _child(c, ctl, buf, rfd: int, parent: int) -> None:
 
 
 # ---- arrays in machine memory ----------------------------------------------------
-def region(addr: int, shape: tuple, strides: tuple | None = None, dtype: str = "<f4") -> tuple:
+def region(addr: int, shape: tuple, dtype: str = "<f4", strides: tuple | None = None) -> tuple:
     """An array in machine memory as a command names it: the bytes at addr
     (an offset into the machine's mmap), C order unless strides are given."""
     if strides is None:
@@ -279,9 +280,14 @@ def view(buf, reg: tuple) -> np.ndarray:
     return np.ndarray(shape, dtype, buffer=buf, offset=addr, strides=strides)
 
 
+def arg(buf, a):
+    """A command's argument: a region as a view, anything else (a number) as is."""
+    return view(buf, a) if isinstance(a, tuple) else a
+
+
 def run_here(buf, kernel: str, *regions) -> None:
     """A command computed in this process (when the helper cannot)."""
-    KERNELS[kernel](*[view(buf, r) for r in regions])
+    KERNELS[kernel](*[arg(buf, r) for r in regions])
 
 
 # ---- per machine ----------------------------------------------------------------
