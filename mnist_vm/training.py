@@ -266,17 +266,20 @@ def _run_live(console, machine, progress: Progress, execute, interrupted):
             result["error"] = e
 
     th = threading.Thread(target=work, daemon=True)
-    with Live(_view(progress, machine), console=console, refresh_per_second=8,
+    # redrawn from this thread 4 times a second (no refresh thread of Live's
+    # own): each redraw holds the GIL for about a millisecond that the run
+    # thread waits for
+    with Live(_view(progress, machine), console=console, auto_refresh=False,
               transient=False) as live:
         th.start()
         while th.is_alive():
-            th.join(0.125)
+            th.join(0.25)
             if interrupted():                   # (re)assert: a sync request must not hide it
                 machine.stop_requested = True
             else:
                 machine.request_sync()
-            live.update(_view(progress, machine))
-        live.update(_view(progress, machine))
+            live.update(_view(progress, machine), refresh=True)
+        live.update(_view(progress, machine), refresh=True)
     if "error" in result:
         raise result["error"]
     return result.get("status"), result.get("fault")
