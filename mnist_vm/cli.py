@@ -38,7 +38,7 @@ def _err(msg: str) -> None:
 
 def jobs_option(parser) -> None:
     parser.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
-                        help="with --fast: processes for the large layers, 1 or 2 (default: 2 "
+                        help="with --fast: processes for the large layers, 1 or 2 (more counts as 2; default 2 "
                              "when this process may use two CPUs; the results are the same)")
 
 

@@ -535,3 +535,20 @@ def test_vectorised_libm_rounds_to_the_c_librarys_float32(name):
     with np.errstate(all="ignore"):
         got = nn.libm_f32(fn, fallback, x)
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_calls_whose_outputs_overlap_an_input_are_not_split():
+    """Each half may only read inputs: with an output overlapping another
+    array the twin computes everything itself, in the routine's order."""
+    from mnist_vm.kernels import mnist
+    m = _machine("dense_forward")
+    assert parallel.start(m, 2) == 2
+    try:
+        big = mnist.SPLIT_MIN
+        assert mnist._helper(m, big, ((0x1000, 64),), ((0x2000, 64),)) is not None
+        assert mnist._helper(m, big, ((0x1000, 64),), ((0x1030, 64),)) is None
+        assert mnist._helper(m, big, ((0x1000, 64), (0x1020, 8)), ()) is None   # two outputs
+        assert mnist._helper(m, big - 1, ((0x1000, 64),), ((0x2000, 64),)) is None  # too small
+    finally:
+        parallel.stop(m)
+    assert parallel.worker(m) is None
