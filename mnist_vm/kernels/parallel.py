@@ -150,9 +150,11 @@ class Worker:
         spins = 0
         while c[_DONE] != seq:
             spins += 1
-            if spins & 0xFFFF == 0 and not self._child_alive():
-                self._fail()
-                return False
+            if spins & 0xFF == 0:
+                os.sched_yield()                    # a busy machine: let the child run
+                if spins & 0xFFFF == 0 and not self._child_alive():
+                    self._fail()
+                    return False
         self.busy = False
         if c[_STATUS] != 0:
             self._fail()
@@ -215,7 +217,10 @@ def _child(c, ctl, buf, rfd: int, parent: int) -> None:
         spins = 0
         while c[_REQ] == last:
             spins += 1
-            if spins & 0x3FF == 0 and clock() - idle_since > IDLE_S:
+            if spins & 0x3FF == 0:
+                os.sched_yield()                    # a busy machine: let others run
+                if clock() - idle_since <= IDLE_S:
+                    continue
                 c[_SLEEPING] = 1
                 while c[_REQ] == last:
                     select.select([rfd], [], [], POLL_S)
