@@ -118,7 +118,8 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
     if dx is not None:
         outs += ((dX, 4 * rows * n_in),)
         ins += ((W, 4 * n_in * n_out),)
-    wk = _helper(m, rows * n_in * n_out * (1 if dx is None else 2), outs, ins)
+    wk = _helper(m, rows * n_in * n_out * (1 if dx is None else 2), outs, ins,
+                 SPLIT_MIN if dx is None else TASK_MIN)
     if wk is None:
         # the assembly's order: dW, then db, then (only if dX != 0, reading W) dX
         nn.dense_backward_weights(x, dy, dw)
@@ -126,20 +127,24 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
         if dx is not None:
             nn.dense_backward_input(dy, w, dx)
         return
-    # rows k of dW and rows b of dX are independent; no output overlaps an input
-    k = _balanced_split(m, X, x)
+    # no output overlaps an input, so the parts below are independent
     P = parallel
+    if dx is not None:
+        # dW whole in the helper; db and dX here: two whole kernels rather than
+        # halves of each, so no kernel's fixed cost is paid twice
+        job = ("dense_backward_weights", P.region(X, (rows, n_in)),
+               P.region(dY, (rows, n_out)), P.region(dW, (n_in, n_out)))
+        _both(wk, job, P.dense_backward_part, x[:, :0], dy, dw[:0], dy, w, dx, dbv)
+        return
+    # dW alone (the first layer): rows k of dW split by the inputs' nonzeros
+    k = _balanced_split(m, X, x)
     job = ("dense_backward_weights", P.cols(X, (rows, n_in), k, n_in),
            P.region(dY, (rows, n_out)), P.rows(dW, (n_in, n_out), k, n_in))
-    h = rows // 2
-    if dx is not None:
-        job = ("dense_backward_part", *job[1:], P.rows(dY, (rows, n_out), h, rows),
-               P.region(W, (n_in, n_out)), P.rows(dX, (rows, n_in), h, rows))
-    _both(wk, job, parallel.dense_backward_part, x[:, :k], dy, dw[:k],
-          None if dx is None else dy[:h], w, None if dx is None else dx[:h], dbv)
+    _both(wk, job, P.dense_backward_part, x[:, :k], dy, dw[:k], None, None, None, dbv)
 
 
 # ---- two processes (parallel.py) --------------------------------------------------
+TASK_MIN = 1 << 16       # products from which dW is handed over whole (dX given)
 SPLIT_MIN = 1 << 18      # products below which a hand-off costs more than it saves
 ELEMENTWISE_MIN = 1 << 15    # the same for elements of an elementwise routine
 

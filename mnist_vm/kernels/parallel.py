@@ -72,7 +72,6 @@ KERNELS = {
     "sgd_update": nn.sgd_update_,
     "dense_forward": nn.dense_forward,
     "dense_backward_weights": nn.dense_backward_weights,
-    "dense_backward_part": dense_backward_part,
 }
 
 
