@@ -134,13 +134,23 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
         # halves of each, so no kernel's fixed cost is paid twice
         job = ("dense_backward_weights", P.region(X, (rows, n_in)),
                P.region(dY, (rows, n_out)), P.region(dW, (n_in, n_out)))
-        _both(wk, job, P.dense_backward_part, x[:, :0], dy, dw[:0], dy, w, dx, dbv)
+        _both(wk, job, _db_and_dx, dy, dbv, w, dx)
         return
     # dW alone (the first layer): rows k of dW split by the inputs' nonzeros
     k = _balanced_split(m, X, x)
     job = ("dense_backward_weights", P.cols(X, (rows, n_in), k, n_in),
            P.region(dY, (rows, n_out)), P.rows(dW, (n_in, n_out), k, n_in))
-    _both(wk, job, P.dense_backward_part, x[:, :k], dy, dw[:k], None, None, None, dbv)
+    _both(wk, job, _dw_and_db, x[:, :k], dy, dw[:k], dbv)
+
+
+def _dw_and_db(x, dy, dw, db) -> None:
+    nn.dense_backward_weights(x, dy, dw)
+    nn.sequential_sum_rows(dy, db)
+
+
+def _db_and_dx(dy, db, w, dx) -> None:
+    nn.sequential_sum_rows(dy, db)
+    nn.dense_backward_input(dy, w, dx)
 
 
 # ---- two processes (parallel.py) --------------------------------------------------

@@ -1,35 +1,37 @@
 """A second process for the big kernels: fast mode on two cores.
 
 The dense layers' outputs are independent of each other (rows of Y, rows of
-dW, rows of dX), so a twin can hand half of them to another process and
-compute the other half itself. The result is bit-identical to computing all
-of it in one process: every output is still produced by the same kernel
-(nn.py), from the same inputs, with the same operations in the same order;
-only *which process* computes it changes.
+dW, dW apart from db and dX), so a twin can hand part of them to another
+process and compute the rest itself (kernels/mnist.py decides the parts).
+The result is bit-identical to computing all of it in one process: every
+output is still produced by the same kernel (nn.py), from the same inputs,
+with the same operations in the same order; only *which process* computes
+it changes.
 
 Why a process and not a thread: a kernel is a few dozen short numpy calls
 with Python in between; two threads hand the GIL back and forth between
 every call and gain little. A forked process has its own interpreter and
 shares with its parent exactly what it needs: the machine's memory, which
 is one anonymous shared mmap (vm/memory.py), so the child reads the inputs
-and writes its half of the outputs in place, no copies.
+and writes its part of the outputs in place, no copies.
 
 The hand-off is a small shared control block: the parent writes a command
-(which kernel, and the arrays as offset/shape/strides into machine memory)
+(which kernel, and the arrays as address/shape/strides into machine memory)
 and bumps a sequence number; the child, spinning on that number, runs the
-command and publishes the same number when done (x86 keeps stores in order,
-so a reader that sees the new number sees the command). Spinning costs a
-core while the parent interprets between kernels, so after IDLE_S without
-work the child sleeps on a pipe (polled, so a lost wake-up costs at most
-POLL_S). The child ignores Ctrl-C (the parent handles it), exits when the
-parent goes away, and never writes to the terminal.
+command and publishes the same number when done. That relies on x86's
+ordered stores (a reader that sees the new number sees the command), so the
+helper is only started on x86-64 hosts. Spinning costs a core while the
+parent interprets between kernels, so after IDLE_S without work the child
+sleeps on a pipe (polled, so a lost wake-up costs at most POLL_S). The child
+ignores Ctrl-C (the parent handles it), exits when the parent goes away, and
+never writes to the terminal.
 
 If the child fails (an exception in a kernel, or it died), the parent
-computes that half itself and stops using the child: a worker can make a run
-faster, never different.
+computes that part itself and stops using the child: a helper can make a
+run faster, never different.
 
 `start(machine)` is called by the commands that train (`mnist-vm run
---fast`, `exec --fast`); `split(machine)` is what the twins ask. The
+--fast`, `exec --fast`); `worker(machine)` is what the twins ask. The
 machine (vm/) knows nothing of this.
 """
 
@@ -39,6 +41,7 @@ import atexit
 import mmap
 import os
 import pickle
+import platform
 import select
 import signal
 import time
@@ -55,16 +58,7 @@ HEADER = 64                     # int64 words: see _REQ.._LEN
 _REQ, _DONE, _SLEEPING, _STATUS, _LEN = 0, 1, 2, 3, 4
 IDLE_S = 0.05                   # spin this long without work, then sleep
 POLL_S = 0.002                  # sleeping: look at the control block this often
-
-
-def dense_backward_part(x, dy, dw, dy_rows=None, w=None, dx_rows=None, db=None) -> None:
-    """Part of dense_backward: dW rows from the columns x of X, then (given)
-    db, then (given) the dX rows of the dY rows."""
-    nn.dense_backward_weights(x, dy, dw)
-    if db is not None:
-        nn.sequential_sum_rows(dy, db)
-    if dx_rows is not None:
-        nn.dense_backward_input(dy_rows, w, dx_rows)
+X86_64 = ("x86_64", "AMD64")     # hosts whose store order the hand-off relies on
 
 
 # kernels the child may run, by name
@@ -304,7 +298,7 @@ def start(machine, jobs: int | None = None) -> int:
     big kernels will use (1 or 2)."""
     if jobs is None:
         jobs = available_cpus()
-    if jobs < 2 or not hasattr(os, "fork"):
+    if jobs < 2 or not hasattr(os, "fork") or platform.machine() not in X86_64:
         return 1
     if machine in _workers and _workers[machine].alive:
         return 2
