@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import platform
 import signal
 import zlib
 from pathlib import Path
@@ -117,6 +118,8 @@ def _run(routine: str, lay: Layout, params: list[int], xmm0_bits: int, fast: boo
         attached = attach(m, {routine: twins()[routine]})
         assert attached == [routine]
         if jobs > 1:
+            if platform.machine() not in parallel.X86_64:
+                pytest.skip("the helper process is only started on x86-64 hosts")
             assert parallel.start(m, jobs) == 2
             if kill_helper:
                 os.kill(parallel.worker(m).pid, signal.SIGKILL)
@@ -542,6 +545,8 @@ def test_calls_whose_outputs_overlap_an_input_are_not_split():
     array the twin computes everything itself, in the routine's order."""
     from mnist_vm.kernels import mnist
     m = _machine("dense_forward")
+    if platform.machine() not in parallel.X86_64:
+        pytest.skip("the helper process is only started on x86-64 hosts")
     assert parallel.start(m, 2) == 2
     try:
         big = mnist.SPLIT_MIN
