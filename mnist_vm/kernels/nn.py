@@ -556,6 +556,9 @@ def _map(fn, fallback, values: np.ndarray) -> np.ndarray:
 _MARGIN = 1024
 _HALF = 1 << 28                                    # the dropped bits of a midpoint
 _LOW = np.uint64((1 << 29) - 1)
+_MID_LO, _MID_SPAN = np.uint64(_HALF - _MARGIN), np.uint64(2 * _MARGIN)
+_EXP = np.uint64(0x7FF << 52)
+_EXP_LO, _EXP_SPAN = np.uint64((1023 - 125) << 52), np.uint64((2047 - (1023 - 125)) << 52)
 
 
 def libm_f32(fn, fallback, values: np.ndarray) -> np.ndarray:
@@ -564,10 +567,13 @@ def libm_f32(fn, fallback, values: np.ndarray) -> np.ndarray:
     numpy's double could round differently)."""
     x = np.ascontiguousarray(values, np.float64)
     d = fn(x)
-    low = (d.view(np.uint64) & _LOW).view(np.int64)
-    risky = np.abs(low - _HALF) <= _MARGIN
-    risky |= ~(np.abs(d) >= 2.0 ** -125)            # subnormal float32, zero, NaN
-    risky |= np.isinf(d)
+    bits = d.view(np.uint64)
+    # near a midpoint: the dropped bits within _MARGIN of 1000...0 (unsigned
+    # wrap-around turns the two-sided test into one comparison)
+    risky = ((bits - _MID_LO) & _LOW) <= _MID_SPAN
+    # |d| < 2**-125 (zero, subnormal float32) or inf/NaN: the exponent field
+    # outside 898..2046, again one unsigned comparison
+    risky |= ((bits & _EXP) - _EXP_LO) >= _EXP_SPAN
     out = d.astype(F32)
     if risky.any():
         idx = np.flatnonzero(risky)
