@@ -128,6 +128,7 @@ def main(argv=None) -> int:
     print(f"per batch      {best['wall'] / batches * 1e3:.3f} ms (evaluation included)")
     print(f"CPU time       {best['cpu']:.2f} s (all threads of this process)")
     print(f"peak RSS       {rss_mb:.0f} MB"
+          + (f" (over all {len(runs)} runs in this process)" if len(runs) > 1 else "")
           + (f" (helper process: {child_mb:.0f} MB, most of it shared with this one)"
              if best["jobs"] > 1 else ""))
     if best["final"]:
