@@ -43,7 +43,7 @@ NEG_ZERO = F32(-0.0)
 # ---- scratch buffers ----------------------------------------------------------
 class _Scratch(threading.local):
     def __init__(self) -> None:
-        self.bufs: dict[tuple[str, type], np.ndarray] = {}
+        self.bufs: dict[tuple, np.ndarray] = {}
 
 
 _scratch = _Scratch()
@@ -74,14 +74,14 @@ def scratch(name: str, shape, dtype=F32) -> np.ndarray:
 
 
 # ---- sequential sums ----------------------------------------------------------
-def _seq_sum_loop(P: np.ndarray, initial: float, out: np.ndarray) -> np.ndarray:
+def _seq_sum_loop(P: np.ndarray, initial: float | np.floating, out: np.ndarray) -> np.ndarray:
     out[...] = F32(initial)
     for t in range(P.shape[0]):
         np.add(out, P[t], out=out)
     return out
 
 
-def seq_sum(P: np.ndarray, initial: float, out: np.ndarray) -> np.ndarray:
+def seq_sum(P: np.ndarray, initial: float | np.floating, out: np.ndarray) -> np.ndarray:
     """out = fl(...fl(fl(initial + P[0]) + P[1]) ... + P[T-1]), elementwise,
     for a C-contiguous P of shape (T, ...) (the accumulator is the first
     operand of every add, as in `addps acc, term`).
@@ -108,7 +108,7 @@ def seq_sum(P: np.ndarray, initial: float, out: np.ndarray) -> np.ndarray:
     return _SEQ_SUM(P, initial, out)
 
 
-def _seq_sum_reduce(P: np.ndarray, initial: float, out: np.ndarray) -> np.ndarray:
+def _seq_sum_reduce(P: np.ndarray, initial: float | np.floating, out: np.ndarray) -> np.ndarray:
     return np.add.reduce(P, axis=0, out=out, initial=F32(initial))
 
 
@@ -622,7 +622,7 @@ def _softmax_xent(Z, labels, P, dZ, sse: bool) -> np.float32:
     losses = -(_map(math.log, _log_c, pc).astype(F32) if sse
                else libm_f32(np.log, (math.log, _log_c), pc))
     if sse:
-        total = np.float32(0.0)
+        total: np.floating | np.ndarray = np.float32(0.0)
         for loss_b in losses:
             total = add(total, loss_b)
     else:

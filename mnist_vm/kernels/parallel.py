@@ -47,6 +47,7 @@ import signal
 import time
 import warnings
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 
@@ -62,7 +63,7 @@ X86_64 = ("x86_64", "AMD64")     # hosts whose store order the hand-off relies o
 
 
 # kernels the child may run, by name
-KERNELS = {
+KERNELS: dict[str, Callable[..., None]] = {
     "sgd_update": nn.sgd_update_,
     "dense_forward": nn.dense_forward,
     "dense_backward_weights": nn.dense_backward_weights,
