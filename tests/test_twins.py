@@ -557,3 +557,16 @@ def test_calls_whose_outputs_overlap_an_input_are_not_split():
     finally:
         parallel.stop(m)
     assert parallel.worker(m) is None
+
+
+def test_the_helper_process_ends_with_its_machine():
+    import gc
+    m = _machine("dense_forward")
+    if platform.machine() not in parallel.X86_64:
+        pytest.skip("the helper process is only started on x86-64 hosts")
+    assert parallel.start(m, 2) == 2
+    pid = parallel.worker(m).pid
+    del m
+    gc.collect()
+    with pytest.raises(ProcessLookupError):     # exited and reaped, not a zombie
+        os.kill(pid, 0)

@@ -37,7 +37,6 @@ machine (vm/) knows nothing of this.
 
 from __future__ import annotations
 
-import atexit
 import mmap
 import os
 import pickle
@@ -305,8 +304,7 @@ def start(machine, jobs: int | None = None) -> int:
         return 2
     w = Worker(machine.mem.buf)
     _workers[machine] = w
-    weakref.finalize(machine, w.close)
-    atexit.register(w.close)
+    weakref.finalize(machine, w.close)          # also runs at exit (atexit=True)
     return 2
 
 
