@@ -248,17 +248,14 @@ def _child(c, ctl, buf, rfd: int, parent: int) -> None:
 
 
 # ---- arrays in machine memory ----------------------------------------------------
-def region(addr: int, shape: tuple, dtype: str = "<f4", strides: tuple | None = None) -> tuple:
-    """An array in machine memory as a command names it: the bytes at addr
-    (an offset into the machine's mmap), C order unless strides are given."""
-    if strides is None:
-        size = np.dtype(dtype).itemsize
-        st = []
-        for n in reversed(shape):
-            st.append(size)
-            size *= n
-        strides = tuple(reversed(st))
-    return (addr, tuple(shape), tuple(strides), dtype)
+def region(addr: int, shape: tuple) -> tuple:
+    """The C-order float32 array of `shape` at addr (an offset into the
+    machine's mmap), as a command names it."""
+    strides, size = [], 4
+    for n in reversed(shape):
+        strides.append(size)
+        size *= n
+    return (addr, tuple(shape), tuple(reversed(strides)), "<f4")
 
 
 def rows(addr: int, shape: tuple, lo: int, hi: int) -> tuple:
