@@ -32,6 +32,7 @@ DEFINES = {"EPOCHS": "1", "TRAIN_LIMIT": "128", "TEST_LIMIT": "100", "BATCH": "6
 
 def mnist_root(arg: str | None) -> str:
     from mnist_vm.data import data_dir, prepare
+
     return str(prepare(data_dir(arg or os.environ.get("MNIST_DATA")), download=False))
 
 
@@ -42,7 +43,7 @@ def bench_step(root: str, steps: int) -> dict:
 
     s = Session.from_files(program_files(), DEFINES, root=root)
     s.add_breakpoint("dense_forward")
-    s.cont()                       # step inside the network's first layer
+    s.cont()  # step inside the network's first layer
     out: dict = {}
 
     async def main() -> None:
@@ -53,11 +54,11 @@ def bench_step(root: str, steps: int) -> dict:
             walls = []
             for _ in range(steps):
                 t0 = time.perf_counter()
-                app.action_key("s")                      # step + rebuild all panels
+                app.action_key("s")  # step + rebuild all panels
                 screen._compositor.update_widgets(screen._dirty_widgets)
                 screen._dirty_widgets.clear()
                 update = screen._compositor.render_full_update()
-                app._display(screen, update)             # the bytes for the terminal
+                app._display(screen, update)  # the bytes for the terminal
                 walls.append(time.perf_counter() - t0)
             cpus = []
             for _ in range(steps):
@@ -95,8 +96,13 @@ def bench_continue(root: str, repeats: int = 3) -> dict:
         debug.append(time.perf_counter() - t0)
         assert stop.kind == "breakpoint" and s.machine.icount == icount, stop.text
         hist = s.history
-    return {"plain": plain, "debug": debug, "icount": icount,
-            "checkpoints": len(hist.checkpoints), "history_mib": hist.used / 2**20}
+    return {
+        "plain": plain,
+        "debug": debug,
+        "icount": icount,
+        "checkpoints": len(hist.checkpoints),
+        "history_mib": hist.used / 2**20,
+    }
 
 
 def main() -> int:
@@ -110,19 +116,27 @@ def main() -> int:
     w = sorted(r["wall"])
     c = sorted(r["cpu"])
     print("(a) step + full redraw, Textual app 200x50, headless")
-    print(f"    handler + full-screen render: median {1000 * statistics.median(w):.1f} ms, "
-          f"p90 {1000 * w[int(0.9 * len(w))]:.1f} ms, max {1000 * w[-1]:.1f} ms  (target <= 30 ms)")
-    print(f"    CPU per pilot.press('s'):     median {1000 * statistics.median(c):.1f} ms, "
-          f"p90 {1000 * c[int(0.9 * len(c))]:.1f} ms")
+    print(
+        f"    handler + full-screen render: median {1000 * statistics.median(w):.1f} ms, "
+        f"p90 {1000 * w[int(0.9 * len(w))]:.1f} ms, max {1000 * w[-1]:.1f} ms  (target <= 30 ms)"
+    )
+    print(
+        f"    CPU per pilot.press('s'):     median {1000 * statistics.median(c):.1f} ms, "
+        f"p90 {1000 * c[int(0.9 * len(c))]:.1f} ms"
+    )
 
     r = bench_continue(root)
     p, d = min(r["plain"]), min(r["debug"])
     print(f"(b) continue to a breakpoint (softmax_xent, {r['icount']:,} instructions)")
     print(f"    Machine.run():      {p:.3f} s  ({r['icount'] / p / 1e6:.2f} MIPS)")
-    print(f"    debugger continue:  {d:.3f} s  ({r['icount'] / d / 1e6:.2f} MIPS), "
-          f"{100 * (d / p - 1):+.1f}% vs Run tier (target within +20%)")
-    print(f"    history: {r['checkpoints']} checkpoints, {r['history_mib']:.0f} MiB "
-          "(of it the shadow copy of writable memory)")
+    print(
+        f"    debugger continue:  {d:.3f} s  ({r['icount'] / d / 1e6:.2f} MIPS), "
+        f"{100 * (d / p - 1):+.1f}% vs Run tier (target within +20%)"
+    )
+    print(
+        f"    history: {r['checkpoints']} checkpoints, {r['history_mib']:.0f} MiB "
+        "(of it the shadow copy of writable memory)"
+    )
     return 0
 
 

@@ -37,6 +37,7 @@ FINAL = re.compile(rb"final test_acc ([0-9.]+)% \((\d+)/(\d+)\)")
 
 def _label(name: str, m, args) -> str:
     from vm.accel import SYSV
+
     if name == "dense_forward":
         return f"{name} {args[5]}->{SYSV.int_arg(m, 6)}"
     if name == "dense_backward":
@@ -55,8 +56,10 @@ _clock = time.perf_counter
 
 def _timed(twins: dict, totals: dict, counts: dict) -> dict:
     from dataclasses import replace
+
     out = {}
     for name, tw in twins.items():
+
         def fn(m, *args, _f=tw.fn, _n=name):
             t0 = _clock()
             try:
@@ -65,6 +68,7 @@ def _timed(twins: dict, totals: dict, counts: dict) -> dict:
                 key = _label(_n, m, args)
                 totals[key] += _clock() - t0
                 counts[key] += 1
+
         out[name] = replace(tw, fn=fn)
     return out
 
@@ -98,22 +102,36 @@ def run_once(data: str, epochs: int | None, profile: bool, jobs: int | None):
     cpu = time.process_time() - c0
     parallel.stop(machine)
     m = FINAL.search(out.getvalue())
-    return {"wall": wall, "cpu": cpu, "status": status, "icount": machine.icount,
-            "accel_calls": machine.accel_calls, "jobs": used, "totals": dict(totals),
-            "counts": dict(counts),
-            "final": (float(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "status": status,
+        "icount": machine.icount,
+        "accel_calls": machine.accel_calls,
+        "jobs": used,
+        "totals": dict(totals),
+        "counts": dict(counts),
+        "final": (float(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None,
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=int, default=None, help="default: the program's 10")
-    ap.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                    help="MNIST directory (default $MNIST_DATA, then as mnist-vm run)")
+    ap.add_argument(
+        "--data",
+        default=os.environ.get("MNIST_DATA"),
+        help="MNIST directory (default $MNIST_DATA, then as mnist-vm run)",
+    )
     ap.add_argument("--repeat", type=int, default=1, help="runs; the best is reported")
     ap.add_argument("--profile", action="store_true", help="time every twin call")
-    ap.add_argument("--jobs", type=int, default=None,
-                    help="processes for the big kernels (default: as mnist-vm run, "
-                         "2 when two CPUs are available)")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes for the big kernels (default: as mnist-vm run, "
+        "2 when two CPUs are available)",
+    )
     args = ap.parse_args(argv)
     runs = [run_once(args.data, args.epochs, args.profile, args.jobs) for _ in range(args.repeat)]
     best = min(runs, key=lambda r: r["wall"])
@@ -121,16 +139,26 @@ def main(argv=None) -> int:
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     epochs = args.epochs or 10
     batches = 937 * epochs
-    print(f"fast mode, {epochs} epoch(s), {batches} batches + {epochs} evaluations of 10000, "
-          f"{best['jobs']} process(es)")
-    print(f"wall time      {best['wall']:.2f} s   (best of {len(runs)}: "
-          + ", ".join(f"{r['wall']:.2f}" for r in runs) + ")")
+    print(
+        f"fast mode, {epochs} epoch(s), {batches} batches + {epochs} evaluations of 10000, "
+        f"{best['jobs']} process(es)"
+    )
+    print(
+        f"wall time      {best['wall']:.2f} s   (best of {len(runs)}: "
+        + ", ".join(f"{r['wall']:.2f}" for r in runs)
+        + ")"
+    )
     print(f"per batch      {best['wall'] / batches * 1e3:.3f} ms (evaluation included)")
     print(f"CPU time       {best['cpu']:.2f} s (all threads of this process)")
-    print(f"peak RSS       {rss_mb:.0f} MB"
-          + (f" (over all {len(runs)} runs in this process)" if len(runs) > 1 else "")
-          + (f" (helper process: {child_mb:.0f} MB, most of it shared with this one)"
-             if best["jobs"] > 1 else ""))
+    print(
+        f"peak RSS       {rss_mb:.0f} MB"
+        + (f" (over all {len(runs)} runs in this process)" if len(runs) > 1 else "")
+        + (
+            f" (helper process: {child_mb:.0f} MB, most of it shared with this one)"
+            if best["jobs"] > 1
+            else ""
+        )
+    )
     if best["final"]:
         acc, c, t = best["final"]
         print(f"test accuracy  {acc:.2f}% ({c}/{t})")
@@ -143,10 +171,14 @@ def main(argv=None) -> int:
             n = best["counts"][key]
             print(f"{key:38s} {n:8d} {t:8.3f} {t / n * 1e6:8.1f} {t / batches * 1e3:9.3f}")
         rest = best["wall"] - twin_time
-        print(f"{'twins total (wall time)':38s} {'':8s} {twin_time:8.3f} {'':8s} "
-              f"{twin_time / batches * 1e3:9.3f}")
-        print(f"{'everything else (interpreter, hooks)':38s} {'':8s} {rest:8.3f} {'':8s} "
-              f"{rest / batches * 1e3:9.3f}")
+        print(
+            f"{'twins total (wall time)':38s} {'':8s} {twin_time:8.3f} {'':8s} "
+            f"{twin_time / batches * 1e3:9.3f}"
+        )
+        print(
+            f"{'everything else (interpreter, hooks)':38s} {'':8s} {rest:8.3f} {'':8s} "
+            f"{rest / batches * 1e3:9.3f}"
+        )
     return 0 if best["status"] == 0 else 1
 
 

@@ -52,7 +52,9 @@ _EXIT = """
     syscall
 """
 
-SCALAR = _DATA + f"""
+SCALAR = (
+    _DATA
+    + f"""
 section .text
 global _start
 _start:
@@ -64,7 +66,9 @@ _start:
     call dot_scalar
     dec ecx
     jnz .again
-""" + _EXIT + """
+"""
+    + _EXIT
+    + """
 dot_scalar:
     xorps xmm0, xmm0
     xor eax, eax
@@ -77,8 +81,11 @@ dot_scalar:
     jb .loop
     ret
 """
+)
 
-PACKED = _DATA + f"""
+PACKED = (
+    _DATA
+    + f"""
 section .text
 global _start
 _start:
@@ -90,7 +97,9 @@ _start:
     call dot_packed
     dec ecx
     jnz .again
-""" + _EXIT + """
+"""
+    + _EXIT
+    + """
 dot_packed:
     xorps xmm0, xmm0
     xor eax, eax
@@ -105,6 +114,7 @@ dot_packed:
     haddps xmm0, xmm0
     ret
 """
+)
 
 INTEGER = """
 section .bss
@@ -194,6 +204,7 @@ def measure(name: str, runs: int, repeat: int | None = None) -> tuple[int, float
 
 def show(name: str) -> None:
     from vm import optimize
+
     image = build(name, 2)
     m = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
     m.run()
@@ -203,8 +214,12 @@ def show(name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("programs", nargs="*", metavar="PROGRAM",
-                   help=f"any of {', '.join(PROGRAMS)} (default: all)")
+    p.add_argument(
+        "programs",
+        nargs="*",
+        metavar="PROGRAM",
+        help=f"any of {', '.join(PROGRAMS)} (default: all)",
+    )
     p.add_argument("-n", "--runs", type=int, default=5, help="runs per program (best is kept)")
     p.add_argument("--repeat", type=int, help="override each program's repetition count")
     p.add_argument("--show", action="store_true", help="print the compiled hot block instead")
@@ -218,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
             show(name)
             continue
         count, wall, cpu = measure(name, args.runs, args.repeat)
-        print(f"{name:8s} {count:>12,} instructions  {wall:7.3f} s  {count / wall / 1e6:6.2f} MIPS"
-              f"   (CPU time {cpu:6.3f} s  {count / cpu / 1e6:6.2f} MIPS)")
+        print(
+            f"{name:8s} {count:>12,} instructions  {wall:7.3f} s  {count / wall / 1e6:6.2f} MIPS"
+            f"   (CPU time {cpu:6.3f} s  {count / cpu / 1e6:6.2f} MIPS)"
+        )
     return 0
 
 

@@ -13,8 +13,15 @@ import time
 from pathlib import Path
 
 # Exit statuses for faults mirror what a shell shows for the native signal.
-FAULT_STATUS = {"segfault": 139, "write-to-code": 139, "stack-overflow": 139,
-                "misaligned": 139, "bad-jump": 139, "divide-error": 136, "step-limit": 124}
+FAULT_STATUS = {
+    "segfault": 139,
+    "write-to-code": 139,
+    "stack-overflow": 139,
+    "misaligned": 139,
+    "bad-jump": 139,
+    "divide-error": 136,
+    "step-limit": 124,
+}
 
 
 def parse_defines(items: list[str] | None) -> dict[str, str]:
@@ -37,9 +44,14 @@ def _err(msg: str) -> None:
 
 
 def jobs_option(parser) -> None:
-    parser.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
-                        help="with --fast: processes for the large layers, 1 or 2 (more counts as 2; default 2 "
-                             "when this process may use two CPUs; the results are the same)")
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="with --fast: processes for the large layers, 1 or 2 (more counts as 2; default 2 "
+        "when this process may use two CPUs; the results are the same)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -54,6 +66,7 @@ def _positive_int(text: str) -> int:
 
 def _assemble(files: list[str], defines: dict[str, str]):
     from vm import assemble
+
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
         raise FileNotFoundError(f"no such file: {missing[0]}")
@@ -66,6 +79,7 @@ def _assemble(files: list[str], defines: dict[str, str]):
 # ---- exec ---------------------------------------------------------------------
 def cmd_exec(args) -> int:
     from vm import AsmError, Fault, Machine
+
     try:
         image = _assemble(args.files, parse_defines(args.define))
     except AsmError as e:
@@ -79,6 +93,7 @@ def cmd_exec(args) -> int:
         from vm.accel import attach
 
         from .kernels import parallel, twins
+
         attach(machine, twins())
         parallel.start(machine, args.jobs)
     t0 = time.perf_counter()
@@ -94,8 +109,11 @@ def cmd_exec(args) -> int:
     dt = time.perf_counter() - t0
     if args.stats:
         mips = machine.icount / dt / 1e6 if dt else 0.0
-        _err(f"[{machine.icount:,} instructions in {dt:.3f} s, {mips:.2f} MIPS"
-             + (f", {machine.accel_calls:,} accelerated calls" if args.fast else "") + "]")
+        _err(
+            f"[{machine.icount:,} instructions in {dt:.3f} s, {mips:.2f} MIPS"
+            + (f", {machine.accel_calls:,} accelerated calls" if args.fast else "")
+            + "]"
+        )
     return status if status is not None else 0
 
 
@@ -103,6 +121,7 @@ def cmd_exec(args) -> int:
 def cmd_asm(args) -> int:
     from vm import AsmError
     from vm.asm import listing
+
     try:
         image = _assemble(args.files, parse_defines(args.define))
     except AsmError as e:
@@ -118,15 +137,18 @@ def cmd_asm(args) -> int:
 # ---- isa ----------------------------------------------------------------------
 def cmd_isa(args) -> int:
     from . import isa_doc
+
     if not args.mnemonic:
         print(isa_doc.reference_text())
         return 0
     text = isa_doc.lookup_text(args.mnemonic)
     if text is None:
         hint = isa_doc.suggestions(args.mnemonic)
-        _err(f"mnist-vm: '{args.mnemonic}' is not in the instruction subset"
-             + (f" (did you mean {', '.join(hint)}?)" if hint else "")
-             + "; `mnist-vm isa` lists every instruction.")
+        _err(
+            f"mnist-vm: '{args.mnemonic}' is not in the instruction subset"
+            + (f" (did you mean {', '.join(hint)}?)" if hint else "")
+            + "; `mnist-vm isa` lists every instruction."
+        )
         return 1
     print(text)
     return 0
@@ -136,37 +158,67 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mnist-vm",
         description="An emulated x86-64 machine (NASM syntax) that trains an MNIST network "
-                    "written in assembly, with a terminal debugger.")
+        "written in assembly, with a terminal debugger.",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def asm_inputs(sp):
-        sp.add_argument("files", nargs="+", metavar="FILE.asm", help="source files, linked in order")
-        sp.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE",
-                        help="define a preprocessor symbol (like nasm -dNAME=VALUE)")
+        sp.add_argument(
+            "files", nargs="+", metavar="FILE.asm", help="source files, linked in order"
+        )
+        sp.add_argument(
+            "-D",
+            dest="define",
+            action="append",
+            metavar="NAME=VALUE",
+            help="define a preprocessor symbol (like nasm -dNAME=VALUE)",
+        )
 
-    e = sub.add_parser("exec", help="assemble and run a program",
-                       description="Assemble FILEs (linked like nasm -felf64 + ld) and run them; "
-                                   "the exit status is the program's (139 on a memory fault, "
-                                   "136 on a divide error, 124 at the step limit).")
+    e = sub.add_parser(
+        "exec",
+        help="assemble and run a program",
+        description="Assemble FILEs (linked like nasm -felf64 + ld) and run them; "
+        "the exit status is the program's (139 on a memory fault, "
+        "136 on a divide error, 124 at the step limit).",
+    )
     asm_inputs(e)
-    e.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
-                   help="stop with a fault after N instructions")
-    e.add_argument("--root", default=".", metavar="DIR",
-                   help="directory the program's file syscalls may use (default: .)")
-    e.add_argument("--fast", action="store_true",
-                   help="run routines that have a numpy twin as the twin (fast mode)")
+    e.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop with a fault after N instructions",
+    )
+    e.add_argument(
+        "--root",
+        default=".",
+        metavar="DIR",
+        help="directory the program's file syscalls may use (default: .)",
+    )
+    e.add_argument(
+        "--fast",
+        action="store_true",
+        help="run routines that have a numpy twin as the twin (fast mode)",
+    )
     jobs_option(e)
-    e.add_argument("--stats", action="store_true",
-                   help="print instructions executed and speed to stderr")
+    e.add_argument(
+        "--stats", action="store_true", help="print instructions executed and speed to stderr"
+    )
     e.set_defaults(func=cmd_exec)
 
-    a = sub.add_parser("asm", help="assemble and print a listing",
-                       description="Print address, source line, symbols and section sizes.")
+    a = sub.add_parser(
+        "asm",
+        help="assemble and print a listing",
+        description="Print address, source line, symbols and section sizes.",
+    )
     asm_inputs(a)
     a.set_defaults(func=cmd_asm)
 
-    i = sub.add_parser("isa", help="instruction reference",
-                       description="Print the instruction reference, or one instruction's entry.")
+    i = sub.add_parser(
+        "isa",
+        help="instruction reference",
+        description="Print the instruction reference, or one instruction's entry.",
+    )
     i.add_argument("mnemonic", nargs="?", help="e.g. mulps")
     i.set_defaults(func=cmd_isa)
 
@@ -180,16 +232,19 @@ def _optional_commands():
     out = []
     try:
         from .data import add_data_parser
+
         out.append(add_data_parser)
     except ImportError:
         pass
     try:
         from .training import add_run_parser
+
         out.append(add_run_parser)
     except ImportError:
         pass
     try:
         from .debugger.cli import add_debug_parser
+
         out.append(add_debug_parser)
     except ImportError:
         pass

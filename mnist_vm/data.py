@@ -76,15 +76,20 @@ class FileSpec:
         return self.header_size + self.count * _item_size(self.kind)
 
 
-FILES: dict[str, FileSpec] = {s.name: s for s in (
-    FileSpec("train-images-idx3-ubyte", "images", 60000, "6bbc9ace898e44ae57da46a324031adb"),
-    FileSpec("train-labels-idx1-ubyte", "labels", 60000, "a25bea736e30d166cdddb491f175f624"),
-    FileSpec("t10k-images-idx3-ubyte", "images", 10000, "2646ac647ad5339dbf082846283269ea"),
-    FileSpec("t10k-labels-idx1-ubyte", "labels", 10000, "27ae3e4e09519cfbb04c329615203637"),
-)}
+FILES: dict[str, FileSpec] = {
+    s.name: s
+    for s in (
+        FileSpec("train-images-idx3-ubyte", "images", 60000, "6bbc9ace898e44ae57da46a324031adb"),
+        FileSpec("train-labels-idx1-ubyte", "labels", 60000, "a25bea736e30d166cdddb491f175f624"),
+        FileSpec("t10k-images-idx3-ubyte", "images", 10000, "2646ac647ad5339dbf082846283269ea"),
+        FileSpec("t10k-labels-idx1-ubyte", "labels", 10000, "27ae3e4e09519cfbb04c329615203637"),
+    )
+}
 NAMES = tuple(FILES)
-SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 class DataError(Exception):
@@ -162,9 +167,11 @@ def _make_dir(d: Path) -> bool:
 
 def _require_dir(d: Path, why: str) -> Path:
     if not _make_dir(d):
-        raise DataError(f"cannot write to this directory ({why}); point XDG_CACHE_HOME at a "
-                        "writable place, or use --data / MNIST_VM_DATA with a writable directory",
-                        d)
+        raise DataError(
+            f"cannot write to this directory ({why}); point XDG_CACHE_HOME at a "
+            "writable place, or use --data / MNIST_VM_DATA with a writable directory",
+            d,
+        )
     _sweep(d)
     return d
 
@@ -236,8 +243,9 @@ def _check_header(head: bytes, kind: str, where, count: int | None = None) -> in
     """Validate an IDX header for kind; return the item count."""
     hsize = _header_size(kind)
     if len(head) < hsize:
-        raise DataError(f"file too short for an IDX {kind} header: got {len(head)} bytes, "
-                        f"need {hsize}", where)
+        raise DataError(
+            f"file too short for an IDX {kind} header: got {len(head)} bytes, need {hsize}", where
+        )
     if kind == "images":
         magic, n, rows, cols = struct.unpack(">IIII", head[:16])
     else:
@@ -250,8 +258,11 @@ def _check_header(head: bytes, kind: str, where, count: int | None = None) -> in
             hint = f" (this looks like an IDX {'labels' if kind == 'images' else 'images'} file)"
         elif head[:2] == b"\x1f\x8b":
             hint = " (this is gzip data in a file not named .gz)"
-        raise DataError(f"bad magic number {magic} (0x{magic:08x}), expected {want} "
-                        f"(0x{want:08x}) for an IDX {kind} file{hint}", where)
+        raise DataError(
+            f"bad magic number {magic} (0x{magic:08x}), expected {want} "
+            f"(0x{want:08x}) for an IDX {kind} file{hint}",
+            where,
+        )
     if kind == "images" and (rows, cols) != (ROWS, COLS):
         raise DataError(f"wrong image dimensions {rows}x{cols}, expected {ROWS}x{COLS}", where)
     if count is not None and n != count:
@@ -263,8 +274,10 @@ def _size_problem(kind: str, n: int, expected: int, got: int, more: bool = False
     what = f"{n} {kind} of {ROWS}x{COLS}" if kind == "images" else f"{n} labels"
     got_s = f"more than {got:,}" if more else f"{got:,}"
     tail = " (truncated)" if got < expected and not more else " (trailing data)"
-    return (f"size mismatch: expected {expected:,} bytes ({what} plus the "
-            f"{_header_size(kind)}-byte header), got {got_s}{tail}")
+    return (
+        f"size mismatch: expected {expected:,} bytes ({what} plus the "
+        f"{_header_size(kind)}-byte header), got {got_s}{tail}"
+    )
 
 
 def _scan(chunks: Iterable[bytes], spec: FileSpec, where, out=None) -> str:
@@ -290,16 +303,19 @@ def _scan(chunks: Iterable[bytes], spec: FileSpec, where, out=None) -> str:
                 expected = spec.size
                 head = b""
         if expected is not None and total > expected:
-            raise DataError(_size_problem(spec.kind, spec.count, expected, expected, more=True),
-                            where)
+            raise DataError(
+                _size_problem(spec.kind, spec.count, expected, expected, more=True), where
+            )
     if expected is None:
         _check_header(head, spec.kind, where, spec.count)  # raises: too short
     if total != expected:
         raise DataError(_size_problem(spec.kind, spec.count, expected, total), where)
     got = md5.hexdigest()
     if got != spec.md5:
-        raise DataError(f"checksum mismatch: MD5 of the uncompressed content is {got}, "
-                        f"expected {spec.md5}", where)
+        raise DataError(
+            f"checksum mismatch: MD5 of the uncompressed content is {got}, expected {spec.md5}",
+            where,
+        )
     return got
 
 
@@ -428,8 +444,11 @@ def _stamp(d: Path, name: str, source: Path | None = None) -> None:
     entry = {**fp, "md5": FILES[name].md5}
     if source is not None and source != d / name:
         sfp = _fingerprint(source) or {}
-        entry["source"] = {"path": str(source), "size": sfp.get("size"),
-                           "mtime_ns": sfp.get("mtime_ns")}
+        entry["source"] = {
+            "path": str(source),
+            "size": sfp.get("size"),
+            "mtime_ns": sfp.get("mtime_ns"),
+        }
     target = _stamp_file(d)
     stamps = _read_stamps(d)
     stamps[name] = entry
@@ -536,9 +555,11 @@ class _Failures:
 
 
 def where_to_put(d: Path) -> str:
-    return (f"To work offline, put the four files ({', '.join(NAMES)}) in {d}, "
-            f"gzip-compressed (.gz) or uncompressed, both work; or point --data DIR or "
-            f"{ENV_DATA} at a directory that holds them.")
+    return (
+        f"To work offline, put the four files ({', '.join(NAMES)}) in {d}, "
+        f"gzip-compressed (.gz) or uncompressed, both work; or point --data DIR or "
+        f"{ENV_DATA} at a directory that holds them."
+    )
 
 
 def _reason(e: BaseException) -> str:
@@ -600,8 +621,9 @@ def _net_chunks(resp, length: int | None, advance: Callable[[int], None]) -> Ite
         raise DataError(f"transfer interrupted after {received:,} of {length:,} bytes")
     if dec is not None:
         if not dec.eof:
-            raise DataError(f"download truncated: the gzip stream ends early "
-                            f"(after {received:,} bytes)")
+            raise DataError(
+                f"download truncated: the gzip stream ends early (after {received:,} bytes)"
+            )
         yield dec.flush()
 
 
@@ -620,9 +642,16 @@ class _Reporter:
                 TimeRemainingColumn,
                 TransferSpeedColumn,
             )
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                     DownloadColumn(), TransferSpeedColumn(),
-                                     TimeRemainingColumn(), console=console, transient=False)
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            )
 
     def __enter__(self):
         if self.progress is not None:
@@ -643,14 +672,23 @@ class _Reporter:
             self.say(f"downloading {url}")
             return (lambda n: None), (lambda: None)
         task = self.progress.add_task(label, total=total)
-        return ((lambda n: self.progress.advance(task, n)),
-                (lambda: self.progress.update(task, description=f"{label} (failed)")))
+        return (
+            (lambda n: self.progress.advance(task, n)),
+            (lambda: self.progress.update(task, description=f"{label} (failed)")),
+        )
 
 
-def download_file(name: str, dest: str | os.PathLike, *, mirrors_: list[str] | None = None,
-                  console=None, timeout: float = DEFAULT_TIMEOUT,
-                  failures: _Failures | None = None, dead: set[str] | None = None,
-                  reporter: _Reporter | None = None) -> Path:
+def download_file(
+    name: str,
+    dest: str | os.PathLike,
+    *,
+    mirrors_: list[str] | None = None,
+    console=None,
+    timeout: float = DEFAULT_TIMEOUT,
+    failures: _Failures | None = None,
+    dead: set[str] | None = None,
+    reporter: _Reporter | None = None,
+) -> Path:
     """Download <name>.gz, verify it, and store it uncompressed as dest/name.
 
     Mirrors are tried in order; any failure (HTTP error, connection error,
@@ -693,8 +731,7 @@ def download_file(name: str, dest: str | os.PathLike, *, mirrors_: list[str] | N
                     length = int(cl) if cl and cl.isdigit() else None
                     advance, failed = reporter.start(f"{name}.gz", url, length)
                     chunks = _net_chunks(resp, length, advance)
-                    _atomic_fill(dest / name,
-                                 lambda f, c=chunks, u=url: _scan(c, spec, u, out=f))
+                    _atomic_fill(dest / name, lambda f, c=chunks, u=url: _scan(c, spec, u, out=f))
             except (DataError, OSError, http.client.HTTPException, ValueError) as e:
                 if failed is not None:
                     failed()
@@ -707,8 +744,9 @@ def download_file(name: str, dest: str | os.PathLike, *, mirrors_: list[str] | N
         if own_reporter:
             reporter.__exit__(None, None, None)
     tried = ", ".join(bases) if bases else "no mirrors configured"
-    raise DataError(f"could not download {name}.gz (tried {tried}):\n"
-                    + "\n".join(failures.lines()))
+    raise DataError(
+        f"could not download {name}.gz (tried {tried}):\n" + "\n".join(failures.lines())
+    )
 
 
 def _download_all(names: list[str], dest: Path, where: Path, console, mirror_list, timeout):
@@ -719,14 +757,24 @@ def _download_all(names: list[str], dest: Path, where: Path, console, mirror_lis
     with _Reporter(console) as reporter:
         for name in names:
             try:
-                download_file(name, dest, mirrors_=bases, timeout=timeout, failures=failures,
-                              dead=dead, reporter=reporter)
+                download_file(
+                    name,
+                    dest,
+                    mirrors_=bases,
+                    timeout=timeout,
+                    failures=failures,
+                    dead=dead,
+                    reporter=reporter,
+                )
             except DataError:
                 failed.append(name)
     if failed:
         got = [n for n in names if n not in failed]
-        lines = [f"could not download {', '.join(n + '.gz' for n in failed)} from any mirror"
-                 + (f" (downloaded {', '.join(got)})" if got else "") + ". Tried:"]
+        lines = [
+            f"could not download {', '.join(n + '.gz' for n in failed)} from any mirror"
+            + (f" (downloaded {', '.join(got)})" if got else "")
+            + ". Tried:"
+        ]
         lines += failures.lines() if bases else ["  no mirrors (MNIST_VM_MIRRORS is empty)"]
         lines.append(where_to_put(where))
         raise DataError("\n".join(lines))
@@ -754,8 +802,14 @@ def _locate(src: Path) -> dict[str, Path | None]:
     return out
 
 
-def prepare(dir: str | os.PathLike, download: bool = True, console=None, *,
-            mirror_list: list[str] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Path:
+def prepare(
+    dir: str | os.PathLike,
+    download: bool = True,
+    console=None,
+    *,
+    mirror_list: list[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Path:
     """A directory holding the four verified, uncompressed IDX files under their plain names.
 
     Files in `dir` may be raw or .gz. Missing ones are downloaded (unless
@@ -768,6 +822,7 @@ def prepare(dir: str | os.PathLike, download: bool = True, console=None, *,
         raise DataError("not a directory (--data and MNIST_VM_DATA name a directory)", src)
     if console is None and sys.stderr.isatty():
         from rich.console import Console
+
         console = Console(stderr=True)
     src_writable = _make_dir(src)
     work = src / UNPACK_SUBDIR if src_writable else _fallback_dir(src)
@@ -790,12 +845,16 @@ def prepare(dir: str | os.PathLike, download: bool = True, console=None, *,
     missing = [name for name in NAMES if found[name] is None]
     if missing:
         if not download:
-            raise DataError(f"missing {', '.join(missing)} (neither raw nor .gz) in {src}. "
-                            + where_to_put(src))
+            raise DataError(
+                f"missing {', '.join(missing)} (neither raw nor .gz) in {src}. " + where_to_put(src)
+            )
         target = src if src_writable else _require_dir(work, "downloading MNIST")
         if console is not None:
-            console.print(f"MNIST: downloading {len(missing)} file(s) into {target}",
-                          markup=False, highlight=False)
+            console.print(
+                f"MNIST: downloading {len(missing)} file(s) into {target}",
+                markup=False,
+                highlight=False,
+            )
         _download_all(missing, target, src, console, mirror_list, timeout)
         for name in missing:
             found[name] = target / name
@@ -815,8 +874,9 @@ def prepare(dir: str | os.PathLike, download: bool = True, console=None, *,
             continue
         if _is_gz(source):
             if console is not None:
-                console.print(f"MNIST: unpacking {source} into {work}", markup=False,
-                              highlight=False)
+                console.print(
+                    f"MNIST: unpacking {source} into {work}", markup=False, highlight=False
+                )
             _unpack(source, dst, name)
         else:
             _check_source(source, name)
@@ -829,8 +889,10 @@ def _check_source(path: Path, name: str) -> None:
         _verify_cached(path, name)
     except DataError as e:
         if e.where and Path(e.where) == path and "no such file" not in e.problem:
-            raise DataError(f"{e.problem}. Delete or replace this file (a missing file is "
-                            f"downloaded again).", path) from None
+            raise DataError(
+                f"{e.problem}. Delete or replace this file (a missing file is downloaded again).",
+                path,
+            ) from None
         raise
 
 
@@ -890,6 +952,7 @@ def ascii_image(img: np.ndarray) -> str:
 def halfblock_image(img: np.ndarray):
     """Rich Text: one '▀' per two vertical pixels (fg = upper, bg = lower), 28 cols x 14 rows."""
     from rich.text import Text
+
     img = np.asarray(img, dtype=np.uint8)
     if img.shape[0] % 2:
         img = np.vstack([img, np.zeros((1, img.shape[1]), np.uint8)])
@@ -917,24 +980,45 @@ def _index(text: str) -> int:
 def add_data_parser(subparsers) -> argparse.ArgumentParser:
     """Register `data` (download, verify, path, show) on an argparse subparsers object."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", metavar="DIR",
-                        help=f"MNIST directory (default: ${ENV_DATA}, else ~/.cache/mnist-vm)")
+    common.add_argument(
+        "--data",
+        metavar="DIR",
+        help=f"MNIST directory (default: ${ENV_DATA}, else ~/.cache/mnist-vm)",
+    )
     p = subparsers.add_parser(
-        "data", help="download, verify and look at the MNIST files",
+        "data",
+        help="download, verify and look at the MNIST files",
         description="Manage the MNIST files. They live in --data DIR, else $MNIST_VM_DATA, else "
-                    "$XDG_CACHE_HOME/mnist-vm (~/.cache/mnist-vm); raw or .gz both work. "
-                    "Mirrors: $MNIST_VM_MIRRORS (comma-separated base URLs).")
+        "$XDG_CACHE_HOME/mnist-vm (~/.cache/mnist-vm); raw or .gz both work. "
+        "Mirrors: $MNIST_VM_MIRRORS (comma-separated base URLs).",
+    )
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
-    sub.add_parser("download", parents=[common], help="download missing files and unpack them",
-                   description="Download the files that are missing, verify all four and unpack "
-                               "them for the assembly program.")
-    sub.add_parser("verify", parents=[common], help="check all four files (exit 1 on problems)",
-                   description="Check header, size and MD5 of each file.")
-    sub.add_parser("path", parents=[common], help="print the data directory",
-                   description="Print the directory the MNIST files are looked for in.")
-    s = sub.add_parser("show", parents=[common], help="draw image N and print its label",
-                       description="Draw training image N (or test image N with --test) "
-                                   "in the terminal and print its label.")
+    sub.add_parser(
+        "download",
+        parents=[common],
+        help="download missing files and unpack them",
+        description="Download the files that are missing, verify all four and unpack "
+        "them for the assembly program.",
+    )
+    sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check all four files (exit 1 on problems)",
+        description="Check header, size and MD5 of each file.",
+    )
+    sub.add_parser(
+        "path",
+        parents=[common],
+        help="print the data directory",
+        description="Print the directory the MNIST files are looked for in.",
+    )
+    s = sub.add_parser(
+        "show",
+        parents=[common],
+        help="draw image N and print its label",
+        description="Draw training image N (or test image N with --test) "
+        "in the terminal and print its label.",
+    )
     s.add_argument("index", type=_index, metavar="N", help="image number, from 0")
     s.add_argument("--test", action="store_true", help="use the test set")
     s.add_argument("--ascii", action="store_true", help="plain ASCII even on a colour terminal")
@@ -945,6 +1029,7 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_data(args) -> int:
     """Run `mnist-vm data ...`; returns the exit status."""
     from rich.console import Console
+
     action = getattr(args, "data_command", None)
     if not action:
         parser = getattr(args, "_data_parser", None)
@@ -978,6 +1063,7 @@ def cmd_data(args) -> int:
 def _cmd_verify(root: Path, out) -> int:
     from rich.table import Table
     from rich.text import Text
+
     statuses = verify(root)
     table = Table(title=f"MNIST in {root}", title_justify="left")
     table.add_column("file")
@@ -990,9 +1076,11 @@ def _cmd_verify(root: Path, out) -> int:
     out.print(table)
     bad = [st for st in statuses if not st.ok]
     if bad:
-        print(f"error: {len(bad)} of 4 files missing or bad in {root}; "
-              f"`mnist-vm data download` fetches missing files. " + where_to_put(root),
-              file=sys.stderr)
+        print(
+            f"error: {len(bad)} of 4 files missing or bad in {root}; "
+            f"`mnist-vm data download` fetches missing files. " + where_to_put(root),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

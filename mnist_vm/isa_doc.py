@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from vm.isa import TABLE, InsnDef
 
-GROUP_TITLES = {"integer": "Integer", "control": "Control flow", "sse": "SSE / SSE2 / SSE3",
-                "system": "System"}
+GROUP_TITLES = {
+    "integer": "Integer",
+    "control": "Control flow",
+    "sse": "SSE / SSE2 / SSE3",
+    "system": "System",
+}
 FLAG_NAMES = {"C": "CF", "P": "PF", "Z": "ZF", "S": "SF", "O": "OF"}
 
 
@@ -25,15 +29,20 @@ def _flags(s: str) -> str:
 
 
 def entry_text(d: InsnDef) -> str:
-    lines = [f"{d.mnemonic}" + (f"  (aliases: {', '.join(d.aliases)})" if d.aliases else ""),
-             f"  {d.doc}"]
-    lines.append("  forms:   " + "\n           ".join(
-        f"{d.mnemonic} {f}".rstrip() for f in d.forms))
+    lines = [
+        f"{d.mnemonic}" + (f"  (aliases: {', '.join(d.aliases)})" if d.aliases else ""),
+        f"  {d.doc}",
+    ]
+    lines.append(
+        "  forms:   " + "\n           ".join(f"{d.mnemonic} {f}".rstrip() for f in d.forms)
+    )
     if d.flags_read:
         lines.append(f"  reads:   {_flags(d.flags_read)}")
     written = "".join(c for c in d.flags_written if c not in d.flags_undefined)
-    lines.append(f"  flags:   {_flags(written) if written else 'unchanged'}"
-                 + (f"; undefined: {_flags(d.flags_undefined)}" if d.flags_undefined else ""))
+    lines.append(
+        f"  flags:   {_flags(written) if written else 'unchanged'}"
+        + (f"; undefined: {_flags(d.flags_undefined)}" if d.flags_undefined else "")
+    )
     if d.implicit:
         lines.append(f"  uses:    {d.implicit}")
     if d.align:
@@ -53,20 +62,24 @@ def reference_text() -> str:
         out.append(f"== {title} ({len(members)}) ==")
         for d in members:
             if d.cond and d.cond != "o":
-                continue   # a condition family (jCC, setCC, cmovCC) gets one entry
+                continue  # a condition family (jCC, setCC, cmovCC) gets one entry
             out.append(_family_text(d) if d.cond else entry_text(d))
             out.append("")
     return "\n".join(out)
 
 
 def _family_text(d: InsnDef) -> str:
-    prefix = d.mnemonic[:-len(d.cond)]
-    members = [x for x in definitions() if x.cond and x.mnemonic[:-len(x.cond)] == prefix]
-    names = ", ".join(x.mnemonic + ("/" + "/".join(x.aliases) if x.aliases else "")
-                      for x in members)
-    return (f"{prefix}CC  ({len(members)} condition codes)\n  {d.doc.split(' if ')[0]} if the "
-            f"condition holds.\n  forms:   {prefix}CC " + ", ".join(
-                str(f) for f in d.forms) + f"\n  codes:   {names}")
+    prefix = d.mnemonic[: -len(d.cond)]
+    members = [x for x in definitions() if x.cond and x.mnemonic[: -len(x.cond)] == prefix]
+    names = ", ".join(
+        x.mnemonic + ("/" + "/".join(x.aliases) if x.aliases else "") for x in members
+    )
+    return (
+        f"{prefix}CC  ({len(members)} condition codes)\n  {d.doc.split(' if ')[0]} if the "
+        f"condition holds.\n  forms:   {prefix}CC "
+        + ", ".join(str(f) for f in d.forms)
+        + f"\n  codes:   {names}"
+    )
 
 
 def lookup_text(name: str) -> str | None:
@@ -78,8 +91,10 @@ def lookup_text(name: str) -> str | None:
 
 def suggestions(name: str) -> list[str]:
     import difflib
-    return difflib.get_close_matches(name.lower(), [k for k, d in TABLE.items()
-                                                    if d.group != "internal"], n=3)
+
+    return difflib.get_close_matches(
+        name.lower(), [k for k, d in TABLE.items() if d.group != "internal"], n=3
+    )
 
 
 def markdown() -> str:
@@ -87,11 +102,15 @@ def markdown() -> str:
     Regenerate with `python -m mnist_vm.isa_doc > docs/isa.md` (a test checks it)."""
     text = reference_text()
     body = text.split("\n", 2)[2]
-    out = ["# Instruction reference", "",
-           "Generated from the instruction table (`vm/isa/`) by `python -m mnist_vm.isa_doc`; "
-           "`mnist-vm isa MNEMONIC` prints one entry. Flags: CF PF ZF SF OF; 'undefined' "
-           "flags are those Intel leaves undefined (the VM gives them a fixed, documented "
-           "value: see docs/machine.md).", ""]
+    out = [
+        "# Instruction reference",
+        "",
+        "Generated from the instruction table (`vm/isa/`) by `python -m mnist_vm.isa_doc`; "
+        "`mnist-vm isa MNEMONIC` prints one entry. Flags: CF PF ZF SF OF; 'undefined' "
+        "flags are those Intel leaves undefined (the VM gives them a fixed, documented "
+        "value: see docs/machine.md).",
+        "",
+    ]
     for part in body.split("== ")[1:]:
         title, _, entries = part.partition(" ==\n")
         out += [f"## {title}", "", "```", entries.strip("\n"), "```", ""]

@@ -20,8 +20,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-DEFAULTS = {"EPOCHS": 10, "BATCH": 64, "LR": 0.01, "TRAIN_LIMIT": 60000, "TEST_LIMIT": 10000,
-            "SEED": 88172645463325252, "SHUFFLE": 1}
+DEFAULTS = {
+    "EPOCHS": 10,
+    "BATCH": 64,
+    "LR": 0.01,
+    "TRAIN_LIMIT": 60000,
+    "TEST_LIMIT": 10000,
+    "SEED": 88172645463325252,
+    "SHUFFLE": 1,
+}
 EPOCH_LINE = re.compile(rb"^epoch (\d+) loss ([-+0-9.a-z]+) test_acc ([0-9.]+)%")
 FINAL_LINE = re.compile(rb"^final test_acc ([0-9.]+)% \((\d+)/(\d+)\)")
 PROGRESS_ROUTINE = "progress_batch"
@@ -63,6 +70,7 @@ def defines_from(args) -> dict[str, str]:
 @dataclass
 class Progress:
     """What the view shows; updated by the hooks while the machine runs."""
+
     epochs: int
     batches: int
     batch_size: int
@@ -98,8 +106,7 @@ class OutputTap:
             self.lines.append(line)
             m = EPOCH_LINE.match(line)
             if m:
-                self.p.epoch_rows.append((int(m.group(1)), _float(m.group(2)),
-                                          float(m.group(3))))
+                self.p.epoch_rows.append((int(m.group(1)), _float(m.group(2)), float(m.group(3))))
             f = FINAL_LINE.match(line)
             if f:
                 self.p.final = (float(f.group(1)), int(f.group(2)), int(f.group(3)))
@@ -122,10 +129,13 @@ def sparkline(values: list[float], width: int = 60) -> str:
     vals = [v for v in values if v == v and v not in (float("inf"), float("-inf"))]
     if not vals:
         return ""
-    if len(vals) > width:      # average into width buckets
+    if len(vals) > width:  # average into width buckets
         step = len(vals) / width
-        vals = [sum(vals[int(i * step):int((i + 1) * step)]) /
-                max(1, len(vals[int(i * step):int((i + 1) * step)])) for i in range(width)]
+        vals = [
+            sum(vals[int(i * step) : int((i + 1) * step)])
+            / max(1, len(vals[int(i * step) : int((i + 1) * step)]))
+            for i in range(width)
+        ]
     lo, hi = min(vals), max(vals)
     span = (hi - lo) or 1.0
     return "".join(SPARK[min(7, int((v - lo) / span * 7.999))] for v in vals)
@@ -163,6 +173,7 @@ def cmd_run(args) -> int:
     processes = 1
     if args.fast:
         from .kernels import parallel, twins
+
         twins_attached = attach(machine, twins())
         processes = parallel.start(machine, args.jobs)
     sym = image.symbols.get(PROGRESS_ROUTINE)
@@ -177,14 +188,21 @@ def cmd_run(args) -> int:
         interrupted = True
         machine.stop_requested = True
 
-    saved: list[str] = []           # where the state was saved ("" = not yet)
+    saved: list[str] = []  # where the state was saved ("" = not yet)
     t0 = time.perf_counter()
 
     def save(where: str) -> None:
         from vm.state import save_state
-        meta = {"options": opts, "fast": bool(args.fast), "saved_at": where,
-                "elapsed": time.perf_counter() - t0, "interrupted": interrupted,
-                "epochs_done": len(progress.epoch_rows), "final": progress.final}
+
+        meta = {
+            "options": opts,
+            "fast": bool(args.fast),
+            "saved_at": where,
+            "elapsed": time.perf_counter() - t0,
+            "interrupted": interrupted,
+            "epochs_done": len(progress.epoch_rows),
+            "final": progress.final,
+        }
         save_state(machine, args.save, meta)
         saved.append(where)
 
@@ -216,8 +234,7 @@ def cmd_run(args) -> int:
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
         if live:
-            status, fault = _run_live(console, machine, progress, execute,
-                                      lambda: interrupted)
+            status, fault = _run_live(console, machine, progress, execute, lambda: interrupted)
         else:
             status, fault = execute()
     except OSError as e:
@@ -228,21 +245,29 @@ def cmd_run(args) -> int:
     elapsed = time.perf_counter() - t0
     if processes > 1:
         from .kernels import parallel
+
         parallel.stop(machine)
     if fault is not None:
         err.print(str(fault), markup=False, highlight=False)
     if args.save:
         try:
             if not saved:
-                save("an interruption" if interrupted else
-                     "a fault" if fault is not None else "the end of the run")
-            err.print(f"saved machine state at {saved[0]} to {args.save} "
-                      f"(open it with `mnist-vm debug --state {args.save}`)", highlight=False)
+                save(
+                    "an interruption"
+                    if interrupted
+                    else "a fault"
+                    if fault is not None
+                    else "the end of the run"
+                )
+            err.print(
+                f"saved machine state at {saved[0]} to {args.save} "
+                f"(open it with `mnist-vm debug --state {args.save}`)",
+                highlight=False,
+            )
         except OSError as e:
             err.print(f"[bold red]error:[/] could not save state: {e}", highlight=False)
             return 1
-    _summary(console, progress, machine, elapsed, interrupted, twins_attached, args,
-             processes)
+    _summary(console, progress, machine, elapsed, interrupted, twins_attached, args, processes)
     if fault is not None:
         return 1
     if interrupted:
@@ -262,19 +287,20 @@ def _run_live(console, machine, progress: Progress, execute, interrupted):
     def work():
         try:
             result["status"], result["fault"] = execute()
-        except BaseException as e:       # report, never hang the view
+        except BaseException as e:  # report, never hang the view
             result["error"] = e
 
     th = threading.Thread(target=work, daemon=True)
     # redrawn from this thread 4 times a second (no refresh thread of Live's
     # own): each redraw holds the GIL for about a millisecond that the run
     # thread waits for
-    with Live(_view(progress, machine), console=console, auto_refresh=False,
-              transient=False) as live:
+    with Live(
+        _view(progress, machine), console=console, auto_refresh=False, transient=False
+    ) as live:
         th.start()
         while th.is_alive():
             th.join(0.25)
-            if interrupted():                   # (re)assert: a sync request must not hide it
+            if interrupted():  # (re)assert: a sync request must not hide it
                 machine.stop_requested = True
             else:
                 machine.request_sync()
@@ -296,15 +322,25 @@ def _view(p: Progress, machine):
     total = max(1, p.epochs * p.batches)
     rate = p.samples / elapsed if elapsed > 0 else 0.0
     eta = (total - done) * p.batch_size / rate if rate > 0 else float("nan")
-    head = Text.assemble(("epoch ", "dim"), (f"{p.epoch}/{p.epochs}", "bold"),
-                         ("  batch ", "dim"), (f"{p.batch}/{p.batches}", "bold"),
-                         ("  loss ", "dim"), (f"{p.loss:.4f}", "bold cyan"),
-                         ("  elapsed ", "dim"), (f"{elapsed:5.1f}s", ""),
-                         ("  ETA ", "dim"), (f"{eta:5.1f}s" if eta == eta else "  -  ", ""),
-                         ("  ", ""), (f"{rate:,.0f} samples/s", "green"))
-    bar = Table.grid(padding=(0, 1))           # a grid keeps the bar on a line of its own
-    bar.add_row(ProgressBar(total=total, completed=done, width=60),
-                Text(f"{100 * done / total:5.1f}%", style="dim"))
+    head = Text.assemble(
+        ("epoch ", "dim"),
+        (f"{p.epoch}/{p.epochs}", "bold"),
+        ("  batch ", "dim"),
+        (f"{p.batch}/{p.batches}", "bold"),
+        ("  loss ", "dim"),
+        (f"{p.loss:.4f}", "bold cyan"),
+        ("  elapsed ", "dim"),
+        (f"{elapsed:5.1f}s", ""),
+        ("  ETA ", "dim"),
+        (f"{eta:5.1f}s" if eta == eta else "  -  ", ""),
+        ("  ", ""),
+        (f"{rate:,.0f} samples/s", "green"),
+    )
+    bar = Table.grid(padding=(0, 1))  # a grid keeps the bar on a line of its own
+    bar.add_row(
+        ProgressBar(total=total, completed=done, width=60),
+        Text(f"{100 * done / total:5.1f}%", style="dim"),
+    )
     table = Table(box=None, show_header=True, header_style="dim", padding=(0, 2))
     table.add_column("epoch", justify="right")
     table.add_column("train loss", justify="right")
@@ -312,8 +348,11 @@ def _view(p: Progress, machine):
     for e, loss, acc in p.epoch_rows[-10:]:
         table.add_row(str(e), f"{loss:.4f}", f"{acc:.2f}%")
     mips = f" ({machine.icount / elapsed / 1e6:.1f} M/s)" if elapsed > 0 and machine.icount else ""
-    stats = Text(f"instructions interpreted {machine.icount:,}{mips}   "
-                 f"accelerated calls {machine.accel_calls:,}", style="dim")
+    stats = Text(
+        f"instructions interpreted {machine.icount:,}{mips}   "
+        f"accelerated calls {machine.accel_calls:,}",
+        style="dim",
+    )
     parts = [head, bar]
     if p.epoch_rows:
         parts.append(table)
@@ -321,64 +360,107 @@ def _view(p: Progress, machine):
     return Group(*parts)
 
 
-def _summary(console, p: Progress, machine, elapsed: float, interrupted: bool,
-             twins: list[str], args, processes: int = 1) -> None:
+def _summary(
+    console,
+    p: Progress,
+    machine,
+    elapsed: float,
+    interrupted: bool,
+    twins: list[str],
+    args,
+    processes: int = 1,
+) -> None:
     from rich.panel import Panel
     from rich.text import Text
+
     if args.quiet:
         if p.final:
-            console.print(f"test accuracy {p.final[0]:.2f}% ({p.final[1]}/{p.final[2]}) "
-                          f"in {elapsed:.1f}s", highlight=False)
+            console.print(
+                f"test accuracy {p.final[0]:.2f}% ({p.final[1]}/{p.final[2]}) in {elapsed:.1f}s",
+                highlight=False,
+            )
         return
     lines = Text()
     if p.final:
-        lines.append(f"test accuracy   {p.final[0]:.2f}%  ({p.final[1]}/{p.final[2]})\n",
-                     style="bold green")
+        lines.append(
+            f"test accuracy   {p.final[0]:.2f}%  ({p.final[1]}/{p.final[2]})\n", style="bold green"
+        )
     elif interrupted:
         reached = p.epoch_rows[-1] if p.epoch_rows else None
-        lines.append("interrupted at epoch "
-                     f"{p.epoch}, batch {p.batch}"
-                     + (f"; last test accuracy {reached[2]:.2f}%" if reached else "")
-                     + "\n", style="bold yellow")
-    lines.append(f"time            {elapsed:.1f} s"
-                 + (f"  ({p.samples / elapsed:,.0f} samples/s)" if elapsed > 0 else "") + "\n")
+        lines.append(
+            "interrupted at epoch "
+            f"{p.epoch}, batch {p.batch}"
+            + (f"; last test accuracy {reached[2]:.2f}%" if reached else "")
+            + "\n",
+            style="bold yellow",
+        )
+    lines.append(
+        f"time            {elapsed:.1f} s"
+        + (f"  ({p.samples / elapsed:,.0f} samples/s)" if elapsed > 0 else "")
+        + "\n"
+    )
     lines.append(f"instructions    {machine.icount:,} interpreted\n")
-    lines.append(f"accelerated     {machine.accel_calls:,} calls"
-                 + (f" to {len(twins)} twins" if twins else " (interpreted run)")
-                 + (f", large layers on {processes} processes" if processes > 1 else "") + "\n")
+    lines.append(
+        f"accelerated     {machine.accel_calls:,} calls"
+        + (f" to {len(twins)} twins" if twins else " (interpreted run)")
+        + (f", large layers on {processes} processes" if processes > 1 else "")
+        + "\n"
+    )
     if p.losses:
         lines.append(f"loss            {sparkline(p.losses)}\n", style="cyan")
         lines.append(f"                first {p.losses[0]:.4f} -> last {p.losses[-1]:.4f}")
-    console.print(Panel(lines, title="mnist-vm run" + (" --fast" if args.fast else ""),
-                        expand=False))
+    console.print(
+        Panel(lines, title="mnist-vm run" + (" --fast" if args.fast else ""), expand=False)
+    )
 
 
 def add_run_parser(sub) -> None:
     from .cli import _positive_int, jobs_option
+
     r = sub.add_parser(
-        "run", help="train the MNIST network (programs/mnist) with a live view",
+        "run",
+        help="train the MNIST network (programs/mnist) with a live view",
         description="Assemble programs/mnist with these options as defines and run it on "
-                    "MNIST (downloaded on first use). Without --fast every instruction is "
-                    "interpreted (practical with --limit); with --fast routines that have a "
-                    "numpy twin run as the twin, bit-identically.")
+        "MNIST (downloaded on first use). Without --fast every instruction is "
+        "interpreted (practical with --limit); with --fast routines that have a "
+        "numpy twin run as the twin, bit-identically.",
+    )
     r.add_argument("--fast", action="store_true", help="use the numpy twins (fast mode)")
     r.add_argument("--epochs", type=_positive_int, metavar="N", help="default 10")
     r.add_argument("--batch-size", type=_positive_int, metavar="N", help="default 64")
     r.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate, default 0.01")
     r.add_argument("--seed", type=_positive_int, metavar="N", help="PRNG seed (nonzero)")
     r.add_argument("--no-shuffle", action="store_true", help="keep the training order fixed")
-    r.add_argument("--limit", type=_positive_int, metavar="N",
-                   help="training samples to use (default all 60000)")
-    r.add_argument("--test-limit", type=_positive_int, metavar="N",
-                   help="test samples to evaluate (default all 10000)")
-    r.add_argument("--print-every", type=_positive_int, metavar="N",
-                   help="batches between the program's batch-loss lines (default 100)")
-    r.add_argument("--data", metavar="DIR",
-                   help="MNIST directory (default: $MNIST_VM_DATA, else ~/.cache/mnist-vm)")
-    r.add_argument("--save", metavar="STATE",
-                   help="save the machine as it enters the final evaluation (trained "
-                        "weights, test images about to go through the network; or where "
-                        "Ctrl-C stopped it) for `mnist-vm debug --state STATE`")
+    r.add_argument(
+        "--limit",
+        type=_positive_int,
+        metavar="N",
+        help="training samples to use (default all 60000)",
+    )
+    r.add_argument(
+        "--test-limit",
+        type=_positive_int,
+        metavar="N",
+        help="test samples to evaluate (default all 10000)",
+    )
+    r.add_argument(
+        "--print-every",
+        type=_positive_int,
+        metavar="N",
+        help="batches between the program's batch-loss lines (default 100)",
+    )
+    r.add_argument(
+        "--data",
+        metavar="DIR",
+        help="MNIST directory (default: $MNIST_VM_DATA, else ~/.cache/mnist-vm)",
+    )
+    r.add_argument(
+        "--save",
+        metavar="STATE",
+        help="save the machine as it enters the final evaluation (trained "
+        "weights, test images about to go through the network; or where "
+        "Ctrl-C stopped it) for `mnist-vm debug --state STATE`",
+    )
     r.add_argument("--quiet", action="store_true", help="print only the final accuracy")
     jobs_option(r)
     r.set_defaults(func=cmd_run)

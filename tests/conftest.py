@@ -14,14 +14,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _data_source() -> Path:
-    candidates = [os.environ.get("MNIST_DATA"), str(REPO.parent / "shared" / "mnist"),
-                  os.environ.get("MNIST_VM_DATA"), str(Path.home() / ".cache" / "mnist-vm")]
+    candidates = [
+        os.environ.get("MNIST_DATA"),
+        str(REPO.parent / "shared" / "mnist"),
+        os.environ.get("MNIST_VM_DATA"),
+        str(Path.home() / ".cache" / "mnist-vm"),
+    ]
     for c in candidates:
-        if c and all((Path(c) / n).exists() or (Path(c) / (n + ".gz")).exists()
-                     for n in rm.FILES.values()):
+        if c and all(
+            (Path(c) / n).exists() or (Path(c) / (n + ".gz")).exists() for n in rm.FILES.values()
+        ):
             return Path(c)
-    pytest.fail("MNIST not found: set MNIST_DATA to a directory with the four IDX files "
-                "(train-images-idx3-ubyte[.gz], ...); tried " + ", ".join(filter(None, candidates)))
+    pytest.fail(
+        "MNIST not found: set MNIST_DATA to a directory with the four IDX files "
+        "(train-images-idx3-ubyte[.gz], ...); tried " + ", ".join(filter(None, candidates))
+    )
 
 
 @pytest.fixture(scope="session")

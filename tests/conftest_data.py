@@ -46,9 +46,16 @@ def gz_bytes(d: Path, name: str) -> bytes:
 def wrong_gz(name: str) -> bytes:
     """A well-formed file of the right size with the wrong content (checksum mismatch)."""
     spec = FILES[name]
-    header = ((2051).to_bytes(4, "big") + spec.count.to_bytes(4, "big")
-              + (28).to_bytes(4, "big") + (28).to_bytes(4, "big")) if spec.kind == "images" \
+    header = (
+        (
+            (2051).to_bytes(4, "big")
+            + spec.count.to_bytes(4, "big")
+            + (28).to_bytes(4, "big")
+            + (28).to_bytes(4, "big")
+        )
+        if spec.kind == "images"
         else (2049).to_bytes(4, "big") + spec.count.to_bytes(4, "big")
+    )
     body = bytes(spec.size - len(header))
     return gzip.compress(header + body, compresslevel=1)
 
@@ -110,7 +117,7 @@ class MirrorServer:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if mode in ("short", "cut"):
-                    body = body[:len(body) // 2]
+                    body = body[: len(body) // 2]
                 try:
                     self.wfile.write(body)
                     self.wfile.flush()

@@ -43,7 +43,7 @@ LD = shutil.which("ld")
 GCC = shutil.which("gcc")
 DYNAMIC_LINKER = "/lib64/ld-linux-x86-64.so.2"
 
-Source = str | os.PathLike | tuple[str, str]     # a path, or (file name, text)
+Source = str | os.PathLike | tuple[str, str]  # a path, or (file name, text)
 
 
 def have_nasm() -> bool:
@@ -64,6 +64,7 @@ def native_skip_reason() -> str | None:
 def require_native() -> None:
     """pytest.skip with a clear reason when nasm/ld or an x86-64 Linux host is missing."""
     import pytest
+
     reason = native_skip_reason()
     if reason:
         pytest.skip(reason)
@@ -93,9 +94,13 @@ def _run_tool(cmd: list[str], what: str) -> None:
         raise BuildError(f"{what} failed ({' '.join(cmd)}):\n{proc.stderr}{proc.stdout}")
 
 
-def build_native(sources: Sequence[Source], defines: dict[str, object] | None = None,
-                 libm: bool = False, workdir: str | os.PathLike = ".",
-                 name: str = "prog") -> Path:
+def build_native(
+    sources: Sequence[Source],
+    defines: dict[str, object] | None = None,
+    libm: bool = False,
+    workdir: str | os.PathLike = ".",
+    name: str = "prog",
+) -> Path:
     """Assemble each source with `nasm -felf64` (+ -dNAME=VAL) and link.
 
     Without libm: a static `ld` link (no libc; _start is the entry).
@@ -115,28 +120,37 @@ def build_native(sources: Sequence[Source], defines: dict[str, object] | None = 
     if not libm:
         _run_tool([LD or "ld", "-static", "-o", str(exe), *objs], "ld")
     elif os.path.exists(DYNAMIC_LINKER):
-        _run_tool([LD or "ld", "-dynamic-linker", DYNAMIC_LINKER, "-o", str(exe), *objs,
-                   "-lm", "-lc"], "ld")
+        _run_tool(
+            [LD or "ld", "-dynamic-linker", DYNAMIC_LINKER, "-o", str(exe), *objs, "-lm", "-lc"],
+            "ld",
+        )
     else:
         _run_tool([GCC or "gcc", "-nostartfiles", "-no-pie", "-o", str(exe), *objs, "-lm"], "gcc")
     return exe
 
 
-def run_native(exe: str | os.PathLike, cwd: str | os.PathLike | None = None,
-               timeout: float = 120) -> tuple[bytes, int]:
+def run_native(
+    exe: str | os.PathLike, cwd: str | os.PathLike | None = None, timeout: float = 120
+) -> tuple[bytes, int]:
     """Run a native executable: (stdout bytes, status). The status is the exit
     code, or minus the signal number when a signal killed it (-8 SIGFPE,
     -11 SIGSEGV), as subprocess reports."""
-    proc = subprocess.run([str(exe)], cwd=cwd, stdin=subprocess.DEVNULL,
-                          capture_output=True, timeout=timeout)
+    proc = subprocess.run(
+        [str(exe)], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
+    )
     return proc.stdout, proc.returncode
 
 
-def run_vm(sources: Sequence[Source], defines: dict[str, object] | None = None,
-           root: str | os.PathLike = ".", max_steps: int = 200_000_000) -> tuple[bytes, int]:
+def run_vm(
+    sources: Sequence[Source],
+    defines: dict[str, object] | None = None,
+    root: str | os.PathLike = ".",
+    max_steps: int = 200_000_000,
+) -> tuple[bytes, int]:
     """Assemble and run in the VM: (stdout bytes, exit status). Faults propagate
     as vm.Fault, assembler errors as vm.AsmError."""
     from vm import Machine, assemble
+
     srcs = [s if isinstance(s, tuple) else str(s) for s in sources]
     image = assemble(srcs, defines={k: str(v) for k, v in (defines or {}).items()})
     out, err = io.BytesIO(), io.BytesIO()
@@ -157,15 +171,21 @@ def vm_skip_reason() -> str | None:
 
 def require_vm() -> None:
     import pytest
+
     reason = vm_skip_reason()
     if reason:
         pytest.skip(reason)
 
 
-def assert_same(sources: Sequence[Source], workdir: str | os.PathLike,
-                defines: dict[str, object] | None = None, libm: bool = False,
-                root: str | os.PathLike | None = None, max_steps: int = 200_000_000,
-                decode=None) -> tuple[bytes, int]:
+def assert_same(
+    sources: Sequence[Source],
+    workdir: str | os.PathLike,
+    defines: dict[str, object] | None = None,
+    libm: bool = False,
+    root: str | os.PathLike | None = None,
+    max_steps: int = 200_000_000,
+    decode=None,
+) -> tuple[bytes, int]:
     """Build natively and in the VM, run both, assert identical stdout and
     status. decode(stdout) -> str renders outputs in the failure message
     (default: a hex dump of the first differing region). Returns (stdout, status)."""
@@ -176,7 +196,8 @@ def assert_same(sources: Sequence[Source], workdir: str | os.PathLike,
         render = decode or hexdiff
         raise AssertionError(
             f"native and VM differ\n  status: native {n_status}, vm {v_status}\n"
-            + render(n_out, v_out))
+            + render(n_out, v_out)
+        )
     return n_out, n_status
 
 
@@ -188,7 +209,7 @@ def hexdiff(a: bytes, b: bytes, context: int = 32) -> str:
     lo = max(0, i - context)
     lines = [f"  stdout lengths: native {len(a)}, vm {len(b)}; first difference at byte {i}"]
     for label, s in (("native", a), ("vm    ", b)):
-        chunk = s[lo:i + context]
+        chunk = s[lo : i + context]
         lines.append(f"  {label} [{lo}:]: {chunk.hex(' ')}")
         lines.append(f"  {label} text : {chunk!r}")
     return "\n".join(lines)
@@ -197,14 +218,78 @@ def hexdiff(a: bytes, b: bytes, context: int = 32) -> str:
 # ---------------------------------------------------------------------------
 # registers
 
-GPR64 = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
-GPR32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
-         "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d")
-GPR16 = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
-         "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w")
-GPR8 = ("al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
-        "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b")
+GPR64 = (
+    "rax",
+    "rcx",
+    "rdx",
+    "rbx",
+    "rsp",
+    "rbp",
+    "rsi",
+    "rdi",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+)
+GPR32 = (
+    "eax",
+    "ecx",
+    "edx",
+    "ebx",
+    "esp",
+    "ebp",
+    "esi",
+    "edi",
+    "r8d",
+    "r9d",
+    "r10d",
+    "r11d",
+    "r12d",
+    "r13d",
+    "r14d",
+    "r15d",
+)
+GPR16 = (
+    "ax",
+    "cx",
+    "dx",
+    "bx",
+    "sp",
+    "bp",
+    "si",
+    "di",
+    "r8w",
+    "r9w",
+    "r10w",
+    "r11w",
+    "r12w",
+    "r13w",
+    "r14w",
+    "r15w",
+)
+GPR8 = (
+    "al",
+    "cl",
+    "dl",
+    "bl",
+    "spl",
+    "bpl",
+    "sil",
+    "dil",
+    "r8b",
+    "r9b",
+    "r10b",
+    "r11b",
+    "r12b",
+    "r13b",
+    "r14b",
+    "r15b",
+)
 GPR8H = ("ah", "ch", "dh", "bh")
 GPR_BY_SIZE = {64: GPR64, 32: GPR32, 16: GPR16, 8: GPR8}
 RSP = 4
@@ -218,21 +303,24 @@ for _n, _name in enumerate(GPR8H):
     REG_INFO[_name] = (_n, 8, True)
 
 # registers that cannot appear in an instruction that also uses ah/ch/dh/bh
-NEEDS_REX = frozenset(GPR64) | {"spl", "bpl", "sil", "dil"} | {
-    n for size in (8, 16, 32) for n in GPR_BY_SIZE[size][8:]}
+NEEDS_REX = (
+    frozenset(GPR64)
+    | {"spl", "bpl", "sil", "dil"}
+    | {n for size in (8, 16, 32) for n in GPR_BY_SIZE[size][8:]}
+)
 
-FLAG_ORDER = "OCZSP"            # dump byte order (seto, setc, setz, sets, setp)
-ALL_FLAGS = "CPZSO"             # the table's spelling
+FLAG_ORDER = "OCZSP"  # dump byte order (seto, setc, setz, sets, setp)
+ALL_FLAGS = "CPZSO"  # the table's spelling
 M64 = (1 << 64) - 1
 
 # ---------------------------------------------------------------------------
 # dump layout
 
-SCRATCH_SIZE = 128              # bytes of scratch memory every case can use (16-aligned)
+SCRATCH_SIZE = 128  # bytes of scratch memory every case can use (16-aligned)
 DUMP_GPR, DUMP_FLAGS, DUMP_XMM, DUMP_SCRATCH = 0, 128, 136, 392
-DUMP_SIZE = DUMP_SCRATCH + SCRATCH_SIZE           # 520 bytes per case
+DUMP_SIZE = DUMP_SCRATCH + SCRATCH_SIZE  # 520 bytes per case
 REC_GPR, REC_XMM, REC_SCRATCH, REC_FLAGS = 0, 128, 384, 512
-REC_SIZE = 528                                    # initial-state record in .data
+REC_SIZE = 528  # initial-state record in .data
 
 
 def f32(bits: int) -> float:
@@ -262,16 +350,19 @@ def fmt_f64(bits: int) -> str:
 def fmt_xmm(b: bytes) -> str:
     lanes = struct.unpack("<4I", b)
     q = struct.unpack("<2Q", b)
-    return (f"{q[1]:016x}_{q[0]:016x}  f32[{', '.join(fmt_f32(x) for x in lanes)}]"
-            f"  f64[{', '.join(fmt_f64(x) for x in q)}]")
+    return (
+        f"{q[1]:016x}_{q[0]:016x}  f32[{', '.join(fmt_f32(x) for x in lanes)}]"
+        f"  f64[{', '.join(fmt_f64(x) for x in q)}]"
+    )
 
 
 @dataclass
 class Dump:
     """One case's state dump as the program wrote it."""
-    gprs: list[int]                 # rsp slot = rsp - (rsp at _start)
-    flags: dict[str, int]           # 'C', 'P', 'Z', 'S', 'O' -> 0/1
-    xmm: list[bytes]                # 16 x 16 bytes
+
+    gprs: list[int]  # rsp slot = rsp - (rsp at _start)
+    flags: dict[str, int]  # 'C', 'P', 'Z', 'S', 'O' -> 0/1
+    xmm: list[bytes]  # 16 x 16 bytes
     scratch: bytes
 
     @classmethod
@@ -279,33 +370,39 @@ class Dump:
         assert len(b) == DUMP_SIZE, len(b)
         gprs = list(struct.unpack_from("<16Q", b, DUMP_GPR))
         flags = {f: b[DUMP_FLAGS + i] for i, f in enumerate(FLAG_ORDER)}
-        xmm = [bytes(b[DUMP_XMM + 16 * i:DUMP_XMM + 16 * i + 16]) for i in range(16)]
-        return cls(gprs, flags, xmm, bytes(b[DUMP_SCRATCH:DUMP_SCRATCH + SCRATCH_SIZE]))
+        xmm = [bytes(b[DUMP_XMM + 16 * i : DUMP_XMM + 16 * i + 16]) for i in range(16)]
+        return cls(gprs, flags, xmm, bytes(b[DUMP_SCRATCH : DUMP_SCRATCH + SCRATCH_SIZE]))
 
     def render(self) -> str:
         lines = []
         for i in range(0, 16, 4):
-            lines.append("  " + "  ".join(
-                f"{GPR64[j] if j != RSP else 'rsp-rsp0':>8}={self.gprs[j]:016x}"
-                for j in range(i, i + 4)))
+            lines.append(
+                "  "
+                + "  ".join(
+                    f"{GPR64[j] if j != RSP else 'rsp-rsp0':>8}={self.gprs[j]:016x}"
+                    for j in range(i, i + 4)
+                )
+            )
         lines.append("  flags: " + " ".join(f"{f}F={self.flags[f]}" for f in ALL_FLAGS))
         for i in range(16):
             lines.append(f"  xmm{i:<2} {fmt_xmm(self.xmm[i])}")
         for i in range(0, SCRATCH_SIZE, 32):
-            lines.append(f"  scratch+{i:<3} {self.scratch[i:i + 32].hex(' ')}")
+            lines.append(f"  scratch+{i:<3} {self.scratch[i : i + 32].hex(' ')}")
         return "\n".join(lines)
 
 
 def split_dumps(out: bytes) -> list[Dump]:
     if len(out) % DUMP_SIZE:
-        raise AssertionError(f"output of {len(out)} bytes is not a whole number of "
-                             f"{DUMP_SIZE}-byte dumps")
-    return [Dump.parse(out[i:i + DUMP_SIZE]) for i in range(0, len(out), DUMP_SIZE)]
+        raise AssertionError(
+            f"output of {len(out)} bytes is not a whole number of {DUMP_SIZE}-byte dumps"
+        )
+    return [Dump.parse(out[i : i + DUMP_SIZE]) for i in range(0, len(out), DUMP_SIZE)]
 
 
 # ---------------------------------------------------------------------------
 # initial flags: an 8-bit add or sub of two bytes reaches 19 of the 32 states
 # (ZF=1 forces SF=0; those are all states real code can produce)
+
 
 def _flags8(op: str, a: int, b: int) -> str:
     if op == "add":
@@ -316,8 +413,13 @@ def _flags8(op: str, a: int, b: int) -> str:
         r = (a - b) & 255
         c = int(a < b)
         o = ((a ^ b) & (a ^ r) & 0x80) != 0
-    bits = {"C": c, "P": int(bin(r).count("1") % 2 == 0), "Z": int(r == 0),
-            "S": r >> 7, "O": int(o)}
+    bits = {
+        "C": c,
+        "P": int(bin(r).count("1") % 2 == 0),
+        "Z": int(r == 0),
+        "S": r >> 7,
+        "O": int(o),
+    }
     return "".join(f for f in ALL_FLAGS if bits[f])
 
 
@@ -332,19 +434,45 @@ def _flag_recipes() -> dict[str, tuple[str, int, int]]:
     return out
 
 
-FLAG_RECIPES: dict[str, tuple[str, int, int]] = _flag_recipes()   # "CZ" -> (op, a, b)
+FLAG_RECIPES: dict[str, tuple[str, int, int]] = _flag_recipes()  # "CZ" -> (op, a, b)
 FLAG_STATES: tuple[str, ...] = tuple(sorted(FLAG_RECIPES, key=lambda s: (len(s), s)))
 
 # ---------------------------------------------------------------------------
 # edge values
 
+
 def int_edges(bits: int) -> list[int]:
     """Interesting unsigned values of an operand of `bits` bits."""
     m = (1 << bits) - 1
     h = 1 << (bits - 1)
-    vals = {0, 1, 2, 3, 7, m, m - 1, h, h - 1, h + 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF,
-            0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x100000000,
-            0x5555555555555555, 0xAAAAAAAAAAAAAAAA, 0x0123456789ABCDEF, 0xFEDCBA9876543210}
+    vals = {
+        0,
+        1,
+        2,
+        3,
+        7,
+        m,
+        m - 1,
+        h,
+        h - 1,
+        h + 1,
+        0x7F,
+        0x80,
+        0xFF,
+        0x100,
+        0x7FFF,
+        0x8000,
+        0xFFFF,
+        0x10000,
+        0x7FFFFFFF,
+        0x80000000,
+        0xFFFFFFFF,
+        0x100000000,
+        0x5555555555555555,
+        0xAAAAAAAAAAAAAAAA,
+        0x0123456789ABCDEF,
+        0xFEDCBA9876543210,
+    }
     return sorted({v & m for v in vals})
 
 
@@ -355,55 +483,113 @@ def sext(v: int, bits: int) -> int:
 
 
 F32_EDGES = [
-    0x00000000, 0x80000000,               # +0, -0
-    0x3F800000, 0xBFC00000,               # 1.0, -1.5
-    0x40000000, 0x3F000000, 0xBF000000,   # 2.0, 0.5, -0.5
-    0x3FC00000, 0x40200000, 0xC0200000,   # 1.5, 2.5, -2.5
-    0x3DCCCCCD, 0x3EAAAAAB,               # 0.1, 1/3
-    0x3F800001, 0x33800000, 0x33800001,   # 1 + 2^-23, 2^-24, just above 2^-24
-    0x34000000, 0x4B800000, 0x4B7FFFFF,   # 2^-23, 2^24, 2^24 - 1
-    0x00000001, 0x80000001, 0x007FFFFF,   # smallest denormals, largest denormal
-    0x00800000, 0x80800000,               # FLT_MIN
-    0x7F7FFFFF, 0xFF7FFFFF,               # FLT_MAX
-    0x7F800000, 0xFF800000,               # +inf, -inf
-    0x7FC00000, 0xFFC00000, 0x7FC12345,   # quiet NaNs (with payload)
-    0x7F800001, 0xFFA00005,               # signalling NaNs
-    0x4F000000, 0xCF000000, 0x4EFFFFFF,   # 2^31, -2^31, largest float below 2^31
-    0xCF000001,                           # just below -2^31
-    0x5F000000, 0xDF000000, 0x5EFFFFFF,   # 2^63, -2^63, below 2^63
-    0x3EFFFFFF, 0xBF7FFFFF, 0x3F7FFFFF,   # 0.49999997, -0.99999994, 0.99999994
-    0x42F60000, 0xC2C80000, 0x501502F9,   # 123, -100, 1e10
-    0x1E3CE508, 0x7149F2CA,               # 1e-20, 1e30
+    0x00000000,
+    0x80000000,  # +0, -0
+    0x3F800000,
+    0xBFC00000,  # 1.0, -1.5
+    0x40000000,
+    0x3F000000,
+    0xBF000000,  # 2.0, 0.5, -0.5
+    0x3FC00000,
+    0x40200000,
+    0xC0200000,  # 1.5, 2.5, -2.5
+    0x3DCCCCCD,
+    0x3EAAAAAB,  # 0.1, 1/3
+    0x3F800001,
+    0x33800000,
+    0x33800001,  # 1 + 2^-23, 2^-24, just above 2^-24
+    0x34000000,
+    0x4B800000,
+    0x4B7FFFFF,  # 2^-23, 2^24, 2^24 - 1
+    0x00000001,
+    0x80000001,
+    0x007FFFFF,  # smallest denormals, largest denormal
+    0x00800000,
+    0x80800000,  # FLT_MIN
+    0x7F7FFFFF,
+    0xFF7FFFFF,  # FLT_MAX
+    0x7F800000,
+    0xFF800000,  # +inf, -inf
+    0x7FC00000,
+    0xFFC00000,
+    0x7FC12345,  # quiet NaNs (with payload)
+    0x7F800001,
+    0xFFA00005,  # signalling NaNs
+    0x4F000000,
+    0xCF000000,
+    0x4EFFFFFF,  # 2^31, -2^31, largest float below 2^31
+    0xCF000001,  # just below -2^31
+    0x5F000000,
+    0xDF000000,
+    0x5EFFFFFF,  # 2^63, -2^63, below 2^63
+    0x3EFFFFFF,
+    0xBF7FFFFF,
+    0x3F7FFFFF,  # 0.49999997, -0.99999994, 0.99999994
+    0x42F60000,
+    0xC2C80000,
+    0x501502F9,  # 123, -100, 1e10
+    0x1E3CE508,
+    0x7149F2CA,  # 1e-20, 1e30
 ]
 
 F64_EDGES = [
-    0x0000000000000000, 0x8000000000000000,      # +0, -0
-    0x3FF0000000000000, 0xBFF8000000000000,      # 1.0, -1.5
-    0x4000000000000000, 0x3FE0000000000000, 0xBFE0000000000000,   # 2, 0.5, -0.5
-    0x3FF8000000000000, 0x4004000000000000, 0xC004000000000000,   # 1.5, 2.5, -2.5
-    0x3FB999999999999A, 0x3FD5555555555555,      # 0.1, 1/3
-    0x3FF0000000000001, 0x3CA0000000000000,      # 1 + 2^-52, 2^-53
-    0x3FF0000010000000, 0x3FF0000030000000,      # 1 + 2^-24, 1 + 3*2^-24 (float32 ties)
-    0x3FF0000010000001, 0x3FF000000FFFFFFF,      # just above / below the tie
-    0x0000000000000001, 0x8000000000000001,      # smallest denormals
-    0x000FFFFFFFFFFFFF, 0x0010000000000000,      # largest denormal, DBL_MIN
-    0x7FEFFFFFFFFFFFFF, 0xFFEFFFFFFFFFFFFF,      # DBL_MAX
-    0x7FF0000000000000, 0xFFF0000000000000,      # +inf, -inf
-    0x7FF8000000000000, 0xFFF8000000000000, 0x7FF8000000012345,   # quiet NaNs
-    0x7FF0000000000001, 0xFFF4000000000005,      # signalling NaNs
-    0x47EFFFFFE0000000, 0x47EFFFFFF0000000,      # FLT_MAX, FLT_MAX + half ulp (tie)
-    0x47EFFFFFEFFFFFFF, 0x47F0000000000000,      # just below the tie, 2^128
-    0x36A0000000000000, 0x3690000000000000,      # 2^-149 (smallest float denormal), 2^-150
-    0x3698000000000000, 0x36A8000000000000,      # 1.5 * 2^-150, 1.5 * 2^-149
-    0x3810000000000000, 0x380FFFFFFFFFFFFF,      # FLT_MIN, just below
-    0x41DFFFFFFFC00000, 0x41DFFFFFFFE00000,      # 2^31 - 1, 2^31 - 0.5
-    0x41E0000000000000, 0xC1E0000000000000,      # 2^31, -2^31
-    0xC1E0000000100000, 0xC1E0000000200000,      # -2^31 - 0.5, -2^31 - 1
-    0x43E0000000000000, 0xC3E0000000000000,      # 2^63, -2^63
-    0x43DFFFFFFFFFFFFF, 0xC3E0000000000001,      # below 2^63, below -2^63
-    0x3FEFFFFFFFFFFFFF, 0xBFEFFFFFFFFFFFFF,      # +-0.9999999999999999
-    0x405EC00000000000, 0xC059000000000000,      # 123, -100
-    0x7E37E43C8800759C, 0x01A56E1FC2F8F359,      # 1e300, 1e-300
+    0x0000000000000000,
+    0x8000000000000000,  # +0, -0
+    0x3FF0000000000000,
+    0xBFF8000000000000,  # 1.0, -1.5
+    0x4000000000000000,
+    0x3FE0000000000000,
+    0xBFE0000000000000,  # 2, 0.5, -0.5
+    0x3FF8000000000000,
+    0x4004000000000000,
+    0xC004000000000000,  # 1.5, 2.5, -2.5
+    0x3FB999999999999A,
+    0x3FD5555555555555,  # 0.1, 1/3
+    0x3FF0000000000001,
+    0x3CA0000000000000,  # 1 + 2^-52, 2^-53
+    0x3FF0000010000000,
+    0x3FF0000030000000,  # 1 + 2^-24, 1 + 3*2^-24 (float32 ties)
+    0x3FF0000010000001,
+    0x3FF000000FFFFFFF,  # just above / below the tie
+    0x0000000000000001,
+    0x8000000000000001,  # smallest denormals
+    0x000FFFFFFFFFFFFF,
+    0x0010000000000000,  # largest denormal, DBL_MIN
+    0x7FEFFFFFFFFFFFFF,
+    0xFFEFFFFFFFFFFFFF,  # DBL_MAX
+    0x7FF0000000000000,
+    0xFFF0000000000000,  # +inf, -inf
+    0x7FF8000000000000,
+    0xFFF8000000000000,
+    0x7FF8000000012345,  # quiet NaNs
+    0x7FF0000000000001,
+    0xFFF4000000000005,  # signalling NaNs
+    0x47EFFFFFE0000000,
+    0x47EFFFFFF0000000,  # FLT_MAX, FLT_MAX + half ulp (tie)
+    0x47EFFFFFEFFFFFFF,
+    0x47F0000000000000,  # just below the tie, 2^128
+    0x36A0000000000000,
+    0x3690000000000000,  # 2^-149 (smallest float denormal), 2^-150
+    0x3698000000000000,
+    0x36A8000000000000,  # 1.5 * 2^-150, 1.5 * 2^-149
+    0x3810000000000000,
+    0x380FFFFFFFFFFFFF,  # FLT_MIN, just below
+    0x41DFFFFFFFC00000,
+    0x41DFFFFFFFE00000,  # 2^31 - 1, 2^31 - 0.5
+    0x41E0000000000000,
+    0xC1E0000000000000,  # 2^31, -2^31
+    0xC1E0000000100000,
+    0xC1E0000000200000,  # -2^31 - 0.5, -2^31 - 1
+    0x43E0000000000000,
+    0xC3E0000000000000,  # 2^63, -2^63
+    0x43DFFFFFFFFFFFFF,
+    0xC3E0000000000001,  # below 2^63, below -2^63
+    0x3FEFFFFFFFFFFFFF,
+    0xBFEFFFFFFFFFFFFF,  # +-0.9999999999999999
+    0x405EC00000000000,
+    0xC059000000000000,  # 123, -100
+    0x7E37E43C8800759C,
+    0x01A56E1FC2F8F359,  # 1e300, 1e-300
 ]
 
 
@@ -463,13 +649,15 @@ def random_gpr_background(rng: random.Random) -> int:
 # ---------------------------------------------------------------------------
 # cases
 
+
 @dataclass
 class State:
     """A case's initial machine state."""
+
     gprs: list[int]
     xmm: list[bytearray]
     scratch: bytearray
-    flags: str = ""                  # initial flags (one of FLAG_STATES), e.g. "CZ"
+    flags: str = ""  # initial flags (one of FLAG_STATES), e.g. "CZ"
 
     @classmethod
     def random(cls, rng: random.Random) -> State:
@@ -501,10 +689,12 @@ class State:
         return (self.gprs[num] >> (8 if high else 0)) & ((1 << size) - 1)
 
     def set_mem(self, off: int, value: int, nbytes: int) -> None:
-        self.scratch[off:off + nbytes] = (value & ((1 << 8 * nbytes) - 1)).to_bytes(nbytes, "little")
+        self.scratch[off : off + nbytes] = (value & ((1 << 8 * nbytes) - 1)).to_bytes(
+            nbytes, "little"
+        )
 
     def set_xmm(self, n: int, value: int, nbytes: int = 16, at: int = 0) -> None:
-        self.xmm[n][at:at + nbytes] = (value & ((1 << 8 * nbytes) - 1)).to_bytes(nbytes, "little")
+        self.xmm[n][at : at + nbytes] = (value & ((1 << 8 * nbytes) - 1)).to_bytes(nbytes, "little")
 
     def record(self) -> bytes:
         op, a, b = FLAG_RECIPES[self.flags]
@@ -540,13 +730,14 @@ class Case:
     live) and before body; e.g. `lea rbx, [rel scratch]` for base-register
     addressing, with rbx listed in `rebase` so it is dumped as an offset
     from scratch."""
+
     name: str
     body: list[str]
     state: State
     setup: list[str] = field(default_factory=list)
-    flags: str = ALL_FLAGS            # flags compared after the body
-    ignore: frozenset[str] = frozenset()   # GPR64 names, 'xmmN' or 'scratch' not compared
-    rebase: tuple[str, ...] = ()      # 64-bit registers that hold scratch addresses
+    flags: str = ALL_FLAGS  # flags compared after the body
+    ignore: frozenset[str] = frozenset()  # GPR64 names, 'xmmN' or 'scratch' not compared
+    rebase: tuple[str, ...] = ()  # 64-bit registers that hold scratch addresses
 
     def asm(self) -> str:
         lines = [ln.replace("{L}", "L_") for ln in self.setup + self.body]
@@ -555,10 +746,14 @@ class Case:
     def mentioned(self) -> list[str]:
         """Registers (and 'scratch') the body's text names, for failure messages."""
         import re
+
         text = " ".join(self.setup + self.body)
         words = re.findall(r"[a-z0-9]+", text)
-        regs = [w for w in dict.fromkeys(words) if w in REG_INFO or
-                (w.startswith("xmm") and w[3:].isdigit())]
+        regs = [
+            w
+            for w in dict.fromkeys(words)
+            if w in REG_INFO or (w.startswith("xmm") and w[3:].isdigit())
+        ]
         if "scratch" in text:
             regs.append("scratch")
         return regs
@@ -578,13 +773,24 @@ cur: dq 0
 """
 
 ROUTINES = [
-    "load_add:", "    mov rax, [rel cur]", "    call load_mem",
-    f"    mov bl, [rax+{REC_FLAGS}]", f"    add bl, [rax+{REC_FLAGS + 1}]", "    jmp load_gprs",
-    "load_sub:", "    mov rax, [rel cur]", "    call load_mem",
-    f"    mov bl, [rax+{REC_FLAGS}]", f"    sub bl, [rax+{REC_FLAGS + 1}]", "    jmp load_gprs",
+    "load_add:",
+    "    mov rax, [rel cur]",
+    "    call load_mem",
+    f"    mov bl, [rax+{REC_FLAGS}]",
+    f"    add bl, [rax+{REC_FLAGS + 1}]",
+    "    jmp load_gprs",
+    "load_sub:",
+    "    mov rax, [rel cur]",
+    "    call load_mem",
+    f"    mov bl, [rax+{REC_FLAGS}]",
+    f"    sub bl, [rax+{REC_FLAGS + 1}]",
+    "    jmp load_gprs",
     "load_mem:",
-    *[ln for i in range(0, SCRATCH_SIZE, 8) for ln in (
-        f"    mov rbx, [rax+{REC_SCRATCH + i}]", f"    mov [rel scratch+{i}], rbx")],
+    *[
+        ln
+        for i in range(0, SCRATCH_SIZE, 8)
+        for ln in (f"    mov rbx, [rax+{REC_SCRATCH + i}]", f"    mov [rel scratch+{i}], rbx")
+    ],
     *[f"    movups xmm{i}, [rax+{REC_XMM + 16 * i}]" for i in range(16)],
     "    ret",
     "load_gprs:",
@@ -595,19 +801,28 @@ ROUTINES = [
     *[f"    mov [rel ob+{8 * i}], {GPR64[i]}" for i in range(16) if i != RSP],
     *[f"    set{f.lower()} byte [rel ob+{DUMP_FLAGS + i}]" for i, f in enumerate(FLAG_ORDER)],
     *[f"    movups [rel ob+{DUMP_XMM + 16 * i}], xmm{i}" for i in range(16)],
-    "    lea rax, [rsp+8]", "    sub rax, [rel rsp0]", f"    mov [rel ob+{8 * RSP}], rax",
-    *[ln for i in range(0, SCRATCH_SIZE, 8) for ln in (
-        f"    mov rax, [rel scratch+{i}]", f"    mov [rel ob+{DUMP_SCRATCH + i}], rax")],
+    "    lea rax, [rsp+8]",
+    "    sub rax, [rel rsp0]",
+    f"    mov [rel ob+{8 * RSP}], rax",
+    *[
+        ln
+        for i in range(0, SCRATCH_SIZE, 8)
+        for ln in (f"    mov rax, [rel scratch+{i}]", f"    mov [rel ob+{DUMP_SCRATCH + i}], rax")
+    ],
     "    ret",
     "emit:",
-    "    mov eax, 1", "    mov edi, 1", "    lea rsi, [rel ob]", f"    mov edx, {DUMP_SIZE}",
-    "    syscall", "    ret",
+    "    mov eax, 1",
+    "    mov edi, 1",
+    "    lea rsi, [rel ob]",
+    f"    mov edx, {DUMP_SIZE}",
+    "    syscall",
+    "    ret",
 ]
 
 
 def _dq_lines(data: bytes) -> list[str]:
     qs = struct.unpack(f"<{len(data) // 8}Q", data)
-    return [f"    dq {', '.join(hex(q) for q in qs[i:i + 8])}" for i in range(0, len(qs), 8)]
+    return [f"    dq {', '.join(hex(q) for q in qs[i : i + 8])}" for i in range(0, len(qs), 8)]
 
 
 def batch_program(cases: Sequence[Case]) -> str:
@@ -619,8 +834,12 @@ def batch_program(cases: Sequence[Case]) -> str:
         data.extend(_dq_lines(case.state.record()))
         op = FLAG_RECIPES[case.state.flags][0]
         text.append(f"case{k}:   ; {case.name}")
-        text += ["    mov rsp, [rel rsp0]", f"    lea rax, [rel rec{k}]",
-                 "    mov [rel cur], rax", f"    call load_{op}"]
+        text += [
+            "    mov rsp, [rel rsp0]",
+            f"    lea rax, [rel rec{k}]",
+            "    mov [rel cur], rax",
+            f"    call load_{op}",
+        ]
         for ln in case.setup + case.body:
             ln = ln.replace("{L}", f"c{k}_")
             text.append(ln if ln.endswith(":") else "    " + ln)
@@ -641,8 +860,10 @@ def compare_case(case: Case, native: Dump, vm: Dump) -> list[str]:
         a, b = native.gprs[i], vm.gprs[i]
         if a != b:
             label = "rsp-rsp0" if i == RSP else name
-            diffs.append(f"  {label:<8} native {a:#018x}  vm {b:#018x}  "
-                         f"(signed {sext(a, 64)} vs {sext(b, 64)})")
+            diffs.append(
+                f"  {label:<8} native {a:#018x}  vm {b:#018x}  "
+                f"(signed {sext(a, 64)} vs {sext(b, 64)})"
+            )
     for f in case.flags:
         if native.flags[f] != vm.flags[f]:
             diffs.append(f"  {f}F       native {native.flags[f]}  vm {vm.flags[f]}")
@@ -650,19 +871,26 @@ def compare_case(case: Case, native: Dump, vm: Dump) -> list[str]:
         if f"xmm{i}" in case.ignore:
             continue
         if native.xmm[i] != vm.xmm[i]:
-            diffs.append(f"  xmm{i:<5} native {fmt_xmm(native.xmm[i])}\n"
-                         f"           vm     {fmt_xmm(vm.xmm[i])}")
+            diffs.append(
+                f"  xmm{i:<5} native {fmt_xmm(native.xmm[i])}\n"
+                f"           vm     {fmt_xmm(vm.xmm[i])}"
+            )
     if "scratch" not in case.ignore and native.scratch != vm.scratch:
         for i in range(0, SCRATCH_SIZE, 8):
-            a, b = native.scratch[i:i + 8], vm.scratch[i:i + 8]
+            a, b = native.scratch[i : i + 8], vm.scratch[i : i + 8]
             if a != b:
                 diffs.append(f"  scratch+{i:<3} native {a.hex(' ')}  vm {b.hex(' ')}")
     return diffs
 
 
 def describe_failure(case: Case, diffs: list[str], native: Dump | None = None) -> str:
-    out = [f"case {case.name}:", case.asm(), case.state.render(case.mentioned()),
-           f"  compared flags: {case.flags or '-'}", *diffs]
+    out = [
+        f"case {case.name}:",
+        case.asm(),
+        case.state.render(case.mentioned()),
+        f"  compared flags: {case.flags or '-'}",
+        *diffs,
+    ]
     if native is not None:
         out += ["  native dump:", native.render()]
     return "\n".join(out)
@@ -672,7 +900,7 @@ def describe_failure(case: Case, diffs: list[str], native: Dump | None = None) -
 class BatchResult:
     cases: list[Case]
     native: list[Dump]
-    vm: list[Dump] | None            # None when the VM raised
+    vm: list[Dump] | None  # None when the VM raised
     vm_error: BaseException | None = None
 
     def failures(self) -> list[tuple[Case, list[str]]]:
@@ -691,13 +919,16 @@ class BatchResult:
         for (case, d), _ in zip(fails, range(limit)):
             parts.append(describe_failure(case, d))
         if len(fails) > limit:
-            parts.append(f"... and {len(fails) - limit} more: "
-                         + ", ".join(c.name for c, _ in fails[limit:limit + 40]))
+            parts.append(
+                f"... and {len(fails) - limit} more: "
+                + ", ".join(c.name for c, _ in fails[limit : limit + 40])
+            )
         return "\n\n".join(parts)
 
 
-def run_native_cases(cases: Sequence[Case], workdir: str | os.PathLike,
-                     name: str = "cases") -> list[Dump]:
+def run_native_cases(
+    cases: Sequence[Case], workdir: str | os.PathLike, name: str = "cases"
+) -> list[Dump]:
     src = batch_program(cases)
     workdir = Path(workdir)
     exe = build_native([(f"{name}.asm", src)], workdir=workdir, name=name)
@@ -709,19 +940,22 @@ def run_native_cases(cases: Sequence[Case], workdir: str | os.PathLike,
     return dumps
 
 
-def run_vm_cases(cases: Sequence[Case], workdir: str | os.PathLike,
-                 name: str = "cases") -> list[Dump]:
+def run_vm_cases(
+    cases: Sequence[Case], workdir: str | os.PathLike, name: str = "cases"
+) -> list[Dump]:
     src = batch_program(cases)
     out, status = run_vm([(f"{name}.asm", src)], root=workdir)
     dumps = split_dumps(out)
     if status != 0 or len(dumps) != len(cases):
-        raise AssertionError(f"VM batch {name}: status {status}, {len(dumps)} of "
-                             f"{len(cases)} dumps")
+        raise AssertionError(
+            f"VM batch {name}: status {status}, {len(dumps)} of {len(cases)} dumps"
+        )
     return dumps
 
 
-def run_cases(cases: Sequence[Case], workdir: str | os.PathLike,
-              name: str = "cases") -> BatchResult:
+def run_cases(
+    cases: Sequence[Case], workdir: str | os.PathLike, name: str = "cases"
+) -> BatchResult:
     """Run a batch natively and in the VM. A VM exception (AsmError, Fault) is
     recorded in the result, with the case it happened in when possible."""
     cases = list(cases)
@@ -738,15 +972,16 @@ def vm_error_context(res: BatchResult) -> str:
     e = res.vm_error
     loc = getattr(e, "loc", None)
     msg = f"{type(e).__name__}: {e}"
-    if not hasattr(e, "kind") and e.__traceback__ is not None:   # not a Fault: a VM bug
+    if not hasattr(e, "kind") and e.__traceback__ is not None:  # not a Fault: a VM bug
         import traceback
+
         msg += "\n" + "".join(traceback.format_tb(e.__traceback__)[-4:])
     if loc is not None and getattr(loc, "line", None):
         src = batch_program(res.cases).splitlines()
         k = None
         for i in range(min(loc.line, len(src)) - 1, -1, -1):
             if src[i].startswith("case") and ":" in src[i]:
-                k = int(src[i][4:src[i].index(":")])
+                k = int(src[i][4 : src[i].index(":")])
                 break
         if k is not None:
             msg += f"\n  in case {res.cases[k].name}:\n{res.cases[k].asm()}"
@@ -766,7 +1001,7 @@ def assert_batch(res: BatchResult) -> None:
 # operands of a case, with the values placed in its initial state
 
 SIZE_KW = {1: "byte", 2: "word", 4: "dword", 8: "qword"}
-LEGACY_REGS = {                       # usable together with ah/ch/dh/bh (no REX prefix)
+LEGACY_REGS = {  # usable together with ah/ch/dh/bh (no REX prefix)
     8: ("al", "cl", "dl", "bl", "ah", "ch", "dh", "bh"),
     16: ("ax", "cx", "dx", "bx", "bp", "si", "di"),
     32: ("eax", "ecx", "edx", "ebx", "ebp", "esi", "edi"),
@@ -780,7 +1015,7 @@ def imm_range(token_bits: int, first_bits: int | None, shift: bool = False) -> t
     if token_bits == 64:
         return -(1 << 63), (1 << 64) - 1
     if token_bits == 32 and first_bits == 64:
-        return -(1 << 31), (1 << 31) - 1              # sign-extended imm32
+        return -(1 << 31), (1 << 31) - 1  # sign-extended imm32
     return -(1 << (token_bits - 1)), (1 << token_bits) - 1
 
 
@@ -791,12 +1026,13 @@ def imm_text(v: int) -> str:
 @dataclass
 class Op:
     """A concrete operand: its text, what it is, and where its value lives."""
+
     text: str
-    kind: str                   # 'gpr' | 'xmm' | 'mem' | 'imm'
-    size: int                   # bits (memory: access size; xmm: 128)
-    name: str | None = None     # register name
-    off: int | None = None      # scratch offset of a memory operand
-    value: int | None = None    # immediate value
+    kind: str  # 'gpr' | 'xmm' | 'mem' | 'imm'
+    size: int  # bits (memory: access size; xmm: 128)
+    name: str | None = None  # register name
+    off: int | None = None  # scratch offset of a memory operand
+    value: int | None = None  # immediate value
 
 
 class Builder:
@@ -808,16 +1044,23 @@ class Builder:
     scratch area with [rel scratch+d], or through a base (and index) register
     set up with lea and dumped relative to scratch."""
 
-    def __init__(self, rng: random.Random, state: State | None = None, legacy: bool = False,
-                 reserved: Iterable[int] = (), base_reg: str | None = None,
-                 index_prob: float = 0.25, same_prob: float = 0.15,
-                 no_base: Iterable[int] = ()):
+    def __init__(
+        self,
+        rng: random.Random,
+        state: State | None = None,
+        legacy: bool = False,
+        reserved: Iterable[int] = (),
+        base_reg: str | None = None,
+        index_prob: float = 0.25,
+        same_prob: float = 0.15,
+        no_base: Iterable[int] = (),
+    ):
         self.rng = rng
-        self.no_base = set(no_base)               # implicit operands: never an address base
+        self.no_base = set(no_base)  # implicit operands: never an address base
         self.state = state if state is not None else State.random(rng)
         self.legacy = legacy
         self.reserved = set(reserved) | {RSP}
-        self.base_reg = base_reg                  # fixed scratch base (random tests)
+        self.base_reg = base_reg  # fixed scratch base (random tests)
         if base_reg:
             self.reserved.add(REG_INFO[base_reg][0])
         self.index_prob = 0.0 if legacy else index_prob
@@ -835,8 +1078,11 @@ class Builder:
             names = [n for n in GPR_BY_SIZE[bits]]
         avoid = set(avoid)
         names = [n for n in names if REG_INFO[n][0] not in self.reserved | avoid]
-        same = [n for n in names if any(REG_INFO[n][0] == REG_INFO[u][0]
-                                        for u in self.used if u in REG_INFO)]
+        same = [
+            n
+            for n in names
+            if any(REG_INFO[n][0] == REG_INFO[u][0] for u in self.used if u in REG_INFO)
+        ]
         fresh = [n for n in names if n not in same]
         if allow_same and same and (rng.random() < self.same_prob or not fresh):
             name = rng.choice(same)
@@ -855,8 +1101,7 @@ class Builder:
         return Op(name, "xmm", 128, name=name)
 
     def _free_gpr64(self) -> str:
-        taken = self.reserved | self.no_base | {REG_INFO[u][0] for u in self.used
-                                                if u in REG_INFO}
+        taken = self.reserved | self.no_base | {REG_INFO[u][0] for u in self.used if u in REG_INFO}
         name = self.rng.choice([GPR64[i] for i in range(16) if i not in taken])
         self.reserved.add(GPR64.index(name))
         return name
@@ -898,8 +1143,9 @@ class Builder:
         return Op(text, "mem", bits, off=off)
 
     # -- immediates --
-    def imm(self, bits: int, first_bits: int | None, value: int | None = None,
-            shift: bool = False) -> Op:
+    def imm(
+        self, bits: int, first_bits: int | None, value: int | None = None, shift: bool = False
+    ) -> Op:
         lo, hi = imm_range(bits, first_bits, shift)
         if value is None:
             cands = [v for v in int_edges(min(bits, 64)) for v in (v, sext(v, min(bits, 64)))]
@@ -909,9 +1155,11 @@ class Builder:
         return Op(imm_text(value), "imm", bits, value=value)
 
     # -- generic --
-    def operand(self, token: str, first_bits: int | None, align: int = 0,
-                mem_prob: float = 0.4) -> Op:
+    def operand(
+        self, token: str, first_bits: int | None, align: int = 0, mem_prob: float = 0.4
+    ) -> Op:
         import re
+
         m = re.fullmatch(r"(r/m|r|m|imm|xmm/m|xmm|cl)(\d*)", token)
         if not m:
             raise KeyError(token)
@@ -927,8 +1175,11 @@ class Builder:
         if base == "xmm":
             return self.xmm()
         if base == "xmm/m":
-            return (self.mem(bits, align if bits == 128 else 0)
-                    if self.rng.random() < mem_prob else self.xmm())
+            return (
+                self.mem(bits, align if bits == 128 else 0)
+                if self.rng.random() < mem_prob
+                else self.xmm()
+            )
         if base == "cl":
             self.reserved.add(1)
             return Op("cl", "gpr", 8, name="cl")
@@ -947,7 +1198,9 @@ class Builder:
         else:
             raise ValueError(f"cannot store into {op.kind} operand {op.text}")
 
-    def case(self, name: str, body: list[str], flags: str = ALL_FLAGS,
-             ignore: Iterable[str] = ()) -> Case:
-        return Case(name, body, self.state, list(self.setup), flags, frozenset(ignore),
-                    tuple(self.rebase))
+    def case(
+        self, name: str, body: list[str], flags: str = ALL_FLAGS, ignore: Iterable[str] = ()
+    ) -> Case:
+        return Case(
+            name, body, self.state, list(self.setup), flags, frozenset(ignore), tuple(self.rebase)
+        )

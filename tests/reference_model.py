@@ -61,6 +61,7 @@ class Config:
 # data
 # ---------------------------------------------------------------------------
 
+
 def _read(path_dir: Path, name: str) -> bytes:
     raw = path_dir / name
     if raw.exists():
@@ -87,6 +88,7 @@ def load_mnist(data_dir) -> dict[str, np.ndarray]:
 # random numbers
 # ---------------------------------------------------------------------------
 
+
 class XorShift64:
     def __init__(self, seed: int):
         self.x = seed & MASK64
@@ -101,9 +103,9 @@ class XorShift64:
 
 
 def he_uniform(rng: XorShift64, fan_in: int, fan_out: int) -> np.ndarray:
-    limit = np.sqrt(F32(6.0) / F32(fan_in))          # float32 divide, float32 sqrt
+    limit = np.sqrt(F32(6.0) / F32(fan_in))  # float32 divide, float32 sqrt
     top = np.array([rng.next() >> 40 for _ in range(fan_in * fan_out)], dtype=np.float32)
-    u = top * F32(2.0 ** -24)
+    u = top * F32(2.0**-24)
     t = u + u
     t = t - F32(1.0)
     return (t * limit).astype(F32).reshape(fan_in, fan_out)
@@ -130,6 +132,7 @@ def shuffle(rng: XorShift64, perm: list[int]) -> None:
 # layers: plain numpy
 # ---------------------------------------------------------------------------
 
+
 def relu(a):
     return np.where(a > 0, a, F32(0)).astype(F32)
 
@@ -155,12 +158,13 @@ def softmax_xent_fast(z, labels):
 # layers: the routine contracts, operation by operation (bit-exact)
 # ---------------------------------------------------------------------------
 
+
 def dense_forward_exact(X, W, b):
     rows, n_in = X.shape
     Y = np.tile(b, (rows, 1)).astype(F32)
     for k in range(n_in):
         x = X[:, k]
-        nz = x != 0                      # +-0.0 skipped, NaN not skipped
+        nz = x != 0  # +-0.0 skipped, NaN not skipped
         if nz.any():
             Y[nz] = Y[nz] + x[nz, None] * W[k][None, :]
     return Y
@@ -179,11 +183,11 @@ def dense_backward_exact(X, dY, W, want_dx=True):
         db = db + dY[b]
     if not want_dx:
         return dW, db, None
-    prod = dY[:, None, :] * W[None, :, :]          # rows x n_in x n_out, each fl(dY*W)
+    prod = dY[:, None, :] * W[None, :, :]  # rows x n_in x n_out, each fl(dY*W)
     packed = n_out - n_out % 4
     a = np.zeros((rows, n_in, 4), F32)
     for j in range(0, packed, 4):
-        a = a + prod[:, :, j:j + 4]
+        a = a + prod[:, :, j : j + 4]
     s = (a[..., 0] + a[..., 1]) + (a[..., 2] + a[..., 3])
     for j in range(packed, n_out):
         s = s + prod[:, :, j]
@@ -198,7 +202,7 @@ def softmax_xent_exact(z, labels):
     rows, n = z.shape
     m = z[:, 0].copy()
     for j in range(1, n):
-        m = np.where(m > z[:, j], m, z[:, j])       # maxss(dest=m, src=z_j)
+        m = np.where(m > z[:, j], m, z[:, j])  # maxss(dest=m, src=z_j)
     d = (z - m[:, None]).astype(F32)
     # math.exp / math.log are the C library's exp / log: what the program calls
     e = np.array([math.exp(v) for v in d.astype(np.float64).ravel()]).astype(F32).reshape(rows, n)
@@ -219,15 +223,16 @@ def softmax_xent_exact(z, labels):
 # the training program
 # ---------------------------------------------------------------------------
 
+
 def fmt_fixed(v, decimals: int = 6) -> str:
     """Like out_fixed: exact value of the float32, rounded half up."""
-    sign = "-" if np.signbit(F32(v)) else ""      # the sign bit, also of -0.0 and NaN
+    sign = "-" if np.signbit(F32(v)) else ""  # the sign bit, also of -0.0 and NaN
     v = float(F32(v))
     if math.isnan(v):
         return sign + "nan"
     if math.isinf(v):
         return sign + "inf"
-    if abs(v) >= 2.0 ** 40:
+    if abs(v) >= 2.0**40:
         return sign + "huge"
     q = Decimal(abs(v)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     return sign + f"{q:.{decimals}f}"
@@ -275,8 +280,14 @@ class Model:
             dW2, db2, dA1 = A1.T @ dA2, dA2.sum(0, dtype=F32), relu_grad(dA2 @ p["W2"].T, A1)
             dW1, db1 = X.T @ dA1, dA1.sum(0, dtype=F32)
         lr = F32(cfg.lr)
-        for name, g in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2),
-                        ("W3", dW3), ("b3", db3)):
+        for name, g in (
+            ("W1", dW1),
+            ("b1", db1),
+            ("W2", dW2),
+            ("b2", db2),
+            ("W3", dW3),
+            ("b3", db3),
+        ):
             p[name] = (p[name] - lr * g.astype(F32)).astype(F32)
         return loss
 
@@ -285,19 +296,21 @@ class Model:
         correct = 0
         for start in range(0, cfg.test_limit, cfg.batch):
             rows = min(cfg.batch, cfg.test_limit - start)
-            X = self.data["test_images"][start:start + rows].astype(F32) / F32(255.0)
+            X = self.data["test_images"][start : start + rows].astype(F32) / F32(255.0)
             _, _, Z3 = self.forward(X)
             # np.argmax returns the first maximum, like count_correct
-            correct += int((Z3.argmax(1) == self.data["test_labels"][start:start + rows]).sum())
+            correct += int((Z3.argmax(1) == self.data["test_labels"][start : start + rows]).sum())
         return correct
 
     def run(self, max_batches: int | None = None):
         """Train like the program; yields its output lines. max_batches stops early."""
         cfg = self.cfg
         nb = cfg.train_limit // cfg.batch
-        yield (f"mnist-asm: 784-{cfg.h1}-{cfg.h2}-10 epochs={cfg.epochs} batch={cfg.batch} "
-               f"lr={fmt_fixed(F32(cfg.lr))} train={cfg.train_limit} test={cfg.test_limit} "
-               f"seed={cfg.seed} shuffle={cfg.shuffle}")
+        yield (
+            f"mnist-asm: 784-{cfg.h1}-{cfg.h2}-10 epochs={cfg.epochs} batch={cfg.batch} "
+            f"lr={fmt_fixed(F32(cfg.lr))} train={cfg.train_limit} test={cfg.test_limit} "
+            f"seed={cfg.seed} shuffle={cfg.shuffle}"
+        )
         done = 0
         correct = 0
         for epoch in range(1, cfg.epochs + 1):
@@ -305,7 +318,7 @@ class Model:
                 shuffle(self.rng, self.perm)
             total = F32(0)
             for i in range(nb):
-                idx = np.array(self.perm[i * cfg.batch:(i + 1) * cfg.batch])
+                idx = np.array(self.perm[i * cfg.batch : (i + 1) * cfg.batch])
                 loss = self.train_batch(idx)
                 total = F32(total + loss)
                 if (i + 1) % cfg.print_every == 0:
@@ -314,10 +327,13 @@ class Model:
                 if max_batches is not None and done >= max_batches:
                     return
             correct = self.evaluate()
-            yield (f"epoch {epoch} loss {fmt_fixed(F32(total / F32(nb)))} "
-                   f"test_acc {fmt_percent(correct, cfg.test_limit)}%")
-        yield (f"final test_acc {fmt_percent(correct, cfg.test_limit)}% "
-               f"({correct}/{cfg.test_limit})")
+            yield (
+                f"epoch {epoch} loss {fmt_fixed(F32(total / F32(nb)))} "
+                f"test_acc {fmt_percent(correct, cfg.test_limit)}%"
+            )
+        yield (
+            f"final test_acc {fmt_percent(correct, cfg.test_limit)}% ({correct}/{cfg.test_limit})"
+        )
 
 
 def main(argv=None) -> int:

@@ -41,6 +41,7 @@ def prog(body: str, data: str = "") -> str:
 # ---------------------------------------------------------------------------
 # error messages: one test per kind, each checks the position and the caret
 
+
 def assert_points_at(e: AsmError, line: int, column: int, fragment: str) -> None:
     text = str(e)
     head = text.splitlines()[0]
@@ -48,7 +49,7 @@ def assert_points_at(e: AsmError, line: int, column: int, fragment: str) -> None
     assert fragment in head, text
     src, caret = text.splitlines()[1:3]
     assert caret.strip() == "^"
-    assert len(caret) - 4 == column, text            # caret under the column (4-space indent)
+    assert len(caret) - 4 == column, text  # caret under the column (4-space indent)
     assert src.strip(), text
 
 
@@ -141,7 +142,7 @@ def test_high_byte_register_with_rex_register():
 
 
 def test_unterminated_string():
-    e = error_of("section .data\nmsg: db \"oops\n")
+    e = error_of('section .data\nmsg: db "oops\n')
     assert_points_at(e, 2, 9, "unterminated string")
 
 
@@ -187,8 +188,12 @@ def test_extern_that_nobody_defines():
 
 def test_symbol_of_another_file_needs_extern_and_global():
     with pytest.raises(AsmError) as info:
-        assemble([("a.asm", "global _start\nsection .text\n_start:\n    call helper\n"),
-                  ("b.asm", "section .text\nhelper:\n    ret\n")])
+        assemble(
+            [
+                ("a.asm", "global _start\nsection .text\n_start:\n    call helper\n"),
+                ("b.asm", "section .text\nhelper:\n    ret\n"),
+            ]
+        )
     assert "add 'global helper' there" in str(info.value)
 
 
@@ -218,6 +223,7 @@ def test_times_needs_a_known_count():
 # ---------------------------------------------------------------------------
 # what the assembler accepts
 
+
 def test_defines_from_the_command_line_override_defaults():
     src = "%ifndef N\n%define N 3\n%endif\n" + prog("    mov eax, N")
     assert asm(src).insns[0].operands[1].value == 3
@@ -230,8 +236,9 @@ def test_function_like_define_and_assign():
 
 
 def test_if_elif_else():
-    src = ("%if N > 2\n%define R 1\n%elif N == 2\n%define R 2\n%else\n%define R 3\n%endif\n"
-           + prog("    mov eax, R"))
+    src = "%if N > 2\n%define R 1\n%elif N == 2\n%define R 2\n%else\n%define R 3\n%endif\n" + prog(
+        "    mov eax, R"
+    )
     assert [asm(src, defines={"N": n}).insns[0].operands[1].value for n in "321"] == [1, 2, 3]
 
 
@@ -243,8 +250,12 @@ def test_local_labels_belong_to_the_last_plain_label():
 
 
 def test_rip_relative_and_absolute_addressing():
-    img = asm(prog("    mov eax, [rel v]\n    mov eax, [v + rdi*4 + 8]\n    lea rsi, [rel v]",
-                   "v: dd 1, 2, 3"))
+    img = asm(
+        prog(
+            "    mov eax, [rel v]\n    mov eax, [v + rdi*4 + 8]\n    lea rsi, [rel v]",
+            "v: dd 1, 2, 3",
+        )
+    )
     v = img.symbols["v"].value
     a, b, c = (i.operands[1] for i in img.insns[:3])
     assert isinstance(a, Mem) and a.rip_rel and a.disp == v and a.base is None
@@ -258,26 +269,33 @@ def test_scale_3_5_9_become_base_plus_index():
 
 
 def test_narrow_immediates_are_sign_extended_like_the_cpu():
-    img = asm(prog("    push -1\n    mov qword [rel q], -2\n    add rax, 0x7fffffff\n    ret 8",
-                   "q: dq 0"))
+    img = asm(
+        prog(
+            "    push -1\n    mov qword [rel q], -2\n    add rax, 0x7fffffff\n    ret 8", "q: dq 0"
+        )
+    )
     assert [i.operands[-1].value for i in img.insns[:4]] == [-1, -2, 0x7FFFFFFF, 8]
 
 
 def test_libm_externs_become_runtime_routines():
-    img = asm("global _start\nextern exp, logf\nsection .text\n_start:\n    call exp\n"
-              "    call logf\n    ret\n")
+    img = asm(
+        "global _start\nextern exp, logf\nsection .text\n_start:\n    call exp\n"
+        "    call logf\n    ret\n"
+    )
     hosts = {i.host: i.addr for i in img.insns if i.host}
     assert set(hosts) == {"exp", "logf"}
     assert img.insns[0].operands[0].value == hosts["exp"]
 
 
 def test_data_in_text_and_equ_dollar():
-    img = asm("global _start\nsection .text\n_start:\n    mov edx, len\n    ret\n"
-              "msg: db 'hello'\nlen equ $ - msg\n")
+    img = asm(
+        "global _start\nsection .text\n_start:\n    mov edx, len\n    ret\n"
+        "msg: db 'hello'\nlen equ $ - msg\n"
+    )
     assert img.insns[0].operands[1].value == 5
     sec = img.sections[".text"]
     off = img.symbols["msg"].value - sec.addr
-    assert bytes(sec.data[off:off + 5]) == b"hello"
+    assert bytes(sec.data[off : off + 5]) == b"hello"
 
 
 def test_sections_are_laid_out_in_order_on_separate_pages():
@@ -317,12 +335,25 @@ def test_listing_shows_addresses_symbols_and_sections():
 # ---------------------------------------------------------------------------
 # expressions: NASM's operators and precedence
 
-@pytest.mark.parametrize("expr, value", [
-    ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("-8 / 2", ((-8) & (2**64 - 1)) // 2 - 2**64),
-    ("-8 // 2", -4), ("-7 %% 3", -1), ("7 % 3", 1), ("1 << 4 | 1", 17), ("~0 & 0xFF", 255),
-    ("0x10 + 10h + 0b11 + 11b + 17q", 16 + 16 + 3 + 3 + 15), ("'ab'", 0x6261),
-    ("-1 >> 60", 15), ("3 == 3", 1), ("2 > 3 || 1", 1),
-])
+
+@pytest.mark.parametrize(
+    "expr, value",
+    [
+        ("1 + 2 * 3", 7),
+        ("(1 + 2) * 3", 9),
+        ("-8 / 2", ((-8) & (2**64 - 1)) // 2 - 2**64),
+        ("-8 // 2", -4),
+        ("-7 %% 3", -1),
+        ("7 % 3", 1),
+        ("1 << 4 | 1", 17),
+        ("~0 & 0xFF", 255),
+        ("0x10 + 10h + 0b11 + 11b + 17q", 16 + 16 + 3 + 3 + 15),
+        ("'ab'", 0x6261),
+        ("-1 >> 60", 15),
+        ("3 == 3", 1),
+        ("2 > 3 || 1", 1),
+    ],
+)
 def test_expression_values(expr, value):
     img = asm(prog(f"    mov rax, {expr}"))
     got = img.insns[0].operands[1].value
@@ -363,14 +394,15 @@ def test_data_bytes_match_nasm(tmp_path):
         pytest.skip("nasm/objcopy not installed (apt-get install nasm binutils)")
     src = tmp_path / "data.asm"
     src.write_text(DATA + "section .text\nglobal _start\n_start: ret\n")
-    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(tmp_path / "d.o")],
-                   check=True)
-    subprocess.run(["objcopy", "-O", "binary", "-j", ".data", str(tmp_path / "d.o"),
-                    str(tmp_path / "d.bin")], check=True)
+    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(tmp_path / "d.o")], check=True)
+    subprocess.run(
+        ["objcopy", "-O", "binary", "-j", ".data", str(tmp_path / "d.o"), str(tmp_path / "d.bin")],
+        check=True,
+    )
     native = (tmp_path / "d.bin").read_bytes()
     img = assemble([str(src)])
     sec = img.sections[".data"]
-    ours = bytes(sec.data[:len(native)])
+    ours = bytes(sec.data[: len(native)])
     assert ours == native, _first_difference(native, ours, img)
 
 
@@ -378,8 +410,10 @@ def _first_difference(a: bytes, b: bytes, img) -> str:
     i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), min(len(a), len(b)))
     base = img.sections[".data"].addr
     sym = img.symbol_at(base + i)
-    return (f"first difference at .data+{i} ({sym.name if sym else '?'}): nasm "
-            f"{a[i:i + 8].hex()} vs ours {b[i:i + 8].hex()}")
+    return (
+        f"first difference at .data+{i} ({sym.name if sym else '?'}): nasm "
+        f"{a[i : i + 8].hex()} vs ours {b[i : i + 8].hex()}"
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -396,6 +430,7 @@ def test_dd_float_literals_round_like_the_float32_value(x):
 
 # ---------------------------------------------------------------------------
 # disassembly round trip: what the listing prints assembles to the same instruction
+
 
 def test_disassembly_reassembles_to_the_same_instructions():
     files = sorted(str(p) for p in (REPO / "programs" / "mnist").glob("*.asm"))
@@ -418,8 +453,11 @@ def test_disassembly_reassembles_to_the_same_instructions():
 
 
 def _mem_text(m: Mem) -> str:
-    parts = [p for p in (m.base.name if m.base else None,
-                         f"{m.index.name}*{m.scale}" if m.index else None) if p]
+    parts = [
+        p
+        for p in (m.base.name if m.base else None, f"{m.index.name}*{m.scale}" if m.index else None)
+        if p
+    ]
     parts.append(str(m.disp))
     return " + ".join(parts)
 
@@ -439,12 +477,76 @@ def _norm(ops):
 # ---------------------------------------------------------------------------
 # fuzz: no input produces anything but an image or an assembler error
 
-ATOMS = ["mov", "add", "rax", "eax", "al", "ah", "xmm0", "[", "]", ",", "+", "-", "*", "(", ")",
-         "1", "0x10", "1.5", "'a'", '"s', "`\\x4`", "$", "$$", "label", ".loc", ":", "db", "dd",
-         "dq", "resb", "times", "equ", "align", "section", ".data", ".text", ".bss", "global",
-         "extern", "%define", "%ifdef", "%if", "%else", "%endif", "%include", "%assign",
-         "qword", "dword", "byte", "rel", "movss", "shufps", "jmp", "call", "ret", "\n", " ",
-         "__float32__", "//", "%%", "<<", ">>", "~", "!", "==", ";", "\\", "__Infinity__"]
+ATOMS = [
+    "mov",
+    "add",
+    "rax",
+    "eax",
+    "al",
+    "ah",
+    "xmm0",
+    "[",
+    "]",
+    ",",
+    "+",
+    "-",
+    "*",
+    "(",
+    ")",
+    "1",
+    "0x10",
+    "1.5",
+    "'a'",
+    '"s',
+    "`\\x4`",
+    "$",
+    "$$",
+    "label",
+    ".loc",
+    ":",
+    "db",
+    "dd",
+    "dq",
+    "resb",
+    "times",
+    "equ",
+    "align",
+    "section",
+    ".data",
+    ".text",
+    ".bss",
+    "global",
+    "extern",
+    "%define",
+    "%ifdef",
+    "%if",
+    "%else",
+    "%endif",
+    "%include",
+    "%assign",
+    "qword",
+    "dword",
+    "byte",
+    "rel",
+    "movss",
+    "shufps",
+    "jmp",
+    "call",
+    "ret",
+    "\n",
+    " ",
+    "__float32__",
+    "//",
+    "%%",
+    "<<",
+    ">>",
+    "~",
+    "!",
+    "==",
+    ";",
+    "\\",
+    "__Infinity__",
+]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

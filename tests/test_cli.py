@@ -21,8 +21,11 @@ def cli(capfd, *argv):
 
 
 def test_console_script_runs_hello():
-    proc = subprocess.run([sys.executable, "-m", "mnist_vm.cli", "exec",
-                           str(EXAMPLES / "hello.asm")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_vm.cli", "exec", str(EXAMPLES / "hello.asm")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0
     assert proc.stdout == "Hello from x86-64 assembly!\n"
 
@@ -34,8 +37,14 @@ def test_exec_exit_status_is_the_programs(tmp_path, capfd):
 
 
 def test_exec_defines_and_multiple_files(capfd):
-    status, out, _ = cli(capfd, "exec", REPO / "tests/asm/multi_main.asm",
-                         REPO / "tests/asm/multi_util.asm", "-D", "SCALE=3")
+    status, out, _ = cli(
+        capfd,
+        "exec",
+        REPO / "tests/asm/multi_main.asm",
+        REPO / "tests/asm/multi_util.asm",
+        "-D",
+        "SCALE=3",
+    )
     assert status == 0 and out
 
 
@@ -99,6 +108,8 @@ def test_isa_unknown_mnemonic_suggests(capfd):
 
 def test_isa_reference_in_docs_is_generated_from_the_table():
     from mnist_vm import isa_doc
+
     doc = (REPO / "docs" / "isa.md").read_text()
-    assert doc == isa_doc.markdown(), ("docs/isa.md is stale: regenerate it with "
-                                       "`python -m mnist_vm.isa_doc > docs/isa.md`")
+    assert doc == isa_doc.markdown(), (
+        "docs/isa.md is stale: regenerate it with `python -m mnist_vm.isa_doc > docs/isa.md`"
+    )

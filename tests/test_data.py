@@ -227,8 +227,9 @@ def test_prepare_corrupt_gz_names_file_and_leaves_nothing(unpacked, tmp_path):
     with pytest.raises(DataError) as e:
         prepare(d, download=False)
     assert f"{TEST_LABELS}.gz" in str(e.value) and "truncated" in str(e.value)
-    assert not [p for p in (d / "raw").iterdir() if p.name.endswith(".part")
-                or p.name == TEST_LABELS]
+    assert not [
+        p for p in (d / "raw").iterdir() if p.name.endswith(".part") or p.name == TEST_LABELS
+    ]
 
 
 def test_prepare_corrupt_raw_file_says_what_to_do(unpacked, tmp_path):
@@ -261,10 +262,12 @@ def test_download_falls_back_to_next_mirror(server, tmp_path, first):
 
 def test_download_progress_on_a_terminal(server, tmp_path):
     from rich.console import Console
+
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=100)
-    download_file(TEST_LABELS, tmp_path, mirrors_=[server.url("missing"), server.url("good")],
-                  console=console)
+    download_file(
+        TEST_LABELS, tmp_path, mirrors_=[server.url("missing"), server.url("good")], console=console
+    )
     out = buf.getvalue()
     assert "HTTP 404" in out and f"{TEST_LABELS}.gz" in out and "4.5 kB" in out
 
@@ -344,19 +347,25 @@ def idx_images(n=2, rows=28, cols=28, magic=2051, body=None):
     return head + (bytes(n * rows * cols) if body is None else body)
 
 
-@pytest.mark.parametrize("content, loader, expect", [
-    (idx_labels([1, 2, 3], magic=2051), load_labels, "bad magic number 2051 .* expected 2049"),
-    (idx_images(magic=2049), load_images, "looks like an IDX labels file"),
-    (idx_images(magic=0x12345678), load_images, "bad magic number 305419896"),
-    (idx_images(rows=28, cols=27), load_images, "wrong image dimensions 28x27"),
-    (idx_images(n=3, body=bytes(784 * 2 + 5)), load_images,
-     "expected 2,368 bytes .* got 1,589 .*truncated"),
-    (idx_labels([1, 2, 3], count=5), load_labels, "expected 13 bytes .* got 11"),
-    (idx_labels([1, 2, 3]) + b"xx", load_labels, "trailing data"),
-    (idx_labels([1, 12, 3]), load_labels, "label out of range 0-9: label 1 is 12"),
-    (b"\x00\x00\x08", load_labels, "too short for an IDX labels header"),
-    (b"", load_images, "too short"),
-])
+@pytest.mark.parametrize(
+    "content, loader, expect",
+    [
+        (idx_labels([1, 2, 3], magic=2051), load_labels, "bad magic number 2051 .* expected 2049"),
+        (idx_images(magic=2049), load_images, "looks like an IDX labels file"),
+        (idx_images(magic=0x12345678), load_images, "bad magic number 305419896"),
+        (idx_images(rows=28, cols=27), load_images, "wrong image dimensions 28x27"),
+        (
+            idx_images(n=3, body=bytes(784 * 2 + 5)),
+            load_images,
+            "expected 2,368 bytes .* got 1,589 .*truncated",
+        ),
+        (idx_labels([1, 2, 3], count=5), load_labels, "expected 13 bytes .* got 11"),
+        (idx_labels([1, 2, 3]) + b"xx", load_labels, "trailing data"),
+        (idx_labels([1, 12, 3]), load_labels, "label out of range 0-9: label 1 is 12"),
+        (b"\x00\x00\x08", load_labels, "too short for an IDX labels header"),
+        (b"", load_images, "too short"),
+    ],
+)
 def test_bad_idx_raw(tmp_path, content, loader, expect):
     p = tmp_path / "some-file-idx"
     p.write_bytes(content)
@@ -403,13 +412,17 @@ def _write(p, content):
     return p
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(blob=st.binary(max_size=64), gz=st.booleans(), cut=st.integers(0, 64))
 def test_fuzz_only_data_errors(tmp_path, blob, gz, cut):
     """Arbitrary or truncated input: a result or a DataError, never another exception."""
-    content = (idx_labels([3, 1, 4]) + blob)[:8 + cut] if cut < 32 else blob
+    content = (idx_labels([3, 1, 4]) + blob)[: 8 + cut] if cut < 32 else blob
     if gz:
-        content = gzip.compress(content)[: len(content) // 2 + 10] if cut % 2 else gzip.compress(content)
+        content = (
+            gzip.compress(content)[: len(content) // 2 + 10] if cut % 2 else gzip.compress(content)
+        )
     p = _write(tmp_path / ("f.gz" if gz else "f"), content)
     for loader in (load_labels, load_images):
         try:
@@ -435,6 +448,7 @@ def test_cli_show_test_image_and_range(capsys):
 
 def test_halfblock_rendering():
     from rich.console import Console
+
     img = data.read_item(source_file(MNIST, "t10k-images-idx3-ubyte"), "images", 0)
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, color_system="truecolor", width=80)
@@ -489,5 +503,6 @@ def test_cli_without_action_is_usage_error(capsys):
 
 def test_wired_into_main_cli(capsys):
     from mnist_vm.cli import main
+
     assert main(["data", "show", "0", "--data", str(MNIST)]) == 0
     assert "label 5" in capsys.readouterr().out

@@ -97,18 +97,30 @@ def prog_dir(tmp_path_factory) -> Path:
 
 
 def machine_for(path: Path, root: Path, out=None) -> Machine:
-    return Machine(assemble([str(path)]), root=str(root), stdout=out or io.BytesIO(),
-                   stderr=io.BytesIO())
+    return Machine(
+        assemble([str(path)]), root=str(root), stdout=out or io.BytesIO(), stderr=io.BytesIO()
+    )
 
 
 def snapshot(m: Machine) -> tuple:
     """Everything that makes up the machine's state."""
     mem = m.mem
-    heap_end = (mem.brk + 0xFFF) & ~0xFFF           # the mapped data + heap, and the stack
-    digest = hashlib.sha256(mem.buf[mem.data:heap_end] + mem.buf[mem.stack_lo:mem.top]).hexdigest()
+    heap_end = (mem.brk + 0xFFF) & ~0xFFF  # the mapped data + heap, and the stack
+    digest = hashlib.sha256(
+        mem.buf[mem.data : heap_end] + mem.buf[mem.stack_lo : mem.top]
+    ).hexdigest()
     files = tuple(sorted((pfd, os.lseek(h, 0, os.SEEK_CUR)) for pfd, h in m.runtime.fds.items()))
-    return (tuple(m.r), bytes(m.xb), m.rflags, m.rip, m.icount, m.exit_status, mem.brk,
-            digest, files)
+    return (
+        tuple(m.r),
+        bytes(m.xb),
+        m.rflags,
+        m.rip,
+        m.icount,
+        m.exit_status,
+        mem.brk,
+        digest,
+        files,
+    )
 
 
 def forward(h: History, kind: str, n: int) -> None:
@@ -130,21 +142,28 @@ def forward(h: History, kind: str, n: int) -> None:
 
 
 # ---- the invariant -----------------------------------------------------------------------------
-ops = st.lists(st.tuples(st.sampled_from(["step", "run", "watch", "back"]), st.integers(1, 60)),
-               min_size=1, max_size=12)
+ops = st.lists(
+    st.tuples(st.sampled_from(["step", "run", "watch", "back"]), st.integers(1, 60)),
+    min_size=1,
+    max_size=12,
+)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                HealthCheck.function_scoped_fixture])
-@given(ops=ops, which=st.sampled_from(["prog", "loops_flags", "dot_product", "read_file",
-                                        "call_exp"]))
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    ops=ops, which=st.sampled_from(["prog", "loops_flags", "dot_product", "read_file", "call_exp"])
+)
 def test_any_path_back_gives_byte_identical_states(prog_dir, ops, which):
     if which == "prog":
         m = machine_for(prog_dir / "prog.asm", prog_dir)
     else:
         m = machine_for(EXAMPLES / f"{which}.asm", EXAMPLES)
     h = History(m)
-    h.interval = 37                  # many checkpoints, so restores are exercised too
+    h.interval = 37  # many checkpoints, so restores are exercised too
     seen = {m.icount: snapshot(m)}
     for kind, n in ops:
         if kind == "back":
@@ -163,8 +182,11 @@ def test_any_path_back_gives_byte_identical_states(prog_dir, ops, which):
         assert snapshot(m) == seen[icount]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(n=st.integers(1, 400), how=st.sampled_from(["step", "run", "watch"]))
 def test_n_forward_then_n_back_is_the_same_machine(prog_dir, n, how):
     m = machine_for(prog_dir / "prog.asm", prog_dir)

@@ -28,7 +28,10 @@ def debug(tmp_path, capsys, script: str, *args: str) -> tuple[int, str]:
 
 
 def test_batch_script_on_an_example(tmp_path, capsys):
-    status, out = debug(tmp_path, capsys, """
+    status, out = debug(
+        tmp_path,
+        capsys,
+        """
 # comments and blank lines are skipped
 
 break _start
@@ -39,7 +42,9 @@ continue
 reverse-step
 x/2i rip
 quit
-""", str(EXAMPLES / "loops_flags.asm"))
+""",
+        str(EXAMPLES / "loops_flags.asm"),
+    )
     assert status == 0, out
     assert "(mnist-vm) step 3" in out
     assert re.search(r"0x[0-9a-f]+ <print_str\+0x4> loops_flags\.asm:\d+  cmp byte", out)
@@ -50,8 +55,7 @@ quit
 
 
 def test_a_failing_command_is_one_line_and_the_exit_status_says_so(tmp_path, capsys):
-    status, out = debug(tmp_path, capsys, "print nosuch\nstep\n",
-                        str(EXAMPLES / "hello.asm"))
+    status, out = debug(tmp_path, capsys, "print nosuch\nstep\n", str(EXAMPLES / "hello.asm"))
     assert status == 1
     lines = [x for x in out.splitlines() if x.startswith("error:")]
     assert lines == ["error: print: no symbol or register named 'nosuch'"]
@@ -69,9 +73,14 @@ def test_missing_file_and_assembler_errors(tmp_path, capsys):
 
 def test_piped_stdin_is_line_mode(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    p = subprocess.run([sys.executable, "-m", "mnist_vm.cli", "debug",
-                        str(EXAMPLES / "hello.asm")], input="step\nprint rip\nc\nq\n",
-                       capture_output=True, text=True, timeout=60, env=env)
+    p = subprocess.run(
+        [sys.executable, "-m", "mnist_vm.cli", "debug", str(EXAMPLES / "hello.asm")],
+        input="step\nprint rip\nc\nq\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert p.returncode == 0, p.stderr
     assert "(mnist-vm) print rip" in p.stdout and "rip = 0x" in p.stdout
     assert "exited with status 0" in p.stdout
@@ -79,7 +88,10 @@ def test_piped_stdin_is_line_mode(tmp_path):
 
 @pytest.mark.slow
 def test_mnist_forward_pass_in_line_mode(tmp_path, capsys, mnist_dir):
-    status, out = debug(tmp_path, capsys, """
+    status, out = debug(
+        tmp_path,
+        capsys,
+        """
 break dense_forward
 continue
 bt
@@ -98,7 +110,11 @@ reverse-continue
 last-write X+12 4
 profile 5
 info history
-""", *SMALL, "--data", str(mnist_dir))
+""",
+        *SMALL,
+        "--data",
+        str(mnist_dir),
+    )
     assert status == 0, out
     assert "breakpoint 1, 0x" in out and "<dense_forward>" in out
     assert "#1  train_epoch" in out
@@ -113,10 +129,31 @@ info history
 @pytest.mark.slow
 def test_train_fast_save_then_step_the_trained_network(tmp_path, capsys, mnist_dir):
     state = tmp_path / "t.state"
-    assert main(["run", "--fast", "--epochs", "1", "--limit", "640", "--test-limit", "200",
-                 "--data", str(mnist_dir), "--save", str(state), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--fast",
+                "--epochs",
+                "1",
+                "--limit",
+                "640",
+                "--test-limit",
+                "200",
+                "--data",
+                str(mnist_dir),
+                "--save",
+                str(state),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    status, out = debug(tmp_path, capsys, """
+    status, out = debug(
+        tmp_path,
+        capsys,
+        """
 info frame
 break softmax_xent
 continue
@@ -128,7 +165,12 @@ print f32 P[30]
 reverse-step
 step
 continue --fast
-""", "--state", str(state), "--data", str(mnist_dir))
+""",
+        "--state",
+        str(state),
+        "--data",
+        str(mnist_dir),
+    )
     assert status == 0, out
     # run --save keeps the machine as it enters the final evaluation: step the trained network
     assert "frame #0: evaluate" in out

@@ -117,7 +117,7 @@ def test_conditional_breakpoint_and_file_line_location(s):
     ok(s, "continue")
     assert s.machine.r[1] == 40
     with pytest.raises(AssertionError):
-        ok(s, "break square if rcx ==")               # a bad condition is refused now
+        ok(s, "break square if rcx ==")  # a bad condition is refused now
 
 
 def test_local_label_disable_enable_delete_and_tbreak(s):
@@ -149,9 +149,9 @@ def test_next_steps_over_a_call_and_finish_returns(s):
     assert s.machine.insns[s.machine.rip].text() == "call twice"
     ok(s, "next")
     assert s.machine.r[0] == 30
-    ok(s, "step 2")                                    # mov rdi, 3 ; call twice -> in twice
+    ok(s, "step 2")  # mov rdi, 3 ; call twice -> in twice
     assert s.machine.rip == sym(s, "twice")
-    ok(s, "step 3")                                    # push, mov, call -> in square
+    ok(s, "step 3")  # push, mov, call -> in square
     names = [f.routine for f in s.frames()]
     assert names == ["square", "twice", "_start"]
     out = ok(s, "finish")
@@ -197,11 +197,11 @@ def test_reverse_step_and_reverse_continue_to_breakpoints(s):
 def test_reverse_finish_and_reverse_next_go_back_to_the_call(s):
     ok(s, "break square")
     ok(s, "continue")
-    ok(s, "step 2")                                      # inside square
+    ok(s, "step 2")  # inside square
     ok(s, "reverse-finish")
     insn = s.machine.insns[s.machine.rip]
     assert insn.text() == "call square"
-    ok(s, "step 4")                                      # through square, back in twice
+    ok(s, "step 4")  # through square, back in twice
     assert s.machine.insns[s.machine.rip].text() == "add rax, rbx"
     ok(s, "reverse-next")
     assert s.machine.insns[s.machine.rip].text() == "call square"
@@ -264,7 +264,7 @@ def test_print_set_and_expressions(s):
     out = ok(s, "set rax = 0x1234")
     assert "rax = 0x1234" in out and s.machine.r[0] == 0x1234
     ok(s, "set al = 0xff")
-    assert s.machine.r[0] == 0x12ff
+    assert s.machine.r[0] == 0x12FF
     ok(s, "set eax = 1")
     assert s.machine.r[0] == 1
     ok(s, "set f32 [weights] = 2.5")
@@ -327,8 +327,13 @@ def test_profile_counts_instructions_per_routine(s):
 def test_save_and_load_round_trip(s, tmp_path):
     ok(s, "break square")
     ok(s, "continue")
-    before = (tuple(s.machine.r), bytes(s.machine.xb), s.machine.rip, s.machine.icount,
-              s.machine.mem.read(sym(s, "arr"), 256))
+    before = (
+        tuple(s.machine.r),
+        bytes(s.machine.xb),
+        s.machine.rip,
+        s.machine.icount,
+        s.machine.mem.read(sym(s, "arr"), 256),
+    )
     path = tmp_path / "here.state"
     assert "saved" in ok(s, f"save {path}")
     ok(s, "continue")
@@ -337,14 +342,14 @@ def test_save_and_load_round_trip(s, tmp_path):
     after = (tuple(m.r), bytes(m.xb), m.rip, m.icount, m.mem.read(sym(s, "arr"), 256))
     assert after == before
     assert 1 in s.breakpoints, "breakpoints survive a load"
-    ok(s, "continue")                                  # runs on from the loaded state
+    ok(s, "continue")  # runs on from the loaded state
     assert s.machine.r[7] == 3
     s2 = Session.from_state(str(path), root=str(tmp_path))
     assert s2.machine.icount == before[3]
 
 
 def test_call_runs_a_routine_and_restores_registers(s):
-    ok(s, "continue")                                   # exited
+    ok(s, "continue")  # exited
     out = ok(s, "call twice 7")
     assert "twice returned" in out and "rax = 0x38 (56)" in out
     assert s.machine.exit_status == 0, "registers (and the exit) are restored"
@@ -378,16 +383,56 @@ def test_fault_shows_kind_instruction_address_and_line(tmp_path):
 
 
 # ---- bad input ---------------------------------------------------------------------------------------------
-BAD = ["frobnicate", "print", "print rax +", "print nosuch", "print 1/0", "x/8f 0",
-       "x/zz rsp", "x/8f", "break nosuch_label", "break prog.asm:9999",
-       "break counter", "watch rax", "watch", "watch 0 4", "delete 99", "disable x",
-       "set", "set 5 = 3", "set rip = 3", "set f32 [0] = 1", "view nosuch",
-       "view arr as f32[1000000x1000]", "view arr as q12", "heatmap arr",
-       "heatmap arr as f32[8x8] col 99", "show digit", "show picture X", "info",
-       "info nonsense", "load /nonexistent/state", "save /nonexistent/dir/x.state",
-       "advance", "until nosuch", "call nosuch", "step -3", "step many", "xmm q",
-       "profile x", "last-write", "help nosuch", "continue --slow", "bits", "x/8f @",
-       "list nosuch.asm:3", "print f32 W1[", "set rax = ", "print 'ab'", "p/q rax"]
+BAD = [
+    "frobnicate",
+    "print",
+    "print rax +",
+    "print nosuch",
+    "print 1/0",
+    "x/8f 0",
+    "x/zz rsp",
+    "x/8f",
+    "break nosuch_label",
+    "break prog.asm:9999",
+    "break counter",
+    "watch rax",
+    "watch",
+    "watch 0 4",
+    "delete 99",
+    "disable x",
+    "set",
+    "set 5 = 3",
+    "set rip = 3",
+    "set f32 [0] = 1",
+    "view nosuch",
+    "view arr as f32[1000000x1000]",
+    "view arr as q12",
+    "heatmap arr",
+    "heatmap arr as f32[8x8] col 99",
+    "show digit",
+    "show picture X",
+    "info",
+    "info nonsense",
+    "load /nonexistent/state",
+    "save /nonexistent/dir/x.state",
+    "advance",
+    "until nosuch",
+    "call nosuch",
+    "step -3",
+    "step many",
+    "xmm q",
+    "profile x",
+    "last-write",
+    "help nosuch",
+    "continue --slow",
+    "bits",
+    "x/8f @",
+    "list nosuch.asm:3",
+    "print f32 W1[",
+    "set rax = ",
+    "print 'ab'",
+    "p/q rax",
+]
 
 
 @pytest.mark.parametrize("line", BAD)

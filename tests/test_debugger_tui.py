@@ -84,6 +84,7 @@ def run_app(s: Session, body) -> None:
         async with app.run_test(size=(200, 50)) as pilot:
             await pilot.pause()
             await body(app, pilot)
+
     asyncio.run(main())
 
 
@@ -102,12 +103,13 @@ def test_step_next_finish_keys(tmp_path):
         await pilot.press("n")
         await settle(app, pilot)
         assert m.r[0] == 25, "n stepped over the call"
-        await pilot.press("s", "s")                     # mov rdi, rax; call square -> in square
+        await pilot.press("s", "s")  # mov rdi, rax; call square -> in square
         await settle(app, pilot)
         assert "square" in panel(app, "#stack")
         await pilot.press("f")
         await settle(app, pilot)
         assert m.r[0] == 625 and any("returned from square" in x for x in console(app))
+
     run_app(s, body)
 
 
@@ -134,11 +136,12 @@ def test_break_continue_reverse_keys(tmp_path):
         await settle(app, pilot)
         assert m.icount == first and m.r[7] == 5
         assert "replaying" in str(app.query_one("#status").content)
-        await pilot.press("b")                           # toggles the breakpoint off here
+        await pilot.press("b")  # toggles the breakpoint off here
         await pilot.pause()
         assert not s.breakpoints
         await pilot.press("b")
         assert len(s.breakpoints) == 1
+
     run_app(s, body)
 
 
@@ -146,8 +149,15 @@ def test_bad_command_gives_a_message_and_the_ui_lives_on(tmp_path):
     s = session(tmp_path)
 
     async def body(app, pilot):
-        for line in ("frobnicate", "print nosuch", "x/8f 0", "view arr as q9", "set 1 = 2",
-                     "break nowhere", "step"):
+        for line in (
+            "frobnicate",
+            "print nosuch",
+            "x/8f 0",
+            "view arr as q9",
+            "set 1 = 2",
+            "break nowhere",
+            "step",
+        ):
             await command(app, pilot, line)
         out = console(app)
         assert any("unknown command 'frobnicate'" in x for x in out)
@@ -155,17 +165,21 @@ def test_bad_command_gives_a_message_and_the_ui_lives_on(tmp_path):
         assert any("cannot read 32 bytes at 0x0" in x for x in out)
         assert s.machine.icount == 1, "the UI kept working"
         assert app.is_running
+
     run_app(s, body)
 
 
 def test_fault_is_shown_and_stepping_again_is_refused_clearly(tmp_path):
-    s = session(tmp_path, """
+    s = session(
+        tmp_path,
+        """
     global _start
     section .text
     _start:
         xor ebx, ebx
         mov rax, [rbx]
-    """)
+    """,
+    )
 
     async def body(app, pilot):
         await pilot.press("c")
@@ -176,6 +190,7 @@ def test_fault_is_shown_and_stepping_again_is_refused_clearly(tmp_path):
         await pilot.press("s")
         await settle(app, pilot)
         assert app.is_running
+
     run_app(s, body)
 
 
@@ -192,6 +207,7 @@ def test_help_screen_lists_every_command(tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+
     run_app(s, body)
 
 
@@ -213,6 +229,7 @@ def test_xmm_key_memory_view_and_scrolling(tmp_path):
         await pilot.press("c")
         await settle(app, pilot)
         assert "55" in panel(app, "#memory"), "the view shows the filled array"
+
     run_app(s, body)
 
 
@@ -225,6 +242,7 @@ def test_pictures_in_the_memory_panel(tmp_path):
         assert "▀" in panel(app, "#memory")
         await command(app, pilot, "heatmap arr as i32[8x8]")
         assert "8x8" in panel(app, "#memory")
+
     run_app(s, body)
 
 
@@ -242,6 +260,7 @@ def test_escape_interrupts_a_long_continue(tmp_path):
         await pilot.press("r")
         await settle(app, pilot)
         assert s.stop.kind == "step"
+
     run_app(s, body)
 
 
@@ -253,4 +272,5 @@ def test_q_quits(tmp_path, key):
         await pilot.press(key)
         await pilot.pause()
         assert not app.is_running
+
     run_app(s, body)

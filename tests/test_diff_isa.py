@@ -100,12 +100,28 @@ def default_flags(d) -> str:
 def curated_pairs(bits: int) -> list[tuple[int, int]]:
     m = (1 << bits) - 1
     h = 1 << (bits - 1)
-    return [(h - 1, 1), (h, 1), (h, m), (0, 0), (m, m), (m, 1), (h, h), (h - 1, h - 1),
-            (0x80 & m, 0x7F), (0, 1), (1, 0), (h, 0), (0, h), (m, 0), (0, m)]
+    return [
+        (h - 1, 1),
+        (h, 1),
+        (h, m),
+        (0, 0),
+        (m, m),
+        (m, 1),
+        (h, h),
+        (h - 1, h - 1),
+        (0x80 & m, 0x7F),
+        (0, 1),
+        (1, 0),
+        (h, 0),
+        (0, h),
+        (m, 0),
+        (0, m),
+    ]
 
 
 # ---------------------------------------------------------------------------
 # integer instructions
+
 
 def gen_alu(d, form, rng, n=24):
     """Two-operand (and one-operand) integer forms: pairs of edge values."""
@@ -178,7 +194,7 @@ def gen_shift(d, form, rng):
         if cnt_tok == "cl":
             b.reserved.add(1)
             if rng.random() < 0.08:
-                dst = Op_cl(bits)                      # shl cl, cl / shl rcx, cl
+                dst = Op_cl(bits)  # shl cl, cl / shl rcx, cl
             else:
                 dst = b.operand(dst_tok, bits)
                 b.put(dst, random_int(rng, bits))
@@ -188,8 +204,9 @@ def gen_shift(d, form, rng):
             dst = b.operand(dst_tok, bits)
             b.put(dst, random_int(rng, bits))
             text = f"{d.mnemonic} {dst.text}, {count}"
-        cases.append(b.case(f"{d.mnemonic}[{form}] count={count}#{i}", [text],
-                            shift_flags(d, bits, count)))
+        cases.append(
+            b.case(f"{d.mnemonic}[{form}] count={count}#{i}", [text], shift_flags(d, bits, count))
+        )
     return cases
 
 
@@ -211,8 +228,9 @@ def gen_mul1(d, form, rng, n=24):
         a, v = pairs[i] if i < len(pairs) else (random_int(rng, bits), random_int(rng, bits))
         b.state.set_reg(acc, a)
         b.put(src, v)
-        cases.append(b.case(f"{d.mnemonic}[{form}]#{i}", [f"{d.mnemonic} {src.text}"],
-                            default_flags(d)))
+        cases.append(
+            b.case(f"{d.mnemonic}[{form}]#{i}", [f"{d.mnemonic} {src.text}"], default_flags(d))
+        )
     return cases
 
 
@@ -238,8 +256,9 @@ def _div_operands(rng, bits: int, signed: bool) -> tuple[int, int]:
             if x == 0 and rng.random() < 0.5:
                 x = r
             qq = abs(x) // abs(dv) * (1 if (x >= 0) == (dv > 0) else -1)
-            if -(1 << (bits - 1)) <= qq < (1 << (bits - 1)) and \
-                    -(1 << (2 * bits - 1)) <= x < (1 << (2 * bits - 1)):
+            if -(1 << (bits - 1)) <= qq < (1 << (bits - 1)) and -(1 << (2 * bits - 1)) <= x < (
+                1 << (2 * bits - 1)
+            ):
                 return x & ((1 << 2 * bits) - 1), dv & m
         else:
             if dv == 0:
@@ -253,8 +272,8 @@ def gen_div(d, form, rng, n=28):
     signed = d.mnemonic == "idiv"
     cases = []
     for i in range(n):
-        b = Builder(rng, reserved=(0, 2))                # rax, rdx are the dividend
-        self_div = i % 9 == 8                           # div rax/eax/ax/al (dividend high < it)
+        b = Builder(rng, reserved=(0, 2))  # rax, rdx are the dividend
+        self_div = i % 9 == 8  # div rax/eax/ax/al (dividend high < it)
         x, dv = _div_operands(rng, bits, signed)
         if self_div:
             acc = {8: "al", 16: "ax", 32: "eax", 64: "rax"}[bits]
@@ -272,8 +291,9 @@ def gen_div(d, form, rng, n=28):
             lo, hi = {16: ("ax", "dx"), 32: ("eax", "edx"), 64: ("rax", "rdx")}[bits]
             b.state.set_reg(lo, x)
             b.state.set_reg(hi, x >> bits)
-        cases.append(b.case(f"{d.mnemonic}[{form}]#{i}", [f"{d.mnemonic} {src_text}"],
-                            default_flags(d)))
+        cases.append(
+            b.case(f"{d.mnemonic}[{form}]#{i}", [f"{d.mnemonic} {src_text}"], default_flags(d))
+        )
     return cases
 
 
@@ -298,7 +318,9 @@ def gen_lea(d, form, rng, n=30):
         pool = [r for r in GPR64 if r != "rsp"]
         base, idx = rng.choice(pool), rng.choice([r for r in pool if r != "rsp"])
         scale = rng.choice((1, 2, 4, 8))
-        disp = rng.choice((0, 1, -1, 8, -8, 0x7FFFFFFF, -0x80000000, 0x1234, rng.randint(-999, 999)))
+        disp = rng.choice(
+            (0, 1, -1, 8, -8, 0x7FFFFFFF, -0x80000000, 0x1234, rng.randint(-999, 999))
+        )
         shape = i % 5
         if shape == 0:
             inner = base
@@ -350,8 +372,14 @@ def gen_jcc(d, form, rng):
         b = Builder(rng)
         b.state.flags = fl
         mn = names[i % len(names)]
-        body = [f"{mn} {{L}}taken", "mov r9d, 1", "jmp {L}done", "{L}taken:", "mov r9d, 2",
-                "{L}done:"]
+        body = [
+            f"{mn} {{L}}taken",
+            "mov r9d, 1",
+            "jmp {L}done",
+            "{L}taken:",
+            "mov r9d, 2",
+            "{L}done:",
+        ]
         cases.append(b.case(f"{mn} flags={fl}", body))
     return cases
 
@@ -366,8 +394,15 @@ def gen_jmp(d, form, rng):
             body = ["lea rax, [rel {L}t]", "jmp rax", "mov r9d, 1", "{L}t:", "mov eax, 2"]
         else:
             m = b.mem(64, off=8 * rng.randrange(SCRATCH_SIZE // 8))
-            body = ["lea rax, [rel {L}t]", f"mov {m.text}, rax", f"jmp {m.text}",
-                    "mov r9d, 1", "{L}t:", "mov eax, 2", f"mov {m.text}, rax"]
+            body = [
+                "lea rax, [rel {L}t]",
+                f"mov {m.text}, rax",
+                f"jmp {m.text}",
+                "mov r9d, 1",
+                "{L}t:",
+                "mov eax, 2",
+                f"mov {m.text}, rax",
+            ]
         cases.append(b.case(f"jmp[{form}]#{i}", body))
     return cases
 
@@ -380,12 +415,26 @@ def gen_call(d, form, rng):
         if form.tokens == ("rel",):
             body = ["call {L}f", "mov r9d, 1", "{L}f:", "mov qword [rsp], 0"]
         elif i % 2 == 0:
-            body = ["lea rbx, [rel {L}f]", "call rbx", "mov r9d, 1", "{L}f:",
-                    "mov qword [rsp], 0", "mov ebx, 3"]
+            body = [
+                "lea rbx, [rel {L}f]",
+                "call rbx",
+                "mov r9d, 1",
+                "{L}f:",
+                "mov qword [rsp], 0",
+                "mov ebx, 3",
+            ]
         else:
             m = b.mem(64, off=8 * rng.randrange(SCRATCH_SIZE // 8))
-            body = ["lea rax, [rel {L}f]", f"mov {m.text}, rax", f"call {m.text}", "mov r9d, 1",
-                    "{L}f:", "mov qword [rsp], 0", "mov eax, 2", f"mov {m.text}, rax"]
+            body = [
+                "lea rax, [rel {L}f]",
+                f"mov {m.text}, rax",
+                f"call {m.text}",
+                "mov r9d, 1",
+                "{L}f:",
+                "mov qword [rsp], 0",
+                "mov eax, 2",
+                f"mov {m.text}, rax",
+            ]
         cases.append(b.case(f"call[{form}]#{i}", body))
     return cases
 
@@ -396,8 +445,7 @@ def gen_ret(d, form, rng):
         b = Builder(rng)
         pre = [f"push {k}" for k in range((n or 0) // 8)]
         ret = "ret" if n is None else f"ret {n}"
-        body = pre + ["call {L}f", "mov r9d, 2", "jmp {L}d", "{L}f:", "mov r10d, 3", ret,
-                      "{L}d:"]
+        body = pre + ["call {L}f", "mov r9d, 2", "jmp {L}d", "{L}f:", "mov r10d, 3", ret, "{L}d:"]
         cases.append(b.case(f"{ret}#{i}", body))
     return cases
 
@@ -407,7 +455,9 @@ def gen_push(d, form, rng):
     for i in range(16):
         b = Builder(rng, reserved=(9,))
         if form.tokens == ("imm32",):
-            v = rng.choice([0, 1, -1, 0x7FFFFFFF, -0x80000000, 0x80, -129, rng.randint(-9999, 9999)])
+            v = rng.choice(
+                [0, 1, -1, 0x7FFFFFFF, -0x80000000, 0x80, -129, rng.randint(-9999, 9999)]
+            )
             text = f"push {imm_text_signed(v)}"
         else:
             op = b.operand("r/m64", 64)
@@ -436,8 +486,13 @@ def gen_leave(d, form, rng):
     cases = []
     for i in range(4):
         b = Builder(rng)
-        body = ["push r12", "mov rbp, rsp", f"lea rsp, [rsp-{8 * (i + 1)}]",
-                "mov qword [rsp], 5", "leave"]
+        body = [
+            "push r12",
+            "mov rbp, rsp",
+            f"lea rsp, [rsp-{8 * (i + 1)}]",
+            "mov qword [rsp], 5",
+            "leave",
+        ]
         cases.append(b.case(f"leave#{i}", body))
     return cases
 
@@ -453,23 +508,31 @@ def gen_syscall(d, form, rng):
     calls = [
         ("unknown syscall 1000", ["mov eax, 1000"]),
         ("unknown syscall 4000", ["mov eax, 4000"]),
-        ("write(1, scratch, 0)", ["mov eax, 1", "mov edi, 1", "lea rsi, [rel scratch]",
-                                  "mov edx, 0"]),
-        ("write(-1, scratch, 4)", ["mov eax, 1", "mov rdi, -1", "lea rsi, [rel scratch]",
-                                   "mov edx, 4"]),
-        ("write(77, scratch, 4)", ["mov eax, 1", "mov edi, 77", "lea rsi, [rel scratch]",
-                                   "mov edx, 4"]),
+        (
+            "write(1, scratch, 0)",
+            ["mov eax, 1", "mov edi, 1", "lea rsi, [rel scratch]", "mov edx, 0"],
+        ),
+        (
+            "write(-1, scratch, 4)",
+            ["mov eax, 1", "mov rdi, -1", "lea rsi, [rel scratch]", "mov edx, 4"],
+        ),
+        (
+            "write(77, scratch, 4)",
+            ["mov eax, 1", "mov edi, 77", "lea rsi, [rel scratch]", "mov edx, 4"],
+        ),
         ("close(99)", ["mov eax, 3", "mov edi, 99"]),
         ("lseek(99, 0, 0)", ["mov eax, 8", "mov edi, 99", "xor esi, esi", "xor edx, edx"]),
-        ("read(55, scratch, 8)", ["mov eax, 0", "mov edi, 55", "lea rsi, [rel scratch]",
-                                  "mov edx, 8"]),
+        (
+            "read(55, scratch, 8)",
+            ["mov eax, 0", "mov edi, 55", "lea rsi, [rel scratch]", "mov edx, 8"],
+        ),
     ]
     cases = []
     for what, setup in calls:
         b = Builder(rng)
         body = setup + ["syscall"]
         if any("rsi, [rel scratch]" in s for s in setup):
-            body.append("mov esi, 0")        # an address: not comparable
+            body.append("mov esi, 0")  # an address: not comparable
         cases.append(b.case(f"syscall {what}", body, ignore=("rcx", "r11")))
     return cases
 
@@ -478,46 +541,105 @@ def gen_syscall(d, form, rng):
 # SSE instructions
 
 F32_PAIRS = [  # (dst lane, src lane) bit patterns
-    (0x7F800000, 0xFF800000), (0x7F800000, 0x7F800000), (0xFF800000, 0xFF800000),
-    (0x00000000, 0x80000000), (0x80000000, 0x00000000), (0x80000000, 0x80000000),
-    (0x00000000, 0x00000000), (0x7FC00001, 0x7FC00002), (0x7F800001, 0x7FC12345),
-    (0x7FC12345, 0x7F800001), (0x3F800000, 0x7FA00000), (0xFFA00005, 0x3F800000),
-    (0x7FC12345, 0x3F800000), (0x3F800000, 0xFFC00000), (0x7F7FFFFF, 0x7F7FFFFF),
-    (0x7F7FFFFF, 0xFF7FFFFF), (0x00800000, 0x3F000000), (0x00000001, 0x00000001),
-    (0x007FFFFF, 0x00800000), (0x3F800000, 0x33800000), (0x3F800000, 0x33800001),
-    (0x3F800001, 0x33800000), (0x3F800000, 0x3F800000), (0x3F800000, 0xBF800000),
-    (0x00000000, 0x7F800000), (0x7F800000, 0x00000000), (0x3F800000, 0x00000000),
-    (0xBF800000, 0x00000000), (0x3F800000, 0x80000000), (0x40200000, 0xBF000000),
-    (0x80000001, 0x00000001), (0x4B800000, 0x3F800000), (0x3EAAAAAB, 0x40400000),
-    (0x00800000, 0x00800000), (0x0C000000, 0x0C000000), (0x5F000000, 0x5F000000),
+    (0x7F800000, 0xFF800000),
+    (0x7F800000, 0x7F800000),
+    (0xFF800000, 0xFF800000),
+    (0x00000000, 0x80000000),
+    (0x80000000, 0x00000000),
+    (0x80000000, 0x80000000),
+    (0x00000000, 0x00000000),
+    (0x7FC00001, 0x7FC00002),
+    (0x7F800001, 0x7FC12345),
+    (0x7FC12345, 0x7F800001),
+    (0x3F800000, 0x7FA00000),
+    (0xFFA00005, 0x3F800000),
+    (0x7FC12345, 0x3F800000),
+    (0x3F800000, 0xFFC00000),
+    (0x7F7FFFFF, 0x7F7FFFFF),
+    (0x7F7FFFFF, 0xFF7FFFFF),
+    (0x00800000, 0x3F000000),
+    (0x00000001, 0x00000001),
+    (0x007FFFFF, 0x00800000),
+    (0x3F800000, 0x33800000),
+    (0x3F800000, 0x33800001),
+    (0x3F800001, 0x33800000),
+    (0x3F800000, 0x3F800000),
+    (0x3F800000, 0xBF800000),
+    (0x00000000, 0x7F800000),
+    (0x7F800000, 0x00000000),
+    (0x3F800000, 0x00000000),
+    (0xBF800000, 0x00000000),
+    (0x3F800000, 0x80000000),
+    (0x40200000, 0xBF000000),
+    (0x80000001, 0x00000001),
+    (0x4B800000, 0x3F800000),
+    (0x3EAAAAAB, 0x40400000),
+    (0x00800000, 0x00800000),
+    (0x0C000000, 0x0C000000),
+    (0x5F000000, 0x5F000000),
 ]
 F64_PAIRS = [
-    (0x7FF0000000000000, 0xFFF0000000000000), (0x7FF0000000000000, 0x7FF0000000000000),
-    (0x0000000000000000, 0x8000000000000000), (0x8000000000000000, 0x0000000000000000),
-    (0x8000000000000000, 0x8000000000000000), (0x0000000000000000, 0x0000000000000000),
-    (0x7FF8000000000001, 0x7FF8000000000002), (0x7FF0000000000001, 0x7FF8000000012345),
-    (0x7FF8000000012345, 0x7FF0000000000001), (0x3FF0000000000000, 0x7FF4000000000000),
-    (0xFFF4000000000005, 0x3FF0000000000000), (0x3FF0000000000000, 0xFFF8000000000000),
-    (0x7FEFFFFFFFFFFFFF, 0x7FEFFFFFFFFFFFFF), (0x7FEFFFFFFFFFFFFF, 0xFFEFFFFFFFFFFFFF),
-    (0x0010000000000000, 0x3FE0000000000000), (0x0000000000000001, 0x0000000000000001),
-    (0x000FFFFFFFFFFFFF, 0x0010000000000000), (0x3FF0000000000000, 0x3CA0000000000000),
-    (0x3FF0000000000000, 0x3CA0000000000001), (0x3FF0000000000001, 0x3CA0000000000000),
-    (0x3FF0000000000000, 0x3FF0000000000000), (0x3FF0000000000000, 0xBFF0000000000000),
-    (0x0000000000000000, 0x7FF0000000000000), (0x7FF0000000000000, 0x0000000000000000),
-    (0x3FF0000000000000, 0x0000000000000000), (0xBFF0000000000000, 0x8000000000000000),
-    (0x4004000000000000, 0xBFE0000000000000), (0x8000000000000001, 0x0000000000000001),
-    (0x3FD5555555555555, 0x4008000000000000), (0x0180000000000000, 0x0180000000000000),
+    (0x7FF0000000000000, 0xFFF0000000000000),
+    (0x7FF0000000000000, 0x7FF0000000000000),
+    (0x0000000000000000, 0x8000000000000000),
+    (0x8000000000000000, 0x0000000000000000),
+    (0x8000000000000000, 0x8000000000000000),
+    (0x0000000000000000, 0x0000000000000000),
+    (0x7FF8000000000001, 0x7FF8000000000002),
+    (0x7FF0000000000001, 0x7FF8000000012345),
+    (0x7FF8000000012345, 0x7FF0000000000001),
+    (0x3FF0000000000000, 0x7FF4000000000000),
+    (0xFFF4000000000005, 0x3FF0000000000000),
+    (0x3FF0000000000000, 0xFFF8000000000000),
+    (0x7FEFFFFFFFFFFFFF, 0x7FEFFFFFFFFFFFFF),
+    (0x7FEFFFFFFFFFFFFF, 0xFFEFFFFFFFFFFFFF),
+    (0x0010000000000000, 0x3FE0000000000000),
+    (0x0000000000000001, 0x0000000000000001),
+    (0x000FFFFFFFFFFFFF, 0x0010000000000000),
+    (0x3FF0000000000000, 0x3CA0000000000000),
+    (0x3FF0000000000000, 0x3CA0000000000001),
+    (0x3FF0000000000001, 0x3CA0000000000000),
+    (0x3FF0000000000000, 0x3FF0000000000000),
+    (0x3FF0000000000000, 0xBFF0000000000000),
+    (0x0000000000000000, 0x7FF0000000000000),
+    (0x7FF0000000000000, 0x0000000000000000),
+    (0x3FF0000000000000, 0x0000000000000000),
+    (0xBFF0000000000000, 0x8000000000000000),
+    (0x4004000000000000, 0xBFE0000000000000),
+    (0x8000000000000001, 0x0000000000000001),
+    (0x3FD5555555555555, 0x4008000000000000),
+    (0x0180000000000000, 0x0180000000000000),
 ]
 
-F32_PREFIXES = ("add", "sub", "mul", "div", "max", "min", "sqrt", "hadd", "comi", "ucomi",
-                "shuf", "unpck")
+F32_PREFIXES = (
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "max",
+    "min",
+    "sqrt",
+    "hadd",
+    "comi",
+    "ucomi",
+    "shuf",
+    "unpck",
+)
 FLOAT_BINARY = ("add", "sub", "mul", "div", "max", "min", "hadd", "comi", "ucomi")
 
 
 def lane_kind(mn: str) -> str:
     """What the xmm operands of mn hold: 'f32', 'f64', 'i32' or 'bits'."""
-    special = {"cvtss2sd": "f32", "cvttss2si": "f32", "cvttps2dq": "f32", "cvtsd2ss": "f64",
-               "cvttsd2si": "f64", "cvtdq2ps": "i32", "cvtsi2ss": "bits", "cvtsi2sd": "bits"}
+    special = {
+        "cvtss2sd": "f32",
+        "cvttss2si": "f32",
+        "cvttps2dq": "f32",
+        "cvtsd2ss": "f64",
+        "cvttsd2si": "f64",
+        "cvtdq2ps": "i32",
+        "cvtsi2ss": "bits",
+        "cvtsi2sd": "bits",
+    }
     if mn in special:
         return special[mn]
     if mn.startswith(F32_PREFIXES):
@@ -550,13 +672,42 @@ def fill(b: Builder, op, kind: str, rng) -> None:
         b.put(op, lane_value(rng, kind, lane), lane, at)
 
 
-INT_CONVERT_EDGES = [0, 1, -1, 2, -2, 3, 7, 100, -100, (1 << 24), (1 << 24) + 1, (1 << 24) + 3,
-                     (1 << 25) + 2, (1 << 25) + 6, (1 << 31) - 1, -(1 << 31), (1 << 31) - 64,
-                     (1 << 31) - 65, -(1 << 31) + 1, (1 << 53), (1 << 53) + 1, (1 << 53) + 3,
-                     (1 << 63) - 1, -(1 << 63), -(1 << 63) + 1, (1 << 62) + (1 << 38) + 1,
-                     0x7FFFFF8000000000, 0x7FFFFFC000000000, 0x7FFFFFFFFFFFFC00,
-                     0x7FFFFFFFFFFFFE00, -0x7FFFFFFFFFFFFE00, 0x0000_0080_0000_0001,
-                     0x1000_0010_0000_0000, 0x1000_0030_0000_0000]
+INT_CONVERT_EDGES = [
+    0,
+    1,
+    -1,
+    2,
+    -2,
+    3,
+    7,
+    100,
+    -100,
+    (1 << 24),
+    (1 << 24) + 1,
+    (1 << 24) + 3,
+    (1 << 25) + 2,
+    (1 << 25) + 6,
+    (1 << 31) - 1,
+    -(1 << 31),
+    (1 << 31) - 64,
+    (1 << 31) - 65,
+    -(1 << 31) + 1,
+    (1 << 53),
+    (1 << 53) + 1,
+    (1 << 53) + 3,
+    (1 << 63) - 1,
+    -(1 << 63),
+    -(1 << 63) + 1,
+    (1 << 62) + (1 << 38) + 1,
+    0x7FFFFF8000000000,
+    0x7FFFFFC000000000,
+    0x7FFFFFFFFFFFFC00,
+    0x7FFFFFFFFFFFFE00,
+    -0x7FFFFFFFFFFFFE00,
+    0x0000_0080_0000_0001,
+    0x1000_0010_0000_0000,
+    0x1000_0030_0000_0000,
+]
 
 
 def int_for_convert(rng, bits: int, i: int) -> int:
@@ -584,7 +735,7 @@ def gen_sse(d, form, rng):
     else:
         n = 24
     cases = []
-    k = 0                                      # position in the curated list
+    k = 0  # position in the curated list
     for i in range(n):
         b = Builder(rng)
         ops = []
@@ -630,11 +781,28 @@ def gen_sse(d, form, rng):
 # dispatch
 
 SPECIAL = {
-    "mov": gen_mov, "imul": gen_imul, "mul": gen_mul1, "div": gen_div, "idiv": gen_div,
-    "cqo": gen_implicit_rax, "cdq": gen_implicit_rax, "cdqe": gen_implicit_rax,
-    "lea": gen_lea, "shl": gen_shift, "shr": gen_shift, "sar": gen_shift, "rol": gen_shift,
-    "ror": gen_shift, "jmp": gen_jmp, "call": gen_call, "ret": gen_ret, "push": gen_push,
-    "pop": gen_pop, "leave": gen_leave, "nop": gen_nop, "syscall": gen_syscall,
+    "mov": gen_mov,
+    "imul": gen_imul,
+    "mul": gen_mul1,
+    "div": gen_div,
+    "idiv": gen_div,
+    "cqo": gen_implicit_rax,
+    "cdq": gen_implicit_rax,
+    "cdqe": gen_implicit_rax,
+    "lea": gen_lea,
+    "shl": gen_shift,
+    "shr": gen_shift,
+    "sar": gen_shift,
+    "rol": gen_shift,
+    "ror": gen_shift,
+    "jmp": gen_jmp,
+    "call": gen_call,
+    "ret": gen_ret,
+    "push": gen_push,
+    "pop": gen_pop,
+    "leave": gen_leave,
+    "nop": gen_nop,
+    "syscall": gen_syscall,
 }
 INT_TOKENS = {f"{p}{n}" for p in ("r", "r/m", "m", "imm") for n in (8, 16, 32, 64)}
 
@@ -653,8 +821,9 @@ def generator(d):
         return gen_sse
     if d.group == "integer" and all(set(f.tokens) <= INT_TOKENS for f in d.forms):
         return gen_alu
-    raise NoGenerator(f"no case generator for {d.mnemonic} ({d.group}); add one to "
-                      "tests/test_diff_isa.py")
+    raise NoGenerator(
+        f"no case generator for {d.mnemonic} ({d.group}); add one to tests/test_diff_isa.py"
+    )
 
 
 def cases_for(d) -> list[Case]:
@@ -671,6 +840,7 @@ def cases_for(d) -> list[Case]:
 
 # ---------------------------------------------------------------------------
 # tests
+
 
 def test_table_is_loaded():
     if not TABLE:
@@ -708,15 +878,24 @@ def test_harness_dump_decodes_known_state(tmp_path):
     st.set_xmm(3, f32_of(1.5), 4, 0)
     st.set_xmm(4, f32_of(2.25), 4, 0)
     st.set_mem(16, 0x1122334455667788, 8)
-    case = Case("known", ["add rax, rbx", "addss xmm3, xmm4", "not qword [rel scratch+16]",
-                          "push rbx", "mov r9, [rsp]"], st)
+    case = Case(
+        "known",
+        [
+            "add rax, rbx",
+            "addss xmm3, xmm4",
+            "not qword [rel scratch+16]",
+            "push rbx",
+            "mov r9, [rsp]",
+        ],
+        st,
+    )
     (dump,) = run_native_cases([case], tmp_path)
     assert dump.gprs[0] == 0x8000000000000000
     assert dump.flags == {"O": 1, "C": 0, "Z": 0, "S": 1, "P": 1}
     assert struct.unpack_from("<f", dump.xmm[3])[0] == 3.75
     assert dump.xmm[4] == bytes(st.xmm[4])
     assert dump.scratch[16:24] == (~0x1122334455667788 & (2**64 - 1)).to_bytes(8, "little")
-    assert dump.gprs[4] == (-8) & (2**64 - 1)              # rsp moved by the push
+    assert dump.gprs[4] == (-8) & (2**64 - 1)  # rsp moved by the push
     assert dump.gprs[9] == 1
     assert "rax=8000000000000000" in dump.render()
 
@@ -758,33 +937,57 @@ for _mn in ("div", "idiv"):
         acc = {8: "ax", 16: "ax", 32: "eax", 64: "rax"}[_bits]
         hi = {8: None, 16: "dx", 32: "edx", 64: "rdx"}[_bits]
         src = {8: "bl", 16: "bx", 32: "ebx", 64: "rbx"}[_bits]
-        big = (1 << (_bits - 1))
-        DIV_FAULTS.append((f"{_mn} {src} by zero", [f"mov {acc}, 7"]
-                           + ([f"mov {hi}, 0"] if hi else []) + [f"mov {src}, 0", f"{_mn} {src}"]))
+        big = 1 << (_bits - 1)
+        DIV_FAULTS.append(
+            (
+                f"{_mn} {src} by zero",
+                [f"mov {acc}, 7"]
+                + ([f"mov {hi}, 0"] if hi else [])
+                + [f"mov {src}, 0", f"{_mn} {src}"],
+            )
+        )
         if _mn == "div":
-            DIV_FAULTS.append((f"div {src} quotient overflow", [f"mov {acc}, 0"]
-                               + ([f"mov {hi}, 1"] if hi else ["mov ax, 0x100"])
-                               + [f"mov {src}, 1", f"div {src}"]))
+            DIV_FAULTS.append(
+                (
+                    f"div {src} quotient overflow",
+                    [f"mov {acc}, 0"]
+                    + ([f"mov {hi}, 1"] if hi else ["mov ax, 0x100"])
+                    + [f"mov {src}, 1", f"div {src}"],
+                )
+            )
         else:
             # INT_MIN / -1
-            setup = ([f"mov ax, {-big & 0xFFFF:#x}"] if _bits == 8 else
-                     [f"mov {acc}, {-big & ((1 << _bits) - 1):#x}" if _bits < 64
-                      else "mov rax, 0x8000000000000000",
-                      f"mov {hi}, {(1 << _bits) - 1:#x}" if _bits < 64 else "mov rdx, -1"])
+            setup = (
+                [f"mov ax, {-big & 0xFFFF:#x}"]
+                if _bits == 8
+                else [
+                    f"mov {acc}, {-big & ((1 << _bits) - 1):#x}"
+                    if _bits < 64
+                    else "mov rax, 0x8000000000000000",
+                    f"mov {hi}, {(1 << _bits) - 1:#x}" if _bits < 64 else "mov rdx, -1",
+                ]
+            )
             if _bits == 8:
-                setup = ["mov ax, 0xff80"]          # ax = -128
-            DIV_FAULTS.append((f"idiv {src} INT_MIN / -1", setup
-                               + [f"mov {src}, -1", f"idiv {src}"]))
-        DIV_FAULTS.append((f"{_mn} qword memory by zero", ["mov rax, 5", "xor edx, edx",
-                           "mov qword [rel buf], 0", f"{_mn} qword [rel buf]"]))
+                setup = ["mov ax, 0xff80"]  # ax = -128
+            DIV_FAULTS.append(
+                (f"idiv {src} INT_MIN / -1", setup + [f"mov {src}, -1", f"idiv {src}"])
+            )
+        DIV_FAULTS.append(
+            (
+                f"{_mn} qword memory by zero",
+                ["mov rax, 5", "xor edx, edx", "mov qword [rel buf], 0", f"{_mn} qword [rel buf]"],
+            )
+        )
 
 DIV_FAULTS = list(dict(DIV_FAULTS).items())
 
 
 def fault_program(lines: list[str]) -> str:
     body = "\n".join("    " + ln for ln in lines)
-    return (f"global _start\nsection .data\nalign 16\nbuf: times 64 db 0\n"
-            f"section .text\n_start:\n{body}\n    mov eax, 60\n    xor edi, edi\n    syscall\n")
+    return (
+        f"global _start\nsection .data\nalign 16\nbuf: times 64 db 0\n"
+        f"section .text\n_start:\n{body}\n    mov eax, 60\n    xor edi, edi\n    syscall\n"
+    )
 
 
 @pytest.mark.parametrize("what,lines", DIV_FAULTS, ids=[w for w, _ in DIV_FAULTS])
@@ -796,6 +999,7 @@ def test_divide_error_faults(what, lines, tmp_path):
     assert status == -SIGFPE, f"native: expected SIGFPE, got status {status}"
     require_vm()
     from vm import Fault
+
     with pytest.raises(Fault) as e:
         run_vm(src, root=tmp_path)
     assert e.value.kind == "divide-error", str(e.value)
@@ -834,6 +1038,7 @@ def test_misaligned_128bit_operand_faults(line, tmp_path):
     assert status in (-SIGSEGV, -SIGBUS), f"native: expected SIGSEGV, got status {status}"
     require_vm()
     from vm import Fault
+
     with pytest.raises(Fault) as e:
         run_vm(src, root=tmp_path)
     assert e.value.kind == "misaligned", str(e.value)
@@ -842,8 +1047,16 @@ def test_misaligned_128bit_operand_faults(line, tmp_path):
 def test_unaligned_moves_do_not_fault(tmp_path):
     """movups/movupd accept any alignment (natively and in the VM)."""
     require_native()
-    lines = ["movups xmm1, [rel buf+3]", "movupd [rel buf+9], xmm1", "movups xmm2, [rel buf+9]",
-             "movd eax, xmm2", "mov edi, eax", "and edi, 0", "mov eax, 60", "syscall"]
+    lines = [
+        "movups xmm1, [rel buf+3]",
+        "movupd [rel buf+9], xmm1",
+        "movups xmm2, [rel buf+9]",
+        "movd eax, xmm2",
+        "mov edi, eax",
+        "and edi, 0",
+        "mov eax, 60",
+        "syscall",
+    ]
     src = [("unal.asm", fault_program(lines))]
     out, status = run_native(build_native(src, workdir=tmp_path), cwd=tmp_path)
     assert status == 0

@@ -40,8 +40,12 @@ PROGRAMS = {
     "floats": (["floats.asm"], None, False, 0),
     "libm": (["libm.asm"], None, True, 0),
     "multi_file": (["multi_main.asm", "multi_util.asm"], None, False, 0),
-    "multi_file_defines": (["multi_main.asm", "multi_util.asm"], {"SCALE": -7, "EXTRA": 99},
-                           False, 0),
+    "multi_file_defines": (
+        ["multi_main.asm", "multi_util.asm"],
+        {"SCALE": -7, "EXTRA": 99},
+        False,
+        0,
+    ),
 }
 
 

@@ -53,16 +53,31 @@ try:
 except Exception:  # noqa: BLE001
     TABLE = {}
 
-BATCH = 40                     # sequences per program
-EXAMPLES = 3                   # hypothesis examples per test (each one program)
-BASE = "r15"                   # holds the scratch address throughout a sequence
+BATCH = 40  # sequences per program
+EXAMPLES = 3  # hypothesis examples per test (each one program)
+BASE = "r15"  # holds the scratch address throughout a sequence
 
 SHIFTS = ("shl", "shr", "sar", "rol", "ror")
 EXCLUDED = {"push", "pop", "leave", "call", "ret", "jmp", "syscall", "hostcall"}
 # condition -> flags it reads
-COND_READS = {"o": "O", "no": "O", "b": "C", "ae": "C", "e": "Z", "ne": "Z", "be": "CZ",
-              "a": "CZ", "s": "S", "ns": "S", "p": "P", "np": "P", "l": "SO", "ge": "SO",
-              "le": "ZSO", "g": "ZSO"}
+COND_READS = {
+    "o": "O",
+    "no": "O",
+    "b": "C",
+    "ae": "C",
+    "e": "Z",
+    "ne": "Z",
+    "be": "CZ",
+    "a": "CZ",
+    "s": "S",
+    "ns": "S",
+    "p": "P",
+    "np": "P",
+    "l": "SO",
+    "ge": "SO",
+    "le": "ZSO",
+    "g": "ZSO",
+}
 SHIFT_COUNTS = (0, 1, 2, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 255)
 
 
@@ -93,18 +108,20 @@ MIXED_POOL = _pool({"integer", "sse", "control"})
 # ---------------------------------------------------------------------------
 # sequence units and flag analysis
 
+
 @dataclass
 class Unit:
     """One instruction of a sequence (or a label), with what the flag
     analysis needs to know about it."""
+
     text: str
-    mnemonic: str | None = None           # None for a label
-    bits: int | None = None               # operand size (shifts)
-    count: int | None = None              # shift count; None = in cl (unknown)
-    target: str | None = None             # jcc: the label it jumps to
-    label: str | None = None              # this unit is `label:`
-    span: int = 0                         # jcc: how many units it jumps over
-    group: int | None = None              # div guard + div: kept together
+    mnemonic: str | None = None  # None for a label
+    bits: int | None = None  # operand size (shifts)
+    count: int | None = None  # shift count; None = in cl (unknown)
+    target: str | None = None  # jcc: the label it jumps to
+    label: str | None = None  # this unit is `label:`
+    span: int = 0  # jcc: how many units it jumps over
+    group: int | None = None  # div guard + div: kept together
 
     @property
     def defn(self):
@@ -126,7 +143,7 @@ def step_flags(u: Unit, defined: set[str]) -> set[str]:
         if d.mnemonic in ("shl", "shr") and u.bits in (8, 16):
             if u.count is None or (u.count & 31) >= u.bits:
                 und.add("C")
-        if u.count is None:                     # count in cl: maybe 0 (no change)
+        if u.count is None:  # count in cl: maybe 0 (no change)
             return defined - und
         masked = u.count & (63 if u.bits == 64 else 31)
         if masked == 0:
@@ -151,7 +168,7 @@ def flags_after(units: list[Unit]) -> tuple[set[str], bool]:
         if u.target is not None:
             pending.setdefault(u.target, []).append(set(defined))
         defined = step_flags(u, defined)
-    for sets in pending.values():            # labels dropped by shrinking: join at the end
+    for sets in pending.values():  # labels dropped by shrinking: join at the end
         for s in sets:
             defined &= s
     return defined, ok
@@ -159,6 +176,7 @@ def flags_after(units: list[Unit]) -> tuple[set[str], bool]:
 
 # ---------------------------------------------------------------------------
 # generation
+
 
 def edge_state(rng: random.Random) -> State:
     """A random state whose GPRs come mostly from a table of edge values."""
@@ -186,12 +204,11 @@ class SeqGen:
         self.rng, self.state, self.tag = rng, state, tag
         self.units: list[Unit] = []
         self.defined = set(ALL_FLAGS)
-        self.pending: list[tuple[int, str, set[str]]] = []   # (remaining units, label, flags)
+        self.pending: list[tuple[int, str, set[str]]] = []  # (remaining units, label, flags)
         self.nlabel = 0
 
     def builder(self, reserved=()) -> Builder:
-        return Builder(self.rng, state=self.state, reserved=reserved, base_reg=BASE,
-                       same_prob=0.2)
+        return Builder(self.rng, state=self.state, reserved=reserved, base_reg=BASE, same_prob=0.2)
 
     def emit(self, u: Unit, countdown: bool = True) -> None:
         """Append u; place the labels of forward jumps whose span ends here
@@ -279,18 +296,23 @@ class SeqGen:
             names = ["movzx" if bits == 8 else "xor", "or"]
         else:
             mask = {8: 0x3F, 16: 0x3FFF, 32: 0x3FFFFFFF, 64: 0x3FFFFFFF}[bits]
-            ext = {8: ["movsx ax, al"], 16: ["mov dx, ax", "sar dx, 15"], 32: ["cdq"],
-                   64: ["cqo"]}[bits]
+            ext = {8: ["movsx ax, al"], 16: ["mov dx, ax", "sar dx, 15"], 32: ["cdq"], 64: ["cqo"]}[
+                bits
+            ]
             guard = ext + [f"and {src}, {mask:#x}", f"or {src}, 1"]
             names = [g.split()[0] for g in guard]
         self.nlabel += 1
         for text, name in zip(guard, names):
-            self.emit(Unit(text, name, bits=16, count=15 if name == "sar" else None,
-                           group=self.nlabel), countdown=False)
+            self.emit(
+                Unit(text, name, bits=16, count=15 if name == "sar" else None, group=self.nlabel),
+                countdown=False,
+            )
         self.emit(Unit(f"{mn} {src}", mn, group=self.nlabel))
 
 
-def build_case(forms: list[tuple[str, tuple[str, ...]]], seed: int, name: str) -> tuple[Case, list[Unit]]:
+def build_case(
+    forms: list[tuple[str, tuple[str, ...]]], seed: int, name: str
+) -> tuple[Case, list[Unit]]:
     rng = random.Random(seed)
     state = edge_state(rng)
     gen = SeqGen(rng, state, name)
@@ -304,12 +326,19 @@ def make_case(name: str, state: State, units: list[Unit]) -> Case:
     defined, ok = flags_after(units)
     assert ok, "a flag reader reads undefined flags"
     flags = "".join(f for f in ALL_FLAGS if f in defined)
-    return Case(name, [u.text for u in units], state, setup=[f"lea {BASE}, [rel scratch]"],
-                flags=flags, rebase=(BASE,))
+    return Case(
+        name,
+        [u.text for u in units],
+        state,
+        setup=[f"lea {BASE}, [rel scratch]"],
+        flags=flags,
+        rebase=(BASE,),
+    )
 
 
 # ---------------------------------------------------------------------------
 # running, shrinking, reporting
+
 
 def shrink(case: Case, units: list[Unit], workdir: str, rounds: int = 40) -> Case:
     """Greedy: drop one instruction at a time while the case still differs.
@@ -321,10 +350,10 @@ def shrink(case: Case, units: list[Unit], workdir: str, rounds: int = 40) -> Cas
                 continue
             if u.group is not None:
                 if i and units[i - 1].group == u.group:
-                    continue                    # the group is tried from its first unit
+                    continue  # the group is tried from its first unit
                 rest = [x for x in units if x.group != u.group]
             else:
-                rest = units[:i] + units[i + 1:]
+                rest = units[:i] + units[i + 1 :]
             if not flags_after(rest)[1]:
                 continue
             cands.append((rest, make_case(case.name, case.state, rest)))
@@ -363,13 +392,17 @@ def check_batch(cases_units: list[tuple[Case, list[Unit]]]) -> None:
         units = dict((id(c), u) for c, u in cases_units)[id(case)]
         small = shrink(case, units, wd)
         from native import compare_case
+
         res2 = run_cases([small], wd, name="final")
         d2 = compare_case(small, res2.native[0], res2.vm[0]) if res2.vm else diffs
-        msg = [f"{len(fails)} of {len(cases)} random sequences differ. First one, shrunk "
-               f"from {len(units)} to {len(small.body)} lines:",
-               describe_failure(small, d2 or diffs, res2.native[0]),
-               "original sequence:", case.asm(),
-               "other failing sequences: " + ", ".join(c.name for c, _ in fails[1:20])]
+        msg = [
+            f"{len(fails)} of {len(cases)} random sequences differ. First one, shrunk "
+            f"from {len(units)} to {len(small.body)} lines:",
+            describe_failure(small, d2 or diffs, res2.native[0]),
+            "original sequence:",
+            case.asm(),
+            "other failing sequences: " + ", ".join(c.name for c, _ in fails[1:20]),
+        ]
         raise AssertionError("\n".join(msg))
 
 
@@ -382,14 +415,20 @@ def batch_strategy(pool):
     return st.lists(sequences(pool), min_size=BATCH, max_size=BATCH)
 
 
-SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, deadline=None,
-                    phases=[Phase.explicit, Phase.generate], database=None,
-                    suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def run_random(batch, tag: str) -> None:
-    cases_units = [build_case(forms, seed, f"{tag}#{k} seed={seed}")
-                   for k, (forms, seed) in enumerate(batch)]
+    cases_units = [
+        build_case(forms, seed, f"{tag}#{k} seed={seed}") for k, (forms, seed) in enumerate(batch)
+    ]
     check_batch(cases_units)
 
 
@@ -417,12 +456,13 @@ def test_random_mixed_sequences_with_forward_jumps(batch):
 # ---------------------------------------------------------------------------
 # self-checks of the generator (no native run needed)
 
+
 def test_flag_analysis_follows_the_table():
     if not TABLE:
         pytest.skip("vm.isa not importable yet")
     u = [Unit("add eax, ebx", "add"), Unit("imul eax, ebx", "imul")]
     assert flags_after(u)[0] == {"C", "O"}
-    u += [Unit("shl eax, cl", "shl", bits=32)]          # count unknown: PZS stay undefined
+    u += [Unit("shl eax, cl", "shl", bits=32)]  # count unknown: PZS stay undefined
     assert flags_after(u)[0] == {"C"}
     u += [Unit("shl eax, 1", "shl", bits=32, count=1)]
     assert flags_after(u)[0] == set(ALL_FLAGS)

@@ -8,8 +8,25 @@ from vm.isa import flags as F
 from vm.isa.spec import CONDITIONS
 from vm.optimize import cf_source, cond_source
 
-EDGE = st.sampled_from([0, 1, 2, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF,
-                        0x80000000, 0xFFFFFFFF, (1 << 63) - 1, 1 << 63, (1 << 64) - 1])
+EDGE = st.sampled_from(
+    [
+        0,
+        1,
+        2,
+        0x7F,
+        0x80,
+        0xFF,
+        0x7FFF,
+        0x8000,
+        0xFFFF,
+        0x7FFFFFFF,
+        0x80000000,
+        0xFFFFFFFF,
+        (1 << 63) - 1,
+        1 << 63,
+        (1 << 64) - 1,
+    ]
+)
 
 
 @st.composite

@@ -21,7 +21,7 @@ import pytest
 
 try:
     import reference_model as rm
-except ImportError:             # tests/ imported as a package
+except ImportError:  # tests/ imported as a package
     from . import reference_model as rm
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,8 +31,10 @@ DYNAMIC_LINKER = "/lib64/ld-linux-x86-64.so.2"
 
 pytestmark = [
     pytest.mark.native,
-    pytest.mark.skipif(shutil.which("nasm") is None,
-                       reason="nasm is not on PATH (install it: apt-get install nasm)"),
+    pytest.mark.skipif(
+        shutil.which("nasm") is None,
+        reason="nasm is not on PATH (install it: apt-get install nasm)",
+    ),
 ]
 
 # A small configuration: 3 batches of 64, a test set of 200 (4 chunks, the last partial).
@@ -43,8 +45,8 @@ SMALL = {"EPOCHS": 1, "TRAIN_LIMIT": 192, "BATCH": 64, "TEST_LIMIT": 200, "PRINT
 # building and running
 # ---------------------------------------------------------------------------
 
-def build(sources: list[Path], out: Path, defines: dict | None = None,
-          libm: bool = False) -> Path:
+
+def build(sources: list[Path], out: Path, defines: dict | None = None, libm: bool = False) -> Path:
     """nasm -felf64 each source (include path: its directory), then link.
 
     With libm the executable is linked dynamically against libc/libm (for
@@ -56,17 +58,27 @@ def build(sources: list[Path], out: Path, defines: dict | None = None,
     objs = []
     for src in sources:
         obj = out.parent / (out.name + "." + src.stem + ".o")
-        subprocess.run(["nasm", "-felf64", f"-I{src.parent}/", *dflags, str(src), "-o", str(obj)],
-                       check=True, capture_output=True, text=True)
+        subprocess.run(
+            ["nasm", "-felf64", f"-I{src.parent}/", *dflags, str(src), "-o", str(obj)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         objs.append(str(obj))
     if not libm:
         subprocess.run(["ld", "-o", str(out), *objs], check=True, capture_output=True)
         return out
-    r = subprocess.run(["ld", "-o", str(out), *objs, "-dynamic-linker", DYNAMIC_LINKER,
-                        "-lc", "-lm"], capture_output=True, text=True)
+    r = subprocess.run(
+        ["ld", "-o", str(out), *objs, "-dynamic-linker", DYNAMIC_LINKER, "-lc", "-lm"],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0 or not os.path.exists(DYNAMIC_LINKER):
-        subprocess.run(["gcc", "-nostartfiles", "-no-pie", "-o", str(out), *objs, "-lm"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["gcc", "-nostartfiles", "-no-pie", "-o", str(out), *objs, "-lm"],
+            check=True,
+            capture_output=True,
+        )
     return out
 
 
@@ -82,7 +94,10 @@ def run(exe: Path, cwd: Path, timeout: float = 600) -> subprocess.CompletedProce
 # MNIST files
 # ---------------------------------------------------------------------------
 
-def run_dir(tmp_path: Path, mnist_dir: Path, replace: dict[str, bytes | None] | None = None) -> Path:
+
+def run_dir(
+    tmp_path: Path, mnist_dir: Path, replace: dict[str, bytes | None] | None = None
+) -> Path:
     """A working directory with links to the four files; `replace` swaps in
     other contents (bytes) or removes a file (None)."""
     d = tmp_path / "run"
@@ -100,8 +115,10 @@ def run_dir(tmp_path: Path, mnist_dir: Path, replace: dict[str, bytes | None] | 
 # output format
 # ---------------------------------------------------------------------------
 
-HEADER = re.compile(r"mnist-asm: 784-(\d+)-(\d+)-10 epochs=(\d+) batch=(\d+) lr=(\d+\.\d{6}) "
-                    r"train=(\d+) test=(\d+) seed=(\d+) shuffle=([01])")
+HEADER = re.compile(
+    r"mnist-asm: 784-(\d+)-(\d+)-10 epochs=(\d+) batch=(\d+) lr=(\d+\.\d{6}) "
+    r"train=(\d+) test=(\d+) seed=(\d+) shuffle=([01])"
+)
 BATCH_LINE = re.compile(r"epoch (\d+) batch (\d+)/(\d+) loss (\d+\.\d{6})")
 EPOCH_LINE = re.compile(r"epoch (\d+) loss (\d+\.\d{6}) test_acc (\d+\.\d{2})%")
 FINAL_LINE = re.compile(r"final test_acc (\d+\.\d{2})% \((\d+)/(\d+)\)")
@@ -116,13 +133,22 @@ def test_small_run_output_format(tmp_path, mnist_dir):
     assert r.stdout.endswith("\n")
     m = HEADER.fullmatch(lines[0])
     assert m, lines[0]
-    assert m.groups() == ("128", "64", "1", "64", "0.010000", "192", "200",
-                          "88172645463325252", "1")
+    assert m.groups() == (
+        "128",
+        "64",
+        "1",
+        "64",
+        "0.010000",
+        "192",
+        "200",
+        "88172645463325252",
+        "1",
+    )
     for i, line in enumerate(lines[1:4], start=1):
         b = BATCH_LINE.fullmatch(line)
         assert b, line
         assert (int(b[1]), int(b[2]), int(b[3])) == (1, i, 3)
-        assert 1.0 < float(b[4]) < 4.0            # about ln(10) = 2.30 before training
+        assert 1.0 < float(b[4]) < 4.0  # about ln(10) = 2.30 before training
     e = EPOCH_LINE.fullmatch(lines[4])
     assert e and e[1] == "1", lines[4]
     f = FINAL_LINE.fullmatch(lines[5])
@@ -133,13 +159,22 @@ def test_small_run_output_format(tmp_path, mnist_dir):
 
 
 def test_print_every_and_defaults_in_header(tmp_path, mnist_dir):
-    exe = build_mnist(tmp_path, EPOCHS=2, TRAIN_LIMIT=640, TEST_LIMIT=100, PRINT_EVERY=4,
-                      SHUFFLE=0, SEED=7, LR=0.05)
+    exe = build_mnist(
+        tmp_path,
+        EPOCHS=2,
+        TRAIN_LIMIT=640,
+        TEST_LIMIT=100,
+        PRINT_EVERY=4,
+        SHUFFLE=0,
+        SEED=7,
+        LR=0.05,
+    )
     r = run(exe, run_dir(tmp_path, mnist_dir))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == ("mnist-asm: 784-128-64-10 epochs=2 batch=64 lr=0.050000 train=640 "
-                        "test=100 seed=7 shuffle=0")
+    assert lines[0] == (
+        "mnist-asm: 784-128-64-10 epochs=2 batch=64 lr=0.050000 train=640 test=100 seed=7 shuffle=0"
+    )
     batches = [BATCH_LINE.fullmatch(x) for x in lines if " batch " in x]
     assert [(int(b[1]), int(b[2])) for b in batches] == [(1, 4), (1, 8), (2, 4), (2, 8)]
     assert all(b[3] == "10" for b in batches)
@@ -149,6 +184,7 @@ def test_print_every_and_defaults_in_header(tmp_path, mnist_dir):
 # ---------------------------------------------------------------------------
 # against the numpy reference
 # ---------------------------------------------------------------------------
+
 
 def test_batch_losses_match_numpy_reference(tmp_path, mnist_dir, mnist_arrays):
     """The plain numpy model (BLAS matrix products) against the printed losses.
@@ -176,18 +212,33 @@ def test_batch_losses_match_numpy_reference(tmp_path, mnist_dir, mnist_arrays):
 
 
 def _params_bits(model: rm.Model) -> np.ndarray:
-    return np.concatenate([model.p[k].ravel() for k in ("W1", "b1", "W2", "b2", "W3", "b3")]
-                          ).view(np.uint32)
+    return np.concatenate([model.p[k].ravel() for k in ("W1", "b1", "W2", "b2", "W3", "b3")]).view(
+        np.uint32
+    )
 
 
-@pytest.mark.parametrize("config", [
-    # the defaults, 10 batches
-    dict(EPOCHS=1, TRAIN_LIMIT=640, TEST_LIMIT=100, PRINT_EVERY=1),
-    # odd sizes: widths and batch not multiples of 4 (scalar tails everywhere),
-    # no shuffle, a dropped partial training batch, a partial test chunk, 2 epochs
-    dict(EPOCHS=2, BATCH=50, TRAIN_LIMIT=230, TEST_LIMIT=123, PRINT_EVERY=1, H1=30, H2=10,
-         SHUFFLE=0, SEED=12345678901234567, LR=0.05),
-], ids=["defaults", "odd-sizes"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        # the defaults, 10 batches
+        dict(EPOCHS=1, TRAIN_LIMIT=640, TEST_LIMIT=100, PRINT_EVERY=1),
+        # odd sizes: widths and batch not multiples of 4 (scalar tails everywhere),
+        # no shuffle, a dropped partial training batch, a partial test chunk, 2 epochs
+        dict(
+            EPOCHS=2,
+            BATCH=50,
+            TRAIN_LIMIT=230,
+            TEST_LIMIT=123,
+            PRINT_EVERY=1,
+            H1=30,
+            H2=10,
+            SHUFFLE=0,
+            SEED=12345678901234567,
+            LR=0.05,
+        ),
+    ],
+    ids=["defaults", "odd-sizes"],
+)
 def test_bit_exact_against_routine_contracts(tmp_path, mnist_dir, mnist_arrays, config):
     """The numpy model that follows the documented per-routine operation order
     (rm exact=True) reproduces the program bit for bit: the same output text
@@ -196,9 +247,18 @@ def test_bit_exact_against_routine_contracts(tmp_path, mnist_dir, mnist_arrays, 
     d = run_dir(tmp_path, mnist_dir)
     r = run(exe, d)
     assert r.returncode == 0, r.stderr
-    names = {"EPOCHS": "epochs", "BATCH": "batch", "TRAIN_LIMIT": "train_limit",
-             "TEST_LIMIT": "test_limit", "PRINT_EVERY": "print_every", "H1": "h1", "H2": "h2",
-             "SHUFFLE": "shuffle", "SEED": "seed", "LR": "lr"}
+    names = {
+        "EPOCHS": "epochs",
+        "BATCH": "batch",
+        "TRAIN_LIMIT": "train_limit",
+        "TEST_LIMIT": "test_limit",
+        "PRINT_EVERY": "print_every",
+        "H1": "h1",
+        "H2": "h2",
+        "SHUFFLE": "shuffle",
+        "SEED": "seed",
+        "LR": "lr",
+    }
     cfg = rm.Config(**{names[k]: v for k, v in config.items()})
     model = rm.Model(cfg, mnist_arrays, exact=True)
     assert r.stdout.splitlines() == list(model.run())
@@ -216,7 +276,7 @@ def test_full_training_reaches_95_percent(tmp_path, mnist_dir):
     r = run(exe, run_dir(tmp_path, mnist_dir))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert len([x for x in lines if BATCH_LINE.fullmatch(x)]) == 10 * 9   # 100..900 of 937
+    assert len([x for x in lines if BATCH_LINE.fullmatch(x)]) == 10 * 9  # 100..900 of 937
     f = FINAL_LINE.fullmatch(lines[-1])
     assert f and f[3] == "10000"
     assert float(f[1]) >= 95.0, lines[-1]
@@ -225,6 +285,7 @@ def test_full_training_reaches_95_percent(tmp_path, mnist_dir):
 # ---------------------------------------------------------------------------
 # error paths
 # ---------------------------------------------------------------------------
+
 
 def _err(r, name: str, what: str, status: int = 1):
     assert r.returncode == status, (r.returncode, r.stdout, r.stderr)
@@ -245,16 +306,19 @@ def test_missing_file(tmp_path, mnist_dir, small_exe, name):
 
 def _with_header(name: str, mnist_dir: Path, offset: int, value: int) -> bytes:
     b = bytearray((mnist_dir / name).read_bytes())
-    b[offset:offset + 4] = value.to_bytes(4, "big")
+    b[offset : offset + 4] = value.to_bytes(4, "big")
     return bytes(b)
 
 
-@pytest.mark.parametrize("name,what", [
-    ("train-images-idx3-ubyte", "bad magic number (expected 2051, an IDX3 image file)"),
-    ("t10k-images-idx3-ubyte", "bad magic number (expected 2051, an IDX3 image file)"),
-    ("train-labels-idx1-ubyte", "bad magic number (expected 2049, an IDX1 label file)"),
-    ("t10k-labels-idx1-ubyte", "bad magic number (expected 2049, an IDX1 label file)"),
-])
+@pytest.mark.parametrize(
+    "name,what",
+    [
+        ("train-images-idx3-ubyte", "bad magic number (expected 2051, an IDX3 image file)"),
+        ("t10k-images-idx3-ubyte", "bad magic number (expected 2051, an IDX3 image file)"),
+        ("train-labels-idx1-ubyte", "bad magic number (expected 2049, an IDX1 label file)"),
+        ("t10k-labels-idx1-ubyte", "bad magic number (expected 2049, an IDX1 label file)"),
+    ],
+)
 def test_bad_magic(tmp_path, mnist_dir, small_exe, name, what):
     r = run(small_exe, run_dir(tmp_path, mnist_dir, {name: _with_header(name, mnist_dir, 0, 2050)}))
     _err(r, name, what)
@@ -267,28 +331,35 @@ def test_label_file_given_for_images(tmp_path, mnist_dir, small_exe):
     _err(r, "train-images-idx3-ubyte", "bad magic number (expected 2051, an IDX3 image file)")
 
 
-@pytest.mark.parametrize("case,name,what", [
-    ("empty", "t10k-images-idx3-ubyte", "file is too short for its header"),
-    ("truncated", "train-images-idx3-ubyte", "file is truncated (shorter than its header says)"),
-    ("not28", "t10k-images-idx3-ubyte", "images are not 28x28"),
-    ("few", "t10k-labels-idx1-ubyte", "holds fewer items than TEST_LIMIT"),
-    ("few", "train-images-idx3-ubyte", "holds fewer items than TRAIN_LIMIT"),
-    ("label", "train-labels-idx1-ubyte", "label out of range (must be 0-9)"),
-    ("too-big", "t10k-labels-idx1-ubyte", "file is larger than a full MNIST file"),
-])
+@pytest.mark.parametrize(
+    "case,name,what",
+    [
+        ("empty", "t10k-images-idx3-ubyte", "file is too short for its header"),
+        (
+            "truncated",
+            "train-images-idx3-ubyte",
+            "file is truncated (shorter than its header says)",
+        ),
+        ("not28", "t10k-images-idx3-ubyte", "images are not 28x28"),
+        ("few", "t10k-labels-idx1-ubyte", "holds fewer items than TEST_LIMIT"),
+        ("few", "train-images-idx3-ubyte", "holds fewer items than TRAIN_LIMIT"),
+        ("label", "train-labels-idx1-ubyte", "label out of range (must be 0-9)"),
+        ("too-big", "t10k-labels-idx1-ubyte", "file is larger than a full MNIST file"),
+    ],
+)
 def test_bad_file_contents(tmp_path, mnist_dir, small_exe, case, name, what):
     data = (mnist_dir / name).read_bytes()
     if case == "empty":
         new = b""
     elif case == "truncated":
-        new = data[:16 + 100 * 784]
+        new = data[: 16 + 100 * 784]
     elif case == "not28":
         new = _with_header(name, mnist_dir, 8, 27)
-    elif case == "few":             # a consistent file that is just too small
+    elif case == "few":  # a consistent file that is just too small
         n = 150 if "t10k" in name else 100
         size = 784 if "images" in name else 1
         hdr = 16 if "images" in name else 8
-        new = bytearray(data[:hdr + n * size])
+        new = bytearray(data[: hdr + n * size])
         new[4:8] = n.to_bytes(4, "big")
         new = bytes(new)
     elif case == "label":
@@ -301,17 +372,20 @@ def test_bad_file_contents(tmp_path, mnist_dir, small_exe, case, name, what):
     _err(r, name, what)
 
 
-@pytest.mark.parametrize("defines,what", [
-    ({"EPOCHS": 0}, "EPOCHS must be at least 1"),
-    ({"BATCH": 500, "TRAIN_LIMIT": 400}, "BATCH must be between 1 and TRAIN_LIMIT"),
-    ({"TRAIN_LIMIT": 60001}, "TRAIN_LIMIT must be between 1 and 60000"),
-    ({"TEST_LIMIT": 0}, "TEST_LIMIT must be between 1 and 10000"),
-    ({"SEED": 0}, "SEED must not be 0 (xorshift would stay 0)"),
-    ({"SHUFFLE": 2}, "SHUFFLE must be 0 or 1"),
-    ({"PRINT_EVERY": 0}, "PRINT_EVERY must be at least 1"),
-    ({"LR": 1}, "LR must be a positive float literal such as 0.01"),
-    ({"LR": -0.5}, "LR must be a positive float literal such as 0.01"),
-])
+@pytest.mark.parametrize(
+    "defines,what",
+    [
+        ({"EPOCHS": 0}, "EPOCHS must be at least 1"),
+        ({"BATCH": 500, "TRAIN_LIMIT": 400}, "BATCH must be between 1 and TRAIN_LIMIT"),
+        ({"TRAIN_LIMIT": 60001}, "TRAIN_LIMIT must be between 1 and 60000"),
+        ({"TEST_LIMIT": 0}, "TEST_LIMIT must be between 1 and 10000"),
+        ({"SEED": 0}, "SEED must not be 0 (xorshift would stay 0)"),
+        ({"SHUFFLE": 2}, "SHUFFLE must be 0 or 1"),
+        ({"PRINT_EVERY": 0}, "PRINT_EVERY must be at least 1"),
+        ({"LR": 1}, "LR must be a positive float literal such as 0.01"),
+        ({"LR": -0.5}, "LR must be a positive float literal such as 0.01"),
+    ],
+)
 def test_bad_config_exits_2(tmp_path, defines, what):
     # checked before any file is opened: no MNIST needed in the directory
     exe = build_mnist(tmp_path, **{**SMALL, **defines})
@@ -334,16 +408,12 @@ EXPECTED = {
         "add8 127 + 1      ZF=0 SF=1 CF=0 OF=1\n"
         "add8 255 + 1      ZF=1 SF=0 CF=1 OF=0\n"
         "-1 < 1 signed (jl), -1 > 1 unsigned (ja)\n"
-        "countdown: 3 2 1 liftoff\n"),
+        "countdown: 3 2 1 liftoff\n"
+    ),
     "dot_product": (
-        "a.b scalar = 204.000\n"
-        "a.b packed = 204.000\n"
-        "c.d scalar = 3.000\n"
-        "c.d packed = 6.000\n"),
-    "call_exp": (
-        "exp(1) = 2.718281828\n"
-        "log(10) = 2.302585092\n"
-        "exp(log(10)) = 10.000000000\n"),
+        "a.b scalar = 204.000\na.b packed = 204.000\nc.d scalar = 3.000\nc.d packed = 6.000\n"
+    ),
+    "call_exp": ("exp(1) = 2.718281828\nlog(10) = 2.302585092\nexp(log(10)) = 10.000000000\n"),
     "read_file": (EXAMPLES / "data.txt").read_text(),
 }
 
@@ -351,7 +421,7 @@ EXPECTED = {
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_output(tmp_path, name):
     exe = build([EXAMPLES / f"{name}.asm"], tmp_path / name, libm=(name == "call_exp"))
-    r = run(exe, EXAMPLES)          # read_file opens data.txt in the current directory
+    r = run(exe, EXAMPLES)  # read_file opens data.txt in the current directory
     assert (r.returncode, r.stderr) == (0, "")
     assert r.stdout == EXPECTED[name]
 
@@ -362,7 +432,7 @@ def test_every_example_is_tested():
 
 def test_read_file_other_file_and_missing_file(tmp_path):
     exe = build([EXAMPLES / "read_file.asm"], tmp_path / "rf", {"FILE": '"notes.txt"'})
-    (tmp_path / "notes.txt").write_bytes(bytes(range(256)) * 3)     # binary, several reads
+    (tmp_path / "notes.txt").write_bytes(bytes(range(256)) * 3)  # binary, several reads
     r = subprocess.run([str(exe)], cwd=tmp_path, capture_output=True)
     assert r.returncode == 0 and r.stdout == bytes(range(256)) * 3
     (tmp_path / "notes.txt").unlink()
@@ -415,25 +485,61 @@ _start:
 @pytest.mark.parametrize("decimals", [6, 2, 0])
 def test_out_fixed_and_out_percent_are_exact(tmp_path, decimals):
     rng = np.random.default_rng(decimals)
-    special = [0.0, -0.0, 0.5, 1.5, 2.5, 0.0000005, 0.0000015, 0.1, 2.302585, 1e-45, 1e-30,
-               123456.789, 2.0 ** 39, 2.0 ** 40 - 65536, 2.0 ** 40, 3e38, -1.25, -0.0000004,
-               float("inf"), float("-inf"), float("nan")]
+    special = [
+        0.0,
+        -0.0,
+        0.5,
+        1.5,
+        2.5,
+        0.0000005,
+        0.0000015,
+        0.1,
+        2.302585,
+        1e-45,
+        1e-30,
+        123456.789,
+        2.0**39,
+        2.0**40 - 65536,
+        2.0**40,
+        3e38,
+        -1.25,
+        -0.0000004,
+        float("inf"),
+        float("-inf"),
+        float("nan"),
+    ]
     bits = list(np.array(special, dtype=np.float32).view(np.uint32))
-    bits += list(rng.integers(0, 2 ** 32, 300, dtype=np.uint64).astype(np.uint32))
+    bits += list(rng.integers(0, 2**32, 300, dtype=np.uint64).astype(np.uint32))
     bits += list(np.float32(rng.uniform(0, 5, 300)).view(np.uint32))
     values = np.array(bits, dtype=np.uint32).view(np.float32)
-    pairs = [(0, 7), (1, 3), (2, 3), (9521, 10000), (1, 8), (5, 8), (7, 7), (123, 200),
-             (1, 200000), (3, 0)]
+    pairs = [
+        (0, 7),
+        (1, 3),
+        (2, 3),
+        (9521, 10000),
+        (1, 8),
+        (5, 8),
+        (7, 7),
+        (123, 200),
+        (1, 200000),
+        (3, 0),
+    ]
     src = tmp_path / "driver.asm"
-    src.write_text(PRINT_DRIVER.format(
-        values=", ".join(hex(b) for b in bits), n_values=len(bits), decimals=decimals,
-        pairs=", ".join(f"{a}, {b}" for a, b in pairs), n_pairs2=2 * len(pairs)))
+    src.write_text(
+        PRINT_DRIVER.format(
+            values=", ".join(hex(b) for b in bits),
+            n_values=len(bits),
+            decimals=decimals,
+            pairs=", ".join(f"{a}, {b}" for a, b in pairs),
+            n_pairs2=2 * len(pairs),
+        )
+    )
     shutil.copy(MNIST_SRC / "config.inc", tmp_path / "config.inc")
     exe = build([src, MNIST_SRC / "print.asm"], tmp_path / "drv")
     r = run(exe, tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[:len(bits)] == [rm.fmt_fixed(v, decimals) for v in values]
+    assert lines[: len(bits)] == [rm.fmt_fixed(v, decimals) for v in values]
     expected = [rm.fmt_percent(a, b) if b else "nan" for a, b in pairs]
-    assert lines[len(bits):-1] == expected
+    assert lines[len(bits) : -1] == expected
     assert lines[-1] == "18446744073709551615 0"

@@ -50,7 +50,7 @@ def vm_run(defines: dict, root, fast: bool = False, jobs: int = 1):
     status = m.run()
     if jobs > 1:
         helper = parallel.worker(m)
-        assert helper is not None and helper.completed > 0      # it took part, and lived
+        assert helper is not None and helper.completed > 0  # it took part, and lived
         parallel.stop(m)
     return out.getvalue(), status, m
 
@@ -74,7 +74,7 @@ def test_vm_output_is_byte_identical_to_the_native_build(tmp_path, mnist_dir, in
     out, status, _ = interpreted
     assert native.returncode == status == 0, native.stderr
     assert out.decode() == native.stdout
-    assert out.count(b"\n") == 1 + 3 + 1 + 1        # header, 3 batches, epoch, final
+    assert out.count(b"\n") == 1 + 3 + 1 + 1  # header, 3 batches, epoch, final
 
 
 def test_fast_mode_prints_the_same_and_leaves_the_same_weights(mnist_dir, interpreted):
@@ -83,11 +83,13 @@ def test_fast_mode_prints_the_same_and_leaves_the_same_weights(mnist_dir, interp
     assert (fout, fstatus) == (out, status)
     assert params_bytes(fm) == params_bytes(m)
     assert fm.accel_calls > 0
-    assert fm.icount < m.icount / 20        # the twins really ran instead
+    assert fm.icount < m.icount / 20  # the twins really ran instead
 
 
-@pytest.mark.skipif(platform.machine() not in parallel.X86_64,
-                    reason="the helper process is only started on x86-64 hosts")
+@pytest.mark.skipif(
+    platform.machine() not in parallel.X86_64,
+    reason="the helper process is only started on x86-64 hosts",
+)
 def test_fast_mode_on_two_processes_prints_and_leaves_the_same(mnist_dir, interpreted):
     """The default of `run --fast` on two CPUs: the large layers shared with
     the helper process (kernels/parallel.py)."""
@@ -123,14 +125,21 @@ def test_numpy_reference_from_the_programs_own_initial_weights(mnist_dir, mnist_
     from batch to batch, so a wrong gradient, update, batch or order fails."""
     m = Machine(image(SMALL), root=str(mnist_dir), stdout=io.BytesIO(), stderr=io.BytesIO())
     init = m.image.symbols["init_weights"].value
-    after = next(i.addr + 4 for i in m.image.insns
-                 if i.mnemonic == "call" and i.operands[0].value == init)
+    after = next(
+        i.addr + 4 for i in m.image.insns if i.mnemonic == "call" and i.operands[0].value == init
+    )
     m.breakpoints.add(after)
     assert m.run() is None and m.rip == after
     cfg = rm.Config(epochs=1, train_limit=192, test_limit=200, print_every=1)
     model = rm.Model(cfg, mnist_arrays, exact=False)
-    sizes = {"W1": (784, 128), "b1": (128,), "W2": (128, 64), "b2": (64,), "W3": (64, 10),
-             "b3": (10,)}
+    sizes = {
+        "W1": (784, 128),
+        "b1": (128,),
+        "W2": (128, 64),
+        "b2": (64,),
+        "W3": (64, 10),
+        "b3": (10,),
+    }
     for name, shape in sizes.items():
         raw = m.mem.read(m.image.symbols[name].value, 4 * int(np.prod(shape)))
         model.p[name] = np.frombuffer(raw, np.float32).reshape(shape).copy()

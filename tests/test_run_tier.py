@@ -36,11 +36,12 @@ from vm import Exit, Fault, Machine, assemble, optimize
 from vm.isa import flags as F
 from vm.memory import page_up
 
-LIMIT = 30_000                  # instructions per program (the step tier is slow)
+LIMIT = 30_000  # instructions per program (the step tier is slow)
 
 
 # ---------------------------------------------------------------------------
 # running and comparing
+
 
 class Run:
     """A machine for one tier, with its output and write log."""
@@ -73,17 +74,27 @@ class Run:
                     m.step(trace)
             except Exit as e:
                 return e.status
-            f = Fault("step-limit", f"step limit reached after {m.icount} instructions "
-                      "(raise it with --max-steps)", m.rip)
+            f = Fault(
+                "step-limit",
+                f"step limit reached after {m.icount} instructions (raise it with --max-steps)",
+                m.rip,
+            )
             raise m._decorate(f)
+
         return self.outcome(go)
 
     def state(self) -> dict:
         m, mem = self.m, self.m.mem
-        return {"rip": m.rip, "icount": m.icount, "r": list(m.r), "rflags": F.rflags(m.fl),
-                "xmm": bytes(m.xb), "out": self.out.getvalue(),
-                "data": bytes(mem.buf[mem.data:page_up(mem.brk)]),
-                "stack": bytes(mem.buf[mem.top - (1 << 16):mem.top])}
+        return {
+            "rip": m.rip,
+            "icount": m.icount,
+            "r": list(m.r),
+            "rflags": F.rflags(m.fl),
+            "xmm": bytes(m.xb),
+            "out": self.out.getvalue(),
+            "data": bytes(mem.buf[mem.data : page_up(mem.brk)]),
+            "stack": bytes(mem.buf[mem.top - (1 << 16) : mem.top]),
+        }
 
 
 def diff(a: dict, b: dict) -> list[str]:
@@ -92,13 +103,19 @@ def diff(a: dict, b: dict) -> list[str]:
         if a[k] == b[k]:
             continue
         if k == "r":
-            out += [f"  r{i}: {x:#x} vs {y:#x}" for i, (x, y) in enumerate(zip(a[k], b[k]))
-                    if x != y]
+            out += [
+                f"  r{i}: {x:#x} vs {y:#x}" for i, (x, y) in enumerate(zip(a[k], b[k])) if x != y
+            ]
         elif isinstance(a[k], bytes):
-            i = next(j for j in range(min(len(a[k]), len(b[k]))) if a[k][j] != b[k][j]) \
-                if len(a[k]) == len(b[k]) else 0
-            out.append(f"  {k}: first difference at byte {i}: "
-                       f"{a[k][i:i + 16].hex(' ')} vs {b[k][i:i + 16].hex(' ')}")
+            i = (
+                next(j for j in range(min(len(a[k]), len(b[k]))) if a[k][j] != b[k][j])
+                if len(a[k]) == len(b[k])
+                else 0
+            )
+            out.append(
+                f"  {k}: first difference at byte {i}: "
+                f"{a[k][i : i + 16].hex(' ')} vs {b[k][i : i + 16].hex(' ')}"
+            )
         else:
             out.append(f"  {k}: {a[k]!r} vs {b[k]!r}")
     return out
@@ -118,8 +135,12 @@ def check_tiers(src: str, what: str, limit: int = LIMIT) -> tuple:
     want = ref.state()
     tref = Run(image)
     tref.steps(limit, trace=True)
-    tiers = {"run": Run(image), "opt": Run(image, hot=0), "trace": Run(image, hot=1),
-             "traced": Run(image, hot=0)}
+    tiers = {
+        "run": Run(image),
+        "opt": Run(image, hot=0),
+        "trace": Run(image, hot=1),
+        "traced": Run(image, hot=0),
+    }
     for name, t in tiers.items():
         if name == "traced":
             got = t.outcome(lambda t=t: t.m.run(max_steps=limit, block_hook=lambda *a: None))
@@ -127,20 +148,29 @@ def check_tiers(src: str, what: str, limit: int = LIMIT) -> tuple:
             got = t.outcome(lambda t=t: t.m.run(max_steps=limit))
         problems = diff(want, t.state())
         if got != expected:
-            problems.insert(0, f"  outcome: step {expected[:3]} vs {name} {got[:3]}\n"
-                               f"{expected[-1]}\n--- vs ---\n{got[-1]}")
+            problems.insert(
+                0,
+                f"  outcome: step {expected[:3]} vs {name} {got[:3]}\n"
+                f"{expected[-1]}\n--- vs ---\n{got[-1]}",
+            )
         if name == "traced" and t.writes != tref.writes:
-            problems.append(f"  wlog calls differ: {len(tref.writes)} in the step tier, "
-                            f"{len(t.writes)} traced; first: {tref.writes[:4]} vs {t.writes[:4]}")
+            problems.append(
+                f"  wlog calls differ: {len(tref.writes)} in the step tier, "
+                f"{len(t.writes)} traced; first: {tref.writes[:4]} vs {t.writes[:4]}"
+            )
         if problems:
-            raise AssertionError(f"{what}: step tier and {name} tier differ\n"
-                                 + "\n".join(problems) + f"\nprogram:\n{src}\n"
-                                 + ("optimised loops:\n" + hot_source(t) if name != "run" else ""))
+            raise AssertionError(
+                f"{what}: step tier and {name} tier differ\n"
+                + "\n".join(problems)
+                + f"\nprogram:\n{src}\n"
+                + ("optimised loops:\n" + hot_source(t) if name != "run" else "")
+            )
     return expected
 
 
 # ---------------------------------------------------------------------------
 # random sequences (test_diff_random's generator) inside loops
+
 
 class LoopSeqGen(SeqGen):
     """The random-sequence generator, keeping its hands off the registers
@@ -154,6 +184,7 @@ def looped_sequences(pool, seed: int, count: int = 6) -> str:
     """A batch_program of `count` random sequences, each run as the body of
     a loop of a few iterations (its last block jumps back to the first)."""
     from native import Case
+
     rng = random.Random(seed)
     cases = []
     for k in range(count):
@@ -166,8 +197,7 @@ def looped_sequences(pool, seed: int, count: int = 6) -> str:
         body = [u.text for u in units]
         iters = rng.choice((1, 2, 3, 5, 9))
         setup = [f"lea {BASE}, [rel scratch]", f"mov ebx, {iters}", "{L}top:"]
-        cases.append(Case(f"s{seed}.{k}", body + ["dec rbx", "jnz {L}top"], state,
-                          setup=setup))
+        cases.append(Case(f"s{seed}.{k}", body + ["dec rbx", "jnz {L}top"], state, setup=setup))
     return batch_program(cases)
 
 
@@ -196,45 +226,70 @@ def test_sequences_that_once_differed(seed, pool):
 # array loops: an index (rbx) or a pointer (rdi) walks through memory
 
 PAGE = 4096
-ARRAY = 512                     # bytes at each end of one data page
+ARRAY = 512  # bytes at each end of one data page
 
 
 def _data(rng: random.Random) -> str:
-    words = [rng.choice((0, 1, 0x3F800000, 0x7F800001, 0xFFC00000, 0x80000000,
-                         rng.getrandbits(32))) for _ in range(ARRAY // 4)]
-    lines = [f"    dd {', '.join(hex(w) for w in words[i:i + 8])}" for i in range(0, len(words), 8)]
+    words = [
+        rng.choice((0, 1, 0x3F800000, 0x7F800001, 0xFFC00000, 0x80000000, rng.getrandbits(32)))
+        for _ in range(ARRAY // 4)
+    ]
+    lines = [
+        f"    dd {', '.join(hex(w) for w in words[i : i + 8])}" for i in range(0, len(words), 8)
+    ]
     return "\n".join(lines)
 
 
 def _mem_ops(rng: random.Random) -> list[str]:
     """Instructions with memory operands addressed by the loop's registers."""
-    x = lambda: f"xmm{rng.randrange(8)}"                     # noqa: E731
+    x = lambda: f"xmm{rng.randrange(8)}"  # noqa: E731
     s = rng.choice((1, 2, 4, 8))
     d = rng.choice((0, 0, 4, 8, 16, -8, 12, 3))
     ix = f"[rsi + rbx*{s}{d:+d}]" if d else f"[rsi + rbx*{s}]"
     pd = rng.choice((0, 0, 16, -16, 8, 4))
     p = f"[rdi{pd:+d}]" if pd else "[rdi]"
-    r64 = rng.choice(("rax", "rcx", "rdx", "r8", "r9", "r10"))     # not r11: a step
-    r32 = {"rax": "eax", "rcx": "ecx", "rdx": "edx", "r8": "r8d", "r9": "r9d",
-           "r10": "r10d"}[r64]
+    r64 = rng.choice(("rax", "rcx", "rdx", "r8", "r9", "r10"))  # not r11: a step
+    r32 = {"rax": "eax", "rcx": "ecx", "rdx": "edx", "r8": "r8d", "r9": "r9d", "r10": "r10d"}[r64]
     r8 = {"rax": "al", "rcx": "cl", "rdx": "dl", "r8": "r8b", "r9": "r9b", "r10": "r10b"}[r64]
     m = rng.choice((ix, p))
-    return rng.choice([
-        [f"mov {r32}, dword {m}"], [f"mov {r64}, qword {m}"], [f"mov dword {m}, {r32}"],
-        [f"add qword {m}, {rng.choice((1, -1, 77))}"], [f"add {r64}, qword {m}"],
-        [f"movzx {r32}, byte {m}"], [f"mov byte {m}, {r8}"],
-        [f"movss {x()}, dword {m}"], [f"mulss {x()}, dword {m}"], [f"addss {x()}, dword {m}"],
-        [f"movss dword {m}, {x()}"], [f"movups {x()}, oword {m}"], [f"movups oword {m}, {x()}"],
-        [f"movaps {x()}, oword {m}"], [f"addps {x()}, oword {m}"], [f"mulps {x()}, {x()}"],
-        [f"movsd {x()}, qword {m}"], [f"addsd {x()}, qword {m}"], [f"movsd qword {m}, {x()}"],
-        [f"movss {x()}, dword {m}", f"mulss {x()}, dword {ix}", f"addss {x()}, {x()}"],
-        [f"movups {x()}, oword {m}", f"mulps {x()}, {x()}", f"addps {x()}, {x()}",
-         f"movups oword {m}, {x()}"],
-        [f"cmp {r32}, dword {m}", f"cmovl {r64}, qword {m}"],
-        [f"inc dword {m}"], [f"xor {r64}, {r64}"], [f"imul {r64}, {r64}, 3"],
-        [f"shl {r64}, {rng.randrange(64)}"], [f"adc {r64}, 1"],
-        [f"ucomiss {x()}, dword {m}"], [f"cvttss2si {r32}, dword {m}"],
-    ])
+    return rng.choice(
+        [
+            [f"mov {r32}, dword {m}"],
+            [f"mov {r64}, qword {m}"],
+            [f"mov dword {m}, {r32}"],
+            [f"add qword {m}, {rng.choice((1, -1, 77))}"],
+            [f"add {r64}, qword {m}"],
+            [f"movzx {r32}, byte {m}"],
+            [f"mov byte {m}, {r8}"],
+            [f"movss {x()}, dword {m}"],
+            [f"mulss {x()}, dword {m}"],
+            [f"addss {x()}, dword {m}"],
+            [f"movss dword {m}, {x()}"],
+            [f"movups {x()}, oword {m}"],
+            [f"movups oword {m}, {x()}"],
+            [f"movaps {x()}, oword {m}"],
+            [f"addps {x()}, oword {m}"],
+            [f"mulps {x()}, {x()}"],
+            [f"movsd {x()}, qword {m}"],
+            [f"addsd {x()}, qword {m}"],
+            [f"movsd qword {m}, {x()}"],
+            [f"movss {x()}, dword {m}", f"mulss {x()}, dword {ix}", f"addss {x()}, {x()}"],
+            [
+                f"movups {x()}, oword {m}",
+                f"mulps {x()}, {x()}",
+                f"addps {x()}, {x()}",
+                f"movups oword {m}, {x()}",
+            ],
+            [f"cmp {r32}, dword {m}", f"cmovl {r64}, qword {m}"],
+            [f"inc dword {m}"],
+            [f"xor {r64}, {r64}"],
+            [f"imul {r64}, {r64}, 3"],
+            [f"shl {r64}, {rng.randrange(64)}"],
+            [f"adc {r64}, 1"],
+            [f"ucomiss {x()}, dword {m}"],
+            [f"cvttss2si {r32}, dword {m}"],
+        ]
+    )
 
 
 def array_loop(seed: int) -> str:
@@ -244,21 +299,25 @@ def array_loop(seed: int) -> str:
         body += _mem_ops(rng)
     step = rng.choice((1, 1, 2, 4, -1, -4, 3))
     pstep = rng.choice((4, 8, 16, -4, -16, 0, 12))
-    update = rng.choice([
-        f"add rbx, {step}", f"sub rbx, {-step}", "inc rbx" if step == 1 else "dec rbx",
-        "add rbx, r11",                 # a step held in a register the loop does not change
-        "inc ebx" if step == 1 else f"add ebx, {step}",   # a 32-bit index (zero-extends)
-    ])
+    update = rng.choice(
+        [
+            f"add rbx, {step}",
+            f"sub rbx, {-step}",
+            "inc rbx" if step == 1 else "dec rbx",
+            "add rbx, r11",  # a step held in a register the loop does not change
+            "inc ebx" if step == 1 else f"add ebx, {step}",  # a 32-bit index (zero-extends)
+        ]
+    )
     updates = [update]
-    forever = rng.random() < 0.1                  # only the step limit ends it
+    forever = rng.random() < 0.1  # only the step limit ends it
     if pstep and not forever:
         updates.append(f"add rdi, {pstep}")
     rng.shuffle(updates)
-    if forever or rng.random() < 0.15:            # an index that wraps (not affine)
+    if forever or rng.random() < 0.15:  # an index that wraps (not affine)
         updates.append("and rbx, 63")
-    where = rng.randrange(len(body) + 1)          # the update may come before the accesses
+    where = rng.randrange(len(body) + 1)  # the update may come before the accesses
     body = body[:where] + updates + body[where:]
-    if rng.random() < 0.15:                       # a "base" register the loop changes
+    if rng.random() < 0.15:  # a "base" register the loop changes
         body.insert(rng.randrange(len(body) + 1), "add rsi, 4")
     start = rng.choice((0, 3, 17, ARRAY // 2, ARRAY - 40, -40))
     limit = start + step * rng.choice((1, 2, 7, 40, 200))
@@ -281,7 +340,7 @@ _start:
     xorps xmm1, xmm1
     mov eax, 1
 .top:
-    {chr(10).join('    ' + ln for ln in body).strip()}
+    {chr(10).join("    " + ln for ln in body).strip()}
     cmp rbx, rbp
     j{cc} .top
     mov eax, 60
@@ -295,7 +354,7 @@ def test_array_loop_layout_ends_at_unmapped_memory():
     m = Machine(image)
     hi = image.symbols["hi"].value
     assert m.mem.region(hi + ARRAY - 1) == "data"
-    assert m.mem.region(hi + ARRAY) == "unmapped"          # walking up faults here
+    assert m.mem.region(hi + ARRAY) == "unmapped"  # walking up faults here
     assert m.mem.region(image.symbols["lo"].value - 1) != "data"
 
 
@@ -352,7 +411,7 @@ _start:
     r = Run(assemble([("t.asm", src.replace("N", "1000"))]))
     r.m.run()
     fns = [fn for fn, _, loop in r.m._blocks.values() if loop]
-    assert fns and "mf[" in optimize.source(fns[0])       # the hoisted, view-based loop
+    assert fns and "mf[" in optimize.source(fns[0])  # the hoisted, view-based loop
     out = check_tiers(src.replace("N", "5000"), "dot product off the end")
     assert out[:2] == ("fault", "segfault")
 
@@ -431,8 +490,10 @@ def test_max_steps_inside_a_loop_block_stops_after_exactly_n_instructions(hot):
     assert total == ("exit", 0)
     count = ref.m.icount
     rng = random.Random(5)
-    marks = sorted({1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 17, count - 1, count}
-                   | {rng.randrange(1, count) for _ in range(25)})
+    marks = sorted(
+        {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 17, count - 1, count}
+        | {rng.randrange(1, count) for _ in range(25)}
+    )
     snaps = {}
     step = Run(image)
     for n in marks:
@@ -472,8 +533,11 @@ def test_repeated_runs_with_small_step_budgets_match_stepping(hot):
 @pytest.mark.parametrize("hot", [None, 0])
 def test_breakpoints_stop_run_where_stepping_stops(hot):
     image = assemble([("t.asm", LOOP)])
-    loop = image.symbols["_start.loop"].value if "_start.loop" in image.symbols else \
-        next(v.value for k, v in image.symbols.items() if k.endswith(".loop"))
+    loop = (
+        image.symbols["_start.loop"].value
+        if "_start.loop" in image.symbols
+        else next(v.value for k, v in image.symbols.items() if k.endswith(".loop"))
+    )
     for bps in ({loop}, {loop + 8}, {loop + 4, loop + 16}, {loop + 20}):
         ref = Run(image)
         t = Run(image, hot=hot)
@@ -535,7 +599,7 @@ def test_breakpoints_added_later_stop_traces_where_stepping_stops(hot):
     label = {k.rsplit(".", 1)[-1]: v.value for k, v in image.symbols.items()}
     for where in ("next", "use", "input", "again"):
         ref, t = Run(image), Run(image, hot=hot)
-        assert t.outcome(lambda t=t: t.m.run(max_steps=300))[1] == "step-limit"   # warm up
+        assert t.outcome(lambda t=t: t.m.run(max_steps=300))[1] == "step-limit"  # warm up
         ref.steps(300)
         assert not diff(ref.state(), t.state())
         bps = {label[where]}
@@ -560,6 +624,7 @@ def test_stop_requested_is_seen_by_a_long_running_loop():
     """A loop block runs in slices, so a stop request from another thread (the
     debugger's Ctrl-C) stops run() while the loop spins."""
     import threading
+
     src = """
 global _start
 section .text
@@ -576,5 +641,5 @@ _start:
         assert m.run(max_steps=1 << 40) is None
     finally:
         timer.cancel()
-    assert m.rip == m.insns[m.image.entry + 4].addr        # at .spin, a block boundary
+    assert m.rip == m.insns[m.image.entry + 4].addr  # at .spin, a block boundary
     assert m.r[0] == (m.icount - 1) // 2 and (m.icount - 1) % 2 == 0

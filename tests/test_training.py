@@ -31,34 +31,35 @@ def test_fast_quiet_prints_only_the_final_accuracy(capfd, mnist_dir):
 
 
 def test_plain_output_without_a_terminal_shows_the_programs_lines(capfd, mnist_dir):
-    status, out, _ = run_cli(capfd, "run", "--fast", *SMALL, "--print-every", "1",
-                             "--data", mnist_dir)
+    status, out, _ = run_cli(
+        capfd, "run", "--fast", *SMALL, "--print-every", "1", "--data", mnist_dir
+    )
     assert status == 0
     assert "mnist-asm: 784-128-64-10 epochs=1 batch=64" in out
     assert "epoch 1 batch 2/2 loss" in out and "final test_acc" in out
-    assert "test accuracy" in out and "instructions" in out      # the summary
+    assert "test accuracy" in out and "instructions" in out  # the summary
 
 
 def test_interpreted_run_matches_fast_run(capfd, mnist_dir):
-    args = ["--limit", "64", "--test-limit", "64", "--epochs", "1", "--quiet",
-            "--data", mnist_dir]
+    args = ["--limit", "64", "--test-limit", "64", "--epochs", "1", "--quiet", "--data", mnist_dir]
     _, slow, _ = run_cli(capfd, "run", *args)
     _, fast, _ = run_cli(capfd, "run", "--fast", *args)
-    assert slow.splitlines()[0] == fast.splitlines()[0]           # "final test_acc ..."
+    assert slow.splitlines()[0] == fast.splitlines()[0]  # "final test_acc ..."
 
 
 def test_save_keeps_the_machine_at_the_final_evaluation(capfd, mnist_dir, tmp_path):
     path = tmp_path / "trained.state"
-    status, out, err = run_cli(capfd, "run", "--fast", "--quiet", *SMALL, "--data", mnist_dir,
-                               "--save", path)
+    status, out, err = run_cli(
+        capfd, "run", "--fast", "--quiet", *SMALL, "--data", mnist_dir, "--save", path
+    )
     assert status == 0 and "saved machine state at the start of the final evaluation" in err
     saved = load_state(path)
     assert saved.meta["options"]["TRAIN_LIMIT"] in ("128", 128)
     out_after = io.BytesIO()
     m = saved.machine(root=str(mnist_dir), stdout=out_after)
     assert m.exit_status is None and m.rip == m.image.symbols["evaluate"].value
-    assert any(m.mem.read(m.image.symbols["W1"].value, 4096))      # trained weights are there
-    assert not list(tmp_path.glob(".state-*"))                      # no temporary left behind
+    assert any(m.mem.read(m.image.symbols["W1"].value, 4096))  # trained weights are there
+    assert not list(tmp_path.glob(".state-*"))  # no temporary left behind
     # continuing the saved machine (interpreted) finishes the run the same way
     assert m.run() == 0
     assert out.splitlines()[0] in out_after.getvalue().decode()
@@ -91,7 +92,7 @@ def test_bad_options_are_usage_errors(capfd):
 
 
 def test_missing_data_directory_is_a_clear_error(capfd, tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_VM_MIRRORS", "http://127.0.0.1:9/")     # nothing listens there
+    monkeypatch.setenv("MNIST_VM_MIRRORS", "http://127.0.0.1:9/")  # nothing listens there
     status, out, err = run_cli(capfd, "run", "--fast", "--data", tmp_path / "empty")
     assert status == 1
     assert "error" in (out + err) and "Traceback" not in (out + err)
@@ -101,9 +102,23 @@ def test_missing_data_directory_is_a_clear_error(capfd, tmp_path, monkeypatch):
 def test_ctrl_c_stops_cleanly_reports_and_still_saves(mnist_dir, tmp_path):
     path = tmp_path / "partial.state"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_vm.cli", "run", "--fast", "--print-every", "50",
-         "--data", str(mnist_dir), "--save", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "mnist_vm.cli",
+            "run",
+            "--fast",
+            "--print-every",
+            "50",
+            "--data",
+            str(mnist_dir),
+            "--save",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     deadline = time.time() + 120
     while time.time() < deadline:

@@ -30,7 +30,7 @@ from vm.accel import attach
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = sorted(p for p in (ROOT / "programs" / "mnist").glob("*.asm") if p.name != "main.asm")
 F32 = np.float32
-SCRATCH = 4 << 20              # room for the full-size layers of programs/mnist
+SCRATCH = 4 << 20  # room for the full-size layers of programs/mnist
 
 DRIVER = """
 global _start
@@ -77,8 +77,9 @@ _images: dict[str, object] = {}
 def _image(routine: str):
     if routine not in _images:
         driver = DRIVER.format(routine=routine, scratch=SCRATCH)
-        _images[routine] = assemble([("driver.asm", driver), *map(str, PROGRAM)],
-                                    defines={"BATCH": "16"})
+        _images[routine] = assemble(
+            [("driver.asm", driver), *map(str, PROGRAM)], defines={"BATCH": "16"}
+        )
     return _images[routine]
 
 
@@ -106,8 +107,16 @@ class Layout:
         return self.put(bytes([fill]) * nbytes)
 
 
-def _run(routine: str, lay: Layout, params: list[int], xmm0_bits: int, fast: bool,
-         jobs: int = 1, split: bool = False, kill_helper: bool = False):
+def _run(
+    routine: str,
+    lay: Layout,
+    params: list[int],
+    xmm0_bits: int,
+    fast: bool,
+    jobs: int = 1,
+    split: bool = False,
+    kill_helper: bool = False,
+):
     m = _machine(routine)
     sym = m.image.symbols
     for addr, raw in lay.items:
@@ -137,7 +146,7 @@ def _run(routine: str, lay: Layout, params: list[int], xmm0_bits: int, fast: boo
 
 
 def _compare(a: Machine, b: Machine, returns: str | None) -> None:
-    for i in (3, 4, 5, 12, 13, 14, 15):          # rbx rsp rbp r12-r15
+    for i in (3, 4, 5, 12, 13, 14, 15):  # rbx rsp rbp r12-r15
         assert a.r[i] == b.r[i], f"register {i} differs"
     lo, hi = a.mem.data, a.mem.brk
     x = np.frombuffer(a.mem.buf, np.uint8, hi - lo, lo).copy()
@@ -145,26 +154,48 @@ def _compare(a: Machine, b: Machine, returns: str | None) -> None:
     # the driver stores rax and xmm0 in `result` after the call: those are compared
     # only when the routine returns them (caller-saved registers are poisoned by twins)
     res = a.image.symbols["result"].value - lo
-    x[res:res + 16] = y[res:res + 16] = 0
+    x[res : res + 16] = y[res : res + 16] = 0
     if not np.array_equal(x, y):
         _first_diff(a, x, y, lo)
     sp = a.r[4]
-    assert a.mem.buf[sp:a.mem.top] == b.mem.buf[sp:b.mem.top], "live stack differs"
+    assert a.mem.buf[sp : a.mem.top] == b.mem.buf[sp : b.mem.top], "live stack differs"
 
 
 def _first_diff(a, x, y, lo):
     i = int(np.nonzero(x != y)[0][0])
     sym = a.image.symbol_at(i + lo)
-    raise AssertionError(f"memory differs first at {i + lo:#x} ({sym.name}+{i + lo - sym.value:#x}): "
-                         f"{x[i:i + 8].tobytes().hex()} vs {y[i:i + 8].tobytes().hex()}")
+    raise AssertionError(
+        f"memory differs first at {i + lo:#x} ({sym.name}+{i + lo - sym.value:#x}): "
+        f"{x[i : i + 8].tobytes().hex()} vs {y[i : i + 8].tobytes().hex()}"
+    )
 
 
-SPECIALS = np.concatenate([
-    np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45,
-              1e-38, 3.4e38, -3.4e38, 0.5, 2.0 ** -24], dtype=F32),
-    # NaNs that differ: negative, another payload, signalling (which SSE quiets);
-    # which operand's NaN an instruction returns shows in the bits
-    np.array([0xFFC00000, 0x7FC12345, 0x7FA00001], dtype=np.uint32).view(F32)])
+SPECIALS = np.concatenate(
+    [
+        np.array(
+            [
+                0.0,
+                -0.0,
+                1.0,
+                -1.0,
+                np.inf,
+                -np.inf,
+                np.nan,
+                1e-45,
+                -1e-45,
+                1e-38,
+                3.4e38,
+                -3.4e38,
+                0.5,
+                2.0**-24,
+            ],
+            dtype=F32,
+        ),
+        # NaNs that differ: negative, another payload, signalling (which SSE quiets);
+        # which operand's NaN an instruction returns shows in the bits
+        np.array([0xFFC00000, 0x7FC12345, 0x7FA00001], dtype=np.uint32).view(F32),
+    ]
+)
 
 
 def _floats(rng: np.random.Generator, shape, zero_frac: float, special_frac: float):
@@ -176,20 +207,21 @@ def _floats(rng: np.random.Generator, shape, zero_frac: float, special_frac: flo
 
 
 def _scaled(a, factor):
-    with np.errstate(all="ignore"):             # specials: inf * 0 and the like
+    with np.errstate(all="ignore"):  # specials: inf * 0 and the like
         return a * F32(factor)
 
 
-case = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**32 - 1),
-    "rows": st.integers(1, 6),
-    "n_in": st.integers(1, 24),
-    "n_out": st.integers(1, 13),
-    "zero_frac": st.sampled_from([0.0, 0.5, 0.9]),
-    "special_frac": st.sampled_from([0.0, 0.0, 0.05]),
-})
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+case = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**32 - 1),
+        "rows": st.integers(1, 6),
+        "n_in": st.integers(1, 24),
+        "n_out": st.integers(1, 13),
+        "zero_frac": st.sampled_from([0.0, 0.5, 0.9]),
+        "special_frac": st.sampled_from([0.0, 0.0, 0.05]),
+    }
+)
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _check(routine, build, returns=None, jobs=1, split=False):
@@ -219,6 +251,7 @@ def test_dense_forward_twin_matches_interpreter(c):
         b = lay.put(_floats(rng, (no,), 0.3, c["special_frac"]))
         Y = lay.reserve(4 * r * no)
         return [X, W, b, Y, r, ni, no], 0
+
     _check("dense_forward", build)
 
 
@@ -235,6 +268,7 @@ def test_dense_backward_twin_matches_interpreter(c, with_dx):
         dW, db = lay.reserve(4 * ni * no), lay.reserve(4 * no)
         dX = lay.reserve(4 * r * ni) if with_dx else 0
         return [X, dY, W, dW, db, dX, r, ni, no], 0
+
     _check("dense_backward", build)
 
 
@@ -246,12 +280,14 @@ def test_relu_twins_match_interpreter(c):
 
     def fwd(lay):
         return [lay.put(_floats(rng, (n,), c["zero_frac"], c["special_frac"])), n], 0
+
     _check("relu_forward", fwd)
 
     def bwd(lay):
         dA = lay.put(_floats(rng, (n,), 0.1, c["special_frac"]))
         A = lay.put(_floats(rng, (n,), c["zero_frac"], c["special_frac"]))
         return [dA, A, n], 0
+
     _check("relu_backward", bwd)
 
 
@@ -266,6 +302,7 @@ def test_sgd_update_twin_matches_interpreter(c, lr):
         dW = lay.put(_floats(rng, (n,), c["zero_frac"], c["special_frac"]))
         bits = int(np.array([lr], F32).view(np.uint32)[0])
         return [W, dW, n], bits
+
     _check("sgd_update", build)
 
 
@@ -280,11 +317,13 @@ def test_softmax_xent_and_count_correct_twins_match_interpreter(c):
         Z = lay.put(_scaled(_floats(rng, (r, n), 0.1, c["special_frac"]), 3))
         L = lay.put(labels)
         return [Z, L, lay.reserve(4 * r * n), lay.reserve(4 * r * n), r, n], 0
+
     _check("softmax_xent", build, returns="xmm0.s")
 
     def cc(lay):
         Z = lay.put(_floats(rng, (r, n), 0.3, c["special_frac"]))
         return [Z, lay.put(labels), r, n], 0
+
     _check("count_correct", cc, returns="rax")
 
 
@@ -301,6 +340,7 @@ def test_load_batch_twin_matches_interpreter(seed, rows, use_perm):
         start = int(rng.integers(0, count - rows + 1))
         X, out = lay.reserve(4 * rows * 784), lay.reserve(rows)
         return [images, labels, perm, start, rows, X, out], 0
+
     _check("load_batch", build)
 
 
@@ -310,6 +350,7 @@ def test_shuffle_twin_matches_interpreter(seed, n):
     def build(lay):
         perm = lay.put(np.arange(n, dtype=np.uint32)) if n else lay.reserve(16)
         return [perm, n], 0
+
     routine = "shuffle"
     img = _image(routine)
     rng_state = img.symbols["rng_state"].value
@@ -356,48 +397,95 @@ def _sprinkle(rng, a, frac):
 def _full_cases():
     # sx: fraction of special values in the layer input X, sp: in the others
     def fwd1(rng, lay, sx, sp):
-        return [lay.put(_sprinkle(rng, _pixels(rng, 64), sx)),
-                lay.put(_floats(rng, (784, 128), 0.0, sp)), lay.put(_floats(rng, (128,), 0.1, sp)),
-                lay.reserve(4 * 64 * 128), 64, 784, 128]
+        return [
+            lay.put(_sprinkle(rng, _pixels(rng, 64), sx)),
+            lay.put(_floats(rng, (784, 128), 0.0, sp)),
+            lay.put(_floats(rng, (128,), 0.1, sp)),
+            lay.reserve(4 * 64 * 128),
+            64,
+            784,
+            128,
+        ]
 
     def fwd2(rng, lay, sx, sp):
-        return [lay.put(_sprinkle(rng, _relu_like(rng, (64, 128)), sx)),
-                lay.put(_floats(rng, (128, 64), 0.0, sp)), lay.put(_floats(rng, (64,), 0.1, sp)),
-                lay.reserve(4 * 64 * 64), 64, 128, 64]
+        return [
+            lay.put(_sprinkle(rng, _relu_like(rng, (64, 128)), sx)),
+            lay.put(_floats(rng, (128, 64), 0.0, sp)),
+            lay.put(_floats(rng, (64,), 0.1, sp)),
+            lay.reserve(4 * 64 * 64),
+            64,
+            128,
+            64,
+        ]
 
-    def fwd3(rng, lay, sx, sp):                     # the last, partial evaluation chunk
-        return [lay.put(_sprinkle(rng, _relu_like(rng, (16, 64)), sx)),
-                lay.put(_floats(rng, (64, 10), 0.0, sp)), lay.put(_floats(rng, (10,), 0.1, sp)),
-                lay.reserve(4 * 16 * 10), 16, 64, 10]
+    def fwd3(rng, lay, sx, sp):  # the last, partial evaluation chunk
+        return [
+            lay.put(_sprinkle(rng, _relu_like(rng, (16, 64)), sx)),
+            lay.put(_floats(rng, (64, 10), 0.0, sp)),
+            lay.put(_floats(rng, (10,), 0.1, sp)),
+            lay.reserve(4 * 16 * 10),
+            16,
+            64,
+            10,
+        ]
 
     def bwd1(rng, lay, sx, sp):
-        return [lay.put(_sprinkle(rng, _pixels(rng, 64), sx)),
-                lay.put(_scaled(_floats(rng, (64, 128), 0.3, sp), 1e-3)),
-                lay.put(_floats(rng, (784, 128), 0.0, sp)), lay.reserve(4 * 784 * 128),
-                lay.reserve(4 * 128), 0, 64, 784, 128]
+        return [
+            lay.put(_sprinkle(rng, _pixels(rng, 64), sx)),
+            lay.put(_scaled(_floats(rng, (64, 128), 0.3, sp), 1e-3)),
+            lay.put(_floats(rng, (784, 128), 0.0, sp)),
+            lay.reserve(4 * 784 * 128),
+            lay.reserve(4 * 128),
+            0,
+            64,
+            784,
+            128,
+        ]
 
     def bwd2(rng, lay, sx, sp):
-        return [lay.put(_sprinkle(rng, _relu_like(rng, (64, 128)), sx)),
-                lay.put(_floats(rng, (64, 64), 0.3, sp)), lay.put(_floats(rng, (128, 64), 0.0, sp)),
-                lay.reserve(4 * 128 * 64), lay.reserve(4 * 64), lay.reserve(4 * 64 * 128),
-                64, 128, 64]
+        return [
+            lay.put(_sprinkle(rng, _relu_like(rng, (64, 128)), sx)),
+            lay.put(_floats(rng, (64, 64), 0.3, sp)),
+            lay.put(_floats(rng, (128, 64), 0.0, sp)),
+            lay.reserve(4 * 128 * 64),
+            lay.reserve(4 * 64),
+            lay.reserve(4 * 64 * 128),
+            64,
+            128,
+            64,
+        ]
 
     def bwd3(rng, lay, sx, sp):
-        return [lay.put(_sprinkle(rng, _relu_like(rng, (64, 64)), sx)),
-                lay.put(_floats(rng, (64, 10), 0.0, sp)), lay.put(_floats(rng, (64, 10), 0.0, sp)),
-                lay.reserve(4 * 64 * 10), lay.reserve(4 * 10), lay.reserve(4 * 64 * 64),
-                64, 64, 10]
-    return {"forward 784->128": ("dense_forward", fwd1), "forward 128->64": ("dense_forward", fwd2),
-            "forward 64->10, 16 rows": ("dense_forward", fwd3),
-            "backward 784->128": ("dense_backward", bwd1),
-            "backward 128->64": ("dense_backward", bwd2), "backward 64->10": ("dense_backward", bwd3)}
+        return [
+            lay.put(_sprinkle(rng, _relu_like(rng, (64, 64)), sx)),
+            lay.put(_floats(rng, (64, 10), 0.0, sp)),
+            lay.put(_floats(rng, (64, 10), 0.0, sp)),
+            lay.reserve(4 * 64 * 10),
+            lay.reserve(4 * 10),
+            lay.reserve(4 * 64 * 64),
+            64,
+            64,
+            10,
+        ]
+
+    return {
+        "forward 784->128": ("dense_forward", fwd1),
+        "forward 128->64": ("dense_forward", fwd2),
+        "forward 64->10, 16 rows": ("dense_forward", fwd3),
+        "backward 784->128": ("dense_backward", bwd1),
+        "backward 128->64": ("dense_backward", bwd2),
+        "backward 64->10": ("dense_backward", bwd3),
+    }
 
 
 FULL = _full_cases()
 
 
-@pytest.mark.parametrize("specials", [(0.0, 0.0), (0.01, 0.0), (0.002, 0.002), (0.02, 0.02)],
-                         ids=["clean", "specials-in-X", "few-specials", "many-specials"])
+@pytest.mark.parametrize(
+    "specials",
+    [(0.0, 0.0), (0.01, 0.0), (0.002, 0.002), (0.02, 0.02)],
+    ids=["clean", "specials-in-X", "few-specials", "many-specials"],
+)
 @pytest.mark.parametrize("layer", sorted(FULL))
 @pytest.mark.parametrize("jobs", [1, 2], ids=["one-process", "two-processes"])
 def test_full_size_layer_twins_match_interpreter(layer, specials, jobs):
@@ -405,8 +493,12 @@ def test_full_size_layer_twins_match_interpreter(layer, specials, jobs):
     (kernels/parallel.py); the bytes must not change."""
     routine, build = FULL[layer]
     rng = np.random.default_rng(zlib.crc32(f"{layer} {specials}".encode()))
-    _check(routine, lambda lay: (build(rng, lay, *specials), 0), jobs=jobs,
-           split=jobs > 1 and not layer.startswith("forward 64->10"))
+    _check(
+        routine,
+        lambda lay: (build(rng, lay, *specials), 0),
+        jobs=jobs,
+        split=jobs > 1 and not layer.startswith("forward 64->10"),
+    )
 
 
 @pytest.mark.parametrize("jobs", [1, 2], ids=["one-process", "two-processes"])
@@ -421,6 +513,7 @@ def test_full_size_sgd_update_twin_matches_interpreter(jobs, specials):
         W = lay.put(_floats(rng, (n,), 0.0, specials))
         dW = lay.put(_scaled(_floats(rng, (n,), 0.3, specials), 1e-3))
         return [W, dW, n], int(np.array([0.01], F32).view(np.uint32)[0])
+
     _check("sgd_update", build, jobs=jobs, split=jobs > 1)
 
 
@@ -435,8 +528,7 @@ def test_a_dead_helper_process_changes_nothing_but_speed():
     _compare(slow, fast, None)
 
 
-NANS = np.array([0x7FC00000, 0xFFC00000, 0x7FC12345, 0x7FA00001, 0xFFE00002],
-                np.uint32).view(F32)
+NANS = np.array([0x7FC00000, 0xFFC00000, 0x7FC12345, 0x7FA00001, 0xFFE00002], np.uint32).view(F32)
 
 
 def _nanny(rng, shape, frac=0.3, zero_frac=0.2):
@@ -448,26 +540,63 @@ def _nanny(rng, shape, frac=0.3, zero_frac=0.2):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 5), n_in=st.integers(1, 12),
-       n_out=st.integers(1, 9))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(1, 5),
+    n_in=st.integers(1, 12),
+    n_out=st.integers(1, 9),
+)
 def test_twins_return_the_nan_sse_returns_when_nans_meet(seed, rows, n_in, n_out):
     """Where two NaNs meet, SSE returns the first operand's; numpy does not
     promise which. The twins must still match the interpreter bit for bit."""
     rng = np.random.default_rng(seed)
     X, W, b = _nanny(rng, (rows, n_in)), _nanny(rng, (n_in, n_out)), _nanny(rng, (n_out,))
     dY = _nanny(rng, (rows, n_out))
-    _check("dense_forward", lambda lay: ([lay.put(X), lay.put(W), lay.put(b),
-                                          lay.reserve(4 * rows * n_out), rows, n_in, n_out], 0))
-    _check("dense_backward", lambda lay: ([lay.put(X), lay.put(dY), lay.put(W),
-                                           lay.reserve(4 * n_in * n_out), lay.reserve(4 * n_out),
-                                           lay.reserve(4 * rows * n_in), rows, n_in, n_out], 0))
+    _check(
+        "dense_forward",
+        lambda lay: (
+            [lay.put(X), lay.put(W), lay.put(b), lay.reserve(4 * rows * n_out), rows, n_in, n_out],
+            0,
+        ),
+    )
+    _check(
+        "dense_backward",
+        lambda lay: (
+            [
+                lay.put(X),
+                lay.put(dY),
+                lay.put(W),
+                lay.reserve(4 * n_in * n_out),
+                lay.reserve(4 * n_out),
+                lay.reserve(4 * rows * n_in),
+                rows,
+                n_in,
+                n_out,
+            ],
+            0,
+        ),
+    )
     lr = int(NANS[seed % len(NANS)].view(np.uint32)) if seed % 3 == 0 else 0x3C23D70A
-    _check("sgd_update", lambda lay: ([lay.put(W.ravel()), lay.put(_nanny(rng, (n_in * n_out,))),
-                                       n_in * n_out], lr))
+    _check(
+        "sgd_update",
+        lambda lay: ([lay.put(W.ravel()), lay.put(_nanny(rng, (n_in * n_out,))), n_in * n_out], lr),
+    )
     labels = rng.integers(0, 10, rows).astype(np.uint8)
-    _check("softmax_xent", lambda lay: ([lay.put(_nanny(rng, (rows, 10), 0.1)), lay.put(labels),
-                                         lay.reserve(4 * rows * 10), lay.reserve(4 * rows * 10),
-                                         rows, 10], 0), returns="xmm0.s")
+    _check(
+        "softmax_xent",
+        lambda lay: (
+            [
+                lay.put(_nanny(rng, (rows, 10), 0.1)),
+                lay.put(labels),
+                lay.reserve(4 * rows * 10),
+                lay.reserve(4 * rows * 10),
+                rows,
+                10,
+            ],
+            0,
+        ),
+        returns="xmm0.s",
+    )
 
 
 def test_dense_forward_twin_keeps_a_bias_that_no_input_touches():
@@ -482,8 +611,16 @@ def test_dense_forward_twin_keeps_a_bias_that_no_input_touches():
     bias[[0, 7, 9]] = np.array([0x80000000, 0x7FA00001, 0xFFC00000], np.uint32).view(F32)
 
     def build(lay):
-        return [lay.put(X), lay.put(_floats(rng, (64, 32), 0.0, 0.0)), lay.put(bias),
-                lay.reserve(4 * 16 * 32), 16, 64, 32], 0
+        return [
+            lay.put(X),
+            lay.put(_floats(rng, (64, 32), 0.0, 0.0)),
+            lay.put(bias),
+            lay.reserve(4 * 16 * 32),
+            16,
+            64,
+            32,
+        ], 0
+
     _check("dense_forward", build)
 
 
@@ -502,6 +639,7 @@ def test_run_twin_leaves_the_registers_poison_caller_saved_leaves(returns):
         m.r[:] = list(range(100, 116))
         m.xb[:] = bytes(range(256))
         return m
+
     a, b = machine(), machine()
     run_twin(a, Twin("t", fn, ("rdi", "rsi"), returns))
     fn(b, b.r[7], b.r[6])
@@ -522,17 +660,27 @@ def test_vectorised_libm_rounds_to_the_c_librarys_float32(name):
     plus edges."""
     from mnist_vm.kernels import nn
     from vm.runtime import libm
+
     rng = np.random.default_rng(20261125)
     if name == "exp":
-        x = np.concatenate([-rng.exponential(3.0, 500_000), rng.uniform(-110, 0, 500_000),
-                            [0.0, -0.0, -87.3, -87.4, -103.9, -104.0, -745.2, -800.0,
-                             -np.inf, 1e-30, -1e-30]])
+        x = np.concatenate(
+            [
+                -rng.exponential(3.0, 500_000),
+                rng.uniform(-110, 0, 500_000),
+                [0.0, -0.0, -87.3, -87.4, -103.9, -104.0, -745.2, -800.0, -np.inf, 1e-30, -1e-30],
+            ]
+        )
         fn, fallback = np.exp, (math.exp, nn._exp_c)
     else:
-        x = np.concatenate([rng.uniform(0, 1, 500_000), np.exp(-rng.exponential(8.0, 500_000)),
-                            [1.0, 0.5, 1e-45, 1.4e-45, 1e-38, 0.0, 2.0 ** -149]])
+        x = np.concatenate(
+            [
+                rng.uniform(0, 1, 500_000),
+                np.exp(-rng.exponential(8.0, 500_000)),
+                [1.0, 0.5, 1e-45, 1.4e-45, 1e-38, 0.0, 2.0**-149],
+            ]
+        )
         fn, fallback = np.log, (math.log, nn._log_c)
-    x = x.astype(F32).astype(np.float64)            # the routine widens a float32
+    x = x.astype(F32).astype(np.float64)  # the routine widens a float32
     c = libm(name)
     want = np.array([c(v) for v in x.tolist()]).astype(F32)
     with np.errstate(all="ignore"):
@@ -544,6 +692,7 @@ def test_calls_whose_outputs_overlap_an_input_are_not_split():
     """Each half may only read inputs: with an output overlapping another
     array the twin computes everything itself, in the routine's order."""
     from mnist_vm.kernels import mnist
+
     m = _machine("dense_forward")
     if platform.machine() not in parallel.X86_64:
         pytest.skip("the helper process is only started on x86-64 hosts")
@@ -552,7 +701,7 @@ def test_calls_whose_outputs_overlap_an_input_are_not_split():
         big = mnist.SPLIT_MIN
         assert mnist._helper(m, big, ((0x1000, 64),), ((0x2000, 64),)) is not None
         assert mnist._helper(m, big, ((0x1000, 64),), ((0x1030, 64),)) is None
-        assert mnist._helper(m, big, ((0x1000, 64), (0x1020, 8)), ()) is None   # two outputs
+        assert mnist._helper(m, big, ((0x1000, 64), (0x1020, 8)), ()) is None  # two outputs
         assert mnist._helper(m, big - 1, ((0x1000, 64),), ((0x2000, 64),)) is None  # too small
     finally:
         parallel.stop(m)
@@ -561,6 +710,7 @@ def test_calls_whose_outputs_overlap_an_input_are_not_split():
 
 def test_the_helper_process_ends_with_its_machine():
     import gc
+
     m = _machine("dense_forward")
     if platform.machine() not in parallel.X86_64:
         pytest.skip("the helper process is only started on x86-64 hosts")
@@ -568,5 +718,5 @@ def test_the_helper_process_ends_with_its_machine():
     pid = parallel.worker(m).pid
     del m
     gc.collect()
-    with pytest.raises(ProcessLookupError):     # exited and reaped, not a zombie
+    with pytest.raises(ProcessLookupError):  # exited and reaped, not a zombie
         os.kill(pid, 0)

@@ -14,8 +14,10 @@ __all__ = ["AsmError", "Exit", "Fault", "SourceLoc", "VMError", "assemble", "Mac
 def __getattr__(name):  # lazy, so `import vm` stays cheap and cycle-free
     if name == "assemble":
         from .asm import assemble
+
         return assemble
     if name == "Machine":
         from .cpu import Machine
+
         return Machine
     raise AttributeError(name)

@@ -22,8 +22,17 @@ from .isa import flags as F
 from .runtime import CALLER_SAVED_GPRS, POISON32, POISON64
 
 INT_ARGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
-_GPR_NUM = {"rax": 0, "rcx": 1, "rdx": 2, "rbx": 3, "rsp": 4, "rbp": 5, "rsi": 6, "rdi": 7,
-            **{f"r{i}": i for i in range(8, 16)}}
+_GPR_NUM = {
+    "rax": 0,
+    "rcx": 1,
+    "rdx": 2,
+    "rbx": 3,
+    "rsp": 4,
+    "rbp": 5,
+    "rsi": 6,
+    "rdi": 7,
+    **{f"r{i}": i for i in range(8, 16)},
+}
 
 
 class CallingConvention:
@@ -37,7 +46,7 @@ class CallingConvention:
         # stack arguments: [rsp] is the return address at routine entry; a
         # twin runs at the call instruction, so argument 7 is at [rsp].
         sp = machine.r[4]
-        return int.from_bytes(machine.mem.buf[sp + 8 * (i - 6): sp + 8 * (i - 5)], "little")
+        return int.from_bytes(machine.mem.buf[sp + 8 * (i - 6) : sp + 8 * (i - 5)], "little")
 
     @staticmethod
     def float_arg(machine, i: int) -> float:
@@ -57,6 +66,7 @@ class Twin:
     integer arguments named in args (e.g. ("rdi", "rsi")) and returns nothing;
     returns lists the registers it sets: 'rax', 'xmm0' (all lanes),
     'xmm0.s' (lane 0 only, a float), 'xmm0.lo' (low 64 bits, a double)."""
+
     name: str
     fn: Callable
     args: tuple[str, ...] = ()
@@ -65,13 +75,20 @@ class Twin:
     # derived once: argument register numbers, and what the return registers keep
     arg_regs: tuple[int, ...] = field(init=False, repr=False, compare=False)
     keep_rax: bool = field(init=False, repr=False, compare=False)
-    keep_xmm0: int = field(init=False, repr=False, compare=False)   # bytes of xmm0
+    keep_xmm0: int = field(init=False, repr=False, compare=False)  # bytes of xmm0
 
     def __post_init__(self) -> None:
         self.arg_regs = tuple(_GPR_NUM[a] for a in self.args)
         self.keep_rax = "rax" in self.returns
-        self.keep_xmm0 = (16 if "xmm0" in self.returns else 8 if "xmm0.lo" in self.returns
-                          else 4 if "xmm0.s" in self.returns else 0)
+        self.keep_xmm0 = (
+            16
+            if "xmm0" in self.returns
+            else 8
+            if "xmm0.lo" in self.returns
+            else 4
+            if "xmm0.s" in self.returns
+            else 0
+        )
 
 
 # every xmm lane poisoned: the state poison_caller_saved() leaves

@@ -59,11 +59,12 @@ class TemplateError(Exception):
 @dataclass
 class Layout:
     """The memory map the generated checks are compiled against."""
-    rlo: int        # lowest readable address (start of text)
-    wlo: int        # lowest writable address (start of .data)
-    hi: int         # end of the mapped data/heap (current brk, page-rounded)
-    slo: int        # lowest stack address
-    top: int        # end of the stack
+
+    rlo: int  # lowest readable address (start of text)
+    wlo: int  # lowest writable address (start of .data)
+    hi: int  # end of the mapped data/heap (current brk, page-rounded)
+    slo: int  # lowest stack address
+    top: int  # end of the stack
 
 
 def _mask(bits: int) -> int:
@@ -144,8 +145,9 @@ class _Gen:
                 continue
             ea = f"_e{letter.lower()}"
             self.pro.append(f"{ea} = {self._ea_expr(op)}")
-            reads = any(u == letter or u == "S" + letter or (len(u) == 3 and u[0] == letter)
-                        for u in used)
+            reads = any(
+                u == letter or u == "S" + letter or (len(u) == 3 and u[0] == letter) for u in used
+            )
             nbytes = (op.size or 64) // 8
             if d.align and nbytes >= d.align:
                 self.pro.append(f"ALIGN({ea}, {d.align})")
@@ -175,8 +177,9 @@ class _Gen:
             elif isinstance(op, Mem):
                 avail = (op.size or 128) // (8 * width)
                 if max(lanes) >= avail:
-                    raise TemplateError(f"{self.insn.mnemonic}: lane {max(lanes)} of a "
-                                        f"{op.size}-bit memory operand")
+                    raise TemplateError(
+                        f"{self.insn.mnemonic}: lane {max(lanes)} of a {op.size}-bit memory operand"
+                    )
                 fmt = _MEMFMT[(kind, width)]
                 targets = ", ".join(names.get(j, "_") for j in range(avail))
                 self.pro.append(f"{targets}, = {fmt}{avail}(m, _e{letter.lower()})")
@@ -227,6 +230,7 @@ class _Gen:
             if t == "COND":
                 return f"cc_{self.insn.defn.cond}(c.fl)"
             raise TemplateError(t)
+
         return _TOKEN.sub(rep, text)
 
     def _statement(self, line: str) -> list[str]:
@@ -269,8 +273,9 @@ class _Gen:
             if isinstance(op, Mem):
                 size = op.size or 64
                 ea = f"_e{letter.lower()}"
-                return (self._wlog(ea, size // 8, indent)
-                        + [f"{indent}{_INT_WRITE[size]}1(m, {ea}, ({expr}) & {_mask(size)})"])
+                return self._wlog(ea, size // 8, indent) + [
+                    f"{indent}{_INT_WRITE[size]}1(m, {ea}, ({expr}) & {_mask(size)})"
+                ]
             if not isinstance(op, Reg) or op.kind != "gpr":
                 raise TemplateError(f"{self.insn.mnemonic}: integer write to {op}")
             n = op.num
@@ -303,6 +308,7 @@ class _Gen:
 # vm.optimize compiles per block (run tier), hoisting them out of loops where
 # it can prove them.
 
+
 def ranges(layout: Layout, nbytes: int, write: bool) -> tuple[tuple[int, int], ...]:
     """The (lo, hi) ranges an access's first byte may lie in (inclusive)."""
     lo = layout.wlo if write else layout.rlo
@@ -326,8 +332,10 @@ def lower(lines: list[str], addr: int, k: int, layout: Layout) -> list[str]:
             continue
         kind = m.group(5)
         (lo1, hi1), (lo2, hi2) = ranges(layout, n, kind == "write")
-        out.append(f"{indent}if not ({lo1} <= {ea} <= {hi1} or {lo2} <= {ea} <= {hi2}): "
-                   f"c.bad_access({ea}, {n}, '{kind}', {addr}, {k})")
+        out.append(
+            f"{indent}if not ({lo1} <= {ea} <= {hi1} or {lo2} <= {ea} <= {hi2}): "
+            f"c.bad_access({ea}, {n}, '{kind}', {addr}, {k})"
+        )
     return out
 
 

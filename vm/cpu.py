@@ -27,15 +27,21 @@ from .runtime import Runtime
 
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
-SLICE = 1 << 16          # loop iterations between checks of stop_requested
-SYNC = "sync"            # stop_requested value asking run() to publish rip/icount and go on
+SLICE = 1 << 16  # loop iterations between checks of stop_requested
+SYNC = "sync"  # stop_requested value asking run() to publish rip/icount and go on
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
 def _readers() -> dict[str, Callable]:
     env: dict[str, Callable] = {}
-    for code, name in (("B", "RB"), ("H", "RW"), ("I", "RI"), ("Q", "RQ"), ("f", "RF"),
-                       ("d", "RDD")):
+    for code, name in (
+        ("B", "RB"),
+        ("H", "RW"),
+        ("I", "RI"),
+        ("Q", "RQ"),
+        ("f", "RF"),
+        ("d", "RDD"),
+    ):
         for count in (1, 2, 4):
             env[f"{name}{count}"] = struct.Struct(f"<{count}{code}").unpack_from
     for code, name in (("B", "WB"), ("H", "WW"), ("I", "WI"), ("Q", "WQ")):
@@ -47,9 +53,17 @@ _STATIC_ENV: dict[str, object] = {
     **_readers(),
     "cf": F.cf,
     **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
-    "fdiv": H.fdiv, "fnan": H.fnan, "fsqrt": H.fsqrt, "fcmp": H.fcmp, "cvtt": H.cvtt, "i2f32": H.i2f32,
-    "mul_flags": H.mul_flags, "shl_flags": H.shl_flags, "shr_flags": H.shr_flags,
-    "sar_flags": H.sar_flags, "rol": H.rol,
+    "fdiv": H.fdiv,
+    "fnan": H.fnan,
+    "fsqrt": H.fsqrt,
+    "fcmp": H.fcmp,
+    "cvtt": H.cvtt,
+    "i2f32": H.i2f32,
+    "mul_flags": H.mul_flags,
+    "shl_flags": H.shl_flags,
+    "shr_flags": H.shr_flags,
+    "sar_flags": H.sar_flags,
+    "rol": H.rol,
     "ror": H.ror,
 }
 
@@ -57,8 +71,15 @@ _STATIC_ENV: dict[str, object] = {
 class Machine:
     """An x86-64 (subset) machine loaded with one program image."""
 
-    def __init__(self, image: Image, root: str = ".", stdout=None, stderr=None,
-                 stdin=None, argv0: str = "prog"):
+    def __init__(
+        self,
+        image: Image,
+        root: str = ".",
+        stdout=None,
+        stderr=None,
+        stdin=None,
+        argv0: str = "prog",
+    ):
         self.image = image
         self.r: list[int] = [0] * 16
         self.xb = bytearray(256)
@@ -70,21 +91,25 @@ class Machine:
         self.icount = 0
         self.exit_status: int | None = None
         self.insns: dict[int, Insn] = {i.addr: i for i in image.insns}
-        self.runtime = Runtime(self, root,
-                               stdout if stdout is not None else sys.stdout.buffer,
-                               stderr if stderr is not None else sys.stderr.buffer, stdin)
-        self.accel: dict[int, object] = {}          # routine address -> Twin (vm.accel)
+        self.runtime = Runtime(
+            self,
+            root,
+            stdout if stdout is not None else sys.stdout.buffer,
+            stderr if stderr is not None else sys.stderr.buffer,
+            stdin,
+        )
+        self.accel: dict[int, object] = {}  # routine address -> Twin (vm.accel)
         self.observers: dict[int, list[Callable]] = {}  # routine address -> on-call hooks
         self.accel_calls = 0
         self.breakpoints: set[int] = set()
-        self.stop_requested: bool | str = False   # set from another thread or a signal handler
+        self.stop_requested: bool | str = False  # set from another thread or a signal handler
         self.wlog: Callable[[int, int], None] = lambda addr, n: None
         self._steps: dict[int, Callable] = {}
         self._traced: dict[int, Callable] = {}
         self._blocks: dict[int, tuple[Callable, int, bool]] = {}
         self._tblocks: dict[int, tuple[Callable, int, bool]] = {}
-        self._heat: dict[tuple[int, bool], int] = {}   # block -> runs before optimising
-        self._edges: dict[tuple[int, int], int] = {}   # (branch, next rip) -> times seen
+        self._heat: dict[tuple[int, bool], int] = {}  # block -> runs before optimising
+        self._edges: dict[tuple[int, int], int] = {}  # (branch, next rip) -> times seen
         self._fault_base = 0
         self._fault_k = 0
         self._setup_stack(argv0)
@@ -94,9 +119,9 @@ class Machine:
         top = self.mem.top
         name = argv0.encode() + b"\0"
         name_at = top - 256
-        self.mem.buf[name_at:name_at + len(name)] = name
+        self.mem.buf[name_at : name_at + len(name)] = name
         sp = (top - 512) & ~0xF
-        words = [1, name_at, 0, 0, 0, 0]        # argc, argv[0], NULL, envp NULL, AT_NULL
+        words = [1, name_at, 0, 0, 0, 0]  # argc, argv[0], NULL, envp NULL, AT_NULL
         for i, w in enumerate(words):
             struct.pack_into("<Q", self.mem.buf, sp + 8 * i, w)
         self.r[4] = sp
@@ -126,18 +151,36 @@ class Machine:
         views = self.__dict__.get("_mem_views")
         if views is None or views[0] is not self.mem.buf:
             mv = memoryview(self.mem.buf)
-            views = self._mem_views = (self.mem.buf, {
-                name: mv.cast(fmt) for name, fmt in optimize.MEM_VIEWS.items()})
-        return {**_STATIC_ENV, "r": self.r, "xf": self.xf, "xd": self.xd, "xi": self.xi,
-                "xq": self.xq, "m": self.mem.buf, "c": self, **views[1]}
+            views = self._mem_views = (
+                self.mem.buf,
+                {name: mv.cast(fmt) for name, fmt in optimize.MEM_VIEWS.items()},
+            )
+        return {
+            **_STATIC_ENV,
+            "r": self.r,
+            "xf": self.xf,
+            "xd": self.xd,
+            "xi": self.xi,
+            "xq": self.xq,
+            "m": self.mem.buf,
+            "c": self,
+            **views[1],
+        }
 
     def _insn(self, addr: int) -> Insn:
         insn = self.insns.get(addr)
         if insn is None:
             self.rip = addr
-            raise Fault("bad-jump", f"no instruction at {addr:#x}"
-                        + ("" if self.mem.region(addr) == "text" else
-                           f" (address is in {self.mem.region(addr)} memory)"), addr)
+            raise Fault(
+                "bad-jump",
+                f"no instruction at {addr:#x}"
+                + (
+                    ""
+                    if self.mem.region(addr) == "text"
+                    else f" (address is in {self.mem.region(addr)} memory)"
+                ),
+                addr,
+            )
         return insn
 
     def _lines(self, insn: Insn, k: int, trace: bool) -> tuple[list[str], bool]:
@@ -152,8 +195,9 @@ class Machine:
                 return pre + lines, jumps
         return codegen.generate(insn, self.mem.layout(), k, trace)
 
-    def _compile(self, insns: list[Insn], trace: bool, name: str,
-                 block: bool = False) -> tuple[Callable, bool]:
+    def _compile(
+        self, insns: list[Insn], trace: bool, name: str, block: bool = False
+    ) -> tuple[Callable, bool]:
         """Compile instructions to one function. Without `block`: the
         instructions' generated code as it is, returning the next RIP (the
         step tier, and blocks before they are hot). With it: a trace optimised
@@ -185,15 +229,22 @@ class Machine:
             lines, jumps = self._lines(insn, k, trace)
             item = optimize.parse_item(insn.addr, insn.text(), k, lines)
             if k + 1 < len(insns) and insn.defn.branch:
-                item.expect = insns[k + 1].addr       # goes on there, else exits
+                item.expect = insns[k + 1].addr  # goes on there, else exits
             items.append(item)
         last = insns[-1]
         start = insns[0].addr
         loop = self._is_loop(insns, trace)
         counted = loop or any(it.expect is not None for it in items)
-        tree = optimize.compile_block(items, layout, start,
-                                      None if jumps else last.addr + INSN_SIZE,
-                                      loop, name, list(env), counted)
+        tree = optimize.compile_block(
+            items,
+            layout,
+            start,
+            None if jumps else last.addr + INSN_SIZE,
+            loop,
+            name,
+            list(env),
+            counted,
+        )
         ns = dict(env)
         exec(compile(tree, f"<{name}>", "exec"), ns)
         fn = ns[name]
@@ -203,10 +254,17 @@ class Machine:
     def _is_loop(self, insns: list[Insn], trace: bool) -> bool:
         last, start = insns[-1], insns[0].addr
         target = last.operands[0] if last.operands else None
-        return (last.defn.branch and last.defn.mnemonic not in ("call", "ret")
-                and isinstance(target, Imm) and (target.value == start or (
-                    last.defn.cond is not None and last.addr + INSN_SIZE == start))
-                and start not in self.breakpoints and not trace)
+        return (
+            last.defn.branch
+            and last.defn.mnemonic not in ("call", "ret")
+            and isinstance(target, Imm)
+            and (
+                target.value == start
+                or (last.defn.cond is not None and last.addr + INSN_SIZE == start)
+            )
+            and start not in self.breakpoints
+            and not trace
+        )
 
     def _successor(self, insn: Insn) -> int | None:
         """Where a trace goes on after a branch: a static target, or the way a
@@ -238,8 +296,11 @@ class Machine:
         a = addr
         while len(path) < MAX_BLOCK:
             insn = self.insns.get(a)
-            if insn is None or a in seen or (path and (
-                    a in self.breakpoints or a in self.observers)):
+            if (
+                insn is None
+                or a in seen
+                or (path and (a in self.breakpoints or a in self.observers))
+            ):
                 break
             if path and insn.defn.mnemonic in ("syscall", "hostcall"):
                 break
@@ -283,7 +344,7 @@ class Machine:
             fn, _ = self._compile(insns, trace, f"b0_{addr:x}")
             warm, edges, branch = fn, self._edges, insns[-1].addr
 
-            def fn() -> int:            # counts runs and where the block went, then hands on
+            def fn() -> int:  # counts runs and where the block went, then hands on
                 key = (addr, trace)
                 heat = self._heat[key] = self._heat.get(key, 0) + 1
                 if heat >= limit:
@@ -291,6 +352,7 @@ class Machine:
                 nxt = warm()
                 edges[branch, nxt] = edges.get((branch, nxt), 0) + 1
                 return nxt
+
             b = cache[addr] = (fn, len(insns), False)
             return b
         if not trace:
@@ -316,8 +378,12 @@ class Machine:
             raise
         self.icount += 1
 
-    def run(self, max_steps: int | None = None, stop_at_breakpoints: bool = True,
-            block_hook: Callable | None = None) -> int | None:
+    def run(
+        self,
+        max_steps: int | None = None,
+        stop_at_breakpoints: bool = True,
+        block_hook: Callable | None = None,
+    ) -> int | None:
         """Run until exit (returns the status), a breakpoint or a stop request
         (returns None with rip at a block boundary), or a fault (raises Fault). max_steps bounds the instructions
         executed by this call (a 'step-limit' fault when reached).
@@ -337,7 +403,7 @@ class Machine:
             while True:
                 if not first and (rip in bps or self.stop_requested):
                     if self.stop_requested is SYNC and rip not in bps:
-                        self.stop_requested = False     # only publish where we are
+                        self.stop_requested = False  # only publish where we are
                         self.rip, self.icount = rip, n
                     else:
                         self.stop_requested = False
@@ -355,7 +421,7 @@ class Machine:
                     except StopIteration:
                         return None
                 if limit is not None and n + ln > limit:
-                    break                       # the last few one at a time (below)
+                    break  # the last few one at a time (below)
                 if loop:
                     # a counted trace; in slices, so that a stop request is seen while a loop spins
                     rip, count = fn(min(SLICE, never if limit is None else (limit - n) // ln))
@@ -370,7 +436,7 @@ class Machine:
             raise
         except Exit as e:
             n += ln
-            rip += (ln - 1) * INSN_SIZE         # at the syscall, as step() leaves it
+            rip += (ln - 1) * INSN_SIZE  # at the syscall, as step() leaves it
             self.exit_status = e.status
             return e.status
         finally:
@@ -383,9 +449,13 @@ class Machine:
                 self.step(trace)
         except Exit as e:
             return e.status
-        raise self._decorate(Fault("step-limit",
-                                   f"step limit reached after {self.icount} instructions "
-                                   "(raise it with --max-steps)", self.rip))
+        raise self._decorate(
+            Fault(
+                "step-limit",
+                f"step limit reached after {self.icount} instructions (raise it with --max-steps)",
+                self.rip,
+            )
+        )
 
     def request_sync(self) -> None:
         """Ask a running run() (in another thread) to bring self.icount and
@@ -417,8 +487,13 @@ class Machine:
             kind = "write-to-code" if region == "text" else "segfault"
             msg = f"write of {n} bytes to read-only {region} at {ea:#x}"
         elif self.mem.stack_lo - (1 << 20) <= ea < self.mem.stack_lo:
-            kind, msg = "stack-overflow", (f"{what} of {n} bytes at {ea:#x}, below the "
-                                           f"{(self.mem.top - self.mem.stack_lo) >> 20} MiB stack")
+            kind, msg = (
+                "stack-overflow",
+                (
+                    f"{what} of {n} bytes at {ea:#x}, below the "
+                    f"{(self.mem.top - self.mem.stack_lo) >> 20} MiB stack"
+                ),
+            )
         else:
             kind = "segfault"
             hint = " (null pointer?)" if ea < 0x1000 else ""
@@ -426,8 +501,13 @@ class Machine:
         self._raise(kind, msg, ip, k)
 
     def misaligned(self, ea: int, align: int, ip: int, k: int):
-        self._raise("misaligned", f"memory operand at {ea:#x} is not {align}-byte aligned "
-                    "(use the unaligned form, e.g. movups)", ip, k)
+        self._raise(
+            "misaligned",
+            f"memory operand at {ea:#x} is not {align}-byte aligned "
+            "(use the unaligned form, e.g. movups)",
+            ip,
+            k,
+        )
 
     def fault(self, kind: str, msg: str, ip: int, k: int):
         self._raise(kind, msg, ip, k)
@@ -450,6 +530,7 @@ class Machine:
     def accel_call(self, target: int, ip: int, k: int) -> int:
         """Run the twin attached to the routine at target instead of calling it."""
         from .accel import run_twin
+
         try:
             run_twin(self, self.accel[target])
         except Fault as f:

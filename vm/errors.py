@@ -8,9 +8,9 @@ from dataclasses import dataclass
 @dataclass
 class SourceLoc:
     file: str
-    line: int          # 1-based
-    column: int = 1    # 1-based
-    text: str = ""     # the source line
+    line: int  # 1-based
+    column: int = 1  # 1-based
+    text: str = ""  # the source line
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
@@ -28,7 +28,7 @@ class AsmError(VMError):
         self.message = message
         self.loc = loc
 
-    others: list[AsmError] = []     # further errors found in the same run
+    others: list[AsmError] = []  # further errors found in the same run
 
     def __str__(self) -> str:
         out = self._one()
@@ -76,7 +76,7 @@ class Fault(VMError):
             names = list(regs)
             rows = []
             for i in range(0, len(names), 4):
-                rows.append("  " + "  ".join(f"{n:>3}={regs[n]:#018x}" for n in names[i:i + 4]))
+                rows.append("  " + "  ".join(f"{n:>3}={regs[n]:#018x}" for n in names[i : i + 4]))
             out += "\n" + "\n".join(rows)
         return out
 

@@ -46,11 +46,11 @@ from . import cpu
 from .errors import Exit, Fault, VMError
 from .image import INSN_SIZE, PAGE
 
-DEFAULT_BUDGET = 512 << 20       # bytes of history memory (shadow + diffs + undo records)
-UNDO_SHARE = 4                   # undo records may use 1/UNDO_SHARE of the budget
+DEFAULT_BUDGET = 512 << 20  # bytes of history memory (shadow + diffs + undo records)
+UNDO_SHARE = 4  # undo records may use 1/UNDO_SHARE of the budget
 MIN_INTERVAL = 20_000
 MAX_INTERVAL = 5_000_000
-WINDOW = 512                     # instructions re-stepped with undo records after a jump back
+WINDOW = 512  # instructions re-stepped with undo records after a jump back
 _CHUNK = 1 << 16
 # traced legs finish their last instructions one step at a time (longer than any block)
 MAX_BLOCK = max(256, getattr(cpu, "MAX_BLOCK", 64))
@@ -96,7 +96,7 @@ def _set_brk(m, brk: int) -> None:
         old = m.mem.layout().hi
         m.mem.brk = brk
         if m.mem.layout().hi != old:
-            m.invalidate()      # generated bounds checks embed the mapped range
+            m.invalidate()  # generated bounds checks embed the mapped range
 
 
 class Files:
@@ -150,21 +150,25 @@ class Undo:
     def __init__(self, icount, rip, gprs, xmm, fl, writes, files, brk):
         self.icount, self.rip, self.gprs, self.xmm, self.fl = icount, rip, gprs, xmm, fl
         self.writes, self.files, self.brk = writes, files, brk
-        self.size = 160 + 32 * len(gprs) + sum(48 + len(d) for _, d in xmm) + sum(
-            56 + (len(d) if isinstance(d, bytes) else 0) for _, d in writes)
+        self.size = (
+            160
+            + 32 * len(gprs)
+            + sum(48 + len(d) for _, d in xmm)
+            + sum(56 + (len(d) if isinstance(d, bytes) else 0) for _, d in writes)
+        )
 
     def apply(self, m) -> None:
         buf = m.mem.buf
         for addr, old in reversed(self.writes):
-            if isinstance(old, int):            # a long all-zero run, stored as its length
-                buf[addr:addr + old] = bytes(old)
+            if isinstance(old, int):  # a long all-zero run, stored as its length
+                buf[addr : addr + old] = bytes(old)
             else:
-                buf[addr:addr + len(old)] = old
+                buf[addr : addr + len(old)] = old
         r = m.r
         for i, v in self.gprs:
             r[i] = v
         for off, data in self.xmm:
-            m.xb[off:off + len(data)] = data
+            m.xb[off : off + len(data)] = data
         m.fl = self.fl
         m.rip = self.rip
         m.icount = self.icount
@@ -185,8 +189,8 @@ class Checkpoint:
 
     def __init__(self, regs: Registers, files: Files):
         self.regs, self.files = regs, files
-        self.undo: dict[int, bytes | None] | None = None   # pages as they were here, for
-        self.size = 400                                     # going back from the next one
+        self.undo: dict[int, bytes | None] | None = None  # pages as they were here, for
+        self.size = 400  # going back from the next one
 
     @property
     def icount(self) -> int:
@@ -201,10 +205,11 @@ class Checkpoint:
 class Event:
     """What find_last() found: the position just before the instruction that
     reached a breakpoint ('break') or wrote a watched range ('watch')."""
+
     icount: int
     kind: str
     rip: int
-    addr: int | None = None        # for 'watch': the first watched byte written
+    addr: int | None = None  # for 'watch': the first watched byte written
     length: int = 0
 
 
@@ -242,8 +247,8 @@ class History:
         self.window = window
         self.replaying = False
         self.interval = 500_000
-        self.event: Event | None = None      # what stopped the last run() with 'watch'
-        self._speed = 5e6          # instructions per second of the Run tier, measured
+        self.event: Event | None = None  # what stopped the last run() with 'watch'
+        self._speed = 5e6  # instructions per second of the Run tier, measured
         rt = machine.runtime
         if not isinstance(rt.stdout, _Gate):
             rt.stdout = _Gate(rt.stdout, self)
@@ -289,8 +294,11 @@ class History:
     @property
     def used(self) -> int:
         """Bytes of memory the history holds."""
-        return (sum(len(s) for s in self._shadow.values())
-                + sum(c.size for c in self.checkpoints) + self.undo_bytes)
+        return (
+            sum(len(s) for s in self._shadow.values())
+            + sum(c.size for c in self.checkpoints)
+            + self.undo_bytes
+        )
 
     # -- forward ------------------------------------------------------------------
     def step(self, on_write: Callable[[int, int], None] | None = None) -> Undo:
@@ -305,7 +313,7 @@ class History:
         writes: list = []
 
         def wlog(addr: int, n: int) -> None:
-            old = buf[addr:addr + n]
+            old = buf[addr : addr + n]
             if n > 256 and old.count(0) == n:
                 writes.append((addr, n))
             else:
@@ -322,12 +330,14 @@ class History:
         try:
             m.step(trace=True)
         except Fault:
-            Undo(ic0, rip0, _gpr_diff(r0, m.r), _xmm_diff(xb0, m.xb), fl0, writes, files,
-                 brk).apply(m)
+            Undo(
+                ic0, rip0, _gpr_diff(r0, m.r), _xmm_diff(xb0, m.xb), fl0, writes, files, brk
+            ).apply(m)
             raise
         except Exit:
-            self._push(Undo(ic0, rip0, _gpr_diff(r0, m.r), _xmm_diff(xb0, m.xb), fl0, writes,
-                            files, brk))
+            self._push(
+                Undo(ic0, rip0, _gpr_diff(r0, m.r), _xmm_diff(xb0, m.xb), fl0, writes, files, brk)
+            )
             raise
         finally:
             m.wlog = _noop_wlog
@@ -351,9 +361,14 @@ class History:
         self.undo.clear()
         self.undo_bytes = 0
 
-    def run(self, until: int | None = None, block_hook: Callable | None = None,
-            watches: list[tuple[int, int]] = (), on_write: Callable | None = None,
-            breakpoints: bool = True) -> str:
+    def run(
+        self,
+        until: int | None = None,
+        block_hook: Callable | None = None,
+        watches: list[tuple[int, int]] = (),
+        on_write: Callable | None = None,
+        breakpoints: bool = True,
+    ) -> str:
         """Run forward, taking checkpoints. Returns why it stopped:
           'limit'  reached icount `until`
           'break'  rip is in machine.breakpoints (not checked at the start)
@@ -442,7 +457,7 @@ class History:
         def wlog(addr: int, n: int) -> None:
             nonlocal hit
             if watches:
-                writes.append((addr, buf[addr:addr + n]))
+                writes.append((addr, buf[addr : addr + n]))
                 for lo, hi in watches:
                     if addr < hi and addr + n > lo:
                         hit = True
@@ -513,11 +528,11 @@ class History:
         ic, rip, r, xb, fl = blk
         span = range(rip, rip + INSN_SIZE * (m.icount - ic), INSN_SIZE)
         if any(a in self._syscalls for a in span):
-            self.goto(ic)       # a syscall changed the runtime: re-execute exactly
+            self.goto(ic)  # a syscall changed the runtime: re-execute exactly
         else:
             buf = m.mem.buf
             for addr, old in reversed(writes):
-                buf[addr:addr + len(old)] = old
+                buf[addr : addr + len(old)] = old
             m.r[:] = r
             m.xb[:] = xb
             m.fl, m.rip, m.icount = fl, rip, ic
@@ -550,9 +565,9 @@ class History:
         for lo, _hi in self._regions:
             shadow = self._shadow[lo]
             for off in _changed(buf, lo, shadow):
-                old = bytes(shadow[off:off + PAGE])
+                old = bytes(shadow[off : off + PAGE])
                 pages[lo + off] = None if old == _ZERO_PAGE else old
-                shadow[off:off + PAGE] = buf[lo + off:lo + off + PAGE]
+                shadow[off : off + PAGE] = buf[lo + off : lo + off + PAGE]
         self.checkpoints[-1].set_undo(pages)
         self.checkpoints.append(Checkpoint(Registers.of(m), Files(m.runtime)))
         self._enforce_budget()
@@ -569,10 +584,10 @@ class History:
         for lo, _hi in self._regions:
             shadow = self._shadow[lo]
             for off in _changed(buf, lo, shadow):
-                buf[lo + off:lo + off + PAGE] = shadow[off:off + PAGE]
+                buf[lo + off : lo + off + PAGE] = shadow[off : off + PAGE]
         for c in reversed(self.checkpoints[index:-1]):
             for addr, data in c.undo.items():
-                buf[addr:addr + PAGE] = data if data is not None else _ZERO_PAGE
+                buf[addr : addr + PAGE] = data if data is not None else _ZERO_PAGE
         c = self.checkpoints[index]
         c.regs.restore(m)
         c.files.restore(m.runtime)
@@ -597,14 +612,14 @@ class History:
             return
         index = self._index_at(target)
         if m.icount > target or self.checkpoints[index].icount > m.icount:
-            self._restore(index)        # the nearest checkpoint (behind or ahead of us)
+            self._restore(index)  # the nearest checkpoint (behind or ahead of us)
             self._drop_undo()
         self._forward_to(max(m.icount, target - self.window))
         while m.icount < target:
             try:
                 self.step()
             except Exit:
-                break           # the exit syscall: its position is the frontier
+                break  # the exit syscall: its position is the frontier
 
     def _forward_to(self, target: int) -> None:
         m = self.m
@@ -626,14 +641,19 @@ class History:
         return lo
 
     def range_text(self, target: int | None = None) -> str:
-        where = "" if target is None else (f"instruction {target:,} is outside the recorded "
-                                           "history; ")
+        where = (
+            "" if target is None else (f"instruction {target:,} is outside the recorded history; ")
+        )
         return f"{where}history covers instructions {self.start:,} to {self.frontier:,}"
 
     # -- searching backwards ----------------------------------------------------------------
-    def find_last(self, end: int, breakpoints: set[int] = frozenset(),
-                  cond: Callable | None = None,
-                  watches: list[tuple[int, int]] = ()) -> Event | None:
+    def find_last(
+        self,
+        end: int,
+        breakpoints: set[int] = frozenset(),
+        cond: Callable | None = None,
+        watches: list[tuple[int, int]] = (),
+    ) -> Event | None:
         """The last event in [start, end): reaching an address in `breakpoints`
         (for which cond(machine) is true, if given) or executing an instruction
         that writes into one of `watches` ((lo, hi) byte ranges). Leaves the
@@ -644,8 +664,12 @@ class History:
         while True:
             c = self.checkpoints[index]
             whole = index + 1 < len(self.checkpoints) and self.checkpoints[index + 1].icount == hi
-            skip = (whole and not breakpoints and c.undo is not None
-                    and not any(_overlaps_pages(c.undo, lo, h) for lo, h in watches))
+            skip = (
+                whole
+                and not breakpoints
+                and c.undo is not None
+                and not any(_overlaps_pages(c.undo, lo, h) for lo, h in watches)
+            )
             if c.icount < hi and not skip:
                 self.goto(c.icount)
                 ev = self._scan(hi, breakpoints, cond, watches)
@@ -681,7 +705,7 @@ class History:
         saved = m.breakpoints
         if bps - saved:
             m.breakpoints = set(saved) | set(bps)
-            m.invalidate()              # blocks must end at the new addresses
+            m.invalidate()  # blocks must end at the new addresses
         try:
             check_bp()
             while m.icount < end:
@@ -737,8 +761,11 @@ def _gpr_diff(before: list[int], after: list[int]) -> tuple:
 def _xmm_diff(before: bytes, after: bytearray) -> tuple:
     if before == after:
         return ()
-    return tuple((o, before[o:o + 16]) for o in range(0, 256, 16)
-                 if before[o:o + 16] != after[o:o + 16])
+    return tuple(
+        (o, before[o : o + 16])
+        for o in range(0, 256, 16)
+        if before[o : o + 16] != after[o : o + 16]
+    )
 
 
 def _changed(buf, lo: int, shadow: bytearray) -> list[int]:
@@ -747,9 +774,12 @@ def _changed(buf, lo: int, shadow: bytearray) -> list[int]:
     n = len(shadow)
     for off in range(0, n, _CHUNK):
         end = min(n, off + _CHUNK)
-        if buf[lo + off:lo + end] != shadow[off:end]:
-            out.extend(p for p in range(off, end, PAGE)
-                       if buf[lo + p:lo + p + PAGE] != shadow[p:p + PAGE])
+        if buf[lo + off : lo + end] != shadow[off:end]:
+            out.extend(
+                p
+                for p in range(off, end, PAGE)
+                if buf[lo + p : lo + p + PAGE] != shadow[p : p + PAGE]
+            )
     return out
 
 

@@ -17,21 +17,21 @@ from .isa.spec import Form, InsnDef
 # `ld` link so that absolute addressing ([label + rdi*8]) is valid natively.
 PAGE = 0x1000
 TEXT_BASE = 0x401000
-INSN_SIZE = 4                  # every instruction occupies 4 bytes of text
-STACK_SIZE = 8 << 20           # 8 MiB, like Linux's default ulimit -s
-HEAP_MAX = 256 << 20           # brk may grow this far past the end of bss
-TEXT_FILL = 0xCC               # what reading an instruction slot as data yields
+INSN_SIZE = 4  # every instruction occupies 4 bytes of text
+STACK_SIZE = 8 << 20  # 8 MiB, like Linux's default ulimit -s
+HEAP_MAX = 256 << 20  # brk may grow this far past the end of bss
+TEXT_FILL = 0xCC  # what reading an instruction slot as data yields
 
 
 @dataclass
 class Insn:
     addr: int
-    mnemonic: str              # as written (an alias stays an alias)
+    mnemonic: str  # as written (an alias stays an alias)
     defn: InsnDef
     form: Form
     operands: tuple[Operand, ...]
     loc: SourceLoc
-    host: str | None = None    # for runtime stubs (exp, log ...): the routine name
+    host: str | None = None  # for runtime stubs (exp, log ...): the routine name
 
     def text(self) -> str:
         ops = ", ".join(str(o) for o in self.operands)
@@ -40,26 +40,27 @@ class Insn:
 
 @dataclass
 class Section:
-    name: str                  # .text .rodata .data .bss
+    name: str  # .text .rodata .data .bss
     addr: int
     size: int
-    data: bytearray            # initial bytes (zeros for .bss)
-    perms: str                 # 'rx', 'r', 'rw'
+    data: bytearray  # initial bytes (zeros for .bss)
+    perms: str  # 'rx', 'r', 'rw'
 
 
 @dataclass
 class Symbol:
-    name: str                  # local labels are stored as 'parent.local'
+    name: str  # local labels are stored as 'parent.local'
     value: int
-    section: str | None        # None for equ constants
+    section: str | None  # None for equ constants
     is_global: bool = False
     loc: SourceLoc | None = None
-    size: int | None = None    # bytes of data following the label, if known
+    size: int | None = None  # bytes of data following the label, if known
 
 
 @dataclass
 class Row:
     """One source line's contribution, for listings: where it went and how big."""
+
     loc: SourceLoc
     addr: int
     size: int
@@ -70,14 +71,14 @@ class Row:
 @dataclass
 class Image:
     sections: dict[str, Section]
-    insns: list[Insn]          # in address order
+    insns: list[Insn]  # in address order
     symbols: dict[str, Symbol]
     entry: int
-    sources: dict[str, list[str]] = field(default_factory=dict)   # file -> lines
+    sources: dict[str, list[str]] = field(default_factory=dict)  # file -> lines
     defines: dict[str, str] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)                # as given
+    files: list[str] = field(default_factory=list)  # as given
     warnings: list[str] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)                 # listing, in source order
+    rows: list[Row] = field(default_factory=list)  # listing, in source order
 
     def symbol_at(self, addr: int) -> Symbol | None:
         """The non-local code or data symbol with the largest value <= addr."""

@@ -42,8 +42,8 @@ class Memory:
         self.buf = mmap.mmap(-1, self.top)
         self.view = memoryview(self.buf)
         for s in secs.values():
-            if s.size and s.data and s.name != ".bss":      # fresh pages are already zero
-                self.buf[s.addr:s.addr + len(s.data)] = s.data
+            if s.size and s.data and s.name != ".bss":  # fresh pages are already zero
+                self.buf[s.addr : s.addr + len(s.data)] = s.data
 
     def layout(self) -> Layout:
         return Layout(self.text, self.data, page_up(self.brk), self.stack_lo, self.top)
@@ -68,12 +68,12 @@ class Memory:
     def read(self, addr: int, n: int) -> bytes:
         if not self.mapped(addr, n):
             raise ValueError(f"address {addr:#x} ({n} bytes) is not mapped")
-        return bytes(self.buf[addr:addr + n])
+        return bytes(self.buf[addr : addr + n])
 
     def write(self, addr: int, data: bytes) -> None:
         if not self.mapped(addr, len(data), write=True):
             raise ValueError(f"address {addr:#x} ({len(data)} bytes) is not writable")
-        self.buf[addr:addr + len(data)] = data
+        self.buf[addr : addr + len(data)] = data
 
     def read_cstring(self, addr: int, limit: int = 4096) -> bytes | None:
         out = bytearray()

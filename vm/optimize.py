@@ -87,13 +87,15 @@ def _call(func: str, *args: Expr) -> ast.Call:
 
 
 def _ccall(method: str, *args: Expr) -> ast.Call:
-    return ast.Call(func=ast.Attribute(value=_n("c"), attr=method, ctx=ast.Load()),
-                    args=list(args), keywords=[])
+    return ast.Call(
+        func=ast.Attribute(value=_n("c"), attr=method, ctx=ast.Load()), args=list(args), keywords=[]
+    )
 
 
 def _cstore(attr: str, value: Expr) -> ast.Assign:
-    return ast.Assign(targets=[ast.Attribute(value=_n("c"), attr=attr, ctx=ast.Store())],
-                      value=value)
+    return ast.Assign(
+        targets=[ast.Attribute(value=_n("c"), attr=attr, ctx=ast.Store())], value=value
+    )
 
 
 def _add(a: Expr, b: Expr | int) -> Expr:
@@ -124,12 +126,16 @@ def _stmts(src: str) -> list[Stmt]:
 
 
 def _comment(text: str) -> ast.Expr:
-    return ast.Expr(value=_k(text))      # a bare string: shown by source(), compiles to nothing
+    return ast.Expr(value=_k(text))  # a bare string: shown by source(), compiles to nothing
 
 
 def _is_c_fl(node: Node) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "fl"
-            and isinstance(node.value, ast.Name) and node.value.id == "c")
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "fl"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "c"
+    )
 
 
 def _walk(node: Node):
@@ -204,21 +210,43 @@ def cond_source(cc: str, kind: int, n: int) -> str | None:
     s, m = 1 << (n - 1) if n else 0, (1 << n) - 1
     if kind == SUB:
         return {
-            "e": "a == b", "ne": "a != b", "b": "a < b", "ae": "a >= b", "be": "a <= b",
-            "a": "a > b", "l": f"(a ^ {s}) < (b ^ {s})", "ge": f"(a ^ {s}) >= (b ^ {s})",
-            "le": f"(a ^ {s}) <= (b ^ {s})", "g": f"(a ^ {s}) > (b ^ {s})",
-            "s": f"r & {s} != 0", "ns": f"r & {s} == 0",
+            "e": "a == b",
+            "ne": "a != b",
+            "b": "a < b",
+            "ae": "a >= b",
+            "be": "a <= b",
+            "a": "a > b",
+            "l": f"(a ^ {s}) < (b ^ {s})",
+            "ge": f"(a ^ {s}) >= (b ^ {s})",
+            "le": f"(a ^ {s}) <= (b ^ {s})",
+            "g": f"(a ^ {s}) > (b ^ {s})",
+            "s": f"r & {s} != 0",
+            "ns": f"r & {s} == 0",
         }.get(cc)
     if kind == LOGIC:
         return {
-            "e": "r == 0", "ne": "r != 0", "s": f"r & {s} != 0", "ns": f"r & {s} == 0",
-            "l": f"r & {s} != 0", "ge": f"r & {s} == 0", "le": f"(r == 0 or r & {s} != 0)",
-            "g": f"(r != 0 and r & {s} == 0)", "be": "r == 0", "a": "r != 0",
-            "b": "False", "ae": "True", "o": "False", "no": "True",
+            "e": "r == 0",
+            "ne": "r != 0",
+            "s": f"r & {s} != 0",
+            "ns": f"r & {s} == 0",
+            "l": f"r & {s} != 0",
+            "ge": f"r & {s} == 0",
+            "le": f"(r == 0 or r & {s} != 0)",
+            "g": f"(r != 0 and r & {s} == 0)",
+            "be": "r == 0",
+            "a": "r != 0",
+            "b": "False",
+            "ae": "True",
+            "o": "False",
+            "no": "True",
         }.get(cc)
     if kind in (ADD, ADC, SBB, INC, DEC):
-        out = {"e": f"r & {m} == 0", "ne": f"r & {m} != 0", "s": f"r & {s} != 0",
-               "ns": f"r & {s} == 0"}
+        out = {
+            "e": f"r & {m} == 0",
+            "ne": f"r & {m} != 0",
+            "s": f"r & {s} != 0",
+            "ns": f"r & {s} == 0",
+        }
         if kind in (ADD, ADC):
             out.update({"b": f"r >> {n} != 0", "ae": f"r >> {n} == 0"})
         elif kind == SBB:
@@ -229,10 +257,21 @@ def cond_source(cc: str, kind: int, n: int) -> str | None:
     if kind == RAW:
         sxo = "(r >> 7 ^ r >> 11) & 1"
         return {
-            "o": "r & 2048 != 0", "no": "r & 2048 == 0", "b": "r & 1 != 0", "ae": "r & 1 == 0",
-            "e": "r & 64 != 0", "ne": "r & 64 == 0", "be": "r & 65 != 0", "a": "r & 65 == 0",
-            "s": "r & 128 != 0", "ns": "r & 128 == 0", "p": "r & 4 != 0", "np": "r & 4 == 0",
-            "l": f"{sxo} != 0", "ge": f"{sxo} == 0", "le": f"(r & 64 != 0 or {sxo} != 0)",
+            "o": "r & 2048 != 0",
+            "no": "r & 2048 == 0",
+            "b": "r & 1 != 0",
+            "ae": "r & 1 == 0",
+            "e": "r & 64 != 0",
+            "ne": "r & 64 == 0",
+            "be": "r & 65 != 0",
+            "a": "r & 65 == 0",
+            "s": "r & 128 != 0",
+            "ns": "r & 128 == 0",
+            "p": "r & 4 != 0",
+            "np": "r & 4 == 0",
+            "l": f"{sxo} != 0",
+            "ge": f"{sxo} == 0",
+            "le": f"(r & 64 != 0 or {sxo} != 0)",
             "g": f"(r & 64 == 0 and {sxo} == 0)",
         }.get(cc)
     return None
@@ -248,7 +287,7 @@ def cf_source(kind: int, n: int) -> str:
         return "0"
     if kind == RAW:
         return "r & 1"
-    return "b"                  # INC/DEC keep the CF they found
+    return "b"  # INC/DEC keep the CF they found
 
 
 _TEMPLATE_CACHE: dict[str, Expr] = {}
@@ -264,6 +303,7 @@ def _fill(src: str, comps: dict[str, Expr]) -> Expr:
 class Pending:
     """A flags record not built yet: its components are expressions over
     locals that keep their values while the record is pending."""
+
     __slots__ = ("kind", "n", "a", "b", "r", "names", "_key")
 
     def __init__(self, kind: int, n: int, a: Expr, b: Expr, r: Expr):
@@ -275,8 +315,7 @@ class Pending:
         return {"a": self.a, "b": self.b, "r": self.r}
 
     def tuple(self) -> ast.Tuple:
-        return ast.Tuple(elts=[_k(self.kind), _k(self.n), self.a, self.b, self.r],
-                         ctx=ast.Load())
+        return ast.Tuple(elts=[_k(self.kind), _k(self.n), self.a, self.b, self.r], ctx=ast.Load())
 
     def key(self) -> tuple:
         if self._key is None:
@@ -307,8 +346,14 @@ def _lane_local(key: tuple[str, int]) -> str:
 # ---- memory -----------------------------------------------------------------------
 # struct readers/writers of the generated code (vm.cpu) and the memoryview
 # casts of memory with the same element format.
-READERS = {"RB": ("mb", 1), "RW": ("mw", 2), "RI": ("mI", 4), "RQ": ("mQ", 8),
-           "RF": ("mf", 4), "RDD": ("md", 8)}
+READERS = {
+    "RB": ("mb", 1),
+    "RW": ("mw", 2),
+    "RI": ("mI", 4),
+    "RQ": ("mQ", 8),
+    "RF": ("mf", 4),
+    "RDD": ("md", 8),
+}
 WRITERS = {"WB1": ("mb", 1), "WW1": ("mw", 2), "WI1": ("mI", 4), "WQ1": ("mQ", 8)}
 MEM_VIEWS = {"mb": "B", "mw": "H", "mI": "I", "mQ": "Q", "mf": "f", "md": "d"}
 _VIEW_BITS = {"mb": 8, "mw": 16, "mI": 32, "mQ": 64, "xi": 32, "xq": 64}
@@ -318,21 +363,41 @@ _REG = re.compile(r"r\d+$")
 def _reader(name: str) -> tuple[str, int, int] | None:
     """'RF4' -> ('mf', 4, 4): view, element width, count."""
     for prefix, (view, w) in READERS.items():
-        if name.startswith(prefix) and name[len(prefix):].isdigit():
-            return view, w, int(name[len(prefix):])
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            return view, w, int(name[len(prefix) :])
     return None
 
 
-PURE = {"cf", "fdiv", "fnan", "fsqrt", "fcmp", "cvtt", "i2f32", "mul_flags", "shl_flags",
-        "shr_flags", "sar_flags", "rol", "ror", "float", "abs", "divmod", "max", "min"}
+PURE = {
+    "cf",
+    "fdiv",
+    "fnan",
+    "fsqrt",
+    "fcmp",
+    "cvtt",
+    "i2f32",
+    "mul_flags",
+    "shl_flags",
+    "shr_flags",
+    "sar_flags",
+    "rol",
+    "ror",
+    "float",
+    "abs",
+    "divmod",
+    "max",
+    "min",
+}
 
 
 def _pure(node: Node) -> bool:
     for x in _walk(node):
         if type(x) is ast.Call:
             f = x.func
-            if not (isinstance(f, ast.Name) and (f.id in PURE or f.id.startswith("cc_")
-                                                  or _reader(f.id))):
+            if not (
+                isinstance(f, ast.Name)
+                and (f.id in PURE or f.id.startswith("cc_") or _reader(f.id))
+            ):
                 return False
     return True
 
@@ -345,6 +410,7 @@ class Aff:
     """const + sum(coef * register value at the top of the iteration); `conds`
     lists (lo, hi, affine) that must hold for the machine value (which wraps
     at 2**64, or at a narrower mask) to equal this mathematical one."""
+
     const: int
     terms: tuple[tuple[str, int], ...] = ()
     conds: tuple = ()
@@ -353,17 +419,20 @@ class Aff:
         t = dict(self.terms)
         for r, c in other.terms:
             t[r] = t.get(r, 0) + sign * c
-        return Aff(self.const + sign * other.const,
-                   tuple(sorted((r, c) for r, c in t.items() if c)),
-                   tuple(sorted(set(self.conds) | set(other.conds), key=repr)))
+        return Aff(
+            self.const + sign * other.const,
+            tuple(sorted((r, c) for r, c in t.items() if c)),
+            tuple(sorted(set(self.conds) | set(other.conds), key=repr)),
+        )
 
     def times(self, k: int) -> Aff:
         return Aff(self.const * k, tuple((r, c * k) for r, c in self.terms if c * k), self.conds)
 
     def masked(self, mask: int) -> Aff:
         bare = Aff(self.const, self.terms)
-        return Aff(self.const, self.terms,
-                   tuple(sorted(set(self.conds) | {(0, mask, bare)}, key=repr)))
+        return Aff(
+            self.const, self.terms, tuple(sorted(set(self.conds) | {(0, mask, bare)}, key=repr))
+        )
 
 
 def _is_mask(v) -> bool:
@@ -374,6 +443,7 @@ def _is_mask(v) -> bool:
 class Constraint:
     """lo <= aff <= hi at every iteration; lo/hi None: one of the access ranges
     of an n-byte access (chosen when the loop starts)."""
+
     aff: Aff
     lo: int | None = None
     hi: int | None = None
@@ -389,6 +459,7 @@ class Constraint:
 class View:
     """How a guarded access reaches memory in the fast loop: index var `ix`
     counts `unit`-byte elements."""
+
     ix: str
     unit: int
 
@@ -397,19 +468,18 @@ class View:
 
 
 class State:
-    __slots__ = ("lanes", "memsrc", "memvals", "flags", "consts", "copies", "aff", "terms",
-                 "width")
+    __slots__ = ("lanes", "memsrc", "memvals", "flags", "consts", "copies", "aff", "terms", "width")
 
     def __init__(self):
-        self.lanes: dict[tuple[str, int], bool] = {}     # cached lane -> dirty
-        self.memsrc: dict[tuple[str, int], tuple] = {}   # lane -> (View, byte offset)
-        self.memvals: dict[str, tuple] = {}              # var -> (View, byte offset, width)
-        self.flags: Pending | None = None                # None: flags are in local `fl`
+        self.lanes: dict[tuple[str, int], bool] = {}  # cached lane -> dirty
+        self.memsrc: dict[tuple[str, int], tuple] = {}  # lane -> (View, byte offset)
+        self.memvals: dict[str, tuple] = {}  # var -> (View, byte offset, width)
+        self.flags: Pending | None = None  # None: flags are in local `fl`
         self.consts: dict[str, object] = {}
         self.copies: dict[str, str] = {}
         self.aff: dict[str, Aff | None] = {}
-        self.terms: dict[str, tuple] = {}                 # var -> address terms (current names)
-        self.width: dict[str, int] = {}                   # var -> its value is in [0, 2**width)
+        self.terms: dict[str, tuple] = {}  # var -> address terms (current names)
+        self.width: dict[str, int] = {}  # var -> its value is in [0, 2**width)
 
     def clone(self) -> State:
         s = State.__new__(State)
@@ -445,18 +515,20 @@ class State:
 @dataclass
 class Item:
     """One instruction of a trace: its parsed generated code."""
+
     addr: int
     text: str
     stmts: list[Stmt]
-    expect: int | None = None     # a branch inside a trace: where the trace goes on
+    expect: int | None = None  # a branch inside a trace: where the trace goes on
 
 
 def parse_item(addr: int, text: str, k: int, lines: list[str]) -> Item:
     """Parse one instruction's generated lines, giving its temporaries names
     of their own (t -> t_3) so values from different instructions never mix."""
     stmts = ast.parse("\n".join(lines)).body
-    stores = {x.id for s in stmts for x in _walk(s)
-              if type(x) is ast.Name and type(x.ctx) is ast.Store} - {"_n"}
+    stores = {
+        x.id for s in stmts for x in _walk(s) if type(x) is ast.Name and type(x.ctx) is ast.Store
+    } - {"_n"}
     if stores:
         for s in stmts:
             for x in _walk(s):
@@ -472,21 +544,28 @@ class Block:
         self.items = items
         self.layout = layout
         self.start = start
-        self.fallthrough = fallthrough          # next rip when the block does not jump
+        self.fallthrough = fallthrough  # next rip when the block does not jump
         used, written = set(), set()
         self.flags_written = False
         for it in items:
             for s in it.stmts:
                 for x in _walk(s):
-                    if (isinstance(x, ast.Subscript) and isinstance(x.value, ast.Name)
-                            and x.value.id == "r" and isinstance(x.slice, ast.Constant)):
+                    if (
+                        isinstance(x, ast.Subscript)
+                        and isinstance(x.value, ast.Name)
+                        and x.value.id == "r"
+                        and isinstance(x.slice, ast.Constant)
+                    ):
                         used.add(x.slice.value)
                         if isinstance(x.ctx, ast.Store):
                             written.add(x.slice.value)
                     elif _is_c_fl(x) and isinstance(x.ctx, ast.Store):
                         self.flags_written = True
-                    elif (isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute)
-                          and x.func.attr in CLOBBERS):
+                    elif (
+                        isinstance(x, ast.Call)
+                        and isinstance(x.func, ast.Attribute)
+                        and x.func.attr in CLOBBERS
+                    ):
                         written.update(range(16))
                         used.update(range(16))
                         self.flags_written = True
@@ -495,9 +574,9 @@ class Block:
         self.invariant = {f"r{i}" for i in range(16)} - {f"r{i}" for i in written}
 
 
-CLOBBERS = {"syscall", "hostcall", "accel_call", "observe"}   # may change any state
-SYNC = {"wlog"}                                                # reads the machine state
-COLD = {"fault", "bad_access", "misaligned"}                   # raise a Fault
+CLOBBERS = {"syscall", "hostcall", "accel_call", "observe"}  # may change any state
+SYNC = {"wlog"}  # reads the machine state
+COLD = {"fault", "bad_access", "misaligned"}  # raise a Fault
 
 
 class Emitter:
@@ -506,23 +585,29 @@ class Emitter:
     the loop's range tests instead) or 'checked' (a loop body, every access
     checked)."""
 
-    def __init__(self, block: Block, mode: str, loop: bool, bounded: set | None = None,
-                 steps: dict | None = None):
+    def __init__(
+        self,
+        block: Block,
+        mode: str,
+        loop: bool,
+        bounded: set | None = None,
+        steps: dict | None = None,
+    ):
         self.block = block
         self.mode = mode
-        self.loop = loop                      # inside the loop (faults report the iteration)
+        self.loop = loop  # inside the loop (faults report the iteration)
         self.constraints: dict[tuple, Constraint] = {}
-        self.bases: dict[str, tuple] = {}     # _kb var -> (unit, const, inv terms)
-        self.views: dict[str, View] = {}      # ea var -> View
+        self.bases: dict[str, tuple] = {}  # _kb var -> (unit, const, inv terms)
+        self.views: dict[str, View] = {}  # ea var -> View
         self.assigned: dict[str, ast.Assign] = {}
         self.pending_align: dict[str, int] = {}
         self.k = 0
         self.addr = 0
         self.snaps = 0
-        self.on_branch = None                 # loop: called with the last `_n = ...`
-        self.it: Expr = _k(1)                 # the iteration (loops: _it), for counts
-        self.bounded = bounded or set()       # (fast) registers the range test bounds
-        self.steps = steps or {}              # (fast) register -> its change per iteration
+        self.on_branch = None  # loop: called with the last `_n = ...`
+        self.it: Expr = _k(1)  # the iteration (loops: _it), for counts
+        self.bounded = bounded or set()  # (fast) registers the range test bounds
+        self.steps = steps or {}  # (fast) register -> its change per iteration
 
     # -- driving ------------------------------------------------------------------
     def body(self, st: State, out: list[Stmt]) -> None:
@@ -580,7 +665,7 @@ class Emitter:
     def if_stmt(self, s: ast.If, st: State, out: list[Stmt]) -> None:
         test = self.rx(s.test, st, out)
         if isinstance(test, ast.Constant):
-            for x in (s.body if test.value else s.orelse):
+            for x in s.body if test.value else s.orelse:
                 self.stmt(x, st, out)
             return
         st1, o1 = st.clone(), []
@@ -635,8 +720,12 @@ class Emitter:
                     return _n(f"r{node.slice.value}")
                 if base.id in LANE_WIDTH:
                     return _n(self.lane_read((base.id, node.slice.value), st, out))
-            if (isinstance(base, ast.Call) and isinstance(base.func, ast.Name)
-                    and _reader(base.func.id) and isinstance(node.slice, ast.Constant)):
+            if (
+                isinstance(base, ast.Call)
+                and isinstance(base.func, ast.Name)
+                and _reader(base.func.id)
+                and isinstance(node.slice, ast.Constant)
+            ):
                 return self.mem_read(base.func.id, base.args[1], st, out)[node.slice.value]
             value, index = self.rx(base, st, out), self.rx(node.slice, st, out)
             if isinstance(value, ast.Tuple) and isinstance(index, ast.Constant):
@@ -656,13 +745,20 @@ class Emitter:
             return ast.Call(func=f, args=[self.rx(a, st, out) for a in node.args], keywords=[])
         if t is ast.BinOp:
             left, right = self.rx(node.left, st, out), self.rx(node.right, st, out)
-            if (type(node.op) is ast.BitAnd and type(right) is ast.Constant
-                    and _is_mask(right.value)):
+            if (
+                type(node.op) is ast.BitAnd
+                and type(right) is ast.Constant
+                and _is_mask(right.value)
+            ):
                 w = self.width(left, st)
                 if w is not None and w <= right.value.bit_length():
-                    return left                 # the value already fits the mask
+                    return left  # the value already fits the mask
             res = ast.BinOp(left=left, op=node.op, right=right)
-            return _fold(res) if isinstance(left, ast.Constant) and isinstance(right, ast.Constant) else res
+            return (
+                _fold(res)
+                if isinstance(left, ast.Constant) and isinstance(right, ast.Constant)
+                else res
+            )
         if t is ast.UnaryOp:
             operand = self.rx(node.operand, st, out)
             res = ast.UnaryOp(op=node.op, operand=operand)
@@ -682,8 +778,9 @@ class Emitter:
             test = self.rx(node.test, st, out)
             if isinstance(test, ast.Constant):
                 return self.rx(node.body if test.value else node.orelse, st, out)
-            return ast.IfExp(test=test, body=self.rx(node.body, st, out),
-                             orelse=self.rx(node.orelse, st, out))
+            return ast.IfExp(
+                test=test, body=self.rx(node.body, st, out), orelse=self.rx(node.orelse, st, out)
+            )
         if t is ast.Tuple:
             return ast.Tuple(elts=[self.rx(e, st, out) for e in node.elts], ctx=ast.Load())
         raise ValueError(f"run tier: unexpected expression {ast.unparse(node)!r}")
@@ -723,8 +820,11 @@ class Emitter:
         width = self.width(value, st)
         if self.mode == "fast":
             aff = self.affine(value, st)
-            terms = (_addr_terms(value) if name.startswith(("_e", "_sp"))
-                     and name not in _names(value) else None)
+            terms = (
+                _addr_terms(value)
+                if name.startswith(("_e", "_sp")) and name not in _names(value)
+                else None
+            )
             if _REG.match(name):
                 value = self._unmask(value, st)
         self.before_write(name, st, out)
@@ -784,8 +884,12 @@ class Emitter:
         """Fast loop: `(x + c) & mask` written to a register, x a register the
         loop's range test already bounds: bound it so that the sum cannot
         wrap, and drop the mask."""
-        if not (type(value) is ast.BinOp and type(value.op) is ast.BitAnd
-                and type(value.right) is ast.Constant and _is_mask(value.right.value)):
+        if not (
+            type(value) is ast.BinOp
+            and type(value.op) is ast.BitAnd
+            and type(value.right) is ast.Constant
+            and _is_mask(value.right.value)
+        ):
             return value
         a = self.affine(value.left, st)
         if a is None:
@@ -796,14 +900,18 @@ class Emitter:
         if len(varying) != 1 or not varying <= self.bounded:
             return value
         for c in [Constraint(Aff(a.const, a.terms), lo=0, hi=value.right.value)] + [
-                Constraint(c, lo=lo, hi=hi) for lo, hi, c in a.conds]:
+            Constraint(c, lo=lo, hi=hi) for lo, hi, c in a.conds
+        ]:
             self.constraints.setdefault(c.key(), c)
         return value.left
 
     def tuple_write(self, tgt: ast.Tuple, value: Expr, st: State, out: list[Stmt]) -> None:
         names = [e.id for e in tgt.elts]
-        reader = (_reader(value.func.id) if isinstance(value, ast.Call)
-                  and isinstance(value.func, ast.Name) else None)
+        reader = (
+            _reader(value.func.id)
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            else None
+        )
         if reader is None:
             return self._tuple_assign(names, self.rx(value, st, out), st, out)
         view_name, w, _ = reader
@@ -821,15 +929,17 @@ class Emitter:
             if src is not None:
                 st.memvals[name] = (src[0], src[1] + j * w, w)
 
-    def _tuple_assign(self, names: list[str], value: Expr, st: State,
-                      out: list[Stmt]) -> None:
+    def _tuple_assign(self, names: list[str], value: Expr, st: State, out: list[Stmt]) -> None:
         for name in names:
             self.before_write(name, st, out)
             st.width.pop(name, None)
             if self.mode == "fast":
                 st.aff[name] = None
-        out.append(ast.Assign(targets=[ast.Tuple(elts=[_st(x) for x in names], ctx=ast.Store())],
-                              value=value))
+        out.append(
+            ast.Assign(
+                targets=[ast.Tuple(elts=[_st(x) for x in names], ctx=ast.Store())], value=value
+            )
+        )
 
     # -- registers of the loop: affine tracking ---------------------------------------------
     def affine(self, node: Expr, st: State) -> Aff | None:
@@ -840,7 +950,11 @@ class Emitter:
             return st.aff.get(node.id)
         if t is ast.BinOp:
             op = type(node.op)
-            if op is ast.BitAnd and isinstance(node.right, ast.Constant) and _is_mask(node.right.value):
+            if (
+                op is ast.BitAnd
+                and isinstance(node.right, ast.Constant)
+                and _is_mask(node.right.value)
+            ):
                 a = self.affine(node.left, st)
                 return a.masked(node.right.value) if a is not None else None
             a, b = self.affine(node.left, st), self.affine(node.right, st)
@@ -859,8 +973,9 @@ class Emitter:
 
     # -- xmm lanes ---------------------------------------------------------------------------
     def flush_lane(self, key, st: State, out: list[Stmt]) -> None:
-        out.append(ast.Assign(targets=[_sub(key[0], _k(key[1]), store=True)],
-                              value=_n(_lane_local(key))))
+        out.append(
+            ast.Assign(targets=[_sub(key[0], _k(key[1]), store=True)], value=_n(_lane_local(key)))
+        )
         st.lanes[key] = False
 
     def lane_read(self, key, st: State, out: list[Stmt]) -> str:
@@ -891,8 +1006,11 @@ class Emitter:
                 byte = off + lo - lo2
                 if byte % 4:
                     return None
-                idx = _n(view.ix) if view.unit == 4 else ast.BinOp(
-                    left=_n(view.ix), op=ast.Mult(), right=_k(view.unit // 4))
+                idx = (
+                    _n(view.ix)
+                    if view.unit == 4
+                    else ast.BinOp(left=_n(view.ix), op=ast.Mult(), right=_k(view.unit // 4))
+                )
                 return _sub("mf" if key[0] == "xf" else "mI", _add(idx, byte // 4))
         return None
 
@@ -908,19 +1026,32 @@ class Emitter:
             # from memory, so that a float32 write to one half later needs no
             # store of the whole 64 bits first
             view, off = src
-            base = _n(view.ix) if view.unit == 4 else ast.BinOp(
-                left=_n(view.ix), op=ast.Mult(), right=_k(view.unit // 4))
+            base = (
+                _n(view.ix)
+                if view.unit == 4
+                else ast.BinOp(left=_n(view.ix), op=ast.Mult(), right=_k(view.unit // 4))
+            )
             for half in (0, 1):
-                self._lane_store(("xi", 2 * key[1] + half), _sub("mI", _add(base, off // 4 + half)),
-                                 st, out, (view, off + 4 * half))
+                self._lane_store(
+                    ("xi", 2 * key[1] + half),
+                    _sub("mI", _add(base, off // 4 + half)),
+                    st,
+                    out,
+                    (view, off + 4 * half),
+                )
             return
         self._lane_store(key, v, st, out, src)
 
     def _lane_store(self, key, v: Expr, st: State, out: list[Stmt], src) -> None:
         name = _lane_local(key)
-        if (key[0] != "xf" and type(v) is ast.Constant and key in st.lanes
-                and name in st.consts and st.consts[name] == v.value):
-            return                      # it already holds that value (a loop's zeroed lanes)
+        if (
+            key[0] != "xf"
+            and type(v) is ast.Constant
+            and key in st.lanes
+            and name in st.consts
+            and st.consts[name] == v.value
+        ):
+            return  # it already holds that value (a loop's zeroed lanes)
         lo, hi = _span(key)
         for k2 in list(st.lanes):
             if k2 != key:
@@ -975,28 +1106,36 @@ class Emitter:
     # -- exits ---------------------------------------------------------------------------------
     def store_state(self, st: State, cold: bool) -> list[Stmt]:
         """Statements that store what locals hold into the machine."""
-        out: list[Stmt] = [ast.Assign(targets=[_sub("r", _k(i), store=True)], value=_n(f"r{i}"))
-                               for i in self.block.written]
+        out: list[Stmt] = [
+            ast.Assign(targets=[_sub("r", _k(i), store=True)], value=_n(f"r{i}"))
+            for i in self.block.written
+        ]
         if st.flags is not None:
             out.append(_cstore("fl", st.flags.tuple()))
         elif self.block.flags_written:
             out.append(_cstore("fl", _n("fl")))
         for key, dirty in sorted(st.lanes.items()):
             if dirty:
-                out.append(ast.Assign(targets=[_sub(key[0], _k(key[1]), store=True)],
-                                      value=_n(_lane_local(key))))
+                out.append(
+                    ast.Assign(
+                        targets=[_sub(key[0], _k(key[1]), store=True)], value=_n(_lane_local(key))
+                    )
+                )
         if cold and self.loop and not (isinstance(self.it, ast.Constant) and self.it.value == 1):
             out.append(_cstore("_fault_base", _expr(f"(_it - 1) * {len(self.block.items)}")))
         return out
 
-    def machine_call(self, call: ast.Call, st: State, out: list[Stmt],
-                     result: str | None = None) -> None:
+    def machine_call(
+        self, call: ast.Call, st: State, out: list[Stmt], result: str | None = None
+    ) -> None:
         """A call of a machine method from generated code: everything is
         stored first; after one that may change anything, reloaded."""
         name = call.func.attr
         if name not in COLD | SYNC | CLOBBERS:
-            raise ValueError(f"run tier: unknown machine call c.{name}(): "
-                             "add it to vm/optimize.py's COLD, SYNC or CLOBBERS")
+            raise ValueError(
+                f"run tier: unknown machine call c.{name}(): "
+                "add it to vm/optimize.py's COLD, SYNC or CLOBBERS"
+            )
         args = [self.rx(a, st, out) for a in call.args]
         node = ast.Call(func=call.func, args=args, keywords=[])
         if name in COLD:
@@ -1039,16 +1178,20 @@ class Emitter:
             if v.value != self.expect:
                 out.extend(_leave(self, st.clone(), v.value, self.count()))
             return
-        if (isinstance(v, ast.IfExp) and isinstance(v.body, ast.Constant)
-                and isinstance(v.orelse, ast.Constant)):
+        if (
+            isinstance(v, ast.IfExp)
+            and isinstance(v.body, ast.Constant)
+            and isinstance(v.orelse, ast.Constant)
+        ):
             if v.orelse.value == self.expect:
                 test, target = v.test, v.body.value
             elif v.body.value == self.expect:
                 test, target = ast.UnaryOp(op=ast.Not(), operand=v.test), v.orelse.value
             else:
                 raise ValueError("run tier: a trace goes on where its branch does not lead")
-            out.append(ast.If(test=test, body=_leave(self, st.clone(), target, self.count()),
-                              orelse=[]))
+            out.append(
+                ast.If(test=test, body=_leave(self, st.clone(), target, self.count()), orelse=[])
+            )
             return
         raise ValueError(f"run tier: a trace continues after a computed jump {ast.unparse(v)}")
 
@@ -1056,7 +1199,7 @@ class Emitter:
     def check(self, ea: str, nbytes: int, write: bool, st: State, out: list[Stmt]) -> None:
         align = self.pending_align.pop(ea, 0)
         value = self.rx(_n(ea), st, out)
-        if isinstance(value, ast.Constant):             # a fixed address: decide now
+        if isinstance(value, ast.Constant):  # a fixed address: decide now
             a = value.value
             if align and a % align:
                 self._align_check(ea, align, st, out)
@@ -1071,22 +1214,36 @@ class Emitter:
 
     def _align_check(self, ea: str, align: int, st: State, out: list[Stmt]) -> None:
         v = self.rx(_n(ea), st, out)
-        cold = self.store_state(st, cold=True) + [ast.Expr(value=_ccall(
-            "misaligned", v, _k(align), _k(self.addr), _k(self.k)))]
-        out.append(ast.If(test=ast.BinOp(left=v, op=ast.BitAnd(), right=_k(align - 1)),
-                          body=cold, orelse=[]))
+        cold = self.store_state(st, cold=True) + [
+            ast.Expr(value=_ccall("misaligned", v, _k(align), _k(self.addr), _k(self.k)))
+        ]
+        out.append(
+            ast.If(
+                test=ast.BinOp(left=v, op=ast.BitAnd(), right=_k(align - 1)), body=cold, orelse=[]
+            )
+        )
 
     def _range_check(self, v: Expr, nbytes: int, write: bool, st: State, out: list) -> None:
         (lo1, hi1), (lo2, hi2) = ranges(self.block.layout, nbytes, write)
         test = _expr(f"not ({lo1} <= _v <= {hi1} or {lo2} <= _v <= {hi2})")
         test = _fill_name(test, "_v", v)
-        cold = self.store_state(st, cold=True) + [ast.Expr(value=_ccall(
-            "bad_access", v, _k(nbytes), _k("write" if write else "read"),
-            _k(self.addr), _k(self.k)))]
+        cold = self.store_state(st, cold=True) + [
+            ast.Expr(
+                value=_ccall(
+                    "bad_access",
+                    v,
+                    _k(nbytes),
+                    _k("write" if write else "read"),
+                    _k(self.addr),
+                    _k(self.k),
+                )
+            )
+        ]
         out.append(ast.If(test=test, body=cold, orelse=[]))
 
-    def _guard(self, ea: str, nbytes: int, write: bool, align: int, st: State,
-               out: list[Stmt]) -> bool:
+    def _guard(
+        self, ea: str, nbytes: int, write: bool, align: int, st: State, out: list[Stmt]
+    ) -> bool:
         """Fast loop: replace the check of this access by constraints tested
         once per iteration, if its address is affine in at most one register
         the loop changes."""
@@ -1101,22 +1258,33 @@ class Emitter:
         bare = Aff(a.const, a.terms)
         cons = [Constraint(bare, nbytes=nbytes, write=write)]
         # a 64-bit wrap of the address itself is ruled out by the range check
-        cons += [Constraint(c, lo=lo, hi=hi) for lo, hi, c in a.conds
-                 if not (c == bare and lo == 0 and hi == M64)]
+        cons += [
+            Constraint(c, lo=lo, hi=hi)
+            for lo, hi, c in a.conds
+            if not (c == bare and lo == 0 and hi == M64)
+        ]
         if align:
             # aligned at the first iteration and moving by a multiple of align
             coef = dict(a.terms)
-            if all(r in self.steps and not self.steps[r].terms
-                   and coef.get(r, 0) * self.steps[r].const % align == 0 for r in varying):
+            if all(
+                r in self.steps
+                and not self.steps[r].terms
+                and coef.get(r, 0) * self.steps[r].const % align == 0
+                for r in varying
+            ):
                 cons.append(Constraint(bare, align=align))
             else:
                 self._align_check(ea, align, st, out)
         for c in cons:
             self.constraints.setdefault(c.key(), c)
         node = self.assigned.get(ea)
-        if node is not None and isinstance(node.value, ast.BinOp) and isinstance(
-                node.value.op, ast.BitAnd) and _is_c(node.value.right, M64):
-            node.value = node.value.left        # in range, so the 64-bit wrap cannot happen
+        if (
+            node is not None
+            and isinstance(node.value, ast.BinOp)
+            and isinstance(node.value.op, ast.BitAnd)
+            and _is_c(node.value.right, M64)
+        ):
+            node.value = node.value.left  # in range, so the 64-bit wrap cannot happen
         # memoryview access: address = invariant part + varying registers * scale
         terms = st.terms.get(ea)
         unit = nbytes if nbytes <= 8 else 4
@@ -1125,14 +1293,18 @@ class Emitter:
             inv = [(r, s) for r, s in ts if r in self.block.invariant]
             var = [(r, s) for r, s in ts if r not in self.block.invariant]
             if all(r.startswith("r") and r[1:].isdigit() for r, _ in ts) and all(
-                    s % unit == 0 for _, s in var):
+                s % unit == 0 for _, s in var
+            ):
                 base = (unit, const, tuple(inv))
                 kb = next((b for b, v in self.bases.items() if v == base), f"_kb{self.k}_{ea}")
                 self.bases[kb] = base
                 idx: Expr = _n(kb)
                 for r, s in var:
-                    term = _n(r) if s == unit else ast.BinOp(left=_n(r), op=ast.Mult(),
-                                                              right=_k(s // unit))
+                    term = (
+                        _n(r)
+                        if s == unit
+                        else ast.BinOp(left=_n(r), op=ast.Mult(), right=_k(s // unit))
+                    )
                     idx = ast.BinOp(left=idx, op=ast.Add(), right=term)
                 ix = f"_ix_{ea}"
                 self.before_write(ix, st, out)
@@ -1146,8 +1318,9 @@ class Emitter:
             return None
         return self.views[base], off
 
-    def mem_read(self, fn: str, addr: Expr, st: State, out: list[Stmt],
-                 names: list[str] | None = None):
+    def mem_read(
+        self, fn: str, addr: Expr, st: State, out: list[Stmt], names: list[str] | None = None
+    ):
         """A struct read of memory: element expressions (views) or the call."""
         view_name, w, count = _reader(fn)
         base, off = _addr_parts(addr)
@@ -1160,15 +1333,17 @@ class Emitter:
             return [ast.Subscript(value=call, slice=_k(j), ctx=ast.Load()) for j in range(count)]
         return call
 
-    def mem_write(self, fn: str, addr: Expr, value: Expr, st: State,
-                  out: list[Stmt]) -> None:
+    def mem_write(self, fn: str, addr: Expr, value: Expr, st: State, out: list[Stmt]) -> None:
         val = self.rx(value, st, out)
         view_name, w = WRITERS[fn]
         base, off = _addr_parts(addr)
         v = self.views.get(base) if base is not None else None
         if v is not None and v.unit == w and off % w == 0:
-            out.append(ast.Assign(targets=[_sub(view_name, _add(_n(v.ix), off // w), store=True)],
-                                  value=val))
+            out.append(
+                ast.Assign(
+                    targets=[_sub(view_name, _add(_n(v.ix), off // w), store=True)], value=val
+                )
+            )
         else:
             out.append(ast.Expr(value=_call(fn, _n("m"), self.rx(addr, st, out), val)))
         st.memsrc.clear()
@@ -1183,8 +1358,12 @@ def _addr_parts(addr: Expr) -> tuple[str | None, int]:
     """`_ea` -> ('_ea', 0); `_ea + 8` -> ('_ea', 8)."""
     if isinstance(addr, ast.Name):
         return addr.id, 0
-    if (isinstance(addr, ast.BinOp) and isinstance(addr.op, ast.Add)
-            and isinstance(addr.left, ast.Name) and isinstance(addr.right, ast.Constant)):
+    if (
+        isinstance(addr, ast.BinOp)
+        and isinstance(addr.op, ast.Add)
+        and isinstance(addr.left, ast.Name)
+        and isinstance(addr.right, ast.Constant)
+    ):
         return addr.left.id, addr.right.value
     return None, 0
 
@@ -1208,11 +1387,16 @@ def _addr_terms(node: Expr) -> tuple[int, tuple] | None:
                 return walk(n.left, sign) and walk(n.right, sign)
             if isinstance(n.op, ast.Sub):
                 return walk(n.left, sign) and walk(n.right, -sign)
-            if (isinstance(n.op, ast.Mult) and isinstance(n.left, ast.Name)
-                    and isinstance(n.right, ast.Constant) and isinstance(n.right.value, int)):
+            if (
+                isinstance(n.op, ast.Mult)
+                and isinstance(n.left, ast.Name)
+                and isinstance(n.right, ast.Constant)
+                and isinstance(n.right.value, int)
+            ):
                 terms.append((n.left.id, sign * n.right.value))
                 return True
         return False
+
     if not walk(node, 1):
         return None
     merged: dict[str, int] = {}
@@ -1230,14 +1414,32 @@ def _fill_name(tree: Expr, name: str, value: Expr) -> Expr:
 _FOLDABLE = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)
 
 
-_BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
-        ast.LShift: operator.lshift, ast.RShift: operator.rshift,
-        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
-_CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-        ast.Gt: operator.gt, ast.GtE: operator.ge}
-_UNARY = {ast.USub: operator.neg, ast.Invert: operator.invert, ast.Not: operator.not_,
-          ast.UAdd: operator.pos}
+_BIN = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
+_CMP = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_UNARY = {
+    ast.USub: operator.neg,
+    ast.Invert: operator.invert,
+    ast.Not: operator.not_,
+    ast.UAdd: operator.pos,
+}
 
 
 def _fold(node: Expr) -> Expr:
@@ -1263,7 +1465,7 @@ def _fold(node: Expr) -> Expr:
                 value = next((v for v in vals if v), vals[-1])
         else:
             return node
-    except Exception:   # noqa: BLE001 - e.g. a negative shift count: keep the expression
+    except Exception:  # noqa: BLE001 - e.g. a negative shift count: keep the expression
         return node
     if isinstance(value, int) and abs(value) > (1 << 200):
         return node
@@ -1283,9 +1485,12 @@ def _fold_all(node: Expr) -> Expr:
             v = [_fold_all(x) if isinstance(x, ast.expr) else x for x in v]
         fields[f] = v
     new = type(node)(**fields)
-    kids = [x for f in new._fields for x in (
-        getattr(new, f) if isinstance(getattr(new, f), list) else [getattr(new, f)])
-        if isinstance(x, ast.expr)]
+    kids = [
+        x
+        for f in new._fields
+        for x in (getattr(new, f) if isinstance(getattr(new, f), list) else [getattr(new, f)])
+        if isinstance(x, ast.expr)
+    ]
     if all(isinstance(x, ast.Constant) for x in kids):
         return _fold(new)
     return new
@@ -1306,7 +1511,7 @@ class _Liveness:
     def __init__(self, cache: dict | None = None):
         self.dead: dict[int, bool] = {}
         self.cache: dict[int, tuple] = {} if cache is None else cache
-        self.after: dict[int, set[str]] = {}     # simple statement -> names live after it
+        self.after: dict[int, set[str]] = {}  # simple statement -> names live after it
 
     def facts(self, s: Stmt) -> tuple:
         """(statement, kind, names assigned, names read) of a simple statement,
@@ -1343,8 +1548,7 @@ class _Liveness:
             if f is None or f[0] is not s:
                 f = self.cache[id(s)] = (s, _uses(s.test))
             used = f[1]
-            return (used | self.block(s.body, set(live), brk)
-                    | self.block(s.orelse, set(live), brk))
+            return used | self.block(s.body, set(live), brk) | self.block(s.orelse, set(live), brk)
         if isinstance(s, ast.For):
             after = self.block(s.orelse, set(live), brk)
             head = set(after)
@@ -1398,12 +1602,13 @@ def eliminate_dead(stmts: list[Stmt]) -> tuple[list[Stmt], set[str]]:
         if not any(lv.dead.values()):
             return _forward(stmts, lv), free
         stmts = _remove_dead(stmts, lv.dead)
-    return stmts, _Liveness(cache).block(stmts, set(), None)   # not settled: unforwarded
+    return stmts, _Liveness(cache).block(stmts, set(), None)  # not settled: unforwarded
 
 
 def _loads(node: Node, name: str) -> int:
-    return sum(1 for x in _walk(node) if type(x) is ast.Name and x.id == name
-               and type(x.ctx) is ast.Load)
+    return sum(
+        1 for x in _walk(node) if type(x) is ast.Name and x.id == name and type(x.ctx) is ast.Load
+    )
 
 
 def _subst_stmt(s: Stmt, mapping: dict[str, Expr]) -> Stmt:
@@ -1507,11 +1712,17 @@ def _loop_branch(block: Block, value: Expr) -> tuple[Expr | None, int | None]:
     start = block.start
     if isinstance(value, ast.Constant):
         return (None, None) if value.value == start else (_k(False), value.value)
-    if isinstance(value, ast.IfExp) and _is_c(value.body, start) and isinstance(
-            value.orelse, ast.Constant):
+    if (
+        isinstance(value, ast.IfExp)
+        and _is_c(value.body, start)
+        and isinstance(value.orelse, ast.Constant)
+    ):
         return value.test, value.orelse.value
-    if isinstance(value, ast.IfExp) and _is_c(value.orelse, start) and isinstance(
-            value.body, ast.Constant):
+    if (
+        isinstance(value, ast.IfExp)
+        and _is_c(value.orelse, start)
+        and isinstance(value.body, ast.Constant)
+    ):
         return ast.UnaryOp(op=ast.Not(), operand=value.test), value.body.value
     return None, None
 
@@ -1520,7 +1731,8 @@ def _leave(em: Emitter, st: State, rip: int | Expr, count: Expr) -> list[Stmt]:
     """Store the state, return (next rip, instructions run)."""
     target = _k(rip) if isinstance(rip, int) else rip
     return em.store_state(st, cold=False) + [
-        ast.Return(value=ast.Tuple(elts=[target, count], ctx=ast.Load()))]
+        ast.Return(value=ast.Tuple(elts=[target, count], ctx=ast.Load()))
+    ]
 
 
 def _count(it: Expr, k: int, n: int) -> Expr:
@@ -1532,8 +1744,9 @@ def _count(it: Expr, k: int, n: int) -> Expr:
     return _expr(f"{it.id} * {n} - {n - k - 1}")
 
 
-def _loop_body(block: Block, mode: str, st: State, head: State | None, it: Expr,
-               hints: tuple | None = None) -> tuple[Emitter, list[Stmt], State]:
+def _loop_body(
+    block: Block, mode: str, st: State, head: State | None, it: Expr, hints: tuple | None = None
+) -> tuple[Emitter, list[Stmt], State]:
     """One iteration of a loop block: exits when the last branch leaves the
     loop, and at its end turns the state into `head` (the steady state)."""
     bounded, steps = hints or (set(), {})
@@ -1541,8 +1754,9 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None, it: Expr,
         # a first pass finds the registers the range tests bound and how each
         # register changes per iteration; the second uses both
         pre, _, pre_end = _loop_body(block, "fast-pre", st.clone(), head, it)
-        bounded = {r for c in pre.constraints.values() for r, _ in c.aff.terms
-                   if r not in block.invariant}
+        bounded = {
+            r for c in pre.constraints.values() for r, _ in c.aff.terms if r not in block.invariant
+        }
         for r in {f"r{i}" for i in range(16)} - block.invariant:
             a = pre_end.aff.get(r)
             # r + step exactly, the step fixed for the loop (registers it does
@@ -1552,10 +1766,16 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None, it: Expr,
                 continue
             step = Aff(a.const, tuple((x, k) for x, k in a.terms if x != r))
             if all(x in block.invariant for x, _ in step.terms) and all(
-                    {x for x, _ in c.terms} <= {r} for _lo, _hi, c in a.conds):
+                {x for x, _ in c.terms} <= {r} for _lo, _hi, c in a.conds
+            ):
                 steps[r] = step
-    em = Emitter(block, "fast" if mode == "fast-pre" else mode, loop=head is not None,
-                 bounded=bounded, steps=steps)
+    em = Emitter(
+        block,
+        "fast" if mode == "fast-pre" else mode,
+        loop=head is not None,
+        bounded=bounded,
+        steps=steps,
+    )
     em.it = it
     out: list[Stmt] = []
     end: list[State] = []
@@ -1563,16 +1783,19 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None, it: Expr,
     def on_branch(v: Expr, s: State, o: list[Stmt]) -> None:
         stay, exit_rip = _loop_branch(block, v)
         if exit_rip is not None:
-            leave = _leave(em, s.clone(), exit_rip, _count(it, len(block.items) - 1,
-                                                            len(block.items)))
+            leave = _leave(
+                em, s.clone(), exit_rip, _count(it, len(block.items) - 1, len(block.items))
+            )
             if stay is None or (isinstance(stay, ast.Constant) and not stay.value):
                 o.extend(leave)
             else:
-                o.append(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=stay), body=leave,
-                                orelse=[]))
+                o.append(
+                    ast.If(test=ast.UnaryOp(op=ast.Not(), operand=stay), body=leave, orelse=[])
+                )
         if head is not None:
             _reconcile(em, s, head, o)
         end.append(s.clone())
+
     em.on_branch = on_branch
     if em.mode == "fast":
         for i in range(16):
@@ -1581,8 +1804,16 @@ def _loop_body(block: Block, mode: str, st: State, head: State | None, it: Expr,
     return em, out, (end[0] if end else st)
 
 
-def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: int | None,
-                  loop: bool, name: str, params: list[str], counted: bool = False) -> ast.Module:
+def compile_block(
+    items: list[Item],
+    layout: Layout,
+    start: int,
+    fallthrough: int | None,
+    loop: bool,
+    name: str,
+    params: list[str],
+    counted: bool = False,
+) -> ast.Module:
     """One function for a trace (a basic block, or instructions in the order
     they usually run, exiting where a branch goes the other way): fn() ->
     next rip, or when `counted` fn(max_iterations) -> (next rip, instructions
@@ -1591,8 +1822,7 @@ def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: in
     n = len(items)
     if fallthrough is not None:
         items[-1].stmts.append(_assign("_n", _k(fallthrough)))
-    code = [_assign(f"r{i}", _sub("r", _k(i))) for i in block.used] + [
-        _assign("fl", _expr("c.fl"))]
+    code = [_assign(f"r{i}", _sub("r", _k(i))) for i in block.used] + [_assign("fl", _expr("c.fl"))]
     if not loop:
         em = Emitter(block, "plain", loop=False)
         st = State()
@@ -1609,40 +1839,76 @@ def compile_block(items: list[Item], layout: Layout, start: int, fallthrough: in
     head = _header_state(block, end1)
     fast, fbody, _ = _loop_body(block, "fast", head.clone(), head, _n("_it"))
     leave_max = _leave(em, head.clone(), start, _expr(f"_max * {n}"))
-    slow = first + [ast.If(test=_expr("_max < 2"), body=_leave(em, end1.clone(), start, _k(n)),
-                           orelse=[])]
+    slow = first + [
+        ast.If(test=_expr("_max < 2"), body=_leave(em, end1.clone(), start, _k(n)), orelse=[])
+    ]
     _reconcile(em, end1.clone(), head, slow)
-    if not fast.constraints:            # nothing hoisted: one loop
-        loop = ast.For(target=_st("_it"), iter=_expr("range(2, _max + 1)"), body=fbody,
-                       orelse=[], type_comment=None)
+    if not fast.constraints:  # nothing hoisted: one loop
+        loop = ast.For(
+            target=_st("_it"),
+            iter=_expr("range(2, _max + 1)"),
+            body=fbody,
+            orelse=[],
+            type_comment=None,
+        )
         return _function(name, ["_max"] + params, code + slow + [loop] + leave_max)
     # the fast loop: range tests (or a trip count) instead of per-access checks;
     # it starts with the first iteration when the tests already hold there
     entry, guard, counted = _entry_code(block, fast)
-    f1, f1body, _ = _loop_body(block, "fast", State(), head, _k(1),
-                               hints=(fast.bounded, fast.steps))
+    f1, f1body, _ = _loop_body(
+        block, "fast", State(), head, _k(1), hints=(fast.bounded, fast.steps)
+    )
     if f1.constraints.keys() != fast.constraints.keys():
         raise ValueError("run tier: the first iteration needs other range tests")
     _, cbody, _ = _loop_body(block, "checked", head.clone(), head, _n("_it"))
     if guard is not None:
-        fbody = [ast.If(test=ast.UnaryOp(op=ast.Not(), operand=guard),
-                        body=_stmts("_it0 = _it\nbreak"), orelse=[])] + fbody
-    tests = [_n("_ok")] + ([_expr("_T >= 0")] if counted else []) + (
-        [guard] if guard is not None else [])
+        fbody = [
+            ast.If(
+                test=ast.UnaryOp(op=ast.Not(), operand=guard),
+                body=_stmts("_it0 = _it\nbreak"),
+                orelse=[],
+            )
+        ] + fbody
+    tests = (
+        [_n("_ok")]
+        + ([_expr("_T >= 0")] if counted else [])
+        + ([guard] if guard is not None else [])
+    )
     go = tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=tests)
-    quick = f1body + [ast.If(test=_expr("_max < 2"), body=_leave(f1, head.clone(), start, _k(n)),
-                             orelse=[])]
-    if counted:         # _T + 1 iterations from the first stay in range
-        quick += _stmts("_end = min(_max + 1, _T + 2)") + [ast.For(
-            target=_st("_it"), iter=_expr("range(2, _end)"), body=fbody,
-            orelse=_stmts("_it0 = max(_end, 2)"), type_comment=None)]
+    quick = f1body + [
+        ast.If(test=_expr("_max < 2"), body=_leave(f1, head.clone(), start, _k(n)), orelse=[])
+    ]
+    if counted:  # _T + 1 iterations from the first stay in range
+        quick += _stmts("_end = min(_max + 1, _T + 2)") + [
+            ast.For(
+                target=_st("_it"),
+                iter=_expr("range(2, _end)"),
+                body=fbody,
+                orelse=_stmts("_it0 = max(_end, 2)"),
+                type_comment=None,
+            )
+        ]
     else:
-        quick += [_assign("_it0", _k(2)), ast.For(
-            target=_st("_it"), iter=_expr("range(2, _max + 1)"), body=fbody,
-            orelse=_leave(fast, head.clone(), start, _expr(f"_max * {n}")), type_comment=None)]
+        quick += [
+            _assign("_it0", _k(2)),
+            ast.For(
+                target=_st("_it"),
+                iter=_expr("range(2, _max + 1)"),
+                body=fbody,
+                orelse=_leave(fast, head.clone(), start, _expr(f"_max * {n}")),
+                type_comment=None,
+            ),
+        ]
     code += entry + [ast.If(test=go, body=quick, orelse=slow + [_assign("_it0", _k(2))])]
-    code.append(ast.For(target=_st("_it"), iter=_expr("range(_it0, _max + 1)"), body=cbody,
-                        orelse=[], type_comment=None))
+    code.append(
+        ast.For(
+            target=_st("_it"),
+            iter=_expr("range(_it0, _max + 1)"),
+            body=cbody,
+            orelse=[],
+            type_comment=None,
+        )
+    )
     return _function(name, ["_max"] + params, code + leave_max)
 
 
@@ -1674,9 +1940,15 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[Stmt], Expr | None, boo
     # written needs no range of its own
     written = {c.aff for c in em.constraints.values() if c.lo is None and c.write}
     for c in em.constraints.values():
-        if c.lo is None and not c.align and not c.write and c.aff in written and all(
-                w.nbytes >= c.nbytes for w in em.constraints.values()
-                if w.aff == c.aff and w.write):
+        if (
+            c.lo is None
+            and not c.align
+            and not c.write
+            and c.aff in written
+            and all(
+                w.nbytes >= c.nbytes for w in em.constraints.values() if w.aff == c.aff and w.write
+            )
+        ):
             continue
         varying = [(r, k) for r, k in c.aff.terms if r not in block.invariant]
         x, k = varying[0] if varying else (None, 0)
@@ -1712,10 +1984,12 @@ def _entry_code(block: Block, em: Emitter) -> tuple[list[Stmt], Expr | None, boo
         for x in counted:
             step = em.steps[x]
             lines.append(f"if not _L{x} <= {x} <= _H{x}: _T = -1")
-            if step.terms:              # a step held in a register: its sign is known now
-                lines += [f"_s = {_aff_source(step)}",
-                          f"elif _s > 0: _T = min(_T, (_H{x} - {x}) // _s)",
-                          f"elif _s < 0: _T = min(_T, ({x} - _L{x}) // -_s)"]
+            if step.terms:  # a step held in a register: its sign is known now
+                lines += [
+                    f"_s = {_aff_source(step)}",
+                    f"elif _s > 0: _T = min(_T, (_H{x} - {x}) // _s)",
+                    f"elif _s < 0: _T = min(_T, ({x} - _L{x}) // -_s)",
+                ]
             elif step.const > 0:
                 lines.append(f"else: _T = min(_T, (_H{x} - {x}) // {step.const})")
             elif step.const < 0:
@@ -1729,11 +2003,23 @@ def _function(name: str, params: list[str], body: list[Stmt]) -> ast.Module:
     (fast locals), only those the body uses."""
     body, used = eliminate_dead(body)
     params = [p for p in params if p == "_max" or p in used]
-    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None,
-                         kwonlyargs=[], kw_defaults=[], kwarg=None,
-                         defaults=[_n(p) for p in params if p != "_max"])
-    fn = ast.FunctionDef(name=name, args=args, body=body or [ast.Pass()], decorator_list=[],
-                         returns=None, type_comment=None)
+    args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(arg=p) for p in params],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[_n(p) for p in params if p != "_max"],
+    )
+    fn = ast.FunctionDef(
+        name=name,
+        args=args,
+        body=body or [ast.Pass()],
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+    )
     mod = ast.Module(body=[fn], type_ignores=[])
     _locate(mod)
     return mod

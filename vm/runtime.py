@@ -29,13 +29,20 @@ M64 = (1 << 64) - 1
 SYS_READ, SYS_WRITE, SYS_OPEN, SYS_CLOSE, SYS_LSEEK = 0, 1, 2, 3, 8
 SYS_BRK, SYS_EXIT, SYS_EXIT_GROUP = 12, 60, 231
 O_ACCMODE, O_CREAT, O_TRUNC, O_APPEND = 0o3, 0o100, 0o1000, 0o2000
-SYSCALL_NAMES = {SYS_READ: "read", SYS_WRITE: "write", SYS_OPEN: "open", SYS_CLOSE: "close",
-                 SYS_LSEEK: "lseek", SYS_BRK: "brk", SYS_EXIT: "exit",
-                 SYS_EXIT_GROUP: "exit_group"}
+SYSCALL_NAMES = {
+    SYS_READ: "read",
+    SYS_WRITE: "write",
+    SYS_OPEN: "open",
+    SYS_CLOSE: "close",
+    SYS_LSEEK: "lseek",
+    SYS_BRK: "brk",
+    SYS_EXIT: "exit",
+    SYS_EXIT_GROUP: "exit_group",
+}
 
-CALLER_SAVED_GPRS = (0, 1, 2, 6, 7, 8, 9, 10, 11)   # rax rcx rdx rsi rdi r8-r11
+CALLER_SAVED_GPRS = (0, 1, 2, 6, 7, 8, 9, 10, 11)  # rax rcx rdx rsi rdi r8-r11
 POISON64 = 0xDEADBEEFDEADBEEF
-POISON32 = 0x7FC0DEAD                               # a quiet NaN as float32
+POISON32 = 0x7FC0DEAD  # a quiet NaN as float32
 
 
 def _load_libm():
@@ -45,8 +52,12 @@ def _load_libm():
     except OSError:
         return None
     fns = {}
-    for fname, ctype in (("exp", ctypes.c_double), ("log", ctypes.c_double),
-                         ("expf", ctypes.c_float), ("logf", ctypes.c_float)):
+    for fname, ctype in (
+        ("exp", ctypes.c_double),
+        ("log", ctypes.c_double),
+        ("expf", ctypes.c_float),
+        ("logf", ctypes.c_float),
+    ):
         f = getattr(lib, fname)
         f.restype, f.argtypes = ctype, [ctype]
         fns[fname] = f
@@ -59,6 +70,7 @@ _LIBM = _load_libm()
 def _fallback(name: str):
     """math-module versions for hosts without a loadable libm (not bit-exact
     with any particular C library at the edges)."""
+
     def exp(x):
         try:
             return math.exp(x)
@@ -73,6 +85,7 @@ def _fallback(name: str):
         if x < 0:
             return -math.nan
         return math.log(x)
+
     return {"exp": exp, "log": log, "expf": exp, "logf": log}[name]
 
 
@@ -90,11 +103,15 @@ def poison_caller_saved(machine, keep: tuple[str, ...] = ()) -> None:
     xi = machine.xi
     for reg in range(16):
         for lane in range(4):
-            if reg == 0 and ("xmm0" in keep or (lane < 2 and "xmm0.lo" in keep)
-                             or (lane == 0 and "xmm0.s" in keep)):
+            if reg == 0 and (
+                "xmm0" in keep
+                or (lane < 2 and "xmm0.lo" in keep)
+                or (lane == 0 and "xmm0.s" in keep)
+            ):
                 continue
             xi[4 * reg + lane] = POISON32
     from .isa import flags as F
+
     machine.fl = F.INITIAL
 
 
@@ -103,7 +120,7 @@ class Runtime:
         self.m = machine
         self.root = os.path.realpath(root)
         self.stdout, self.stderr, self.stdin = stdout, stderr, stdin
-        self.fds: dict[int, int] = {}        # program fd -> host fd
+        self.fds: dict[int, int] = {}  # program fd -> host fd
         self.next_fd = 3
         self.calls: dict[str, int] = {}
 
@@ -136,7 +153,8 @@ class Runtime:
             result = getattr(self, "sys_" + name)(r[7], r[6], r[2], r[10], r[8], r[9])
         r[0] = result & M64
         from .isa import flags as F
-        r[1] = 0      # rcx: return address on hardware (addresses differ in the VM)
+
+        r[1] = 0  # rcx: return address on hardware (addresses differ in the VM)
         r[11] = F.rflags(m.fl)
 
     def _buffer(self, addr: int, n: int, write: bool) -> memoryview | None:
@@ -144,7 +162,7 @@ class Runtime:
             return memoryview(b"")
         if not self.m.mem.mapped(addr, n, write):
             return None
-        return self.m.mem.view[addr:addr + n]
+        return self.m.mem.view[addr : addr + n]
 
     def sys_read(self, fd, buf, count, *_):
         buf_view = self._buffer(buf, count, True)
@@ -155,14 +173,14 @@ class Runtime:
                 return 0
             data = self.stdin.read(count) or b""
             if data:
-                self.m.wlog(buf, len(data))     # a memory write, like a store (traced tier)
-            buf_view[:len(data)] = data
+                self.m.wlog(buf, len(data))  # a memory write, like a store (traced tier)
+            buf_view[: len(data)] = data
             return len(data)
         host = self.fds.get(fd)
         if host is None:
             return -errno.EBADF
         if count:
-            self.m.wlog(buf, count)             # a memory write, like a store (traced tier)
+            self.m.wlog(buf, count)  # a memory write, like a store (traced tier)
         total = 0
         while total < count:
             try:

@@ -98,13 +98,13 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
             z = zlib.compressobj(1)
             for lo, hi in regions:
                 for a in range(lo, hi, _CHUNK):
-                    f.write(z.compress(mem.buf[a:min(hi, a + _CHUNK)]))
+                    f.write(z.compress(mem.buf[a : min(hi, a + _CHUNK)]))
             f.write(z.flush())
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)       # mkstemp makes 0600; a state is an ordinary file
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a state is an ordinary file
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -126,7 +126,7 @@ class SavedState:
     path: str
     header: dict
     image: Image
-    memory: bytes          # the regions' bytes, concatenated
+    memory: bytes  # the regions' bytes, concatenated
 
     @property
     def meta(self) -> dict:
@@ -135,6 +135,7 @@ class SavedState:
     def machine(self, root: str = ".", stdout=None, stderr=None, stdin=None):
         """A new Machine in exactly the saved state."""
         from .cpu import Machine
+
         m = Machine(self.image, root=root, stdout=stdout, stderr=stderr, stdin=stdin)
         self.restore_into(m)
         return m
@@ -146,9 +147,11 @@ class SavedState:
         for lo, hi in h["regions"]:
             n = hi - lo
             if lo < m.mem.data or hi > m.mem.top:
-                raise StateError(f"{self.path}: memory region {lo:#x}-{hi:#x} does not fit "
-                                 "the program's memory map")
-            m.mem.buf[lo:hi] = self.memory[pos:pos + n]
+                raise StateError(
+                    f"{self.path}: memory region {lo:#x}-{hi:#x} does not fit "
+                    "the program's memory map"
+                )
+            m.mem.buf[lo:hi] = self.memory[pos : pos + n]
             pos += n
         regs = h["registers"]
         m.r[:] = [int(v) for v in regs["gpr"]]
@@ -169,38 +172,49 @@ def load_state(path: str | os.PathLike) -> SavedState:
     except OSError as e:
         raise StateError(f"cannot read state file {p}: {e.strerror or e}") from None
     if not data.startswith(MAGIC):
-        raise StateError(f"{p} is not an mnist-vm machine state (saved with "
-                         "`mnist-vm run --save FILE` or the debugger's `save FILE`)")
+        raise StateError(
+            f"{p} is not an mnist-vm machine state (saved with "
+            "`mnist-vm run --save FILE` or the debugger's `save FILE`)"
+        )
     try:
         version, hlen = struct.unpack_from("<IQ", data, len(MAGIC))
     except struct.error:
         raise StateError(f"{p}: the file is truncated (no header)") from None
     if version != VERSION:
-        raise StateError(f"{p}: state format version {version} is not supported "
-                         f"(this mnist-vm reads version {VERSION})")
+        raise StateError(
+            f"{p}: state format version {version} is not supported "
+            f"(this mnist-vm reads version {VERSION})"
+        )
     start = len(MAGIC) + 12
     try:
-        header = json.loads(data[start:start + hlen])
+        header = json.loads(data[start : start + hlen])
         prog = header["program"]
         regions = header["regions"]
     except (ValueError, KeyError, TypeError):
         raise StateError(f"{p}: the header is damaged or truncated") from None
     try:
-        memory = zlib.decompress(data[start + hlen:])
+        memory = zlib.decompress(data[start + hlen :])
     except zlib.error:
         raise StateError(f"{p}: the memory image is damaged or truncated") from None
     expected = sum(hi - lo for lo, hi in regions)
     if len(memory) != expected:
-        raise StateError(f"{p}: the memory image has {len(memory)} bytes, the header says "
-                         f"{expected}")
+        raise StateError(
+            f"{p}: the memory image has {len(memory)} bytes, the header says {expected}"
+        )
     from .asm import assemble
+
     sources = prog["sources"]
     try:
-        image = assemble([(f, sources[f]) if f in sources else f for f in prog["files"]],
-                         defines=prog["defines"], overlay=sources)
+        image = assemble(
+            [(f, sources[f]) if f in sources else f for f in prog["files"]],
+            defines=prog["defines"],
+            overlay=sources,
+        )
     except AsmError as e:
         raise StateError(f"{p}: the saved program no longer assembles:\n{e}") from None
     if fingerprint(image) != prog["fingerprint"]:
-        raise StateError(f"{p}: the re-assembled program differs from the one that was saved "
-                         "(saved by a different mnist-vm version?)")
+        raise StateError(
+            f"{p}: the re-assembled program differs from the one that was saved "
+            "(saved by a different mnist-vm version?)"
+        )
     return SavedState(p, header, image, memory)

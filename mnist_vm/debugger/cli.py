@@ -8,29 +8,52 @@ import sys
 
 def add_debug_parser(sub) -> None:
     d = sub.add_parser(
-        "debug", help="step through a program in a full-screen debugger",
+        "debug",
+        help="step through a program in a full-screen debugger",
         description="Debug FILEs (linked in order), or the MNIST network when no file is "
-                    "given. Full-screen on a terminal; a line mode with the same commands "
-                    "with --batch FILE or when stdout is not a terminal. Keys: s step, "
-                    "n next, f finish, c continue, r/R reverse step/continue, b breakpoint, "
-                    ": command line, ? help, q quit.")
-    d.add_argument("files", nargs="*", metavar="FILE.asm", help="source files (default: "
-                   "programs/mnist)")
-    d.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE",
-                   help="define a preprocessor symbol (like nasm -dNAME=VALUE)")
-    d.add_argument("--state", metavar="FILE",
-                   help="open a machine state saved by `mnist-vm run --save` or `save`")
-    d.add_argument("--data", metavar="DIR",
-                   help="MNIST directory granted to the program (default: $MNIST_VM_DATA, "
-                        "else ~/.cache/mnist-vm); used for the MNIST program and --state")
-    d.add_argument("--root", metavar="DIR",
-                   help="directory the program's file syscalls may use (default: the MNIST "
-                        "data for the MNIST program, else .)")
-    d.add_argument("--batch", metavar="FILE",
-                   help="run the commands in FILE in line mode, then exit")
+        "given. Full-screen on a terminal; a line mode with the same commands "
+        "with --batch FILE or when stdout is not a terminal. Keys: s step, "
+        "n next, f finish, c continue, r/R reverse step/continue, b breakpoint, "
+        ": command line, ? help, q quit.",
+    )
+    d.add_argument(
+        "files", nargs="*", metavar="FILE.asm", help="source files (default: programs/mnist)"
+    )
+    d.add_argument(
+        "-D",
+        dest="define",
+        action="append",
+        metavar="NAME=VALUE",
+        help="define a preprocessor symbol (like nasm -dNAME=VALUE)",
+    )
+    d.add_argument(
+        "--state",
+        metavar="FILE",
+        help="open a machine state saved by `mnist-vm run --save` or `save`",
+    )
+    d.add_argument(
+        "--data",
+        metavar="DIR",
+        help="MNIST directory granted to the program (default: $MNIST_VM_DATA, "
+        "else ~/.cache/mnist-vm); used for the MNIST program and --state",
+    )
+    d.add_argument(
+        "--root",
+        metavar="DIR",
+        help="directory the program's file syscalls may use (default: the MNIST "
+        "data for the MNIST program, else .)",
+    )
+    d.add_argument(
+        "--batch", metavar="FILE", help="run the commands in FILE in line mode, then exit"
+    )
     d.add_argument("--line", action="store_true", help="line mode even on a terminal")
-    d.add_argument("--history-mb", type=int, default=None, metavar="MB",
-                   help="memory for reverse execution (default 512)")
+    d.add_argument(
+        "--history-mb",
+        type=int,
+        default=None,
+        metavar="MB",
+        help="memory for reverse execution (default 512)",
+    )
     d.set_defaults(func=cmd_debug)
 
 
@@ -43,6 +66,7 @@ def _root(args, mnist: bool) -> str | None:
     from rich.console import Console
 
     from ..data import DataError, data_dir, prepare
+
     err = Console(stderr=True)
     try:
         return str(prepare(data_dir(args.data), console=err))
@@ -50,8 +74,11 @@ def _root(args, mnist: bool) -> str | None:
         if not mnist:
             err.print(f"[bold red]error:[/] {e}", highlight=False)
             return None
-        err.print(f"[yellow]note:[/] MNIST data unavailable ({e}); the program will fail to "
-                  "open its files", highlight=False)
+        err.print(
+            f"[yellow]note:[/] MNIST data unavailable ({e}); the program will fail to "
+            "open its files",
+            highlight=False,
+        )
         return "."
 
 
@@ -62,6 +89,7 @@ def build_session(args):
 
     from ..cli import parse_defines
     from .session import Session
+
     budget = args.history_mb << 20 if args.history_mb else None
     if args.state:
         root = _root(args, mnist=True)
@@ -75,6 +103,7 @@ def build_session(args):
     mnist = not args.files
     if mnist:
         from ..training import program_files
+
         files = program_files()
     else:
         files = args.files
@@ -86,9 +115,13 @@ def build_session(args):
     if root is None:
         return 2
     try:
-        return Session.from_files(files, parse_defines(args.define), root=root,
-                                  label="mnist" if mnist else os.path.basename(files[0]),
-                                  budget=budget)
+        return Session.from_files(
+            files,
+            parse_defines(args.define),
+            root=root,
+            label="mnist" if mnist else os.path.basename(files[0]),
+            budget=budget,
+        )
     except AsmError as e:
         print(str(e), file=sys.stderr)
         return 1
@@ -100,8 +133,10 @@ def cmd_debug(args) -> int:
         return session
     if args.batch or args.line or not sys.stdout.isatty() or not sys.stdin.isatty():
         from .repl import main_loop
+
         return main_loop(session, args.batch)
     from .tui import DebuggerApp
+
     app = DebuggerApp(session)
     app.run()
     return 0

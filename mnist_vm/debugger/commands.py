@@ -31,10 +31,11 @@ from .session import XMM_MODES, DebugError, MemView, Picture, Session, Stop, for
 @dataclass
 class Reply:
     """What a command produced."""
+
     lines: list[RenderableType | str] = field(default_factory=list)
     error: bool = False
-    moved: bool = False          # the machine's position changed (refresh everything)
-    view: bool = False           # the memory/picture panel changed
+    moved: bool = False  # the machine's position changed (refresh everything)
+    view: bool = False  # the memory/picture panel changed
     quit: bool = False
     stop: Stop | None = None
 
@@ -47,25 +48,38 @@ class Command:
     help: str
     group: str
     aliases: tuple[str, ...] = ()
-    key: str | None = None       # the key that runs it in the full-screen UI
-    moves: bool = False          # runs the machine (off the UI thread in the TUI)
+    key: str | None = None  # the key that runs it in the full-screen UI
+    moves: bool = False  # runs the machine (off the UI thread in the TUI)
 
 
 COMMANDS: list[Command] = []
 GROUPS = ("running", "reverse", "breakpoints", "data", "pictures", "session")
 # keys the full-screen UI handles itself (documented with the commands)
-UI_KEYS = [(":", "open the command line (Up/Down recall earlier commands, Esc closes it)"),
-           ("x", "switch the xmm display: f32 / f64 / hex / i32"),
-           ("Esc / Ctrl+C", "interrupt a running continue, reverse search or profile"),
-           ("Tab", "move the focus between panels; arrows, PgUp/PgDn and Home scroll "
-                   "the memory and code panels")]
+UI_KEYS = [
+    (":", "open the command line (Up/Down recall earlier commands, Esc closes it)"),
+    ("x", "switch the xmm display: f32 / f64 / hex / i32"),
+    ("Esc / Ctrl+C", "interrupt a running continue, reverse search or profile"),
+    (
+        "Tab",
+        "move the focus between panels; arrows, PgUp/PgDn and Home scroll "
+        "the memory and code panels",
+    ),
+]
 
 
-def command(name: str, usage: str, help: str, group: str, aliases: tuple[str, ...] = (),
-            key: str | None = None, moves: bool = False):
+def command(
+    name: str,
+    usage: str,
+    help: str,
+    group: str,
+    aliases: tuple[str, ...] = (),
+    key: str | None = None,
+    moves: bool = False,
+):
     def deco(fn):
         COMMANDS.append(Command(name, fn, usage, help, group, aliases, key, moves))
         return fn
+
     return deco
 
 
@@ -93,14 +107,16 @@ def execute(session: Session, line: str) -> Reply:
     cmd = lookup(word)
     if cmd is None:
         near = [c.name for c in COMMANDS if c.name.startswith(word[:2].lower())][:4]
-        return _error(f"unknown command '{word}'"
-                      + (f" (did you mean {', '.join(near)}?)" if near else "")
-                      + "; help lists the commands")
+        return _error(
+            f"unknown command '{word}'"
+            + (f" (did you mean {', '.join(near)}?)" if near else "")
+            + "; help lists the commands"
+        )
     if slash and cmd.name not in ("x", "print"):
         return _error(f"{cmd.name} takes no /format (only x/FMT and print/FMT do)")
     session.notes = []
     if cmd.moves:
-        session.machine.stop_requested = False      # an interrupt meant for an earlier command
+        session.machine.stop_requested = False  # an interrupt meant for an earlier command
     try:
         reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
     except (DebugError, E.ExprError, HistoryError, Interrupted) as e:
@@ -109,10 +125,12 @@ def execute(session: Session, line: str) -> Reply:
         return _error(f"{cmd.name}: {str(e).splitlines()[0]}")
     except OSError as e:
         return _error(f"{cmd.name}: {e.strerror or e}")
-    except Exception as e:                      # a bug: report it in one line, keep going
+    except Exception as e:  # a bug: report it in one line, keep going
         where = traceback.extract_tb(e.__traceback__)[-1]
-        return _error(f"{cmd.name}: internal error: {type(e).__name__}: {e} "
-                      f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})")
+        return _error(
+            f"{cmd.name}: internal error: {type(e).__name__}: {e} "
+            f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+        )
     reply.lines.extend(session.notes)
     session.notes = []
     return reply
@@ -142,28 +160,56 @@ def _moved(stop: Stop) -> Reply:
 
 
 # ---- running ------------------------------------------------------------------------------
-@command("step", "step [N]", "execute one instruction (each source line is one "
-         "instruction), or N", "running", ("s", "stepi", "si"), key="s", moves=True)
+@command(
+    "step",
+    "step [N]",
+    "execute one instruction (each source line is one instruction), or N",
+    "running",
+    ("s", "stepi", "si"),
+    key="s",
+    moves=True,
+)
 def _step(s: Session, args: str) -> Reply:
     return _moved(s.step(_count(args, "step")))
 
 
-@command("next", "next [N]", "like step, but a call runs to its return", "running",
-         ("n", "nexti", "ni"), key="n", moves=True)
+@command(
+    "next",
+    "next [N]",
+    "like step, but a call runs to its return",
+    "running",
+    ("n", "nexti", "ni"),
+    key="n",
+    moves=True,
+)
 def _next(s: Session, args: str) -> Reply:
     return _moved(s.next(_count(args, "next")))
 
 
-@command("finish", "finish", "run until the current routine returns to its caller", "running",
-         ("fin",), key="f", moves=True)
+@command(
+    "finish",
+    "finish",
+    "run until the current routine returns to its caller",
+    "running",
+    ("fin",),
+    key="f",
+    moves=True,
+)
 def _finish(s: Session, args: str) -> Reply:
     return _moved(s.finish())
 
 
-@command("continue", "continue [--fast]", "run until a breakpoint, a watchpoint, exit or a "
-         "fault. --fast runs routines that have a numpy twin as the twin (whole epochs in "
-         "seconds; routines holding a breakpoint stay interpreted; history restarts after it)",
-         "running", ("c", "cont"), key="c", moves=True)
+@command(
+    "continue",
+    "continue [--fast]",
+    "run until a breakpoint, a watchpoint, exit or a "
+    "fault. --fast runs routines that have a numpy twin as the twin (whole epochs in "
+    "seconds; routines holding a breakpoint stay interpreted; history restarts after it)",
+    "running",
+    ("c", "cont"),
+    key="c",
+    moves=True,
+)
 def _continue(s: Session, args: str) -> Reply:
     a = args.strip()
     if a not in ("", "--fast", "fast", "-f"):
@@ -171,24 +217,42 @@ def _continue(s: Session, args: str) -> Reply:
     return _moved(s.cont(fast=bool(a)))
 
 
-@command("until", "until [LOCATION]", "without an argument: like next, but at a loop's "
-         "backward jump run until the loop exits; with a location: run until it is reached "
-         "or the current routine returns", "running", ("u",), moves=True)
+@command(
+    "until",
+    "until [LOCATION]",
+    "without an argument: like next, but at a loop's "
+    "backward jump run until the loop exits; with a location: run until it is reached "
+    "or the current routine returns",
+    "running",
+    ("u",),
+    moves=True,
+)
 def _until(s: Session, args: str) -> Reply:
     return _moved(s.until(args.strip() or None))
 
 
-@command("advance", "advance LOCATION", "run until LOCATION (a label, FILE:LINE, *ADDR) is "
-         "reached or the current routine returns", "running", moves=True)
+@command(
+    "advance",
+    "advance LOCATION",
+    "run until LOCATION (a label, FILE:LINE, *ADDR) is reached or the current routine returns",
+    "running",
+    moves=True,
+)
 def _advance(s: Session, args: str) -> Reply:
     return _moved(s.advance(args))
 
 
-@command("call", "call ROUTINE [ARG ...]", "call a routine with integer arguments (rdi, "
-         "rsi, ...) as the program would; its breakpoints stop it; when it returns the "
-         "registers are restored. On a machine that has exited (a state saved by "
-         "`mnist-vm run --save`), `call train_epoch 1` or `call evaluate` runs the "
-         "trained network again", "running", moves=True)
+@command(
+    "call",
+    "call ROUTINE [ARG ...]",
+    "call a routine with integer arguments (rdi, "
+    "rsi, ...) as the program would; its breakpoints stop it; when it returns the "
+    "registers are restored. On a machine that has exited (a state saved by "
+    "`mnist-vm run --save`), `call train_epoch 1` or `call evaluate` runs the "
+    "trained network again",
+    "running",
+    moves=True,
+)
 def _call(s: Session, args: str) -> Reply:
     parts = args.replace(",", " ").replace("(", " ").replace(")", " ").split()
     if not parts:
@@ -196,42 +260,80 @@ def _call(s: Session, args: str) -> Reply:
     return _moved(s.call(parts[0], parts[1:]))
 
 
-@command("restart", "restart", "start the program again from its entry point (or reload "
-         "the state file the session began with)", "running", ("run",), moves=True)
+@command(
+    "restart",
+    "restart",
+    "start the program again from its entry point (or reload "
+    "the state file the session began with)",
+    "running",
+    ("run",),
+    moves=True,
+)
 def _restart(s: Session, args: str) -> Reply:
     return Reply([s.restart()], moved=True)
 
 
 # ---- reverse ------------------------------------------------------------------------------
-@command("reverse-step", "reverse-step [N]", "go back one instruction (or N), exactly: "
-         "registers, flags and memory as they were", "reverse", ("rs", "reverse-stepi", "rsi"),
-         key="r", moves=True)
+@command(
+    "reverse-step",
+    "reverse-step [N]",
+    "go back one instruction (or N), exactly: registers, flags and memory as they were",
+    "reverse",
+    ("rs", "reverse-stepi", "rsi"),
+    key="r",
+    moves=True,
+)
 def _rstep(s: Session, args: str) -> Reply:
     return _moved(s.reverse_step(_count(args, "reverse-step")))
 
 
-@command("reverse-continue", "reverse-continue", "run backwards to the previous breakpoint "
-         "or watchpoint hit (or the start of the recorded history)", "reverse", ("rc",),
-         key="R", moves=True)
+@command(
+    "reverse-continue",
+    "reverse-continue",
+    "run backwards to the previous breakpoint "
+    "or watchpoint hit (or the start of the recorded history)",
+    "reverse",
+    ("rc",),
+    key="R",
+    moves=True,
+)
 def _rcont(s: Session, args: str) -> Reply:
     return _moved(s.reverse_continue())
 
 
-@command("reverse-next", "reverse-next", "go back one instruction, stepping back over a "
-         "whole call", "reverse", ("rn",), moves=True)
+@command(
+    "reverse-next",
+    "reverse-next",
+    "go back one instruction, stepping back over a whole call",
+    "reverse",
+    ("rn",),
+    moves=True,
+)
 def _rnext(s: Session, args: str) -> Reply:
     return _moved(s.reverse_next())
 
 
-@command("reverse-finish", "reverse-finish", "go back to the call of the current routine",
-         "reverse", moves=True)
+@command(
+    "reverse-finish",
+    "reverse-finish",
+    "go back to the call of the current routine",
+    "reverse",
+    moves=True,
+)
 def _rfinish(s: Session, args: str) -> Reply:
     return _moved(s.reverse_finish())
 
 
-@command("last-write", "last-write ADDR|SYMBOL[+off] [LEN]", "which instruction, at which "
-         "step, last wrote these bytes (searches the recorded history; the position does "
-         "not change)", "reverse", ("lw",), moves=True)
+@command(
+    "last-write",
+    "last-write ADDR|SYMBOL[+off] [LEN]",
+    "which instruction, at which "
+    "step, last wrote these bytes (searches the recorded history; the position does "
+    "not change)",
+    "reverse",
+    ("lw",),
+    moves=True,
+)
 def _last_write(s: Session, args: str) -> Reply:
     what, length = _split_length(args)
     if not what:
@@ -240,47 +342,66 @@ def _last_write(s: Session, args: str) -> Reply:
 
 
 # ---- breakpoints ----------------------------------------------------------------------------
-@command("break", "break [LOCATION] [if EXPR]", "stop before the instruction at LOCATION: a "
-         "label (train_epoch, train_epoch.batch, .loop in the current routine), FILE:LINE, a "
-         "line of the current file, or *ADDR. With `if`, stop only when EXPR is true "
-         "(e.g. break dense_forward if r8 == 10). Without a location: the current line",
-         "breakpoints", ("b", "br"), key="b")
+@command(
+    "break",
+    "break [LOCATION] [if EXPR]",
+    "stop before the instruction at LOCATION: a "
+    "label (train_epoch, train_epoch.batch, .loop in the current routine), FILE:LINE, a "
+    "line of the current file, or *ADDR. With `if`, stop only when EXPR is true "
+    "(e.g. break dense_forward if r8 == 10). Without a location: the current line",
+    "breakpoints",
+    ("b", "br"),
+    key="b",
+)
 def _break(s: Session, args: str, temporary: bool = False) -> Reply:
     loc, cond = args, None
     m = re.search(r"(^|\s)if(\s|$)", args)
     if m:
-        loc, cond = args[:m.start()], args[m.end():]
+        loc, cond = args[: m.start()], args[m.end() :]
         if not cond.strip():
             raise DebugError("break ... if needs a condition")
     if not loc.strip():
         loc = f"*{s.machine.rip:#x}"
     bp = s.add_breakpoint(loc, cond, temporary)
     kind = "temporary breakpoint" if temporary else "breakpoint"
-    return Reply([f"{kind} {bp.num} at {s.where(bp.addr)}" + (f" if {cond.strip()}" if cond
-                                                                else "")])
+    return Reply(
+        [f"{kind} {bp.num} at {s.where(bp.addr)}" + (f" if {cond.strip()}" if cond else "")]
+    )
 
 
-@command("tbreak", "tbreak LOCATION [if EXPR]", "a breakpoint deleted when first hit",
-         "breakpoints")
+@command(
+    "tbreak", "tbreak LOCATION [if EXPR]", "a breakpoint deleted when first hit", "breakpoints"
+)
 def _tbreak(s: Session, args: str) -> Reply:
     return _break(s, args, temporary=True)
 
 
-@command("watch", "watch ADDR|SYMBOL[+off] [LEN]", "stop after any instruction that writes "
-         "these bytes (LEN defaults to the symbol's size, the type's size for f32 [..], "
-         "else 8); shows the old and new value. Works backwards too (reverse-continue)",
-         "breakpoints")
+@command(
+    "watch",
+    "watch ADDR|SYMBOL[+off] [LEN]",
+    "stop after any instruction that writes "
+    "these bytes (LEN defaults to the symbol's size, the type's size for f32 [..], "
+    "else 8); shows the old and new value. Works backwards too (reverse-continue)",
+    "breakpoints",
+)
 def _watch(s: Session, args: str) -> Reply:
     what, length = _split_length(args)
     wp = s.add_watchpoint(what, length)
-    return Reply([f"watchpoint {wp.num}: {wp.what} = {wp.addr:#x} <{s.describe(wp.addr)}>, "
-                  f"{wp.length} bytes"])
+    return Reply(
+        [
+            f"watchpoint {wp.num}: {wp.what} = {wp.addr:#x} <{s.describe(wp.addr)}>, "
+            f"{wp.length} bytes"
+        ]
+    )
 
 
 def _split_length(args: str) -> tuple[str, int | None]:
     parts = args.strip().rsplit(None, 1)
-    if len(parts) == 2 and re.fullmatch(r"\d+|0x[0-9a-fA-F]+", parts[1]) \
-            and not re.search(r"[-+*/&|^<>(\[,]\s*$", parts[0]):
+    if (
+        len(parts) == 2
+        and re.fullmatch(r"\d+|0x[0-9a-fA-F]+", parts[1])
+        and not re.search(r"[-+*/&|^<>(\[,]\s*$", parts[0])
+    ):
         return parts[0], int(parts[1], 0)
     return args.strip(), None
 
@@ -294,15 +415,24 @@ def _nums(args: str) -> list[int] | None:
         raise DebugError(f"expected breakpoint numbers, got '{args.strip()}'") from None
 
 
-@command("delete", "delete [N ...]", "delete breakpoints/watchpoints N (all without "
-         "numbers)", "breakpoints", ("d",))
+@command(
+    "delete",
+    "delete [N ...]",
+    "delete breakpoints/watchpoints N (all without numbers)",
+    "breakpoints",
+    ("d",),
+)
 def _delete(s: Session, args: str) -> Reply:
     n = s.delete(_nums(args))
     return Reply([f"deleted {n} breakpoint{'s' if n != 1 else ''}/watchpoints"])
 
 
-@command("disable", "disable [N ...]", "disable breakpoints/watchpoints (all without "
-         "numbers)", "breakpoints")
+@command(
+    "disable",
+    "disable [N ...]",
+    "disable breakpoints/watchpoints (all without numbers)",
+    "breakpoints",
+)
 def _disable(s: Session, args: str) -> Reply:
     n = s.enable(_nums(args), False)
     return Reply([f"disabled {n}"])
@@ -315,17 +445,25 @@ def _enable(s: Session, args: str) -> Reply:
 
 
 # ---- data -----------------------------------------------------------------------------------------
-@command("print", "print[/x|/d|/t|/c] EXPR", "evaluate an expression: registers (rax, eax, "
-         "al, rip, zf), xmm lanes (xmm0.f32[1]), symbols (their address), memory ([rsp+8], "
-         "f32 [X+4], f32 W1[5], dword [rdi]) and arithmetic", "data", ("p", "inspect"))
+@command(
+    "print",
+    "print[/x|/d|/t|/c] EXPR",
+    "evaluate an expression: registers (rax, eax, "
+    "al, rip, zf), xmm lanes (xmm0.f32[1]), symbols (their address), memory ([rsp+8], "
+    "f32 [X+4], f32 W1[5], dword [rdi]) and arithmetic",
+    "data",
+    ("p", "inspect"),
+)
 def _print(s: Session, args: str) -> Reply:
     fmt, text = _fmt_arg(args)
     v = s.eval(text)
     out = f"{text} = {format_value(v, fmt)}"
     sym = s.image.symbols.get(text.strip())
     if sym is not None and fmt is None and sym.section not in (".text", None):
-        out += (f"   (the address of {sym.section} data, {sym.size or '?'} bytes; its contents: "
-                f"x/8f {text}, print f32 [{text}], view {text} as f32)")
+        out += (
+            f"   (the address of {sym.section} data, {sym.size or '?'} bytes; its contents: "
+            f"x/8f {text}, print f32 [{text}], view {text} as f32)"
+        )
     return Reply([out])
 
 
@@ -342,10 +480,14 @@ def _fmt_arg(args: str) -> tuple[str | None, str]:
 _X_SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 
 
-@command("x", "x/NFU ADDR|SYMBOL", "examine memory: N units, format F = x hex, d signed, "
-         "u unsigned, f float, c char, s string, i instructions, a address; unit U = b (1 "
-         "byte), h (2), w (4), g (8). E.g. x/8f W1, x/16xb rsp, x/4g rsp, x/10i rip, x/s s_header",
-         "data")
+@command(
+    "x",
+    "x/NFU ADDR|SYMBOL",
+    "examine memory: N units, format F = x hex, d signed, "
+    "u unsigned, f float, c char, s string, i instructions, a address; unit U = b (1 "
+    "byte), h (2), w (4), g (8). E.g. x/8f W1, x/16xb rsp, x/4g rsp, x/10i rip, x/s s_header",
+    "data",
+)
 def _x(s: Session, args: str) -> Reply:
     spec, _, target = args.strip().partition(" ")
     if not spec.startswith("/"):
@@ -386,15 +528,16 @@ def _x(s: Session, args: str) -> Reply:
     try:
         data = mem.read(addr, count * size)
     except ValueError:
-        raise DebugError(f"cannot read {count * size} bytes at {addr:#x} "
-                         f"({mem.region(addr)} memory)") from None
+        raise DebugError(
+            f"cannot read {count * size} bytes at {addr:#x} ({mem.region(addr)} memory)"
+        ) from None
     per = {1: 8, 2: 8, 4: 4, 8: 2}[size]
     if fmt == "c":
         per = 8
     for i in range(0, count, per):
         cells = []
         for j in range(i, min(count, i + per)):
-            raw = data[j * size:(j + 1) * size]
+            raw = data[j * size : (j + 1) * size]
             v = int.from_bytes(raw, "little")
             if fmt == "x":
                 cells.append(f"{v:#0{2 * size + 2}x}")
@@ -416,10 +559,14 @@ def _x(s: Session, args: str) -> Reply:
     return Reply(lines)
 
 
-@command("set", "set TARGET = VALUE", "change a register, flag, xmm lane or memory: "
-         "set rax = 5, set zf = 1, set xmm0.f32[2] = 1.5, set f32 [X] = 0.5, "
-         "set dword [rsp+8] = -1, set rip = train_epoch. History restarts at an edit",
-         "data")
+@command(
+    "set",
+    "set TARGET = VALUE",
+    "change a register, flag, xmm lane or memory: "
+    "set rax = 5, set zf = 1, set xmm0.f32[2] = 1.5, set f32 [X] = 0.5, "
+    "set dword [rsp+8] = -1, set rip = train_epoch. History restarts at an edit",
+    "data",
+)
 def _set(s: Session, args: str) -> Reply:
     a = re.sub(r"^\s*var\s+", "", args)
     m = re.match(r"^(.*?[^=!<>])=([^=].*)$", a)
@@ -428,8 +575,14 @@ def _set(s: Session, args: str) -> Reply:
     return Reply([s.set_value(m.group(1), m.group(2))], moved=True)
 
 
-@command("bits", "bits EXPR", "a float's bits and IEEE 754 fields (sign, exponent, "
-         "fraction, class): bits f32 [W1], bits xmm0.f64[0], bits 0.1", "data", ("ieee",))
+@command(
+    "bits",
+    "bits EXPR",
+    "a float's bits and IEEE 754 fields (sign, exponent, "
+    "fraction, class): bits f32 [W1], bits xmm0.f64[0], bits 0.1",
+    "data",
+    ("ieee",),
+)
 def _bits(s: Session, args: str) -> Reply:
     v = s.eval(args)
     x = v.v
@@ -440,17 +593,28 @@ def _bits(s: Session, args: str) -> Reply:
     if isinstance(x, float):
         return Reply([R.float_bits(x, "f64"), R.float_bits(x, "f32")])
     if 0 <= x < 1 << 32:
-        return Reply([Text(f"{x:#x} read as the bits of a float:"),
-                      R.float_bits(struct.unpack("<f", struct.pack("<I", x))[0], "f32")])
-    return Reply([Text(f"{x & (2**64 - 1):#x} read as the bits of a double:"),
-                  R.float_bits(struct.unpack("<d", struct.pack("<Q", x & (2**64 - 1)))[0],
-                               "f64")])
+        return Reply(
+            [
+                Text(f"{x:#x} read as the bits of a float:"),
+                R.float_bits(struct.unpack("<f", struct.pack("<I", x))[0], "f32"),
+            ]
+        )
+    return Reply(
+        [
+            Text(f"{x & (2**64 - 1):#x} read as the bits of a double:"),
+            R.float_bits(struct.unpack("<d", struct.pack("<Q", x & (2**64 - 1)))[0], "f64"),
+        ]
+    )
 
 
-@command("info", "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|"
-         "history", "show registers, breakpoints and watchpoints, symbols (addresses, "
-         "sections, sizes), the current frame, or the reverse-execution history", "data",
-         ("i",))
+@command(
+    "info",
+    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|history",
+    "show registers, breakpoints and watchpoints, symbols (addresses, "
+    "sections, sizes), the current frame, or the reverse-execution history",
+    "data",
+    ("i",),
+)
 def _info(s: Session, args: str) -> Reply:
     what, _, rest = args.strip().partition(" ")
     topics = ("registers", "breakpoints", "watchpoints", "symbols", "frame", "history")
@@ -469,12 +633,16 @@ def _info(s: Session, args: str) -> Reply:
     if topic == "frame":
         return Reply(_info_frame(s))
     h = s.history
-    return Reply([f"recorded history: instructions {h.start:,} to {h.frontier:,} "
-                  f"({h.depth:,} instructions back from the newest)",
-                  f"memory: {h.used / 2**20:.1f} MiB of {h.budget / 2**20:.0f} MiB "
-                  f"({len(h.checkpoints)} checkpoints every ~{h.interval:,} instructions, "
-                  f"{len(h.undo):,} undo records)",
-                  f"now at instruction {s.machine.icount:,} ({s.mode_text()})"])
+    return Reply(
+        [
+            f"recorded history: instructions {h.start:,} to {h.frontier:,} "
+            f"({h.depth:,} instructions back from the newest)",
+            f"memory: {h.used / 2**20:.1f} MiB of {h.budget / 2**20:.0f} MiB "
+            f"({len(h.checkpoints)} checkpoints every ~{h.interval:,} instructions, "
+            f"{len(h.undo):,} undo records)",
+            f"now at instruction {s.machine.icount:,} ({s.mode_text()})",
+        ]
+    )
 
 
 def _info_registers(s: Session, names: list[str]) -> list:
@@ -490,12 +658,16 @@ def _info_breakpoints(s: Session, watch_only: bool) -> list[str]:
     rows = []
     if not watch_only:
         for bp in sorted(s.breakpoints.values(), key=lambda b: b.num):
-            rows.append(f"{bp.num:<4}{'tbreak' if bp.temporary else 'break':<7}"
-                        f"{'y' if bp.enabled else 'n':<4}{bp.hits:<6}{s.where(bp.addr)}"
-                        + (f"  if {bp.cond}" if bp.cond else ""))
+            rows.append(
+                f"{bp.num:<4}{'tbreak' if bp.temporary else 'break':<7}"
+                f"{'y' if bp.enabled else 'n':<4}{bp.hits:<6}{s.where(bp.addr)}"
+                + (f"  if {bp.cond}" if bp.cond else "")
+            )
     for w in sorted(s.watchpoints.values(), key=lambda w: w.num):
-        rows.append(f"{w.num:<4}{'watch':<7}{'y' if w.enabled else 'n':<4}{w.hits:<6}"
-                    f"{w.what} = {w.addr:#x} <{s.describe(w.addr)}>, {w.length} bytes")
+        rows.append(
+            f"{w.num:<4}{'watch':<7}{'y' if w.enabled else 'n':<4}{w.hits:<6}"
+            f"{w.what} = {w.addr:#x} <{s.describe(w.addr)}>, {w.length} bytes"
+        )
     if not rows:
         return ["no breakpoints or watchpoints"]
     return [f"{'num':<4}{'type':<7}{'on':<4}{'hits':<6}where"] + rows
@@ -508,8 +680,10 @@ def _info_symbols(s: Session, pattern: str) -> list[str]:
             continue
         sec = sym.section or "equ"
         size = f"{sym.size:,}" if sym.size is not None else ""
-        rows.append(f"{sym.value:#012x}  {sec:<8} {size:>12}  {name}"
-                    + ("  (global)" if sym.is_global else ""))
+        rows.append(
+            f"{sym.value:#012x}  {sec:<8} {size:>12}  {name}"
+            + ("  (global)" if sym.is_global else "")
+        )
     if not rows:
         return [f"no symbols matching '{pattern}'"]
     head = [f"{'address':<12}  {'section':<8} {'bytes':>12}  name"]
@@ -523,23 +697,40 @@ def _info_frame(s: Session) -> list[str]:
     lines = [f"frame #0: {f0.routine} at {s.where()}", f"  rsp = {m.r[4]:#x}, rbp = {m.r[5]:#x}"]
     if f0.slot is not None:
         ret = int.from_bytes(m.mem.read(f0.slot, 8), "little")
-        lines.append(f"  return address {ret:#x} <{s.describe(ret)}> stored at {f0.slot:#x} "
-                     f"(rsp+{f0.slot - m.r[4]:#x}); called from {s.where(frames[1].pc)}")
+        lines.append(
+            f"  return address {ret:#x} <{s.describe(ret)}> stored at {f0.slot:#x} "
+            f"(rsp+{f0.slot - m.r[4]:#x}); called from {s.where(frames[1].pc)}"
+        )
     else:
         lines.append("  outermost frame (no caller)")
     return lines
 
 
-@command("backtrace", "backtrace", "the call stack: each routine and where it was called "
-         "from (found from the return addresses on the stack)", "data", ("bt", "where"))
+@command(
+    "backtrace",
+    "backtrace",
+    "the call stack: each routine and where it was called "
+    "from (found from the return addresses on the stack)",
+    "data",
+    ("bt", "where"),
+)
 def _bt(s: Session, args: str) -> Reply:
-    return Reply([f"#{f.level:<2} {f.routine:<24} {s.where(f.pc) if f.level else s.where()}"
-                  for f in s.frames()])
+    return Reply(
+        [
+            f"#{f.level:<2} {f.routine:<24} {s.where(f.pc) if f.level else s.where()}"
+            for f in s.frames()
+        ]
+    )
 
 
-@command("list", "list [LOCATION]", "show the source around a location (or the current "
-         "line); in the full-screen UI the code panel moves there until the next step",
-         "data", ("l",))
+@command(
+    "list",
+    "list [LOCATION]",
+    "show the source around a location (or the current "
+    "line); in the full-screen UI the code panel moves there until the next step",
+    "data",
+    ("l",),
+)
 def _list(s: Session, args: str) -> Reply:
     if args.strip():
         addr, _ = s.resolve_location(args)
@@ -557,10 +748,12 @@ def parse_as(spec: str) -> tuple[str, int | None, int | None]:
     """'f32[784x128]' -> ('f32', 784, 128); 'f32[10]' -> ('f32', 1, 10); 'hex' -> ('hex', None, None)."""
     m = _SHAPE.match(spec.strip().lower().replace(" ", ""))
     if m is None:
-        raise DebugError(f"'{spec}': write a type and optional shape, e.g. f32, i32[64], "
-                         "f32[784x128], u8[28x28]")
-    t = {"float": "f32", "double": "f64", "byte": "u8", "char": "hex"}.get(m.group("type"),
-                                                                        m.group("type"))
+        raise DebugError(
+            f"'{spec}': write a type and optional shape, e.g. f32, i32[64], f32[784x128], u8[28x28]"
+        )
+    t = {"float": "f32", "double": "f64", "byte": "u8", "char": "hex"}.get(
+        m.group("type"), m.group("type")
+    )
     if t != "hex" and t not in E.TYPES:
         raise DebugError(f"unknown type {t}: hex, i8, u8, i16, u16, i32, u32, i64, u64, f32, f64")
     r, c = m.group("r"), m.group("c")
@@ -576,14 +769,19 @@ def _split_as(args: str) -> tuple[str, str | None]:
     m = re.search(r"\s+as\s+", args)
     if m is None:
         return args.strip(), None
-    return args[:m.start()].strip(), args[m.end():].strip()
+    return args[: m.start()].strip(), args[m.end() :].strip()
 
 
-@command("view", "view EXPR [as TYPE[RxC]] [at ROW[,COL]]", "show memory in the memory panel "
-         "as hex, i8/u8, i32/u32, i64/u64, f32 or f64; with a shape, as a matrix that scrolls "
-         "(view W1 as f32[784x128], view P as f32[64x10]); changed cells are highlighted at "
-         "each stop. `view` alone shows the current view, `view rsp` the stack", "pictures",
-         ("v", "memory"))
+@command(
+    "view",
+    "view EXPR [as TYPE[RxC]] [at ROW[,COL]]",
+    "show memory in the memory panel "
+    "as hex, i8/u8, i32/u32, i64/u64, f32 or f64; with a shape, as a matrix that scrolls "
+    "(view W1 as f32[784x128], view P as f32[64x10]); changed cells are highlighted at "
+    "each stop. `view` alone shows the current view, `view rsp` the stack",
+    "pictures",
+    ("v", "memory"),
+)
 def _view(s: Session, args: str) -> Reply:
     text = args.strip()
     if not text:
@@ -593,7 +791,7 @@ def _view(s: Session, args: str) -> Reply:
     m = re.search(r"\s+at\s+(\d+)(?:\s*,\s*(\d+))?\s*$", text)
     if m:
         at = (int(m.group(1)), int(m.group(2) or 0))
-        text = text[:m.start()]
+        text = text[: m.start()]
     target, spec = _split_as(text)
     t, rows, cols = parse_as(spec) if spec else ("hex", None, None)
     addr = E.address(target, s.ctx())
@@ -603,8 +801,10 @@ def _view(s: Session, args: str) -> Reply:
     if rows is not None:
         n = v.nbytes
         if not s.machine.mem.mapped(addr, n):
-            raise DebugError(f"{target} as {spec} needs {n:,} bytes from {addr:#x}; they are "
-                             "not all mapped (check the shape)")
+            raise DebugError(
+                f"{target} as {spec} needs {n:,} bytes from {addr:#x}; they are "
+                "not all mapped (check the shape)"
+            )
     s.view = v
     s.panel = "memory"
     v.prev, v.prev_addr = s._view_bytes(v), v.addr
@@ -616,19 +816,34 @@ def _floats(s: Session, addr: int, n: int, type_name: str) -> list[float]:
     try:
         raw = s.machine.mem.read(addr, n * size)
     except ValueError:
-        raise DebugError(f"cannot read {n * size:,} bytes at {addr:#x} "
-                         f"({s.machine.mem.region(addr)} memory)") from None
+        raise DebugError(
+            f"cannot read {n * size:,} bytes at {addr:#x} ({s.machine.mem.region(addr)} memory)"
+        ) from None
     if type_name == "u8":
         return [float(b) for b in raw]
-    fmt = {"f32": "f", "f64": "d", "i8": "b", "i16": "h", "i32": "i", "i64": "q", "u16": "H",
-           "u32": "I", "u64": "Q"}[{"float": "f32", "double": "f64"}.get(type_name, type_name)]
+    fmt = {
+        "f32": "f",
+        "f64": "d",
+        "i8": "b",
+        "i16": "h",
+        "i32": "i",
+        "i64": "q",
+        "u16": "H",
+        "u32": "I",
+        "u64": "Q",
+    }[{"float": "f32", "double": "f64"}.get(type_name, type_name)]
     return [float(x) for x in struct.unpack(f"<{n}{fmt}", raw)]
 
 
-@command("show", "show digit EXPR [INDEX] [as u8|f32]", "draw 784 bytes or floats as a 28x28 "
-         "image: show digit X (the first image of the batch), show digit X 5, show digit "
-         "train_images_file+16 as u8. The type is guessed (floats in 0..1 or bytes) unless "
-         "given; batch_labels gives the caption", "pictures")
+@command(
+    "show",
+    "show digit EXPR [INDEX] [as u8|f32]",
+    "draw 784 bytes or floats as a 28x28 "
+    "image: show digit X (the first image of the batch), show digit X 5, show digit "
+    "train_images_file+16 as u8. The type is guessed (floats in 0..1 or bytes) unless "
+    "given; batch_labels gives the caption",
+    "pictures",
+)
 def _show(s: Session, args: str) -> Reply:
     what, _, rest = args.strip().partition(" ")
     if what != "digit":
@@ -652,8 +867,9 @@ def _show(s: Session, args: str) -> Reply:
     addr = base + 784 * size * index
     vals = _floats(s, addr, 784, t)
     caption = _label_caption(s, target, index)
-    s.picture = Picture(f"digit {target}[{index}] ({t}) at {addr:#x}", vals, 28, 28, "digit",
-                        caption)
+    s.picture = Picture(
+        f"digit {target}[{index}] ({t}) at {addr:#x}", vals, 28, 28, "digit", caption
+    )
     s.panel = "picture"
     return Reply([R.picture(s.picture, 18, 60)], view=True)
 
@@ -678,21 +894,27 @@ def _label_caption(s: Session, target: str, index: int) -> str:
     return f"label batch_labels[{index}] = {label}"
 
 
-@command("heatmap", "heatmap EXPR as TYPE[RxC] [row N|col N] [as HxW]", "draw a matrix as an "
-         "image (blue negative, red positive): heatmap W1 as f32[784x128] col 5 draws hidden "
-         "unit 5's 784 input weights as 28x28; heatmap W3 as f32[64x10]", "pictures", ("hm",))
+@command(
+    "heatmap",
+    "heatmap EXPR as TYPE[RxC] [row N|col N] [as HxW]",
+    "draw a matrix as an "
+    "image (blue negative, red positive): heatmap W1 as f32[784x128] col 5 draws hidden "
+    "unit 5's 784 input weights as 28x28; heatmap W3 as f32[64x10]",
+    "pictures",
+    ("hm",),
+)
 def _heatmap(s: Session, args: str) -> Reply:
     text = args.strip()
     reshape = None
     m = re.search(r"\s+as\s+(\d+)\s*x\s*(\d+)\s*$", text)
     if m:
         reshape = (int(m.group(1)), int(m.group(2)))
-        text = text[:m.start()]
+        text = text[: m.start()]
     sel = None
     m = re.search(r"\s+(row|col|column)\s+(\d+)\s*$", text)
     if m:
         sel = (m.group(1)[:3], int(m.group(2)))
-        text = text[:m.start()]
+        text = text[: m.start()]
     target, spec = _split_as(text)
     if not spec:
         raise DebugError("heatmap needs a shape, e.g. heatmap W1 as f32[784x128] col 5")
@@ -709,7 +931,7 @@ def _heatmap(s: Session, args: str) -> Reply:
         if kind == "row":
             if k >= rows:
                 raise DebugError(f"row {k} is outside 0..{rows - 1}")
-            vals, rows, cols = vals[k * cols:(k + 1) * cols], 1, cols
+            vals, rows, cols = vals[k * cols : (k + 1) * cols], 1, cols
         else:
             if k >= cols:
                 raise DebugError(f"col {k} is outside 0..{cols - 1}")
@@ -731,8 +953,12 @@ def _heatmap(s: Session, args: str) -> Reply:
     return Reply([R.picture(s.picture, 18, 60)], view=True)
 
 
-@command("xmm", "xmm f32|f64|hex|i32", "how the registers panel shows xmm0-15 (the x key "
-         "cycles)", "pictures")
+@command(
+    "xmm",
+    "xmm f32|f64|hex|i32",
+    "how the registers panel shows xmm0-15 (the x key cycles)",
+    "pictures",
+)
 def _xmm(s: Session, args: str) -> Reply:
     mode = args.strip().lower() or XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
     if mode not in XMM_MODES:
@@ -742,15 +968,23 @@ def _xmm(s: Session, args: str) -> Reply:
 
 
 # ---- session ------------------------------------------------------------------------------------------
-@command("profile", "profile [N]", "instructions executed per routine over the recorded "
-         "history (re-executed with a counting hook, so running is never slowed), top N "
-         "(default 15)", "session", moves=True)
+@command(
+    "profile",
+    "profile [N]",
+    "instructions executed per routine over the recorded "
+    "history (re-executed with a counting hook, so running is never slowed), top N "
+    "(default 15)",
+    "session",
+    moves=True,
+)
 def _profile(s: Session, args: str) -> Reply:
     n = _count(args, "profile") if args.strip() else 15
     start, end, ranked = s.profile()
     total = sum(c for _, c in ranked) or 1
-    lines = [f"instructions {start:,} to {end:,} ({end - start:,} executed)",
-             f"{'routine':<24}{'instructions':>16}{'share':>8}"]
+    lines = [
+        f"instructions {start:,} to {end:,} ({end - start:,} executed)",
+        f"{'routine':<24}{'instructions':>16}{'share':>8}",
+    ]
     for name, c in ranked[:n]:
         lines.append(f"{name:<24}{c:>16,}{100 * c / total:>7.1f}%")
     if len(ranked) > n:
@@ -758,20 +992,37 @@ def _profile(s: Session, args: str) -> Reply:
     return Reply(lines)
 
 
-@command("save", "save FILE", "save the machine (registers, memory, program) to a state "
-         "file; `mnist-vm debug --state FILE` or `load FILE` opens it", "session")
+@command(
+    "save",
+    "save FILE",
+    "save the machine (registers, memory, program) to a state "
+    "file; `mnist-vm debug --state FILE` or `load FILE` opens it",
+    "session",
+)
 def _save(s: Session, args: str) -> Reply:
     return Reply([s.save(args)])
 
 
-@command("load", "load FILE", "replace the machine with a saved state (breakpoints are "
-         "kept where their locations still exist); history restarts", "session", moves=True)
+@command(
+    "load",
+    "load FILE",
+    "replace the machine with a saved state (breakpoints are "
+    "kept where their locations still exist); history restarts",
+    "session",
+    moves=True,
+)
 def _load(s: Session, args: str) -> Reply:
     return Reply([s.load(args)], moved=True)
 
 
-@command("help", "help [COMMAND]", "list the keys and commands, or explain one", "session",
-         ("h",), key="?")
+@command(
+    "help",
+    "help [COMMAND]",
+    "list the keys and commands, or explain one",
+    "session",
+    ("h",),
+    key="?",
+)
 def _help(s: Session, args: str) -> Reply:
     if args.strip():
         c = lookup(args.strip().split()[0])
@@ -798,9 +1049,14 @@ def help_lines() -> list[str]:
             lines.append(f"  {c.key:<12} {key_text.get(c.name, c.name)}")
     for key, text in UI_KEYS:
         lines.append(f"  {key:<12} {text}")
-    titles = {"running": "Running", "reverse": "Going backwards", "breakpoints":
-              "Breakpoints and watchpoints", "data": "Registers, memory, expressions",
-              "pictures": "Views and pictures", "session": "Session"}
+    titles = {
+        "running": "Running",
+        "reverse": "Going backwards",
+        "breakpoints": "Breakpoints and watchpoints",
+        "data": "Registers, memory, expressions",
+        "pictures": "Views and pictures",
+        "session": "Session",
+    }
     for g in GROUPS:
         lines.append("")
         lines.append(titles[g])
@@ -811,6 +1067,8 @@ def help_lines() -> list[str]:
             lines.append(f"  {c.usage}{aka}")
             lines.append(f"      {c.help}")
     lines.append("")
-    lines.append("Commands may be shortened to an unambiguous prefix (cont, disp...). "
-                 "Expressions: help print.")
+    lines.append(
+        "Commands may be shortened to an unambiguous prefix (cont, disp...). "
+        "Expressions: help print."
+    )
     return lines

@@ -31,27 +31,60 @@ M64 = (1 << 64) - 1
 
 # type name -> (size in bytes, kind: 'u' unsigned, 'i' signed, 'f' float)
 TYPES: dict[str, tuple[int, str]] = {
-    "byte": (1, "u"), "word": (2, "u"), "dword": (4, "u"), "qword": (8, "u"),
-    "u8": (1, "u"), "u16": (2, "u"), "u32": (4, "u"), "u64": (8, "u"),
-    "i8": (1, "i"), "i16": (2, "i"), "i32": (4, "i"), "i64": (8, "i"),
-    "f32": (4, "f"), "float": (4, "f"), "f64": (8, "f"), "double": (8, "f"),
+    "byte": (1, "u"),
+    "word": (2, "u"),
+    "dword": (4, "u"),
+    "qword": (8, "u"),
+    "u8": (1, "u"),
+    "u16": (2, "u"),
+    "u32": (4, "u"),
+    "u64": (8, "u"),
+    "i8": (1, "i"),
+    "i16": (2, "i"),
+    "i32": (4, "i"),
+    "i64": (8, "i"),
+    "f32": (4, "f"),
+    "float": (4, "f"),
+    "f64": (8, "f"),
+    "double": (8, "f"),
 }
-_STRUCT = {(1, "u"): "<B", (2, "u"): "<H", (4, "u"): "<I", (8, "u"): "<Q",
-           (1, "i"): "<b", (2, "i"): "<h", (4, "i"): "<i", (8, "i"): "<q",
-           (4, "f"): "<f", (8, "f"): "<d"}
-LANES = {"f32": (4, "f", 4), "f64": (8, "f", 2), "i32": (4, "i", 4), "u32": (4, "u", 4),
-         "i64": (8, "i", 2), "u64": (8, "u", 2), "i16": (2, "i", 8), "u16": (2, "u", 8),
-         "i8": (1, "i", 16), "u8": (1, "u", 16)}
+_STRUCT = {
+    (1, "u"): "<B",
+    (2, "u"): "<H",
+    (4, "u"): "<I",
+    (8, "u"): "<Q",
+    (1, "i"): "<b",
+    (2, "i"): "<h",
+    (4, "i"): "<i",
+    (8, "i"): "<q",
+    (4, "f"): "<f",
+    (8, "f"): "<d",
+}
+LANES = {
+    "f32": (4, "f", 4),
+    "f64": (8, "f", 2),
+    "i32": (4, "i", 4),
+    "u32": (4, "u", 4),
+    "i64": (8, "i", 2),
+    "u64": (8, "u", 2),
+    "i16": (2, "i", 8),
+    "u16": (2, "u", 8),
+    "i8": (1, "i", 16),
+    "u8": (1, "u", 16),
+}
 FLAG_BITS = {"cf": F.CF_BIT, "pf": F.PF_BIT, "zf": F.ZF_BIT, "sf": F.SF_BIT, "of": F.OF_BIT}
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<float>(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)
   | (?P<int>0[xX][0-9a-fA-F_]+|0[bB][01_]+|\d[\d_]*)
   | (?P<char>'(?:\\.|[^'\\])')
   | (?P<name>\$?[A-Za-z_.][\w.@$]*)
   | (?P<op><<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^~!<>()\[\]=,])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 class ExprError(Exception):
@@ -62,6 +95,7 @@ class ExprError(Exception):
 class Place:
     """Where a value lives, for `set`: ('reg', name), ('mem', addr, type),
     ('xmm', num, lane type, lane), ('flag', name) or ('rip',)."""
+
     kind: str
     args: tuple
 
@@ -69,7 +103,7 @@ class Place:
 @dataclass
 class Value:
     v: int | float
-    type: str | None = None          # 'f32', 'i64', 'qword' ... when known
+    type: str | None = None  # 'f32', 'i64', 'qword' ... when known
     place: Place | None = None
 
     @property
@@ -85,7 +119,7 @@ class Context:
         self.m = machine
         self.symbols = machine.image.symbols
         self.local_scope = local_scope
-        self.dry = dry              # check names and syntax without reading memory
+        self.dry = dry  # check names and syntax without reading memory
 
     # -- registers ---------------------------------------------------------------
     def reg_value(self, name: str) -> Value:
@@ -100,22 +134,24 @@ class Context:
         if r is None:
             raise ExprError(f"unknown register {name}")
         if r.kind == "xmm":
-            return Value(int.from_bytes(m.xb[16 * r.num:16 * r.num + 16], "little"), "xmm",
-                         Place("xmmall", (r.num,)))
+            return Value(
+                int.from_bytes(m.xb[16 * r.num : 16 * r.num + 16], "little"),
+                "xmm",
+                Place("xmmall", (r.num,)),
+            )
         full = m.r[r.num]
         if r.high8:
             v = (full >> 8) & 0xFF
         else:
             v = full & ((1 << r.size) - 1)
-        return Value(v, {8: "u8", 16: "u16", 32: "u32", 64: "qword"}[r.size],
-                     Place("reg", (name,)))
+        return Value(v, {8: "u8", 16: "u16", 32: "u32", 64: "qword"}[r.size], Place("reg", (name,)))
 
     def lane(self, num: int, lane_type: str, i: int) -> Value:
         size, kind, count = LANES[lane_type]
         if not 0 <= i < count:
             raise ExprError(f"xmm{num}.{lane_type} has lanes 0..{count - 1}")
         off = 16 * num + size * i
-        (v,) = struct.unpack(_STRUCT[(size, kind)], bytes(self.m.xb[off:off + size]))
+        (v,) = struct.unpack(_STRUCT[(size, kind)], bytes(self.m.xb[off : off + size]))
         return Value(v, lane_type, Place("xmm", (num, lane_type, i)))
 
     # -- memory ----------------------------------------------------------------------
@@ -127,8 +163,9 @@ class Context:
         try:
             data = self.m.mem.read(addr, size)
         except ValueError:
-            raise ExprError(f"cannot read {size} bytes at {addr:#x}: "
-                            f"{self.m.mem.region(addr)} memory") from None
+            raise ExprError(
+                f"cannot read {size} bytes at {addr:#x}: {self.m.mem.region(addr)} memory"
+            ) from None
         (v,) = struct.unpack(_STRUCT[(size, kind)], data)
         return Value(v, type_name, Place("mem", (addr, type_name)))
 
@@ -138,13 +175,16 @@ class Context:
             s = self.symbols.get(self.local_scope + name)
         if s is None:
             hint = _near(name, self.symbols)
-            raise ExprError(f"no symbol or register named '{name}'"
-                            + (f" (did you mean {hint}?)" if hint else ""))
+            raise ExprError(
+                f"no symbol or register named '{name}'"
+                + (f" (did you mean {hint}?)" if hint else "")
+            )
         return s.value
 
 
 def _near(name: str, symbols) -> str | None:
     import difflib
+
     found = difflib.get_close_matches(name, list(symbols), n=1, cutoff=0.75)
     return found[0] if found else None
 
@@ -196,8 +236,17 @@ class _Parser:
             raise ExprError(f"expected '{op}' but found {got} in '{self.text}'")
 
     # precedence climbing
-    _BINARY = [("||",), ("&&",), ("==", "!=", "<", "<=", ">", ">="), ("|",), ("^",), ("&",),
-               ("<<", ">>"), ("+", "-"), ("*", "/", "%")]
+    _BINARY = [
+        ("||",),
+        ("&&",),
+        ("==", "!=", "<", "<=", ">", ">="),
+        ("|",),
+        ("^",),
+        ("&",),
+        ("<<", ">>"),
+        ("+", "-"),
+        ("*", "/", "%"),
+    ]
 
     def parse(self) -> Value:
         v = self.binary(0)
@@ -248,8 +297,9 @@ class _Parser:
         if self.accept("["):
             idx = self.binary(0)
             self.expect("]")
-            return self.ctx.load(_as_int(base.v, "an address")
-                                 + size * _as_int(idx.v, "an index"), type_name)
+            return self.ctx.load(
+                _as_int(base.v, "an address") + size * _as_int(idx.v, "an index"), type_name
+            )
         return self.ctx.load(_as_int(base.v, "an address"), type_name)
 
     def postfix(self) -> Value:
@@ -284,8 +334,9 @@ class _Parser:
         if lane:
             r = register(lane.group(1))
             if r is None or lane.group(2) not in LANES:
-                raise ExprError(f"use xmmN.f32[i], .f64[i], .i32[i], .u32[i], .i64[i] or "
-                                f".u64[i], not {name}")
+                raise ExprError(
+                    f"use xmmN.f32[i], .f64[i], .i32[i], .u32[i], .i64[i] or .u64[i], not {name}"
+                )
             self.expect("[")
             idx = self.binary(0)
             self.expect("]")
@@ -309,10 +360,12 @@ def _apply(op: str, a, b):
     if op in ("&&", "||"):
         return int(bool(a) and bool(b)) if op == "&&" else int(bool(a) or bool(b))
     if op in ("==", "!=", "<", "<=", ">", ">="):
-        return int({"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
-                    ">=": a >= b}[op])
-    if op in ("|", "^", "&", "<<", ">>", "%") or (op == "/" and not (
-            isinstance(a, float) or isinstance(b, float))):
+        return int(
+            {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+        )
+    if op in ("|", "^", "&", "<<", ">>", "%") or (
+        op == "/" and not (isinstance(a, float) or isinstance(b, float))
+    ):
         x, y = _as_int(a, f"the left side of {op}"), _as_int(b, f"the right side of {op}")
         if op in ("/", "%") and y == 0:
             raise ExprError("division by zero")
@@ -320,7 +373,7 @@ def _apply(op: str, a, b):
             raise ExprError("negative shift count")
         if op in ("/", "%"):
             q = abs(x) // abs(y)
-            q = q if (x >= 0) == (y >= 0) else -q          # truncate like C
+            q = q if (x >= 0) == (y >= 0) else -q  # truncate like C
             return q if op == "/" else x - q * y
         return {"|": x | y, "^": x ^ y, "&": x & y, "<<": x << y, ">>": x >> y}[op]
     if op == "/":
@@ -373,7 +426,7 @@ def assign(place: Place, value, ctx: Context) -> None:
         elif r.size == 64:
             m.r[r.num] = v
         elif r.size == 32:
-            m.r[r.num] = v                              # zero-extends, as the CPU does
+            m.r[r.num] = v  # zero-extends, as the CPU does
         else:
             mask = (1 << r.size) - 1
             m.r[r.num] = (m.r[r.num] & ~mask & M64) | v
@@ -389,18 +442,23 @@ def assign(place: Place, value, ctx: Context) -> None:
         else:
             bit = FLAG_BITS[place.args[0]]
             rf = rf | bit if _as_int(value, "a flag value") else rf & ~bit
-        m.fl = (F.RAW, 0, 0, 0, (rf & (F.CF_BIT | F.PF_BIT | F.ZF_BIT | F.SF_BIT | F.OF_BIT))
-                | F.FIXED)
+        m.fl = (
+            F.RAW,
+            0,
+            0,
+            0,
+            (rf & (F.CF_BIT | F.PF_BIT | F.ZF_BIT | F.SF_BIT | F.OF_BIT)) | F.FIXED,
+        )
     elif place.kind == "xmm":
         num, lane_type, i = place.args
         size, kind, _ = LANES[lane_type]
         data = _pack(value, size, kind, f"xmm{num}.{lane_type}[{i}]")
         off = 16 * num + size * i
-        m.xb[off:off + size] = data
+        m.xb[off : off + size] = data
     elif place.kind == "xmmall":
         (num,) = place.args
         v = _as_int(value, f"a value for xmm{num}") & ((1 << 128) - 1)
-        m.xb[16 * num:16 * num + 16] = v.to_bytes(16, "little")
+        m.xb[16 * num : 16 * num + 16] = v.to_bytes(16, "little")
     elif place.kind == "mem":
         addr, type_name = place.args
         size, kind = TYPES[type_name]
@@ -408,8 +466,10 @@ def assign(place: Place, value, ctx: Context) -> None:
         try:
             m.mem.write(addr, data)
         except ValueError:
-            raise ExprError(f"cannot write {size} bytes at {addr:#x}: "
-                            f"{m.mem.region(addr)} memory is not writable") from None
+            raise ExprError(
+                f"cannot write {size} bytes at {addr:#x}: "
+                f"{m.mem.region(addr)} memory is not writable"
+            ) from None
     else:
         raise ExprError("that cannot be assigned to")
 
@@ -428,6 +488,8 @@ def place_of(text: str, ctx: Context) -> Place:
     """The assignable place an lvalue expression names (`set X = ...`)."""
     v = evaluate(text, ctx)
     if v.place is None:
-        raise ExprError(f"'{text}' is a value, not a register or memory; write e.g. "
-                        f"'set dword [{text}] = 1' or 'set f32 [{text}] = 0.5'")
+        raise ExprError(
+            f"'{text}' is a value, not a register or memory; write e.g. "
+            f"'set dword [{text}] = 1' or 'set f32 [{text}] = 0.5'"
+        )
     return v.place

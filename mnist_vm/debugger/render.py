@@ -21,10 +21,35 @@ from .session import XMM_MODES, MemView, Picture, Session, _signed
 CHANGED = "bold black on yellow"
 CURRENT = "bold white on dark_blue"
 DIM = "grey50"
-GPR_ORDER = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
-             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
-_GPR_NUM = {"rax": 0, "rcx": 1, "rdx": 2, "rbx": 3, "rsp": 4, "rbp": 5, "rsi": 6, "rdi": 7,
-            **{f"r{i}": i for i in range(8, 16)}}
+GPR_ORDER = (
+    "rax",
+    "rbx",
+    "rcx",
+    "rdx",
+    "rsi",
+    "rdi",
+    "rbp",
+    "rsp",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+)
+_GPR_NUM = {
+    "rax": 0,
+    "rcx": 1,
+    "rdx": 2,
+    "rbx": 3,
+    "rsp": 4,
+    "rbp": 5,
+    "rsi": 6,
+    "rdi": 7,
+    **{f"r{i}": i for i in range(8, 16)},
+}
 FLAG_NAMES = (("CF", 0x1), ("PF", 0x4), ("ZF", 0x40), ("SF", 0x80), ("OF", 0x800))
 
 
@@ -124,8 +149,8 @@ def registers_panel(s: Session, width: int = 88) -> Text:
     out.append("\n")
     mode = s.xmm_mode
     for k in range(16):
-        cur = bytes(m.xb[16 * k:16 * k + 16])
-        old = prev_x[16 * k:16 * k + 16]
+        cur = bytes(m.xb[16 * k : 16 * k + 16])
+        old = prev_x[16 * k : 16 * k + 16]
         out.append(f"xmm{k:<2} ", style="bold")
         _xmm_lanes(out, cur, old, mode)
         out.append("\n")
@@ -143,12 +168,12 @@ def _xmm_lanes(out: Text, cur: bytes, old: bytes, mode: str) -> None:
     else:
         size, fmt, width = 4, "<f", 13
     for j in range(0, 16, size)[::-1] if mode == "hex" else range(0, 16, size):
-        a, b = cur[j:j + size], old[j:j + size]
+        a, b = cur[j : j + size], old[j : j + size]
         if fmt is None:
             text = a[::-1].hex()
         else:
             (v,) = struct.unpack(fmt, a)
-            text = (f"{v:.9g}" if mode == "f32" else f"{v:.17g}" if mode == "f64" else str(v))
+            text = f"{v:.9g}" if mode == "f32" else f"{v:.17g}" if mode == "f64" else str(v)
         out.append(f"{text:>{width}}", style=CHANGED if a != b else "")
         out.append(" ")
 
@@ -170,11 +195,13 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
         return picture(s.picture, max(8, height), max(20, width))
     v = s.current_view()
     try:
-        data = s.machine.mem.read(v.addr, min(v.nbytes, _linear_bytes(v, height, width)
-                                              if v.rows is None else v.nbytes))
+        data = s.machine.mem.read(
+            v.addr, min(v.nbytes, _linear_bytes(v, height, width) if v.rows is None else v.nbytes)
+        )
     except ValueError:
-        return Text(f"{v.addr:#x} is not mapped ({s.machine.mem.region(v.addr)} memory)",
-                    style="bold red")
+        return Text(
+            f"{v.addr:#x} is not mapped ({s.machine.mem.region(v.addr)} memory)", style="bold red"
+        )
     prev = v.prev if v.prev is not None and v.prev_addr == v.addr else None
     if v.rows is not None:
         return _matrix(v, data, prev, height, width)
@@ -194,8 +221,22 @@ def _per_row(v: MemView, width: int) -> int:
 
 
 def _cell_width(type_name: str) -> int:
-    return {"f32": 11, "f64": 15, "i8": 4, "u8": 3, "i16": 6, "u16": 5, "i32": 11, "u32": 10,
-            "i64": 20, "u64": 20, "byte": 3, "word": 5, "dword": 10, "qword": 18}.get(type_name, 11)
+    return {
+        "f32": 11,
+        "f64": 15,
+        "i8": 4,
+        "u8": 3,
+        "i16": 6,
+        "u16": 5,
+        "i32": 11,
+        "u32": 10,
+        "i64": 20,
+        "u64": 20,
+        "byte": 3,
+        "word": 5,
+        "dword": 10,
+        "qword": 18,
+    }.get(type_name, 11)
 
 
 def _fmt(type_name: str, raw: bytes, digits: int = 6) -> str:
@@ -218,7 +259,7 @@ def _linear(s: Session, v: MemView, data: bytes, prev, height: int, width: int) 
         addr = v.addr + off
         out.append(f"{addr:012x} ", style=DIM)
         out.append(f"{('+' + hex(off)):>7} ", style=DIM)
-        chunk = data[off:off + step]
+        chunk = data[off : off + step]
         if v.type == "hex":
             for k, b in enumerate(chunk):
                 old = prev[off + k] if prev is not None and off + k < len(prev) else b
@@ -229,8 +270,8 @@ def _linear(s: Session, v: MemView, data: bytes, prev, height: int, width: int) 
         else:
             w = _cell_width(v.type)
             for k in range(0, len(chunk) - v.elem + 1, v.elem):
-                raw = chunk[k:k + v.elem]
-                old = prev[off + k:off + k + v.elem] if prev is not None else raw
+                raw = chunk[k : k + v.elem]
+                old = prev[off + k : off + k + v.elem] if prev is not None else raw
                 out.append(f"{_fmt(v.type, raw):>{w}}", style=CHANGED if old != raw else "")
                 out.append(" ")
         out.append("\n")
@@ -243,7 +284,7 @@ def _matrix(v: MemView, data: bytes, prev, height: int, width: int) -> Text:
     w = _cell_width(v.type)
     digits = 6
     if v.type in ("f32", "f64", "float", "double"):
-        for w2, d2 in ((w, 6), (10, 5), (9, 4), (8, 3)):   # fewer digits if all columns fit
+        for w2, d2 in ((w, 6), (10, 5), (9, 4), (8, 3)):  # fewer digits if all columns fit
             if 6 + v.cols * (w2 + 1) <= width:
                 w, digits = w2, d2
                 break
@@ -260,8 +301,10 @@ def _matrix(v: MemView, data: bytes, prev, height: int, width: int) -> Text:
         out.append(f"{r:>5} ", style="bold " + DIM)
         for c in cols:
             off = (r * v.cols + c) * v.elem
-            raw = data[off:off + v.elem]
-            old = prev[off:off + v.elem] if prev is not None and len(prev) >= off + v.elem else raw
+            raw = data[off : off + v.elem]
+            old = (
+                prev[off : off + v.elem] if prev is not None and len(prev) >= off + v.elem else raw
+            )
             out.append(f"{_fmt(v.type, raw, digits):>{w}}", style=CHANGED if old != raw else "")
             out.append(" ")
         out.append("\n")
@@ -294,8 +337,11 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
     for y in range(H):
         row = []
         for x in range(W):
-            acc = [vals[yy * cols + xx] for yy in range(y * f, min(rows, (y + 1) * f))
-                   for xx in range(x * f, min(cols, (x + 1) * f))]
+            acc = [
+                vals[yy * cols + xx]
+                for yy in range(y * f, min(rows, (y + 1) * f))
+                for xx in range(x * f, min(cols, (x + 1) * f))
+            ]
             acc = [a for a in acc if a == a and abs(a) != math.inf]
             row.append(sum(acc) / len(acc) if acc else 0.0)
         grid.append(row)
@@ -305,6 +351,7 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
 
     def color(x: float) -> str:
         return _grey(x / scale) if p.kind == "digit" else _diverging(x / scale)
+
     out = Text(no_wrap=True)
     if ascii:
         for y in range(H):
@@ -379,9 +426,13 @@ def stack_panel(s: Session, height: int = 12) -> Text:
 
 
 def output_panel(s: Session, height: int = 6) -> Text:
-    lines = s.output.text().splitlines()[-max(1, height):]
-    return Text("\n".join(lines) if lines else "(no output yet)",
-                style="" if lines else DIM, no_wrap=True, overflow="ellipsis")
+    lines = s.output.text().splitlines()[-max(1, height) :]
+    return Text(
+        "\n".join(lines) if lines else "(no output yet)",
+        style="" if lines else DIM,
+        no_wrap=True,
+        overflow="ellipsis",
+    )
 
 
 def status_text(s: Session) -> Text:
@@ -389,9 +440,13 @@ def status_text(s: Session) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append(f" {m.icount:,} insns ", style="bold reverse")
     kind = s.stop.kind
-    style = {"fault": "bold white on red", "exit": "bold black on green",
-             "breakpoint": "bold black on yellow", "watchpoint": "bold black on yellow",
-             "interrupt": "bold white on magenta"}.get(kind, "bold")
+    style = {
+        "fault": "bold white on red",
+        "exit": "bold black on green",
+        "breakpoint": "bold black on yellow",
+        "watchpoint": "bold black on yellow",
+        "interrupt": "bold white on magenta",
+    }.get(kind, "bold")
     out.append(f" {kind} ", style=style)
     out.append(f" {s.mode_text()} ", style="italic")
     out.append(f" history {h.depth:,} back, {h.used / 2**20:.0f} MiB ", style=DIM)
@@ -421,22 +476,39 @@ def float_bits(value: float, kind: str) -> Text:
     out.append("  fraction ", style=DIM)
     out.append(f"{frac:0{nfrac}b}\n", style="bold blue")
     if exp == (1 << nexp) - 1:
-        what = ("infinity" if frac == 0 else
-                ("quiet NaN" if frac >> (nfrac - 1) else "signalling NaN") + f", payload {frac:#x}")
+        what = (
+            "infinity"
+            if frac == 0
+            else ("quiet NaN" if frac >> (nfrac - 1) else "signalling NaN") + f", payload {frac:#x}"
+        )
         out.append(f"{'-' if sign else '+'}{what}")
     elif exp == 0:
         if frac == 0:
             out.append(f"{'-' if sign else '+'}zero")
         else:
-            out.append(f"subnormal: {'-' if sign else '+'}0.{frac:0{nfrac}b}... = "
-                       f"{'-' if sign else '+'}{frac / (1 << nfrac):.9g} x 2^{1 - bias}")
+            out.append(
+                f"subnormal: {'-' if sign else '+'}0.{frac:0{nfrac}b}... = "
+                f"{'-' if sign else '+'}{frac / (1 << nfrac):.9g} x 2^{1 - bias}"
+            )
     else:
         mant = 1 + frac / (1 << nfrac)
-        out.append(f"normal: {'-' if sign else '+'}{mant:.9g} x 2^({exp} - {bias}) = "
-                   f"{'-' if sign else '+'}{mant:.9g} x 2^{exp - bias}")
+        out.append(
+            f"normal: {'-' if sign else '+'}{mant:.9g} x 2^({exp} - {bias}) = "
+            f"{'-' if sign else '+'}{mant:.9g} x 2^{exp - bias}"
+        )
     return out
 
 
-__all__ = ["XMM_MODES", "code_panel", "code_title", "float_bits", "memory_panel",
-           "output_panel", "picture", "registers_panel", "stack_panel", "status_text",
-           "view_title"]
+__all__ = [
+    "XMM_MODES",
+    "code_panel",
+    "code_title",
+    "float_bits",
+    "memory_panel",
+    "output_panel",
+    "picture",
+    "registers_panel",
+    "stack_panel",
+    "status_text",
+    "view_title",
+]

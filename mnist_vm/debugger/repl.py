@@ -21,12 +21,18 @@ PROMPT = "(mnist-vm) "
 def console_for(stream=None) -> Console:
     stream = stream or sys.stdout
     tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(file=stream, width=None if tty else 120, highlight=False,
-                   soft_wrap=not tty, emoji=False)
+    return Console(
+        file=stream, width=None if tty else 120, highlight=False, soft_wrap=not tty, emoji=False
+    )
 
 
-def run_lines(session: Session, lines: Iterable[str], console: Console,
-              echo: bool = False, prompt: bool = False) -> int:
+def run_lines(
+    session: Session,
+    lines: Iterable[str],
+    console: Console,
+    echo: bool = False,
+    prompt: bool = False,
+) -> int:
     """Run commands until the input ends or `quit`; returns 1 if a command
     failed (so scripts notice), else 0."""
     failed = False

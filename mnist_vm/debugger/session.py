@@ -34,7 +34,7 @@ class DebugError(Exception):
 class Breakpoint:
     num: int
     addr: int
-    where: str                   # as the user gave it (re-resolved after `load`)
+    where: str  # as the user gave it (re-resolved after `load`)
     cond: str | None = None
     enabled: bool = True
     hits: int = 0
@@ -55,6 +55,7 @@ class Watchpoint:
 class Stop:
     """Why the machine last stopped. kind: start step breakpoint watchpoint
     exit fault interrupt finish history-start returned edit."""
+
     kind: str
     text: str = ""
     fault: Fault | None = None
@@ -65,21 +66,22 @@ class Stop:
 class Frame:
     level: int
     routine: str
-    pc: int                      # rip (frame 0) or the call instruction (callers)
-    slot: int | None = None      # where the return address into this frame's caller lives
+    pc: int  # rip (frame 0) or the call instruction (callers)
+    slot: int | None = None  # where the return address into this frame's caller lives
 
 
 @dataclass
 class MemView:
     """What the memory panel shows: `view EXPR [as TYPE[RxC]]`."""
+
     expr: str
     addr: int
-    type: str = "hex"            # hex, i8, u8, i16, i32, u32, i64, u64, f32, f64
-    rows: int | None = None      # a shaped view has rows x cols elements
+    type: str = "hex"  # hex, i8, u8, i16, i32, u32, i64, u64, f32, f64
+    rows: int | None = None  # a shaped view has rows x cols elements
     cols: int | None = None
-    top: int = 0                 # first row / column shown (scrolling)
+    top: int = 0  # first row / column shown (scrolling)
     left: int = 0
-    prev: bytes | None = None    # the bytes at the previous stop (change highlighting)
+    prev: bytes | None = None  # the bytes at the previous stop (change highlighting)
     prev_addr: int | None = None
 
     @property
@@ -96,11 +98,12 @@ class MemView:
 @dataclass
 class Picture:
     """`show digit` / `heatmap`: a matrix of numbers drawn as an image."""
+
     title: str
     values: list[float]
     rows: int
     cols: int
-    kind: str = "heatmap"        # 'digit' (0..1 or 0..255, grey) or 'heatmap' (diverging)
+    kind: str = "heatmap"  # 'digit' (0..1 or 0..255, grey) or 'heatmap' (diverging)
     caption: str = ""
 
 
@@ -110,7 +113,7 @@ class Output:
     def __init__(self, limit: int = 1 << 20):
         self.data = bytearray()
         self.limit = limit
-        self.seen = 0                # for line mode: how much was already printed
+        self.seen = 0  # for line mode: how much was already printed
 
     def write(self, data) -> int:
         self.data += bytes(data)
@@ -127,7 +130,7 @@ class Output:
         return self.data.decode(errors="replace")
 
     def take_new(self) -> str:
-        new = self.data[self.seen:]
+        new = self.data[self.seen :]
         self.seen = len(self.data)
         return new.decode(errors="replace")
 
@@ -139,8 +142,15 @@ XMM_MODES = ("f32", "f64", "hex", "i32")
 class Session:
     """A debugging session over one program (or one saved machine state)."""
 
-    def __init__(self, image: Image, root: str = ".", state_path: str | None = None,
-                 machine=None, budget: int | None = None, label: str = ""):
+    def __init__(
+        self,
+        image: Image,
+        root: str = ".",
+        state_path: str | None = None,
+        machine=None,
+        budget: int | None = None,
+        label: str = "",
+    ):
         self.image = image
         self.root = root
         self.state_path = state_path
@@ -153,10 +163,10 @@ class Session:
         self.view: MemView | None = None
         self._default_view = MemView("rsp", 0, "hex")
         self.picture: Picture | None = None
-        self.panel = "memory"                # the memory panel shows: memory | picture
+        self.panel = "memory"  # the memory panel shows: memory | picture
         self.xmm_mode = "f32"
-        self.code_focus: int | None = None   # an address `list` asked for (else rip)
-        self.notes: list[str] = []           # extra lines for the console after a command
+        self.code_focus: int | None = None  # an address `list` asked for (else rip)
+        self.notes: list[str] = []  # extra lines for the console after a command
         self.pending_call: dict | None = None
         self._profile: tuple[int, int, dict] | None = None
         self._index_image(image)
@@ -165,28 +175,48 @@ class Session:
 
     # -- construction ----------------------------------------------------------------
     @classmethod
-    def from_files(cls, files: list[str], defines: dict[str, str] | None = None,
-                   root: str = ".", label: str = "", budget: int | None = None) -> Session:
+    def from_files(
+        cls,
+        files: list[str],
+        defines: dict[str, str] | None = None,
+        root: str = ".",
+        label: str = "",
+        budget: int | None = None,
+    ) -> Session:
         from vm import assemble
+
         image = assemble(files, defines=defines or {})
         return cls(image, root=root, label=label, budget=budget)
 
     @classmethod
     def from_state(cls, path: str, root: str = ".", budget: int | None = None) -> Session:
         from vm.state import load_state
+
         st = load_state(path)
         out = Output()
         m = st.machine(root=root, stdout=out, stderr=out)
-        s = cls(st.image, root=root, state_path=path, machine=m, budget=budget,
-                label=os.path.basename(path))
+        s = cls(
+            st.image,
+            root=root,
+            state_path=path,
+            machine=m,
+            budget=budget,
+            label=os.path.basename(path),
+        )
         s.output = out
         s.stop = Stop("start", s._start_text())
         return s
 
     def _new_machine(self):
         from vm import Machine
-        return Machine(self.image, root=self.root, stdout=self.output, stderr=self.output,
-                       argv0=self.label or "prog")
+
+        return Machine(
+            self.image,
+            root=self.root,
+            stdout=self.output,
+            stderr=self.output,
+            argv0=self.label or "prog",
+        )
 
     def _install(self, machine) -> None:
         self.machine = machine
@@ -198,9 +228,11 @@ class Session:
     def _start_text(self) -> str:
         m = self.machine
         if m.exit_status is not None:
-            return (f"loaded a machine that has exited (status {m.exit_status}) after "
-                    f"{m.icount:,} instructions; `call ROUTINE` runs a routine of it "
-                    "(e.g. call evaluate), `restart` starts the program over")
+            return (
+                f"loaded a machine that has exited (status {m.exit_status}) after "
+                f"{m.icount:,} instructions; `call ROUTINE` runs a routine of it "
+                "(e.g. call evaluate), `restart` starts the program over"
+            )
         if self.state_path:
             return f"loaded state {self.state_path} at instruction {m.icount:,}"
         return f"ready at {self.describe(m.rip)} ({self.loc_text(m.rip)})"
@@ -293,8 +325,9 @@ class Session:
         if sym is None and expr_text.startswith(".") and r:
             sym = self.image.symbols.get(r[1] + expr_text)
         if sym is not None and sym.section not in (".text", None):
-            raise DebugError(f"{expr_text} is data ({sym.section}); `watch {expr_text}` stops "
-                             "when it is written")
+            raise DebugError(
+                f"{expr_text} is data ({sym.section}); `watch {expr_text}` stops when it is written"
+            )
         addr = E.address(expr_text, self.ctx())
         if addr not in m.insns:
             raise DebugError(f"no instruction at {addr:#x} ({self.describe(addr)})")
@@ -305,8 +338,11 @@ class Session:
         if exact_file:
             matches = [fname]
         else:
-            matches = [f for f in files if f == fname or os.path.basename(f) == fname
-                       or f.endswith("/" + fname)]
+            matches = [
+                f
+                for f in files
+                if f == fname or os.path.basename(f) == fname or f.endswith("/" + fname)
+            ]
         if not matches:
             names = ", ".join(sorted({os.path.basename(f) for f in files}))
             raise DebugError(f"no source file {fname} in this program (files: {names})")
@@ -319,8 +355,9 @@ class Session:
         raise DebugError(f"no instruction at or after {os.path.basename(f)}:{line}")
 
     # -- breakpoints and watchpoints ---------------------------------------------------------
-    def add_breakpoint(self, location: str, cond: str | None = None,
-                       temporary: bool = False) -> Breakpoint:
+    def add_breakpoint(
+        self, location: str, cond: str | None = None, temporary: bool = False
+    ) -> Breakpoint:
         addr, where = self.resolve_location(location)
         if cond:
             E.check(cond, self.ctx())
@@ -339,8 +376,10 @@ class Session:
             addr, type_name = val.place.args
             size = E.TYPES[type_name][0]
         elif val.place is not None:
-            raise DebugError("watchpoints watch memory; registers change at every step "
-                             "(use break ... if to stop on a register value)")
+            raise DebugError(
+                "watchpoints watch memory; registers change at every step "
+                "(use break ... if to stop on a register value)"
+            )
         else:
             addr = E.address(text, ctx)
             sym = self.image.symbols.get(text)
@@ -350,8 +389,10 @@ class Session:
         if size <= 0:
             raise DebugError("a watchpoint needs a length of at least 1 byte")
         if not self.machine.mem.mapped(addr, size, write=True):
-            raise DebugError(f"{addr:#x}..{addr + size:#x} is not writable memory "
-                             f"({self.machine.mem.region(addr)}); nothing can write it")
+            raise DebugError(
+                f"{addr:#x}..{addr + size:#x} is not writable memory "
+                f"({self.machine.mem.region(addr)}); nothing can write it"
+            )
         wp = Watchpoint(self._take_num(), addr, size, text)
         self.watchpoints[wp.num] = wp
         return wp
@@ -411,7 +452,7 @@ class Session:
             added = want - m.breakpoints
             m.breakpoints = want
             if added:
-                m.invalidate()          # compiled blocks must end at the new addresses
+                m.invalidate()  # compiled blocks must end at the new addresses
 
     def watch_ranges(self) -> list[tuple[int, int]]:
         return [(w.addr, w.addr + w.length) for w in self.watchpoints.values() if w.enabled]
@@ -457,8 +498,10 @@ class Session:
     def _check_can_run(self) -> None:
         m = self.machine
         if m.exit_status is not None:
-            raise DebugError(f"the program has exited (status {m.exit_status}); use "
-                             "reverse-step / reverse-continue, restart, load or call")
+            raise DebugError(
+                f"the program has exited (status {m.exit_status}); use "
+                "reverse-step / reverse-continue, restart, load or call"
+            )
 
     def step(self, n: int = 1) -> Stop:
         self._check_can_run()
@@ -492,8 +535,9 @@ class Session:
             insn = m.insns.get(m.rip)
             if insn is not None and insn.defn.mnemonic == "call":
                 sp = m.r[4]
-                stop = self._resume({m.rip + INSN_SIZE: (lambda mm, sp=sp: mm.r[4] == sp,
-                                                         "step", "")})
+                stop = self._resume(
+                    {m.rip + INSN_SIZE: (lambda mm, sp=sp: mm.r[4] == sp, "step", "")}
+                )
             else:
                 stop = self.step()
             if stop.kind != "step":
@@ -505,14 +549,17 @@ class Session:
         self._check_can_run()
         frames = self.frames()
         if len(frames) < 2:
-            raise DebugError(f"finish: {frames[0].routine} is the outermost routine; "
-                             "there is no caller to return to")
+            raise DebugError(
+                f"finish: {frames[0].routine} is the outermost routine; "
+                "there is no caller to return to"
+            )
         f0, f1 = frames[0], frames[1]
         ret = f1.pc + INSN_SIZE
         sp_after = f0.slot + 8
         self.mark()
-        stop = self._resume({ret: (lambda mm: mm.r[4] == sp_after, "finish",
-                                   f"returned from {f0.routine} to")})
+        stop = self._resume(
+            {ret: (lambda mm: mm.r[4] == sp_after, "finish", f"returned from {f0.routine} to")}
+        )
         if stop.kind == "finish":
             stop.detail = [self._return_values()]
         return self._set(stop)
@@ -534,9 +581,13 @@ class Session:
         else:
             insn = m.insns.get(m.rip)
             tgt = insn.operands[0] if insn and insn.operands else None
-            backward = (insn is not None and insn.defn.branch and isinstance(tgt, Imm)
-                        and insn.defn.mnemonic not in ("call", "ret")
-                        and (tgt.value & M64) <= m.rip)
+            backward = (
+                insn is not None
+                and insn.defn.branch
+                and isinstance(tgt, Imm)
+                and insn.defn.mnemonic not in ("call", "ret")
+                and (tgt.value & M64) <= m.rip
+            )
             if not backward:
                 return self.next()
             sp = m.r[4]
@@ -555,8 +606,13 @@ class Session:
             return {}
         sp_after = frames[0].slot + 8
         why = f" before reaching {location.strip()}" if location else ""
-        return {frames[1].pc + INSN_SIZE: (lambda mm: mm.r[4] == sp_after, "finish",
-                                           f"{frames[0].routine} returned{why}; now at")}
+        return {
+            frames[1].pc + INSN_SIZE: (
+                lambda mm: mm.r[4] == sp_after,
+                "finish",
+                f"{frames[0].routine} returned{why}; now at",
+            )
+        }
 
     def _resume(self, temps: dict) -> Stop:
         """Run until a breakpoint (conditions checked), a watchpoint, one of
@@ -581,8 +637,7 @@ class Session:
                 if why == "watch":
                     ev = h.event
                     rec = h.undo[-1] if h.undo else None
-                    return self._set(self._watch_stop(self._watch_hit([(ev.addr, ev.length)]),
-                                                      rec))
+                    return self._set(self._watch_stop(self._watch_hit([(ev.addr, ev.length)]), rec))
                 if why != "break":
                     continue
                 if self.pending_call and self._call_returned():
@@ -608,8 +663,11 @@ class Session:
                     ok = E.evaluate(bp.cond, self.ctx()).v
                 except E.ExprError as e:
                     bp.hits += 1
-                    return Stop("breakpoint", f"breakpoint {bp.num}: error in its condition "
-                                f"'{bp.cond}': {e}; stopped at {self.where()}")
+                    return Stop(
+                        "breakpoint",
+                        f"breakpoint {bp.num}: error in its condition "
+                        f"'{bp.cond}': {e}; stopped at {self.where()}",
+                    )
                 if not ok:
                     continue
             bp.hits += 1
@@ -624,13 +682,15 @@ class Session:
         from vm.accel import attach, detach_all
 
         from ..kernels import twins as all_twins
+
         m = self.machine
         tw = all_twins()
         kept = []
         for name in list(tw):
             rng = self.routine_range(name)
-            if rng and any(rng[0] <= bp.addr < rng[1] for bp in self.breakpoints.values()
-                           if bp.enabled):
+            if rng and any(
+                rng[0] <= bp.addr < rng[1] for bp in self.breakpoints.values() if bp.enabled
+            ):
                 del tw[name]
                 kept.append(name)
         attached = attach(m, tw)
@@ -640,7 +700,7 @@ class Session:
 
         def hook(machine, rip, icount):
             for w, old in snap.items():
-                if machine.mem.buf[w[0]:w[1]] != old:
+                if machine.mem.buf[w[0] : w[1]] != old:
                     changed.append((w, old))
                     raise StopIteration
 
@@ -660,9 +720,12 @@ class Session:
                     (lo, hi), old = changed[0]
                     wp = self._watch_hit([(lo, hi - lo)])
                     wp.hits += 1
-                    stop = Stop("watchpoint", f"watchpoint {wp.num}: {wp.what} changed "
-                                f"(fast mode: noticed before {self.where()})",
-                                detail=self._value_change(wp, old))
+                    stop = Stop(
+                        "watchpoint",
+                        f"watchpoint {wp.num}: {wp.what} changed "
+                        f"(fast mode: noticed before {self.where()})",
+                        detail=self._value_change(wp, old),
+                    )
                     break
                 if m.rip in m.breakpoints:
                     stop = self._at_breakpoint({})
@@ -675,19 +738,22 @@ class Session:
             detach_all(m)
             self.history.reset()
         dt = time.perf_counter() - t0
-        stop.detail.append(f"fast mode: {m.accel_calls - calls0:,} calls ran as numpy twins "
-                           f"({', '.join(attached) or 'none'}) in {dt:.1f} s"
-                           + (f"; kept interpreted for breakpoints: {', '.join(kept)}"
-                              if kept else "")
-                           + "; history restarts here")
+        stop.detail.append(
+            f"fast mode: {m.accel_calls - calls0:,} calls ran as numpy twins "
+            f"({', '.join(attached) or 'none'}) in {dt:.1f} s"
+            + (f"; kept interpreted for breakpoints: {', '.join(kept)}" if kept else "")
+            + "; history restarts here"
+        )
         return stop
 
     # -- moving backward -------------------------------------------------------------------------
     def reverse_step(self, n: int = 1) -> Stop:
         m, h = self.machine, self.history
         if m.icount <= h.start:
-            raise DebugError(f"at the start of the recorded history (instruction {h.start:,}); "
-                             "cannot go back further")
+            raise DebugError(
+                f"at the start of the recorded history (instruction {h.start:,}); "
+                "cannot go back further"
+            )
         self.mark()
         self.code_focus = None
         target = max(h.start, m.icount - max(1, n))
@@ -696,8 +762,13 @@ class Session:
         except Interrupted as e:
             return self._set(Stop("interrupt", f"{e}; at {self.where()}"))
         if target == h.start and m.icount - n < h.start:
-            return self._set(Stop("history-start", f"reached the start of the recorded history "
-                                  f"(instruction {h.start:,}) at {self.where()}"))
+            return self._set(
+                Stop(
+                    "history-start",
+                    f"reached the start of the recorded history "
+                    f"(instruction {h.start:,}) at {self.where()}",
+                )
+            )
         return self._set(Stop("step", self.where()))
 
     def reverse_continue(self) -> Stop:
@@ -709,11 +780,14 @@ class Session:
         rip0, sp0 = m.rip, m.r[4]
         stop = self.reverse_step()
         insn = m.insns.get(m.rip)
-        if stop.kind == "step" and insn is not None and insn.defn.mnemonic == "ret" \
-                and self.routine_at(m.rip) != self.routine_at(rip0):
+        if (
+            stop.kind == "step"
+            and insn is not None
+            and insn.defn.mnemonic == "ret"
+            and self.routine_at(m.rip) != self.routine_at(rip0)
+        ):
             call_at = rip0 - INSN_SIZE
-            return self._reverse_search({call_at}, lambda mm: mm.r[4] == sp0, [],
-                                        mark=False)
+            return self._reverse_search({call_at}, lambda mm: mm.r[4] == sp0, [], mark=False)
         return stop
 
     def reverse_finish(self) -> Stop:
@@ -723,8 +797,9 @@ class Session:
         call_at, sp = frames[1].pc, frames[0].slot + 8
         return self._reverse_search({call_at}, lambda mm: mm.r[4] == sp, [], kind="finish")
 
-    def _reverse_search(self, bps, cond, watches, mark: bool = True,
-                        kind: str | None = None) -> Stop:
+    def _reverse_search(
+        self, bps, cond, watches, mark: bool = True, kind: str | None = None
+    ) -> Stop:
         m, h = self.machine, self.history
         if m.icount <= h.start:
             raise DebugError(f"at the start of the recorded history (instruction {h.start:,})")
@@ -736,8 +811,13 @@ class Session:
             ev = h.find_last(here, bps, cond, watches)
             if ev is None:
                 h.goto(h.start)
-                return self._set(Stop("history-start", "reached the start of the recorded "
-                                      f"history (instruction {h.start:,}) at {self.where()}"))
+                return self._set(
+                    Stop(
+                        "history-start",
+                        "reached the start of the recorded "
+                        f"history (instruction {h.start:,}) at {self.where()}",
+                    )
+                )
             if ev.kind == "watch":
                 h.goto(ev.icount)
                 wp = self._watch_hit([(ev.addr, ev.length)])
@@ -746,9 +826,14 @@ class Session:
                 h.step()
                 after = self._range_bytes(wp)
                 h.back(1)
-                return self._set(Stop("watchpoint", f"watchpoint {wp.num}: {wp.what} is written "
-                                      f"by the next instruction, {self.where()}",
-                                      detail=self._value_lines(wp, before, after)))
+                return self._set(
+                    Stop(
+                        "watchpoint",
+                        f"watchpoint {wp.num}: {wp.what} is written "
+                        f"by the next instruction, {self.where()}",
+                        detail=self._value_lines(wp, before, after),
+                    )
+                )
             h.goto(ev.icount)
         except Interrupted as e:
             try:
@@ -787,12 +872,20 @@ class Session:
             ev = h.find_last(here, set(), None, [(addr, addr + size)])
             if ev is None:
                 h.goto(here)
-                start = ("the program's start" if h.start == 0
-                         else f"instruction {h.start:,} (where the history starts)")
-                return [f"{self.describe(addr)} ({size} bytes) was not written between {start} "
-                        f"and now (instruction {here:,})"
-                        + ("; its value comes from the program image (db/dd/...) or is zero"
-                           if h.start == 0 else "")]
+                start = (
+                    "the program's start"
+                    if h.start == 0
+                    else f"instruction {h.start:,} (where the history starts)"
+                )
+                return [
+                    f"{self.describe(addr)} ({size} bytes) was not written between {start} "
+                    f"and now (instruction {here:,})"
+                    + (
+                        "; its value comes from the program image (db/dd/...) or is zero"
+                        if h.start == 0
+                        else ""
+                    )
+                ]
             h.goto(ev.icount)
             insn_at = self.where()
             probe = Watchpoint(0, addr, size, what)
@@ -807,9 +900,11 @@ class Session:
                 pass
             raise DebugError(f"last-write {e}") from None
         ago = here - ev.icount
-        lines = [f"{self.describe(addr)} was last written at instruction {ev.icount:,} "
-                 f"({ago:,} instruction{'s' if ago != 1 else ''} ago) by",
-                 f"  {insn_at}"]
+        lines = [
+            f"{self.describe(addr)} was last written at instruction {ev.icount:,} "
+            f"({ago:,} instruction{'s' if ago != 1 else ''} ago) by",
+            f"  {insn_at}",
+        ]
         lines += ["  " + x for x in self._value_lines(probe, before, after)]
         return lines
 
@@ -819,8 +914,10 @@ class Session:
         return stop
 
     def _exit_stop(self, status) -> Stop:
-        return Stop("exit", f"the program exited with status {status} after "
-                    f"{self.machine.icount:,} instructions")
+        return Stop(
+            "exit",
+            f"the program exited with status {status} after {self.machine.icount:,} instructions",
+        )
 
     def _fault_stop(self, f: Fault) -> Stop:
         where = f" at {f.rip:#x}" if f.rip is not None else ""
@@ -846,15 +943,18 @@ class Session:
         before = bytearray(after)
         if rec is not None:
             for a, old in reversed(rec.writes):
-                data = bytes(old)            # an int is a run of that many zero bytes
-                for k, b in enumerate(data[:wp.addr + len(before) - a]):
+                data = bytes(old)  # an int is a run of that many zero bytes
+                for k, b in enumerate(data[: wp.addr + len(before) - a]):
                     j = a + k - wp.addr
                     if 0 <= j < len(before):
                         before[j] = b
         insn = self.machine.insns.get(rec.rip) if rec is not None else None
         by = f" by {rec.rip:#x} {self.loc_text(rec.rip)} `{insn.text()}`" if insn else ""
-        return Stop("watchpoint", f"watchpoint {wp.num}: {wp.what} written{by}; now at "
-                    f"{self.where()}", detail=self._value_lines(wp, bytes(before), after))
+        return Stop(
+            "watchpoint",
+            f"watchpoint {wp.num}: {wp.what} written{by}; now at {self.where()}",
+            detail=self._value_lines(wp, bytes(before), after),
+        )
 
     def _range_bytes(self, wp: Watchpoint) -> bytes:
         n = min(wp.length, 64)
@@ -872,24 +972,32 @@ class Session:
         if len(before) == 4:
             fb, fa = struct.unpack("<f", before)[0], struct.unpack("<f", after)[0]
             ib, ia = int.from_bytes(before, "little"), int.from_bytes(after, "little")
-            return [f"old: {ib:#010x} (f32 {fb:.7g}, i32 {_signed(ib, 32)})",
-                    f"new: {ia:#010x} (f32 {fa:.7g}, i32 {_signed(ia, 32)})"]
+            return [
+                f"old: {ib:#010x} (f32 {fb:.7g}, i32 {_signed(ib, 32)})",
+                f"new: {ia:#010x} (f32 {fa:.7g}, i32 {_signed(ia, 32)})",
+            ]
         if len(before) == 8:
             ib, ia = int.from_bytes(before, "little"), int.from_bytes(after, "little")
             db, da = struct.unpack("<d", before)[0], struct.unpack("<d", after)[0]
-            return [f"old: {ib:#018x} (i64 {_signed(ib, 64)}, f64 {db:.10g})",
-                    f"new: {ia:#018x} (i64 {_signed(ia, 64)}, f64 {da:.10g})"]
+            return [
+                f"old: {ib:#018x} (i64 {_signed(ib, 64)}, f64 {db:.10g})",
+                f"new: {ia:#018x} (i64 {_signed(ia, 64)}, f64 {da:.10g})",
+            ]
         diff = [i for i in range(min(len(before), len(after))) if before[i] != after[i]]
         lines = [f"{len(diff)} of the first {len(after)} bytes changed"]
         if diff:
             i = diff[0] & ~3
-            lines.append(f"at +{i:#x}: {before[i:i + 16].hex(' ')} -> {after[i:i + 16].hex(' ')}")
+            lines.append(
+                f"at +{i:#x}: {before[i : i + 16].hex(' ')} -> {after[i : i + 16].hex(' ')}"
+            )
         return lines
 
     def _return_values(self) -> str:
         m = self.machine
-        return (f"rax = {m.r[0]:#x} ({_signed(m.r[0], 64)})   xmm0.f32[0] = {m.xf[0]:.7g}   "
-                f"xmm0.f64[0] = {m.xd[0]:.10g}")
+        return (
+            f"rax = {m.r[0]:#x} ({_signed(m.r[0], 64)})   xmm0.f32[0] = {m.xf[0]:.7g}   "
+            f"xmm0.f64[0] = {m.xd[0]:.10g}"
+        )
 
     # -- the call stack ------------------------------------------------------------------------------------
     def frames(self) -> list[Frame]:
@@ -907,7 +1015,7 @@ class Session:
         stop_at = min(mem.top, sp + (1 << 16))
         data = bytes(mem.buf[sp:stop_at])
         for off in range(0, len(data) - 7, 8):
-            q = int.from_bytes(data[off:off + 8], "little")
+            q = int.from_bytes(data[off : off + 8], "little")
             call = m.insns.get(q - INSN_SIZE)
             if call is None or call.defn.mnemonic != "call":
                 continue
@@ -921,8 +1029,9 @@ class Session:
             frames.append(Frame(len(frames), rr[1] if rr else f"{call.addr:#x}", call.addr))
             cur = rr[0] if rr else None
         if self.pending_call is not None:
-            frames.append(Frame(len(frames), "<called from the debugger>",
-                                self.pending_call["saved"].rip))
+            frames.append(
+                Frame(len(frames), "<called from the debugger>", self.pending_call["saved"].rip)
+            )
         return frames
 
     # -- edits, calls, states -------------------------------------------------------------------------------
@@ -932,8 +1041,9 @@ class Session:
         had = h.depth > 0
         h.reset()
         self.code_focus = None
-        return ("history restarts here (changes made by the debugger cannot be reversed)"
-                if had else "")
+        return (
+            "history restarts here (changes made by the debugger cannot be reversed)" if had else ""
+        )
 
     def set_value(self, target: str, value_text: str) -> str:
         ctx = self.ctx()
@@ -968,8 +1078,7 @@ class Session:
         m.r[4] = sp
         m.rip = addr
         m.exit_status = None
-        self.pending_call = {"saved": saved, "sp": sp + 8, "ret": ret,
-                             "name": routine.strip()}
+        self.pending_call = {"saved": saved, "sp": sp + 8, "ret": ret, "name": routine.strip()}
         self.edited()
         return self._resume({})
 
@@ -987,16 +1096,18 @@ class Session:
         pc["saved"].restore(m)
         m.icount = icount
         self.edited()
-        return Stop("returned", f"{pc['name']} returned; registers restored",
-                    detail=[values])
+        return Stop("returned", f"{pc['name']} returned; registers restored", detail=[values])
 
     def save(self, path: str) -> str:
         from vm.state import save_state
+
         if not path.strip():
             raise DebugError("save needs a file name, e.g. save /tmp/here.state")
         path = os.path.expanduser(path.strip())
-        meta = {"saved_by": "mnist-vm debug",
-                "breakpoints": [bp.where for bp in self.breakpoints.values()]}
+        meta = {
+            "saved_by": "mnist-vm debug",
+            "breakpoints": [bp.where for bp in self.breakpoints.values()],
+        }
         try:
             save_state(self.machine, path, meta)
         except OSError as e:
@@ -1005,6 +1116,7 @@ class Session:
 
     def load(self, path: str) -> str:
         from vm.state import StateError, load_state
+
         path = os.path.expanduser(path.strip())
         if not path:
             raise DebugError("load needs a state file, e.g. load /tmp/here.state")
@@ -1130,8 +1242,11 @@ def format_value(v: E.Value, fmt: str | None = None) -> str:
     x = v.v
     if fmt == "x":
         if isinstance(x, float):
-            bits = struct.unpack("<I", struct.pack("<f", x))[0] if v.type == "f32" else \
-                struct.unpack("<Q", struct.pack("<d", x))[0]
+            bits = (
+                struct.unpack("<I", struct.pack("<f", x))[0]
+                if v.type == "f32"
+                else struct.unpack("<Q", struct.pack("<d", x))[0]
+            )
             return f"{bits:#x}"
         return f"{x & M64:#x}" if x < 0 else f"{x:#x}"
     if fmt == "d":
@@ -1151,14 +1266,17 @@ def format_value(v: E.Value, fmt: str | None = None) -> str:
         b = x.to_bytes(16, "little")
         f = struct.unpack("<4f", b)
         d = struct.unpack("<2d", b)
-        return (f"{{f32 = [{', '.join(f'{t:.7g}' for t in f)}], "
-                f"f64 = [{', '.join(f'{t:.10g}' for t in d)}], hex = {x:#034x}}}")
+        return (
+            f"{{f32 = [{', '.join(f'{t:.7g}' for t in f)}], "
+            f"f64 = [{', '.join(f'{t:.10g}' for t in d)}], hex = {x:#034x}}}"
+        )
     if v.type in ("i8", "i16", "i32", "i64"):
         bits = int(v.type[1:])
         return f"{x} ({x & ((1 << bits) - 1):#x})"
     if x < 0:
         return f"{x} ({x & M64:#x})"
-    bits = {"u8": 8, "u16": 16, "u32": 32, "qword": 64, "byte": 8, "word": 16,
-            "dword": 32}.get(v.type or "", 0)
+    bits = {"u8": 8, "u16": 16, "u32": 32, "qword": 64, "byte": 8, "word": 16, "dword": 32}.get(
+        v.type or "", 0
+    )
     s = _signed(x, bits) if bits else x
     return f"{x:#x} ({x}" + (f", signed {s}" if s != x else "") + ")"

@@ -22,8 +22,10 @@ from . import render as R
 from .commands import COMMANDS, Reply, execute, help_lines, lookup
 from .session import XMM_MODES, Session
 
-HINT = ("s step  n next  f finish  c continue  r/R reverse step/continue  b breakpoint  "
-        ": command  ? help  q quit")
+HINT = (
+    "s step  n next  f finish  c continue  r/R reverse step/continue  b breakpoint  "
+    ": command  ? help  q quit"
+)
 
 
 class Panel(Widget):
@@ -52,11 +54,13 @@ class Panel(Widget):
 
 class CodePanel(Panel):
     can_focus = True
-    BINDINGS = [Binding("up", "scroll_code(-1)", show=False),
-                Binding("down", "scroll_code(1)", show=False),
-                Binding("pageup", "scroll_code(-10)", show=False),
-                Binding("pagedown", "scroll_code(10)", show=False),
-                Binding("home", "scroll_code(0)", show=False)]
+    BINDINGS = [
+        Binding("up", "scroll_code(-1)", show=False),
+        Binding("down", "scroll_code(1)", show=False),
+        Binding("pageup", "scroll_code(-10)", show=False),
+        Binding("pagedown", "scroll_code(10)", show=False),
+        Binding("home", "scroll_code(0)", show=False),
+    ]
 
     def action_scroll_code(self, delta: int) -> None:
         self.app.scroll_code(delta)
@@ -64,13 +68,15 @@ class CodePanel(Panel):
 
 class MemoryPanel(Panel):
     can_focus = True
-    BINDINGS = [Binding("up", "scroll_mem(-1, 0)", show=False),
-                Binding("down", "scroll_mem(1, 0)", show=False),
-                Binding("pageup", "scroll_mem(-10, 0)", show=False),
-                Binding("pagedown", "scroll_mem(10, 0)", show=False),
-                Binding("left", "scroll_mem(0, -1)", show=False),
-                Binding("right", "scroll_mem(0, 1)", show=False),
-                Binding("home", "scroll_mem(0, 0, True)", show=False)]
+    BINDINGS = [
+        Binding("up", "scroll_mem(-1, 0)", show=False),
+        Binding("down", "scroll_mem(1, 0)", show=False),
+        Binding("pageup", "scroll_mem(-10, 0)", show=False),
+        Binding("pagedown", "scroll_mem(10, 0)", show=False),
+        Binding("left", "scroll_mem(0, -1)", show=False),
+        Binding("right", "scroll_mem(0, 1)", show=False),
+        Binding("home", "scroll_mem(0, 0, True)", show=False),
+    ]
 
     def action_scroll_mem(self, dy: int, dx: int, home: bool = False) -> None:
         self.app.scroll_memory(dy, dx, home)
@@ -78,16 +84,22 @@ class MemoryPanel(Panel):
 
 class CommandLine(Input):
     """The `:` line, with Up/Down recalling earlier commands."""
-    BINDINGS = [Binding("up", "recall(-1)", show=False),
-                Binding("down", "recall(1)", show=False),
-                Binding("escape", "close", show=False)]
+
+    BINDINGS = [
+        Binding("up", "recall(-1)", show=False),
+        Binding("down", "recall(1)", show=False),
+        Binding("escape", "close", show=False),
+    ]
 
     def __init__(self, **kw):
-        super().__init__(placeholder=": opens the command line (help lists commands)",
-                         select_on_focus=False, **kw)
+        super().__init__(
+            placeholder=": opens the command line (help lists commands)",
+            select_on_focus=False,
+            **kw,
+        )
         self.history: list[str] = []
         self.pos = 0
-        self.can_focus = False          # only while open (so keys reach the app otherwise)
+        self.can_focus = False  # only while open (so keys reach the app otherwise)
 
     def action_recall(self, delta: int) -> None:
         if not self.history:
@@ -101,8 +113,11 @@ class CommandLine(Input):
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape", "dismiss", "close"), Binding("q", "dismiss", show=False),
-                Binding("question_mark", "dismiss", show=False)]
+    BINDINGS = [
+        Binding("escape", "dismiss", "close"),
+        Binding("q", "dismiss", show=False),
+        Binding("question_mark", "dismiss", show=False),
+    ]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
@@ -120,13 +135,14 @@ class DebuggerApp(App):
     # Every key goes through action_key, so a key typed just after ':' (before the
     # command line has the focus) still lands in the command line.
     KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open", "x": "xmm"}
-    BINDINGS = (
-        [Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
-         for k in KEYS]
-        + [Binding("enter", "submit_line", show=False),
-           Binding("escape", "interrupt", show=False),
-           Binding("ctrl+c", "interrupt", show=False, priority=True)]
-    )
+    BINDINGS = [
+        Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
+        for k in KEYS
+    ] + [
+        Binding("enter", "submit_line", show=False),
+        Binding("escape", "interrupt", show=False),
+        Binding("ctrl+c", "interrupt", show=False, priority=True),
+    ]
 
     def __init__(self, session: Session):
         super().__init__()
@@ -178,26 +194,35 @@ class DebuggerApp(App):
                 panel.set(draw(s, h, w))
                 if title is not None:
                     panel.border_title = title(s)
-            except Exception as e:        # a drawing bug must not take the debugger down
-                panel.set(Text(f"cannot draw this panel: {type(e).__name__}: {e}",
-                               style="bold red"))
+            except Exception as e:  # a drawing bug must not take the debugger down
+                panel.set(
+                    Text(f"cannot draw this panel: {type(e).__name__}: {e}", style="bold red")
+                )
         self.query_one("#status", Static).update(R.status_text(s))
 
     def _panels(self):
-        return (("#code", lambda s, h, w: R.code_panel(s, h, self.code_scroll), R.code_title),
-                ("#memory", R.memory_panel, R.view_title),
-                ("#regs", lambda s, h, w: R.registers_panel(s, w), None),
-                ("#stack", lambda s, h, w: R.stack_panel(s, h), None),
-                ("#output", lambda s, h, w: R.output_panel(s, h), None))
+        return (
+            ("#code", lambda s, h, w: R.code_panel(s, h, self.code_scroll), R.code_title),
+            ("#memory", R.memory_panel, R.view_title),
+            ("#regs", lambda s, h, w: R.registers_panel(s, w), None),
+            ("#stack", lambda s, h, w: R.stack_panel(s, h), None),
+            ("#output", lambda s, h, w: R.output_panel(s, h), None),
+        )
 
     def _tick(self) -> None:
         if self.busy:
             m = self.session.machine
             t = time.perf_counter() - self._started
             queued = f" then {' '.join(q for q, _ in self.queued)}" if self.queued else ""
-            self.query_one("#status", Static).update(Text.assemble(
-                (f" {m.icount:,} insns ", "bold reverse"), (f" running {self.busy} ", "bold"),
-                (f" {t:.1f} s ", ""), (queued, "italic"), (" Esc interrupts", "grey50")))
+            self.query_one("#status", Static).update(
+                Text.assemble(
+                    (f" {m.icount:,} insns ", "bold reverse"),
+                    (f" running {self.busy} ", "bold"),
+                    (f" {t:.1f} s ", ""),
+                    (queued, "italic"),
+                    (" Esc interrupts", "grey50"),
+                )
+            )
 
     def scroll_code(self, delta: int) -> None:
         self.code_scroll = 0 if delta == 0 else self.code_scroll + delta
@@ -240,8 +265,12 @@ class DebuggerApp(App):
             self.busy = cmd.name
             self._started = time.perf_counter()
             self._tick()
-            self.run_worker(lambda: execute(self.session, line), name="command",
-                            thread=True, exit_on_error=False)
+            self.run_worker(
+                lambda: execute(self.session, line),
+                name="command",
+                thread=True,
+                exit_on_error=False,
+            )
             return
         self.show_reply(execute(self.session, line))
 
@@ -302,7 +331,7 @@ class DebuggerApp(App):
         self.write(Text("› b", style="bold cyan"))
         try:
             self.write(Text(self.session.toggle_breakpoint_here()))
-        except Exception as e:          # a bad position: say so, never crash
+        except Exception as e:  # a bad position: say so, never crash
             self.write(Text(f"break: {e}", style="bold red"))
         self.refresh_panels()
 
@@ -317,7 +346,7 @@ class DebuggerApp(App):
         line.can_focus = True
         line.value = ""
         line.pos = len(line.history)
-        self.screen.set_focus(line)     # at once: the next keys must land here
+        self.screen.set_focus(line)  # at once: the next keys must land here
 
     def close_command_line(self) -> None:
         line = self.query_one("#cmdline", CommandLine)

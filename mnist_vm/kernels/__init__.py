@@ -12,4 +12,5 @@ def twins():
     from vm.accel import Twin  # noqa: F401  (documentation of the value type)
 
     from .mnist import TWINS
+
     return dict(TWINS)

@@ -40,8 +40,9 @@ class MachineView:
         self.brk = self.mem.brk
         self.cache: dict[tuple, np.ndarray] = {}
 
-    def array(self, routine: str, what: str, addr: int, shape: tuple, dtype=F32,
-               write: bool = False) -> np.ndarray:
+    def array(
+        self, routine: str, what: str, addr: int, shape: tuple, dtype=F32, write: bool = False
+    ) -> np.ndarray:
         key = (addr, shape, dtype, write)
         a = self.cache.get(key)
         if a is not None and self.mem.brk == self.brk:
@@ -54,8 +55,11 @@ class MachineView:
             count *= s
         nbytes = count * np.dtype(dtype).itemsize
         if nbytes and not self.mem.mapped(addr, nbytes, write):
-            raise Fault("segfault", f"{routine} (fast twin): {what} at {addr:#x} "
-                        f"({nbytes} bytes) is not {'writable' if write else 'mapped'}")
+            raise Fault(
+                "segfault",
+                f"{routine} (fast twin): {what} at {addr:#x} "
+                f"({nbytes} bytes) is not {'writable' if write else 'mapped'}",
+            )
         a = np.frombuffer(self.mem.buf, dtype=dtype, count=count, offset=addr).reshape(shape)
         self.cache[key] = a
         return a
@@ -74,10 +78,12 @@ def views(machine) -> MachineView:
 def _twin(fn):
     """Run fn with numpy's floating-point warnings off: the assembly computes
     inf, NaN and 0/0 silently, so must its twin."""
+
     @functools.wraps(fn)
     def run(m, *args):
         with np.errstate(all="ignore"):
             return fn(m, *args)
+
     return run
 
 
@@ -89,16 +95,32 @@ def _dense_forward(m, X, W, bias, Y, rows, n_in):
     w = a("dense_forward", "W", W, (n_in, n_out))
     b = a("dense_forward", "bias", bias, (n_out,))
     y = a("dense_forward", "Y", Y, (rows, n_out), write=True)
-    wk = _helper(m, rows * n_in * n_out, ((Y, 4 * rows * n_out),),
-                 ((X, 4 * rows * n_in), (W, 4 * n_in * n_out), (bias, 4 * n_out)))
+    wk = _helper(
+        m,
+        rows * n_in * n_out,
+        ((Y, 4 * rows * n_out),),
+        ((X, 4 * rows * n_in), (W, 4 * n_in * n_out), (bias, 4 * n_out)),
+    )
     if wk is None:
         nn.dense_forward(x, w, b, y)
         return
-    h = rows // 2                                   # rows of Y are independent
+    h = rows // 2  # rows of Y are independent
     P = parallel
-    _both(wk, ("dense_forward", P.rows(X, (rows, n_in), h, rows), P.region(W, (n_in, n_out)),
-               P.region(bias, (n_out,)), P.rows(Y, (rows, n_out), h, rows)),
-          nn.dense_forward, x[:h], w, b, y[:h])
+    _both(
+        wk,
+        (
+            "dense_forward",
+            P.rows(X, (rows, n_in), h, rows),
+            P.region(W, (n_in, n_out)),
+            P.region(bias, (n_out,)),
+            P.rows(Y, (rows, n_out), h, rows),
+        ),
+        nn.dense_forward,
+        x[:h],
+        w,
+        b,
+        y[:h],
+    )
 
 
 @_twin
@@ -118,8 +140,13 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
     if dx is not None:
         outs += ((dX, 4 * rows * n_in),)
         ins += ((W, 4 * n_in * n_out),)
-    wk = _helper(m, rows * n_in * n_out * (1 if dx is None else 2), outs, ins,
-                 SPLIT_MIN if dx is None else TASK_MIN)
+    wk = _helper(
+        m,
+        rows * n_in * n_out * (1 if dx is None else 2),
+        outs,
+        ins,
+        SPLIT_MIN if dx is None else TASK_MIN,
+    )
     if wk is None:
         # the assembly's order: dW, then db, then (only if dX != 0, reading W) dX
         nn.dense_backward_weights(x, dy, dw)
@@ -132,14 +159,22 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
     if dx is not None:
         # dW whole in the helper; db and dX here: two whole kernels rather than
         # halves of each, so no kernel's fixed cost is paid twice
-        job = ("dense_backward_weights", P.region(X, (rows, n_in)),
-               P.region(dY, (rows, n_out)), P.region(dW, (n_in, n_out)))
+        job = (
+            "dense_backward_weights",
+            P.region(X, (rows, n_in)),
+            P.region(dY, (rows, n_out)),
+            P.region(dW, (n_in, n_out)),
+        )
         _both(wk, job, _db_and_dx, dy, dbv, w, dx)
         return
     # dW alone (the first layer): rows k of dW split by the inputs' nonzeros
     k = _balanced_split(m, X, x)
-    job = ("dense_backward_weights", P.cols(X, (rows, n_in), k, n_in),
-           P.region(dY, (rows, n_out)), P.rows(dW, (n_in, n_out), k, n_in))
+    job = (
+        "dense_backward_weights",
+        P.cols(X, (rows, n_in), k, n_in),
+        P.region(dY, (rows, n_out)),
+        P.rows(dW, (n_in, n_out), k, n_in),
+    )
     _both(wk, job, _dw_and_db, x[:, :k], dy, dw[:k], dbv)
 
 
@@ -154,12 +189,12 @@ def _db_and_dx(dy, db, w, dx) -> None:
 
 
 # ---- two processes (parallel.py) --------------------------------------------------
-TASK_MIN = 1 << 16       # products from which dW is handed over whole (dX given)
-SPLIT_MIN = 1 << 18      # products below which a hand-off costs more than it saves
-ELEMENTWISE_MIN = 1 << 15    # the same for elements of an elementwise routine
+TASK_MIN = 1 << 16  # products from which dW is handed over whole (dX given)
+SPLIT_MIN = 1 << 18  # products below which a hand-off costs more than it saves
+ELEMENTWISE_MIN = 1 << 15  # the same for elements of an elementwise routine
 
 
-_disjoint: dict[tuple, bool] = {}      # the same calls recur every batch
+_disjoint: dict[tuple, bool] = {}  # the same calls recur every batch
 
 
 def _helper(m, work: int, outs, ins, minimum: int = SPLIT_MIN):
@@ -198,8 +233,8 @@ def _both(wk, job, fn, *args) -> None:
         parallel.run_here(wk.buf, *job)
 
 
-_splits: dict = {}          # (machine id, X address, shape) -> [split column, calls]
-RESPLIT = 64                # calls between recomputing a split
+_splits: dict = {}  # (machine id, X address, shape) -> [split column, calls]
+RESPLIT = 64  # calls between recomputing a split
 
 
 def _balanced_split(m, addr: int, x: np.ndarray) -> int:
@@ -232,8 +267,9 @@ def _relu_forward(m, A, n):
 @_twin
 def _relu_backward(m, dA, A, n):
     a = views(m).array
-    nn.relu_backward_(a("relu_backward", "dA", dA, (n,), write=True),
-                      a("relu_backward", "A", A, (n,)))
+    nn.relu_backward_(
+        a("relu_backward", "dA", dA, (n,), write=True), a("relu_backward", "A", A, (n,))
+    )
 
 
 @_twin
@@ -262,8 +298,14 @@ def _sgd_update(m, W, dW, n):
     # must be invalidated line by line)
     h = n // 2 // 16 * 16
     R = parallel.region
-    _both(wk, ("sgd_update", R(W + 4 * h, (n - h,)), R(dW + 4 * h, (n - h,)), float(lr)),
-          nn.sgd_update_, w[:h], dw[:h], lr)
+    _both(
+        wk,
+        ("sgd_update", R(W + 4 * h, (n - h,)), R(dW + 4 * h, (n - h,)), float(lr)),
+        nn.sgd_update_,
+        w[:h],
+        dw[:h],
+        lr,
+    )
 
 
 @_twin
@@ -314,11 +356,12 @@ def _xorshift_stream(state: int, count: int) -> tuple[list[int], int]:
 
 def _init_matrix(m, state: int, addr: int, fan_in: int, fan_out: int) -> int:
     xs, state = _xorshift_stream(state, fan_in * fan_out)
-    u = (np.array(xs, dtype=np.uint64) >> np.uint64(40)).astype(F32) * F32(2.0 ** -24)
+    u = (np.array(xs, dtype=np.uint64) >> np.uint64(40)).astype(F32) * F32(2.0**-24)
     t = (u + u) - F32(1.0)
     limit = np.sqrt(F32(6.0) / F32(fan_in))
-    views(m).array("init_weights", "weights", addr, (fan_in * fan_out,),
-                   write=True)[...] = t * limit
+    views(m).array("init_weights", "weights", addr, (fan_in * fan_out,), write=True)[...] = (
+        t * limit
+    )
     return state
 
 
@@ -326,8 +369,9 @@ def _init_weights(m):
     sym = m.image.symbols
     rng = _rng_addr(m)
     state = int.from_bytes(m.mem.read(rng, 8), "little")
-    sizes = [int.from_bytes(m.mem.read(sym["layer_sizes"].value + 8 * i, 8), "little")
-             for i in range(4)]                  # 784, H1, H2, 10 as assembled
+    sizes = [
+        int.from_bytes(m.mem.read(sym["layer_sizes"].value + 8 * i, 8), "little") for i in range(4)
+    ]  # 784, H1, H2, 10 as assembled
     dims = list(zip(sizes[:-1], sizes[1:]))
     for name, (fi, fo) in zip(("W1", "W2", "W3"), dims):
         state = _init_matrix(m, state, sym[name].value, fi, fo)
@@ -354,16 +398,23 @@ def _shuffle(m, perm, n):
     m.mem.write(rng, x.to_bytes(8, "little"))
 
 
-TWINS: dict[str, Twin] = {t.name: t for t in (
-    Twin("dense_forward", _dense_forward, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
-    Twin("dense_backward", _dense_backward, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
-    Twin("relu_forward", _relu_forward, ("rdi", "rsi")),
-    Twin("relu_backward", _relu_backward, ("rdi", "rsi", "rdx")),
-    Twin("softmax_xent", _softmax_xent, ("rdi", "rsi", "rdx", "rcx", "r8", "r9"),
-         returns=("xmm0.s",)),
-    Twin("sgd_update", _sgd_update, ("rdi", "rsi", "rdx")),
-    Twin("load_batch", _load_batch, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
-    Twin("count_correct", _count_correct, ("rdi", "rsi", "rdx", "rcx"), returns=("rax",)),
-    Twin("init_weights", _init_weights),
-    Twin("shuffle", _shuffle, ("rdi", "rsi")),
-)}
+TWINS: dict[str, Twin] = {
+    t.name: t
+    for t in (
+        Twin("dense_forward", _dense_forward, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
+        Twin("dense_backward", _dense_backward, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
+        Twin("relu_forward", _relu_forward, ("rdi", "rsi")),
+        Twin("relu_backward", _relu_backward, ("rdi", "rsi", "rdx")),
+        Twin(
+            "softmax_xent",
+            _softmax_xent,
+            ("rdi", "rsi", "rdx", "rcx", "r8", "r9"),
+            returns=("xmm0.s",),
+        ),
+        Twin("sgd_update", _sgd_update, ("rdi", "rsi", "rdx")),
+        Twin("load_batch", _load_batch, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
+        Twin("count_correct", _count_correct, ("rdi", "rsi", "rdx", "rcx"), returns=("rax",)),
+        Twin("init_weights", _init_weights),
+        Twin("shuffle", _shuffle, ("rdi", "rsi")),
+    )
+}

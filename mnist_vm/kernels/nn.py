@@ -54,7 +54,7 @@ def scratch(name: str, shape, dtype=F32) -> np.ndarray:
     temporaries must use different names."""
     bufs = _scratch.bufs
     key = (name, shape, dtype)
-    v = bufs.get(key)                               # the same shapes recur every batch
+    v = bufs.get(key)  # the same shapes recur every batch
     if v is not None and v.base is bufs.get((name, dtype)):
         return v
     n = 1
@@ -65,7 +65,7 @@ def scratch(name: str, shape, dtype=F32) -> np.ndarray:
     if buf is None or buf.size < n:
         buf = bufs[bkey] = np.empty(max(n, 2 * (buf.size if buf is not None else 0)), dtype)
     v = buf[:n].reshape(shape)
-    if len(bufs) > 4096:                            # shapes that do not recur
+    if len(bufs) > 4096:  # shapes that do not recur
         bufs.clear()
         bufs[bkey] = buf
         v = buf[:n].reshape(shape)
@@ -98,7 +98,7 @@ def seq_sum(P: np.ndarray, initial: float | np.floating, out: np.ndarray) -> np.
     if T == 0:
         out[...] = F32(initial)
         return out
-    if P.size == T:                                  # one column: avoid the pairwise loop
+    if P.size == T:  # one column: avoid the pairwise loop
         wide = np.empty((T, 2), F32)
         wide[:, 0] = P.reshape(T)
         wide[:, 1] = 0
@@ -176,7 +176,7 @@ def _sparse_terms(V: np.ndarray, mask: np.ndarray):
     vals): row r has cnt[r] entries at cols[starts[r]:starts[r]+cnt[r]]
     (ascending) with values vals[...]."""
     rows, n = V.shape
-    flat = mask.reshape(-1).nonzero()[0]            # (methods: no numpy wrapper layer)
+    flat = mask.reshape(-1).nonzero()[0]  # (methods: no numpy wrapper layer)
     bounds = flat.searchsorted(np.arange(0, (rows + 1) * n, n))
     cnt = bounds[1:] - bounds[:-1]
     cols = flat - np.arange(0, rows * n, n).repeat(cnt)
@@ -187,7 +187,7 @@ def _sparse_terms_by_column(V: np.ndarray, mask: np.ndarray):
     """_sparse_terms of V.T, without copying V: the nonzero entries of each
     column k, in ascending row order (cols are then row numbers)."""
     rows, n = V.shape
-    flat = mask.T.reshape(-1).nonzero()[0]          # k * rows + b, ascending
+    flat = mask.T.reshape(-1).nonzero()[0]  # k * rows + b, ascending
     bounds = flat.searchsorted(np.arange(0, (n + 1) * rows, rows))
     cnt = bounds[1:] - bounds[:-1]
     ks = np.arange(n).repeat(cnt)
@@ -206,7 +206,7 @@ def _groups(scnt: np.ndarray, n: int, lead: int, min_width: int, max_width: int)
     S = scnt.shape[0]
     gmin = max(1, min_width // n)
     gmax = max(gmin, max_width // n)
-    neg = (-scnt).tolist()                          # ascending, for bisect
+    neg = (-scnt).tolist()  # ascending, for bisect
     groups = []
     rows = 0
     g0 = 0
@@ -214,7 +214,7 @@ def _groups(scnt: np.ndarray, n: int, lead: int, min_width: int, max_width: int)
         longest = -neg[g0]
         if not longest:
             break
-        short = bisect.bisect_right(neg, -0.9 * longest, g0)    # first one < 90% as long
+        short = bisect.bisect_right(neg, -0.9 * longest, g0)  # first one < 90% as long
         g1 = min(S, g0 + gmax, max(g0 + gmin, short))
         groups.append((g0, g1, longest + lead))
         rows += (longest + lead) * (g1 - g0)
@@ -222,9 +222,17 @@ def _groups(scnt: np.ndarray, n: int, lead: int, min_width: int, max_width: int)
     return groups, rows
 
 
-def ragged_dot(tab: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.ndarray,
-               vals: np.ndarray, out: np.ndarray, first: np.ndarray | None,
-               min_width: int = 1024, max_width: int = 4096) -> None:
+def ragged_dot(
+    tab: np.ndarray,
+    cnt: np.ndarray,
+    starts: np.ndarray,
+    keys: np.ndarray,
+    vals: np.ndarray,
+    out: np.ndarray,
+    first: np.ndarray | None,
+    min_width: int = 1024,
+    max_width: int = 4096,
+) -> None:
     """For every sequence s (S of them, S = len(cnt)):
         out[s] = fl(... fl(fl(a + fl(table[k_0] * v_0)) + fl(table[k_1] * v_1)) ...)
     with k_t, v_t = keys[starts[s] + t], vals[starts[s] + t] for t < cnt[s],
@@ -285,17 +293,17 @@ def ragged_dot(tab: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.nd
         bv[pos] = vals
         if lead:
             for (g0, g1, _), o in zip(groups, offs.tolist()):
-                bk[o:o + g1 - g0] = kt + 1
+                bk[o : o + g1 - g0] = kt + 1
         initial = F32(-0.0 if lead else 0.0)
         slabs = scratch("rd_slab", (max(st * (g1 - g0) for g0, g1, st in groups) * n,))
         take, multiply, reduce = tab.take, np.multiply, _SEQ_SUM
         for (g0, g1, st), o in zip(groups, offs.tolist()):
             g = g1 - g0
             m = st * g
-            slab = slabs[:m * n].reshape(st, g, n)
-            take(bk[o:o + m].reshape(st, g), axis=0, out=slab, mode="clip")
-            multiply(slab, bv[o:o + m].reshape(st, g, 1), out=slab)
-            if g * n > 1:                           # seq_sum without its checks
+            slab = slabs[: m * n].reshape(st, g, n)
+            take(bk[o : o + m].reshape(st, g), axis=0, out=slab, mode="clip")
+            multiply(slab, bv[o : o + m].reshape(st, g, 1), out=slab)
+            if g * n > 1:  # seq_sum without its checks
                 reduce(slab, initial, res[g0:g1])
             else:
                 seq_sum(slab, initial, res[g0:g1])
@@ -304,10 +312,10 @@ def ragged_dot(tab: np.ndarray, cnt: np.ndarray, starts: np.ndarray, keys: np.nd
         res[done:] = 0.0 if first is None else first
     out[order] = res
     if first is not None and int(scnt[-1]) == 0:
-        out[cnt == 0] = first                       # the bias untouched, even a signalling NaN
+        out[cnt == 0] = first  # the bias untouched, even a signalling NaN
 
 
-DENSE_FILL = 0.5     # inputs at least this full use the dense forms below
+DENSE_FILL = 0.5  # inputs at least this full use the dense forms below
 
 
 def _finite(a: np.ndarray) -> bool:
@@ -350,8 +358,7 @@ def _dense_forward_sse(X: np.ndarray, W: np.ndarray, bias: np.ndarray) -> np.nda
 
 def _dense_forward(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.ndarray) -> None:
     mask = np.not_equal(X, 0, out=scratch("nz_mask", X.shape, np.bool_))
-    if (np.count_nonzero(mask) >= DENSE_FILL * X.size and _no_neg_zero_or_nan(bias)
-            and _finite(W)):
+    if np.count_nonzero(mask) >= DENSE_FILL * X.size and _no_neg_zero_or_nan(bias) and _finite(W):
         _dense_forward_all(X, W, bias, Y)
         return
     cnt, starts, cols, vals = _sparse_terms(X, mask)
@@ -366,13 +373,13 @@ def _dense_forward_all(X: np.ndarray, W: np.ndarray, bias: np.ndarray, Y: np.nda
     the longer of rows and n_out."""
     rows, n_in = X.shape
     n_out = W.shape[1]
-    if rows >= n_out:                               # P[k, j, b] = W[k, j] * X[b, k]
+    if rows >= n_out:  # P[k, j, b] = W[k, j] * X[b, k]
         P = scratch("df_prods", (n_in + 1, n_out, rows))
         P[0] = bias[:, None]
         xt = np.ascontiguousarray(X.T)
         np.multiply(W[:, :, None], xt[:, None, :], out=P[1:])
         Y[...] = seq_sum(P, -0.0, scratch("df_sum", (n_out, rows))).T
-    else:                                           # P[k, b, j] = W[k, j] * X[b, k]
+    else:  # P[k, b, j] = W[k, j] * X[b, k]
         P = scratch("df_prods", (n_in + 1, rows, n_out))
         P[0] = bias
         np.multiply(W[:, None, :], X.T[:, :, None], out=P[1:])
@@ -414,11 +421,11 @@ def _dense_weights(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
 def _dense_weights_all(X: np.ndarray, dY: np.ndarray, dW: np.ndarray) -> None:
     rows, n_in = X.shape
     n_out = dY.shape[1]
-    if n_in >= n_out:                               # P[b, j, k] = dY[b, j] * X[b, k]
+    if n_in >= n_out:  # P[b, j, k] = dY[b, j] * X[b, k]
         P = scratch("dw_prods", (rows, n_out, n_in))
         np.multiply(dY[:, :, None], X[:, None, :], out=P)
         dW[...] = seq_sum(P, 0.0, scratch("dw_sum", (n_out, n_in))).T
-    else:                                           # P[b, k, j]
+    else:  # P[b, k, j]
         P = scratch("dw_prods", (rows, n_in, n_out))
         np.multiply(dY[:, None, :], X[:, :, None], out=P)
         dW[...] = seq_sum(P, 0.0, scratch("dw_sum", (n_in, n_out)))
@@ -442,10 +449,10 @@ def dense_backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
     if _has_nan(dX) and _odd_nans(dY, W):
         n_out = dY.shape[1]
         full = n_out // 4 * 4
-        prod = _sse(np.multiply, dY[:, None, :], W[None, :, :])     # mulps dY, W
+        prod = _sse(np.multiply, dY[:, None, :], W[None, :, :])  # mulps dY, W
         a = np.zeros((dY.shape[0], W.shape[0], 4), F32)
         for j in range(0, full, 4):
-            a = _sse(np.add, a, prod[:, :, j:j + 4])
+            a = _sse(np.add, a, prod[:, :, j : j + 4])
         s = _sse(np.add, _sse(np.add, a[..., 0], a[..., 1]), _sse(np.add, a[..., 2], a[..., 3]))
         for j in range(full, n_out):
             s = _sse(np.add, s, prod[:, :, j])
@@ -463,7 +470,7 @@ def _backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
         dyt = np.ascontiguousarray(dY[:, :full].T).reshape(q, 4, rows, 1)
         wt = np.ascontiguousarray(W[:, :full].T).reshape(q, 4, 1, n_in)
         P = scratch("bi_prods", (q, 4, rows, n_in))
-        np.multiply(dyt, wt, out=P)                               # mulps dY, W
+        np.multiply(dyt, wt, out=P)  # mulps dY, W
         lanes = seq_sum(P, 0.0, scratch("bi_lanes", (4, rows, n_in)))
         np.add(lanes[0], lanes[1], out=s)
         np.add(lanes[2], lanes[3], out=lanes[2])
@@ -472,7 +479,7 @@ def _backward_input(dY: np.ndarray, W: np.ndarray, dX: np.ndarray) -> None:
         s[...] = 0.0
     tmp = scratch("bi_tmp", (rows, n_in))
     for j in range(full, n_out):
-        np.multiply(dY[:, j, None], W[None, :, j], out=tmp)       # mulss dY, W
+        np.multiply(dY[:, j, None], W[None, :, j], out=tmp)  # mulss dY, W
         np.add(s, tmp, out=s)
     dX[...] = s
 
@@ -482,14 +489,14 @@ def relu_(A: np.ndarray) -> None:
     """In place: maxps(A, +0.0) = A if A > 0 else +0.0 (NaN and -0.0 give +0.0)."""
     keep = np.greater(A, 0, out=scratch("relu_mask", A.shape, np.bool_))
     bits = A.view(np.int32)
-    np.multiply(bits, keep, out=bits, casting="unsafe")     # bits * 1 or all zero bits
+    np.multiply(bits, keep, out=bits, casting="unsafe")  # bits * 1 or all zero bits
 
 
 def relu_backward_(dA: np.ndarray, A: np.ndarray) -> None:
     """In place: dA unchanged where A > 0 (comiss, strict; NaN is not), else +0.0."""
     keep = np.greater(A, 0, out=scratch("relu_mask", A.shape, np.bool_))
     bits = dA.view(np.int32)
-    np.multiply(bits, keep, out=bits, casting="unsafe")     # (branch-free: masks are random)
+    np.multiply(bits, keep, out=bits, casting="unsafe")  # (branch-free: masks are random)
 
 
 def sgd_update_(W: np.ndarray, dW: np.ndarray, lr: np.float32) -> None:
@@ -554,7 +561,7 @@ def _map(fn, fallback, values: np.ndarray) -> np.ndarray:
 # About 4 in a million values take that path; tests/test_twins.py checks the
 # rule on a million values against the C library.
 _MARGIN = 1024
-_HALF = 1 << 28                                    # the dropped bits of a midpoint
+_HALF = 1 << 28  # the dropped bits of a midpoint
 _LOW = np.uint64((1 << 29) - 1)
 _MID_LO, _MID_SPAN = np.uint64(_HALF - _MARGIN), np.uint64(2 * _MARGIN)
 _EXP = np.uint64(0x7FF << 52)
@@ -594,22 +601,31 @@ def softmax_xent(Z: np.ndarray, labels: np.ndarray, P: np.ndarray, dZ: np.ndarra
 
 def _softmax_xent(Z, labels, P, dZ, sse: bool) -> np.float32:
     rows, n = Z.shape
-    sub, add, div = ((lambda a, b: _sse(np.subtract, a, b)), (lambda a, b: _sse(np.add, a, b)),
-                     (lambda a, b: _sse(np.divide, a, b))) if sse else (np.subtract, np.add,
-                                                                          np.divide)
+    sub, add, div = (
+        (
+            (lambda a, b: _sse(np.subtract, a, b)),
+            (lambda a, b: _sse(np.add, a, b)),
+            (lambda a, b: _sse(np.divide, a, b)),
+        )
+        if sse
+        else (np.subtract, np.add, np.divide)
+    )
     if np.isnan(Z).any():
         m = Z[:, 0].copy()
         for j in range(1, n):
             zj = Z[:, j]
-            m = np.where(m > zj, m, zj)              # maxss: dst > src ? dst : src
+            m = np.where(m > zj, m, zj)  # maxss: dst > src ? dst : src
     else:
         # without NaN the running maxss is the row maximum, up to the sign of
         # a zero maximum, and that sign cannot matter: fl(z - m) is then a
         # zero of either sign or the same nonzero value, and exp(-0) = exp(+0)
         m = Z.max(axis=1)
     shifted = sub(Z, m[:, None]).astype(np.float64)
-    e = (_map(math.exp, _exp_c, shifted).astype(F32) if sse
-         else libm_f32(np.exp, (math.exp, _exp_c), shifted))
+    e = (
+        _map(math.exp, _exp_c, shifted).astype(F32)
+        if sse
+        else libm_f32(np.exp, (math.exp, _exp_c), shifted)
+    )
     if sse:
         s = e[:, 0]
         for j in range(1, n):
@@ -619,8 +635,9 @@ def _softmax_xent(Z, labels, P, dZ, sse: bool) -> np.float32:
         s = seq_sum(np.ascontiguousarray(e.T), 0.0, np.empty(rows, F32))
     P[...] = div(e, s[:, None])
     pc = P[np.arange(rows), labels].astype(np.float64)
-    losses = -(_map(math.log, _log_c, pc).astype(F32) if sse
-               else libm_f32(np.log, (math.log, _log_c), pc))
+    losses = -(
+        _map(math.log, _log_c, pc).astype(F32) if sse else libm_f32(np.log, (math.log, _log_c), pc)
+    )
     if sse:
         total: np.floating | np.ndarray = np.float32(0.0)
         for loss_b in losses:
@@ -630,7 +647,7 @@ def _softmax_xent(Z, labels, P, dZ, sse: bool) -> np.float32:
     y = np.zeros((rows, n), F32)
     y[np.arange(rows), labels] = 1.0
     dZ[...] = div(sub(P, y), F32(rows))
-    return F32(div(total, F32(rows)))                  # rows = 0: 0/0, the default NaN
+    return F32(div(total, F32(rows)))  # rows = 0: 0/0, the default NaN
 
 
 def count_correct(Z: np.ndarray, labels: np.ndarray) -> int:

@@ -53,12 +53,12 @@ import numpy as np
 from . import nn
 
 CTL_BYTES = 1 << 16
-CACHED = 256                    # commands remembered (pickled / as views) per side
-HEADER = 64                     # int64 words: see _REQ.._LEN
+CACHED = 256  # commands remembered (pickled / as views) per side
+HEADER = 64  # int64 words: see _REQ.._LEN
 _REQ, _DONE, _SLEEPING, _STATUS, _LEN = 0, 1, 2, 3, 4
-IDLE_S = 0.05                   # spin this long without work, then sleep
-POLL_S = 0.002                  # sleeping: look at the control block this often
-X86_64 = ("x86_64", "AMD64")     # hosts whose store order the hand-off relies on
+IDLE_S = 0.05  # spin this long without work, then sleep
+POLL_S = 0.002  # sleeping: look at the control block this often
+X86_64 = ("x86_64", "AMD64")  # hosts whose store order the hand-off relies on
 
 
 # kernels the child may run, by name
@@ -72,7 +72,7 @@ KERNELS: dict[str, Callable[..., None]] = {
 def available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):           # not Linux
+    except (AttributeError, OSError):  # not Linux
         return os.cpu_count() or 1
 
 
@@ -81,19 +81,19 @@ class Worker:
 
     def __init__(self, buf: mmap.mmap) -> None:
         self.buf = buf
-        self.ctl = mmap.mmap(-1, CTL_BYTES)         # MAP_SHARED: seen by the child
+        self.ctl = mmap.mmap(-1, CTL_BYTES)  # MAP_SHARED: seen by the child
         self.c = memoryview(self.ctl).cast("q")
         self.seq = 0
-        self._payloads: dict[tuple, bytes] = {}    # the same calls recur every batch
-        self.completed = 0                          # commands the child finished
+        self._payloads: dict[tuple, bytes] = {}  # the same calls recur every batch
+        self.completed = 0  # commands the child finished
         self.alive = True
         self.busy = False
         rfd, self.wfd = os.pipe()
         parent = os.getpid()
-        with warnings.catch_warnings():             # 3.12+: "multi-threaded fork"
+        with warnings.catch_warnings():  # 3.12+: "multi-threaded fork"
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
-        if pid == 0:                                # the child
+        if pid == 0:  # the child
             code = 0
             try:
                 os.close(self.wfd)
@@ -121,7 +121,7 @@ class Worker:
             if len(self._payloads) >= CACHED:
                 self._payloads.clear()
             self._payloads[key] = payload
-        self.ctl[HEADER:HEADER + len(payload)] = payload
+        self.ctl[HEADER : HEADER + len(payload)] = payload
         c = self.c
         c[_LEN] = len(payload)
         self.seq += 1
@@ -144,7 +144,7 @@ class Worker:
         while c[_DONE] != seq:
             spins += 1
             if spins & 0xFF == 0:
-                os.sched_yield()                    # a busy machine: let the child run
+                os.sched_yield()  # a busy machine: let the child run
                 if spins & 0xFFFF == 0 and not self._child_alive():
                     self._fail()
                     return False
@@ -172,7 +172,7 @@ class Worker:
         self.alive = False
         try:
             payload = pickle.dumps(None)
-            self.ctl[HEADER:HEADER + len(payload)] = payload
+            self.ctl[HEADER : HEADER + len(payload)] = payload
             self.c[_LEN] = len(payload)
             self.seq += 1
             self.c[_REQ] = self.seq
@@ -201,8 +201,8 @@ class Worker:
 def _child(c, ctl, buf, rfd: int, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.set_blocking(rfd, False)
-    np.seterr(all="ignore")                      # as the twins (mnist._twin)
-    last = 0                                     # the parent numbers commands from 1
+    np.seterr(all="ignore")  # as the twins (mnist._twin)
+    last = 0  # the parent numbers commands from 1
     cache: dict[bytes, tuple] = {}
     clock = time.monotonic
     while True:
@@ -211,7 +211,7 @@ def _child(c, ctl, buf, rfd: int, parent: int) -> None:
         while c[_REQ] == last:
             spins += 1
             if spins & 0x3FF == 0:
-                os.sched_yield()                    # a busy machine: let others run
+                os.sched_yield()  # a busy machine: let others run
                 if clock() - idle_since <= IDLE_S:
                     continue
                 c[_SLEEPING] = 1
@@ -227,7 +227,7 @@ def _child(c, ctl, buf, rfd: int, parent: int) -> None:
                         return
                 c[_SLEEPING] = 0
         last = c[_REQ]
-        payload = bytes(ctl[HEADER:HEADER + c[_LEN]])
+        payload = bytes(ctl[HEADER : HEADER + c[_LEN]])
         job = cache.get(payload)
         status = 0
         try:
@@ -301,7 +301,7 @@ def start(machine, jobs: int | None = None) -> int:
         return 2
     w = Worker(machine.mem.buf)
     _workers[machine] = w
-    weakref.finalize(machine, w.close)          # also runs at exit (atexit=True)
+    weakref.finalize(machine, w.close)  # also runs at exit (atexit=True)
     return 2
 
 

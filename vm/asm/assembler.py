@@ -34,9 +34,26 @@ SECTION_PERMS = {".text": "rx", ".rodata": "r", ".data": "rw", ".bss": "rw"}
 LIBM = ("exp", "log", "expf", "logf")
 DATA_UNITS = {"db": 1, "dw": 2, "dd": 4, "dq": 8, "do": 16, "ddq": 16}
 RES_UNITS = {"resb": 1, "resw": 2, "resd": 4, "resq": 8, "reso": 16, "resdq": 16}
-DIRECTIVES = ({"section", "segment", "global", "extern", "default", "bits", "align", "alignb",
-               "times", "equ", "incbin", "cpu", "static", "common"}
-              | set(DATA_UNITS) | set(RES_UNITS))
+DIRECTIVES = (
+    {
+        "section",
+        "segment",
+        "global",
+        "extern",
+        "default",
+        "bits",
+        "align",
+        "alignb",
+        "times",
+        "equ",
+        "incbin",
+        "cpu",
+        "static",
+        "common",
+    }
+    | set(DATA_UNITS)
+    | set(RES_UNITS)
+)
 UNSUPPORTED_PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock"}
 MAX_ERRORS = 20
 
@@ -47,9 +64,11 @@ class AsmInternalError(AsmError):
 
 # ---- pass-1 records ---------------------------------------------------------------
 
+
 @dataclass(eq=False)
 class Chunk:
     """One file's part of one section."""
+
     file: int
     section: str
     size: int = 0
@@ -81,7 +100,7 @@ class DataItem:
 
 
 @dataclass
-class FillItem:                       # align padding, resb/resd ... (zeros; nops in .text)
+class FillItem:  # align padding, resb/resd ... (zeros; nops in .text)
     chunk: Chunk
     offset: int
     size: int
@@ -133,8 +152,9 @@ class _Errors:
             order: dict[str, int] = {}
             for e in self.items:
                 order.setdefault(e.loc.file if e.loc else "", len(order))
-            self.items.sort(key=lambda e: (order[e.loc.file if e.loc else ""],
-                                           e.loc.line if e.loc else 0))
+            self.items.sort(
+                key=lambda e: (order[e.loc.file if e.loc else ""], e.loc.line if e.loc else 0)
+            )
             first = self.items[0]
             if len(self.items) == 1:
                 raise first
@@ -180,17 +200,20 @@ def is_keyword(word: str) -> bool:
 
 
 class Assembler:
-    def __init__(self, defines: dict[str, str] | None = None,
-                 include_paths: list[str] | None = None,
-                 overlay: dict[str, str] | None = None):
-        self.overlay = dict(overlay or {})      # path -> text, consulted before the disk
+    def __init__(
+        self,
+        defines: dict[str, str] | None = None,
+        include_paths: list[str] | None = None,
+        overlay: dict[str, str] | None = None,
+    ):
+        self.overlay = dict(overlay or {})  # path -> text, consulted before the disk
         self.defines = dict(defines or {})
         self.include_paths = list(include_paths or [])
         self.files: list[FileCtx] = []
         self.errors = _Errors()
         self.warnings: list[str] = []
         self.sources: dict[str, list[str]] = {}
-        self.stubs: dict[str, int] = {}            # libm routine -> address
+        self.stubs: dict[str, int] = {}  # libm routine -> address
         self.global_defs: dict[str, tuple[FileCtx, Label | Equ]] = {}
 
     # ---- driver ----------------------------------------------------------------------
@@ -206,14 +229,20 @@ class Assembler:
                 try:
                     text = self._read(name)
                 except (OSError, UnicodeDecodeError) as e:
-                    raise AsmError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") \
-                        from None
+                    raise AsmError(
+                        f"cannot read {name}: {getattr(e, 'strerror', None) or e}"
+                    ) from None
             loaded.append((name, text))
         for i, (name, text) in enumerate(loaded):
             ctx = FileCtx(i, name)
             self.files.append(ctx)
-            pre = Preprocessor(self.defines, self.include_paths, self._read, self.warnings,
-                               lambda p: p in self.overlay or os.path.isfile(p))
+            pre = Preprocessor(
+                self.defines,
+                self.include_paths,
+                self._read,
+                self.warnings,
+                lambda p: p in self.overlay or os.path.isfile(p),
+            )
             lines = pre.run_file(name, text)
             self.sources.update(pre.sources)
             self._pass1(ctx, lines)
@@ -255,16 +284,25 @@ class Assembler:
         if not toks:
             return
         # [section .data] / [bits 64] style
-        if toks[0].is_op("[") and toks[-1].is_op("]") and len(toks) >= 3 and \
-                toks[1].is_id("section", "segment", "bits", "default"):
+        if (
+            toks[0].is_op("[")
+            and toks[-1].is_op("]")
+            and len(toks) >= 3
+            and toks[1].is_id("section", "segment", "bits", "default")
+        ):
             toks = toks[1:-1]
         i = 0
         label = None
         if toks[0].kind == "id" and len(toks) > 1 and toks[1].is_op(":"):
             label, i = toks[0], 2
-        elif (toks[0].kind == "id" and not is_keyword(toks[0].text) and len(toks) > 1
-              and toks[1].kind == "id" and is_keyword(toks[1].text)
-              and register(toks[0].text) is None):
+        elif (
+            toks[0].kind == "id"
+            and not is_keyword(toks[0].text)
+            and len(toks) > 1
+            and toks[1].kind == "id"
+            and is_keyword(toks[1].text)
+            and register(toks[0].text) is None
+        ):
             label, i = toks[0], 1
         rest = toks[i:]
         if label is not None:
@@ -284,16 +322,24 @@ class Assembler:
     def _check_name(self, tok: Token, loc: SourceLoc, what: str) -> None:
         if tok.kind != "id" or tok.text in ("$", "$$"):
             raise AsmError(f"{what} expected, found '{tok.text}'", _at(loc, tok.col))
-        if tok.value != "escaped" and (register(tok.text) is not None or is_keyword(tok.text)
-                                       or tok.text.lower() in SIZE_KEYWORDS):
-            raise AsmError(f"'{tok.text}' is a reserved word and cannot be a {what} "
-                           f"(write ${tok.text} to use it as a name)", _at(loc, tok.col))
+        if tok.value != "escaped" and (
+            register(tok.text) is not None
+            or is_keyword(tok.text)
+            or tok.text.lower() in SIZE_KEYWORDS
+        ):
+            raise AsmError(
+                f"'{tok.text}' is a reserved word and cannot be a {what} "
+                f"(write ${tok.text} to use it as a name)",
+                _at(loc, tok.col),
+            )
 
     def _define_symbol(self, ctx: FileCtx, name: str, tok: Token, loc: SourceLoc) -> None:
         prev = ctx.labels.get(name) or ctx.equs.get(name)
         if prev is not None:
-            raise AsmError(f"symbol '{name}' is already defined at {prev.loc.file}:{prev.loc.line}",
-                           _at(loc, tok.col))
+            raise AsmError(
+                f"symbol '{name}' is already defined at {prev.loc.file}:{prev.loc.line}",
+                _at(loc, tok.col),
+            )
 
     def _label(self, ctx: FileCtx, tok: Token, loc: SourceLoc) -> None:
         self._check_name(tok, loc, "label")
@@ -310,14 +356,14 @@ class Assembler:
         if len(rest) < 2:
             raise AsmError("equ needs a value: NAME equ 42", _at(loc, rest[0].col))
         node = parse_expr(rest[1:], loc)
-        ctx.equs[name] = Equ(name, node, _at(loc, tok.col), (self.cur.size, self.cur),
-                             self.parent)
+        ctx.equs[name] = Equ(name, node, _at(loc, tok.col), (self.cur.size, self.cur), self.parent)
 
     def _statement(self, ctx: FileCtx, toks: list[Token], loc: SourceLoc) -> None:
         head = toks[0]
         if head.kind != "id":
-            raise AsmError(f"instruction or directive expected, found '{head.text}'",
-                           _at(loc, head.col))
+            raise AsmError(
+                f"instruction or directive expected, found '{head.text}'", _at(loc, head.col)
+            )
         word = head.text.lower()
         args = toks[1:]
         if word in ("section", "segment"):
@@ -325,8 +371,10 @@ class Assembler:
                 raise AsmError("section needs a name: section .text", _at(loc, head.col))
             name = args[0].text.lower()
             if name not in SECTIONS:
-                raise AsmError(f"unknown section '{args[0].text}' (the machine has "
-                               f"{', '.join(SECTIONS)})", _at(loc, args[0].col))
+                raise AsmError(
+                    f"unknown section '{args[0].text}' (the machine has {', '.join(SECTIONS)})",
+                    _at(loc, args[0].col),
+                )
             self.cur = self._chunk(ctx, name)
             return
         if word in ("global", "extern", "static", "common"):
@@ -339,8 +387,9 @@ class Assembler:
                     raise AsmError("name expected", _at(loc, head.col))
                 self._check_name(group[0], loc, "symbol name")
                 if len(group) > 1 and not (group[1].is_op(":") and len(group) == 3):
-                    raise AsmError(f"unexpected '{group[1].text}' after the name",
-                                   _at(loc, group[1].col))
+                    raise AsmError(
+                        f"unexpected '{group[1].text}' after the name", _at(loc, group[1].col)
+                    )
                 table = ctx.globals if word == "global" else ctx.externs
                 table.setdefault(group[0].text, _at(loc, group[0].col))
             return
@@ -350,8 +399,9 @@ class Assembler:
             return
         if word == "bits":
             if len(args) != 1 or args[0].kind != "num" or args[0].value != 64:
-                raise AsmError("the machine is 64-bit: only 'bits 64' is accepted",
-                               _at(loc, head.col))
+                raise AsmError(
+                    "the machine is 64-bit: only 'bits 64' is accepted", _at(loc, head.col)
+                )
             return
         if word == "cpu":
             return
@@ -363,16 +413,17 @@ class Assembler:
                 raise AsmError(f"{word} needs a power of two: {word} 16", _at(loc, head.col))
             n = self._critical(ctx, groups[0], loc)
             if n <= 0 or n & (n - 1):
-                raise AsmError(f"alignment must be a power of two, got {n}",
-                               _at(loc, groups[0][0].col))
+                raise AsmError(
+                    f"alignment must be a power of two, got {n}", _at(loc, groups[0][0].col)
+                )
             self.cur.align = max(self.cur.align, n)
             pad = -self.cur.size % n
             if pad:
                 if self.cur.section == ".text" and word == "align" and pad % INSN_SIZE == 0:
-                    for _ in range(pad // INSN_SIZE):     # nops keep fall-through working
+                    for _ in range(pad // INSN_SIZE):  # nops keep fall-through working
                         self._insn(ctx, Token("id", "nop", head.col), [], loc)
                 elif word == "align" and self.cur.section != ".bss":
-                    self._fill(pad, loc, 0x90)            # NASM pads `align` with NOP bytes
+                    self._fill(pad, loc, 0x90)  # NASM pads `align` with NOP bytes
                 else:
                     self._fill(pad, loc)
             return
@@ -391,8 +442,10 @@ class Assembler:
             self._fill(n * RES_UNITS[word], loc)
             return
         if word == "incbin":
-            raise AsmError("incbin is not supported (read files with the open/read syscalls)",
-                           _at(loc, head.col))
+            raise AsmError(
+                "incbin is not supported (read files with the open/read syscalls)",
+                _at(loc, head.col),
+            )
         self._insn(ctx, head, args, loc)
 
     def _fill(self, size: int, loc: SourceLoc, fill: int = 0) -> None:
@@ -414,8 +467,10 @@ class Assembler:
                 split = j
                 break
         if split is None:
-            raise AsmError("times needs a count and then an instruction or data directive: "
-                           "times 16 db 0", _at(loc, head.col))
+            raise AsmError(
+                "times needs a count and then an instruction or data directive: times 16 db 0",
+                _at(loc, head.col),
+            )
         n = self._critical(ctx, args[:split], loc)
         if n < 0:
             raise AsmError(f"times count is negative ({n})", _at(loc, args[0].col))
@@ -434,11 +489,15 @@ class Assembler:
         else:
             raise AsmError(f"times cannot repeat '{body[0].text}'", _at(loc, body[0].col))
 
-    def _data(self, ctx: FileCtx, unit: int, head: Token, args: list[Token], loc: SourceLoc,
-              repeat: int) -> None:
+    def _data(
+        self, ctx: FileCtx, unit: int, head: Token, args: list[Token], loc: SourceLoc, repeat: int
+    ) -> None:
         if self.cur.section == ".bss":
-            raise AsmError(f"{head.text} in .bss: .bss holds only zeros (use resb/resd there, "
-                           "or put initialised data in section .data)", _at(loc, head.col))
+            raise AsmError(
+                f"{head.text} in .bss: .bss holds only zeros (use resb/resd there, "
+                "or put initialised data in section .data)",
+                _at(loc, head.col),
+            )
         if not args:
             raise AsmError(f"{head.text} needs at least one value", _at(loc, head.col))
         values: list = []
@@ -454,8 +513,11 @@ class Assembler:
                 continue
             node = parse_expr(group, loc)
             if node.kind == "float" and unit not in (2, 4, 8):
-                raise AsmError(f"{head.text} cannot hold a floating-point value (use dd for "
-                               "float32, dq for float64)", _at(loc, group[0].col))
+                raise AsmError(
+                    f"{head.text} cannot hold a floating-point value (use dd for "
+                    "float32, dq for float64)",
+                    _at(loc, group[0].col),
+                )
             values.append(node)
             size += unit
         c = self.cur
@@ -465,27 +527,34 @@ class Assembler:
     def _insn(self, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc) -> None:
         word = head.text.lower()
         if word in UNSUPPORTED_PREFIXES:
-            raise AsmError(f"the '{word}' prefix is not supported (write the loop out)",
-                           _at(loc, head.col))
+            raise AsmError(
+                f"the '{word}' prefix is not supported (write the loop out)", _at(loc, head.col)
+            )
         d = lookup(word)
         if d is None or d.group == "internal":
             if head.kind == "id" and len(args) == 0 and not is_keyword(word):
                 hint = "; a label needs a colon: " + head.text + ":"
             else:
-                close = difflib.get_close_matches(word, [k for k, v in TABLE.items()
-                                                         if v.group != "internal"], n=3)
+                close = difflib.get_close_matches(
+                    word, [k for k, v in TABLE.items() if v.group != "internal"], n=3
+                )
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise AsmError(f"unknown instruction '{head.text}'{hint}; `mnist-vm isa` lists the "
-                           "instruction subset", _at(loc, head.col))
+            raise AsmError(
+                f"unknown instruction '{head.text}'{hint}; `mnist-vm isa` lists the "
+                "instruction subset",
+                _at(loc, head.col),
+            )
         if self.cur.section != ".text":
-            raise AsmError(f"instructions belong in section .text (this line is in "
-                           f"{self.cur.section})", _at(loc, head.col))
+            raise AsmError(
+                f"instructions belong in section .text (this line is in {self.cur.section})",
+                _at(loc, head.col),
+            )
         groups = _split_commas(args) if args else []
         for g in groups:
             if not g:
                 raise AsmError("operand expected between commas", _at(loc, head.col))
         c = self.cur
-        if c.size % INSN_SIZE:          # data in .text before this instruction
+        if c.size % INSN_SIZE:  # data in .text before this instruction
             self._fill(INSN_SIZE - c.size % INSN_SIZE, loc)
         c.items.append(InsnItem(c, c.size, head, groups, _at(loc, head.col), self.parent))
         c.size += INSN_SIZE
@@ -511,8 +580,11 @@ class Assembler:
                     return ev.eval(equ.node)
                 finally:
                     equ.busy = False
-            raise AsmError(f"'{name}' must be defined before this line (its value decides a "
-                           "size or count)", _at(loc, n.col))
+            raise AsmError(
+                f"'{name}' must be defined before this line (its value decides a size or count)",
+                _at(loc, n.col),
+            )
+
         ev = Evaluator(loc, resolve, lambda: (chunk.size, chunk), lambda: (0, chunk))
         return ev.number(node)
 
@@ -524,14 +596,20 @@ class Assembler:
                 if d is None:
                     if name in ctx.externs:
                         continue
-                    self.errors.add(AsmError(f"'{name}' is declared global but not defined in "
-                                             "this file", loc))
+                    self.errors.add(
+                        AsmError(f"'{name}' is declared global but not defined in this file", loc)
+                    )
                     continue
                 prev = self.global_defs.get(name)
                 if prev is not None:
                     other = prev[1].loc
-                    self.errors.add(AsmError(f"global symbol '{name}' is defined twice (also "
-                                             f"at {other.file}:{other.line})", d.loc))
+                    self.errors.add(
+                        AsmError(
+                            f"global symbol '{name}' is defined twice (also "
+                            f"at {other.file}:{other.line})",
+                            d.loc,
+                        )
+                    )
                     continue
                 self.global_defs[name] = (ctx, d)
         for ctx in self.files:
@@ -570,6 +648,7 @@ class Assembler:
             if v is None:
                 raise AsmError(self._undefined_message(ctx, name, full), _at(loc, n.col))
             return v, None
+
         return resolve
 
     def _value_in(self, ctx: FileCtx, name: str, loc: SourceLoc, n: Node) -> int | None:
@@ -598,8 +677,12 @@ class Assembler:
         equ.busy = True
         try:
             here = equ.here[1].base + equ.here[0]
-            ev = Evaluator(equ.loc, self._resolver(ctx, equ.parent, equ.loc),
-                           lambda: (here, None), lambda: (equ.here[1].base, None))
+            ev = Evaluator(
+                equ.loc,
+                self._resolver(ctx, equ.parent, equ.loc),
+                lambda: (here, None),
+                lambda: (equ.here[1].base, None),
+            )
             equ.value = ev.number(equ.node)
         finally:
             equ.busy = False
@@ -607,16 +690,23 @@ class Assembler:
 
     def _undefined_message(self, ctx: FileCtx, name: str, full: str) -> str:
         if name.startswith("."):
-            return (f"undefined local label '{name}' (looked for '{full}'; local labels belong "
-                    "to the last label without a dot)")
+            return (
+                f"undefined local label '{name}' (looked for '{full}'; local labels belong "
+                "to the last label without a dot)"
+            )
         if name in ctx.externs:
-            return (f"undefined symbol '{name}': declared extern, but no file defines it as "
-                    f"global (built in: {', '.join(LIBM)})")
+            return (
+                f"undefined symbol '{name}': declared extern, but no file defines it as "
+                f"global (built in: {', '.join(LIBM)})"
+            )
         for other in self.files:
             if other is not ctx and (name in other.labels or name in other.equs):
-                hint = (f"; add 'extern {name}' here" if name in other.globals else
-                        f"; it is in {other.name}: add 'global {name}' there and "
-                        f"'extern {name}' here")
+                hint = (
+                    f"; add 'extern {name}' here"
+                    if name in other.globals
+                    else f"; it is in {other.name}: add 'global {name}' there and "
+                    f"'extern {name}' here"
+                )
                 return f"undefined symbol '{name}'{hint}"
         if name in LIBM:
             return f"undefined symbol '{name}' (add 'extern {name}' to use the built-in libm)"
@@ -647,12 +737,13 @@ class Assembler:
                             rows.append(Row(item.loc, addr, INSN_SIZE, sec, insn))
                         elif isinstance(item, DataItem):
                             raw = self._encode_data(ctx, item, addr)
-                            blob[addr - start:addr - start + len(raw)] = raw
+                            blob[addr - start : addr - start + len(raw)] = raw
                             rows.append(Row(item.loc, addr, len(raw), sec, None))
                         else:
                             if sec != ".bss":
-                                blob[addr - start:addr - start + item.size] = \
+                                blob[addr - start : addr - start + item.size] = (
                                     bytes([item.fill]) * item.size
+                                )
                             rows.append(Row(item.loc, addr, item.size, sec, None))
                     except AsmError as e:
                         self.errors.add(e)
@@ -671,9 +762,17 @@ class Assembler:
         symbols = self._symbols()
         self.errors.raise_if_any()
         entry = self._entry(symbols, insns)
-        return Image(sections, insns, symbols, entry, sources=self.sources,
-                     defines=dict(self.defines), files=[f.name for f in self.files],
-                     warnings=self.warnings, rows=rows)
+        return Image(
+            sections,
+            insns,
+            symbols,
+            entry,
+            sources=self.sources,
+            defines=dict(self.defines),
+            files=[f.name for f in self.files],
+            warnings=self.warnings,
+            rows=rows,
+        )
 
     def _symbols(self) -> dict[str, Symbol]:
         out: dict[str, Symbol] = {}
@@ -686,8 +785,14 @@ class Assembler:
                 for k, lab in enumerate(labs):
                     nxt = labs[k + 1].offset if k + 1 < len(labs) else lab.chunk.size
                     is_global = lab.name in ctx.globals
-                    sym = Symbol(lab.name, lab.chunk.base + lab.offset, lab.chunk.section,
-                                 is_global, lab.loc, nxt - lab.offset)
+                    sym = Symbol(
+                        lab.name,
+                        lab.chunk.base + lab.offset,
+                        lab.chunk.section,
+                        is_global,
+                        lab.loc,
+                        nxt - lab.offset,
+                    )
                     self._add_symbol(out, ctx, sym)
             for equ in ctx.equs.values():
                 try:
@@ -695,8 +800,9 @@ class Assembler:
                 except AsmError as e:
                     self.errors.add(e)
                     continue
-                self._add_symbol(out, ctx, Symbol(equ.name, v & M64, None,
-                                                  equ.name in ctx.globals, equ.loc))
+                self._add_symbol(
+                    out, ctx, Symbol(equ.name, v & M64, None, equ.name in ctx.globals, equ.loc)
+                )
         for name, addr in self.stubs.items():
             if name not in out:
                 out[name] = Symbol(name, addr, ".text", True, None, INSN_SIZE)
@@ -706,7 +812,7 @@ class Assembler:
     def _add_symbol(out: dict[str, Symbol], ctx: FileCtx, sym: Symbol) -> None:
         if sym.name in out and not sym.is_global:
             sym.name = f"{os.path.basename(ctx.name)}:{sym.name}"
-        elif sym.name in out:           # a global wins the plain name
+        elif sym.name in out:  # a global wins the plain name
             old = out.pop(sym.name)
             old.name = f"{os.path.basename(old.loc.file) if old.loc else '?'}:{old.name}"
             out[old.name] = old
@@ -718,18 +824,22 @@ class Assembler:
         start = symbols.get("_start")
         if start is not None and start.section == ".text":
             if not start.is_global:
-                self.warnings.append("warning: _start is not declared global (ld would not "
-                                     "find it); add 'global _start'")
+                self.warnings.append(
+                    "warning: _start is not declared global (ld would not "
+                    "find it); add 'global _start'"
+                )
             return start.value
-        self.warnings.append("warning: no _start label: execution starts at the beginning of "
-                             ".text, as ld does (add 'global _start' and a '_start:' label)")
+        self.warnings.append(
+            "warning: no _start label: execution starts at the beginning of "
+            ".text, as ld does (add 'global _start' and a '_start:' label)"
+        )
         return insns[0].addr
 
     # ---- instructions ----------------------------------------------------------------
     def _encode_insn(self, ctx: FileCtx, item: InsnItem, addr: int) -> Insn:
         loc = item.loc
         d = lookup(item.mnemonic.text)
-        assert d is not None                # pass 1 checked the mnemonic
+        assert d is not None  # pass 1 checked the mnemonic
         ev_here = (addr, None)
         ops: list[Operand] = []
         for group in item.operands:
@@ -745,32 +855,57 @@ class Assembler:
         imms = [i for i, o in enumerate(ops) if isinstance(o, Imm)]
         if imms:
             k = imms[-1]
-            sizes = sorted({f.types[k].size for f in d.forms if len(f.types) == len(ops)
-                            and "imm" in f.types[k].kinds
-                            and all(operand_fits(t, o, f) for j, (t, o) in enumerate(zip(f.types, ops))
-                                    if j != k)})
+            sizes = sorted(
+                {
+                    f.types[k].size
+                    for f in d.forms
+                    if len(f.types) == len(ops)
+                    and "imm" in f.types[k].kinds
+                    and all(
+                        operand_fits(t, o, f)
+                        for j, (t, o) in enumerate(zip(f.types, ops))
+                        if j != k
+                    )
+                }
+            )
             if sizes:
-                v = ops[k].value        # type: ignore[union-attr]  # an Imm (see imms)
-                widest = f"imm{sizes[-1]}" + (" (sign-extended to 64 bits)"
-                                              if sizes[-1] == 32 and any(
-                                                  isinstance(o, (Reg, Mem)) and o.size == 64
-                                                  for o in ops) else "")
-                hint = ("; load a larger value into a register first (mov r64, imm64)"
-                        if sizes[-1] == 32 else "")
-                return (f"immediate {v} ({v & M64:#x}) does not fit: {d.mnemonic} takes at most "
-                        f"{widest} here{hint}")
+                v = ops[k].value  # type: ignore[union-attr]  # an Imm (see imms)
+                widest = f"imm{sizes[-1]}" + (
+                    " (sign-extended to 64 bits)"
+                    if sizes[-1] == 32
+                    and any(isinstance(o, (Reg, Mem)) and o.size == 64 for o in ops)
+                    else ""
+                )
+                hint = (
+                    "; load a larger value into a register first (mov r64, imm64)"
+                    if sizes[-1] == 32
+                    else ""
+                )
+                return (
+                    f"immediate {v} ({v & M64:#x}) does not fit: {d.mnemonic} takes at most "
+                    f"{widest} here{hint}"
+                )
         regs = [o for o in ops if isinstance(o, Reg) and o.kind == "gpr"]
         mems = [o for o in ops if isinstance(o, Mem) and o.size]
-        if d.mnemonic not in ("movzx", "movsx", "movsxd", "movd", "movq") and \
-                not msg.startswith("operation size"):
+        if d.mnemonic not in ("movzx", "movsx", "movsxd", "movd", "movq") and not msg.startswith(
+            "operation size"
+        ):
             widths = {r.size for r in regs} | {m.size for m in mems}
-            if len(regs) + len(mems) >= 2 and len(widths) > 1 and all(
+            if (
+                len(regs) + len(mems) >= 2
+                and len(widths) > 1
+                and all(
                     len({t.size for t in f.types if "gpr" in t.kinds or "mem" in t.kinds}) <= 1
-                    for f in d.forms):
-                parts = [f"{o.name} is {o.size}-bit" if isinstance(o, Reg) else
-                         f"the memory operand is {o.size}-bit" for o in ops
-                         if isinstance(o, (Reg, Mem)) and (not isinstance(o, Reg) or
-                                                          o.kind == "gpr")]
+                    for f in d.forms
+                )
+            ):
+                parts = [
+                    f"{o.name} is {o.size}-bit"
+                    if isinstance(o, Reg)
+                    else f"the memory operand is {o.size}-bit"
+                    for o in ops
+                    if isinstance(o, (Reg, Mem)) and (not isinstance(o, Reg) or o.kind == "gpr")
+                ]
                 return f"operand size mismatch: {', '.join(parts)}"
         return msg
 
@@ -779,15 +914,24 @@ class Assembler:
         if not high:
             return
         for o in ops:
-            if isinstance(o, Reg) and o.kind == "gpr" and not o.high8 and (
-                    o.num >= 8 or o.size == 64 or o.name in ("spl", "bpl", "sil", "dil")):
-                raise AsmError(f"{high[0].name} cannot be used together with {o.name} in one "
-                               "instruction (x86-64 encoding limit: no ah/bh/ch/dh with "
-                               "REX registers)", loc)
-            if isinstance(o, Mem) and any(r is not None and r.num >= 8
-                                          for r in (o.base, o.index)):
-                raise AsmError(f"{high[0].name} cannot be used with r8-r15 in the address "
-                               "(x86-64 encoding limit)", loc)
+            if (
+                isinstance(o, Reg)
+                and o.kind == "gpr"
+                and not o.high8
+                and (o.num >= 8 or o.size == 64 or o.name in ("spl", "bpl", "sil", "dil"))
+            ):
+                raise AsmError(
+                    f"{high[0].name} cannot be used together with {o.name} in one "
+                    "instruction (x86-64 encoding limit: no ah/bh/ch/dh with "
+                    "REX registers)",
+                    loc,
+                )
+            if isinstance(o, Mem) and any(r is not None and r.num >= 8 for r in (o.base, o.index)):
+                raise AsmError(
+                    f"{high[0].name} cannot be used with r8-r15 in the address "
+                    "(x86-64 encoding limit)",
+                    loc,
+                )
 
     def _operand(self, ctx: FileCtx, item: InsnItem, toks: list[Token], here, d) -> Operand:
         loc = item.loc
@@ -802,8 +946,10 @@ class Assembler:
                     size = SIZE_KEYWORDS[w]
                     i += 1
                     if i < len(toks) and toks[i].is_id("ptr"):
-                        raise AsmError("NASM does not use PTR: write dword [x], not "
-                                       "dword ptr [x]", _at(loc, toks[i].col))
+                        raise AsmError(
+                            "NASM does not use PTR: write dword [x], not dword ptr [x]",
+                            _at(loc, toks[i].col),
+                        )
                     continue
                 if w in ("strict", "near", "short") and i + 1 < len(toks):
                     i += 1
@@ -815,39 +961,56 @@ class Assembler:
         first = body[0]
         if first.is_op("["):
             if not body[-1].is_op("]"):
-                raise AsmError("missing ']' at the end of the memory operand",
-                               _at(loc, body[-1].col))
+                raise AsmError(
+                    "missing ']' at the end of the memory operand", _at(loc, body[-1].col)
+                )
             return self._memory(ctx, item, body[1:-1], size, first.col, here)
         if len(body) == 1 and first.kind == "id" and first.value != "escaped":
             reg = register(first.text)
             if reg is not None:
                 if size is not None and size != reg.size:
-                    raise AsmError(f"size mismatch: {reg.name} is {reg.size}-bit, not "
-                                   f"{_size_name(size)}", _at(loc, first.col))
+                    raise AsmError(
+                        f"size mismatch: {reg.name} is {reg.size}-bit, not {_size_name(size)}",
+                        _at(loc, first.col),
+                    )
                 return reg
         for t in body:
             if t.kind == "id" and t.value != "escaped" and register(t.text) is not None:
-                raise AsmError(f"register {t.text} cannot be part of an expression here "
-                               "(memory operands use brackets: [rdi + 8])", _at(loc, t.col))
+                raise AsmError(
+                    f"register {t.text} cannot be part of an expression here "
+                    "(memory operands use brackets: [rdi + 8])",
+                    _at(loc, t.col),
+                )
         node = parse_expr(body, loc)
         if node.kind == "float":
-            raise AsmError("a floating-point constant cannot be an instruction operand; use "
-                           "__float32__(...) or __float64__(...) for its bits, or load it from "
-                           "memory", _at(loc, node.col))
-        ev = Evaluator(loc, self._resolver(ctx, item.parent, loc), lambda: here,
-                       lambda: (item.chunk.base, None))
+            raise AsmError(
+                "a floating-point constant cannot be an instruction operand; use "
+                "__float32__(...) or __float64__(...) for its bits, or load it from "
+                "memory",
+                _at(loc, node.col),
+            )
+        ev = Evaluator(
+            loc,
+            self._resolver(ctx, item.parent, loc),
+            lambda: here,
+            lambda: (item.chunk.base, None),
+        )
         value = ev.number(node)
         label = _spell(body) if uses_symbols(node) else None
         return Imm(value, label)
 
-    def _memory(self, ctx: FileCtx, item: InsnItem, toks: list[Token], size: int | None,
-                col: int, here) -> Mem:
+    def _memory(
+        self, ctx: FileCtx, item: InsnItem, toks: list[Token], size: int | None, col: int, here
+    ) -> Mem:
         loc = item.loc
         rel = False
         if not toks:
             raise AsmError("empty memory operand []", _at(loc, col))
-        while toks and toks[0].kind == "id" and toks[0].text.lower() in (
-                "rel", "abs") + tuple(SIZE_KEYWORDS):
+        while (
+            toks
+            and toks[0].kind == "id"
+            and toks[0].text.lower() in ("rel", "abs") + tuple(SIZE_KEYWORDS)
+        ):
             w = toks[0].text.lower()
             if w in SIZE_KEYWORDS:
                 if size is not None and size != SIZE_KEYWORDS[w]:
@@ -861,8 +1024,12 @@ class Assembler:
         if not toks:
             raise AsmError("address expected inside [ ]", _at(loc, col))
         node = parse_expr(toks, loc, allow_regs=True)
-        ev = Evaluator(loc, self._resolver(ctx, item.parent, loc), lambda: here,
-                       lambda: (item.chunk.base, None))
+        ev = Evaluator(
+            loc,
+            self._resolver(ctx, item.parent, loc),
+            lambda: here,
+            lambda: (item.chunk.base, None),
+        )
         terms, rest = linearize(node, ev)
         disp = 0
         for part in rest:
@@ -870,8 +1037,11 @@ class Assembler:
         regs = {r: k for r, k in terms.items() if k}
         for r in regs:
             if r.kind != "gpr" or r.size != 64:
-                raise AsmError(f"{r.name} cannot be used in an address (use 64-bit registers "
-                               "such as rdi, rax, r8)", _at(loc, col))
+                raise AsmError(
+                    f"{r.name} cannot be used in an address (use 64-bit registers "
+                    "such as rdi, rax, r8)",
+                    _at(loc, col),
+                )
         base: Reg | None = None
         index: Reg | None = None
         scale = 1
@@ -879,8 +1049,9 @@ class Assembler:
         if any(k < 0 for _, k in items):
             raise AsmError("a register in an address cannot be subtracted", _at(loc, col))
         if len(items) > 2:
-            raise AsmError("an address can use at most two registers (base + index*scale)",
-                           _at(loc, col))
+            raise AsmError(
+                "an address can use at most two registers (base + index*scale)", _at(loc, col)
+            )
         if len(items) == 1:
             r, k = items[0]
             if k == 1:
@@ -912,8 +1083,7 @@ class Assembler:
         sdisp = disp - (1 << 64) if disp >> 63 else disp
         if not rel and not -(1 << 31) <= sdisp < (1 << 31):
             raise AsmError(f"displacement {sdisp:#x} does not fit in 32 bits", _at(loc, col))
-        return Mem(base, index, scale, sdisp if (base or index) else disp, size, rel,
-                   _spell(toks))
+        return Mem(base, index, scale, sdisp if (base or index) else disp, size, rel, _spell(toks))
 
     # ---- data ---------------------------------------------------------------------------
     def _encode_data(self, ctx: FileCtx, item: DataItem, addr: int) -> bytes:
@@ -934,13 +1104,18 @@ class Assembler:
                     out += bitsv.to_bytes(unit, "little")
                     pos += unit
                     continue
-                ev = Evaluator(item.loc, self._resolver(ctx, item.parent, item.loc),
-                               _const(pos), _const(item.chunk.base))
+                ev = Evaluator(
+                    item.loc,
+                    self._resolver(ctx, item.parent, item.loc),
+                    _const(pos),
+                    _const(item.chunk.base),
+                )
                 n = ev.number(v)
                 bits = unit * 8
                 if bits < 64 and not -(1 << (bits - 1)) <= n < (1 << bits):
-                    raise AsmError(f"value {n} does not fit in {unit} byte(s)",
-                                   _at(item.loc, v.col))
+                    raise AsmError(
+                        f"value {n} does not fit in {unit} byte(s)", _at(item.loc, v.col)
+                    )
                 out += (n & ((1 << bits) - 1)).to_bytes(unit, "little")
                 pos += unit
         return bytes(out)
@@ -960,9 +1135,12 @@ def _read(path: str) -> str:
         return f.read()
 
 
-def assemble(sources, defines: dict[str, str] | None = None,
-             include_paths: list[str] | None = None,
-             overlay: dict[str, str] | None = None) -> Image:
+def assemble(
+    sources,
+    defines: dict[str, str] | None = None,
+    include_paths: list[str] | None = None,
+    overlay: dict[str, str] | None = None,
+) -> Image:
     """Assemble and link sources (paths, or (name, text) pairs) into an Image.
 
     defines are `-D NAME=VALUE` pairs; overlay maps file paths to texts that
@@ -977,5 +1155,7 @@ def assemble(sources, defines: dict[str, str] | None = None,
     except RecursionError:
         raise AsmError("the program is nested too deeply to assemble") from None
     except Exception as e:  # noqa: BLE001 - an assembler bug must not become a traceback
-        raise AsmInternalError(f"internal assembler error ({type(e).__name__}: {e}); "
-                               "please report it with the source that caused it") from e
+        raise AsmInternalError(
+            f"internal assembler error ({type(e).__name__}: {e}); "
+            "please report it with the source that caused it"
+        ) from e

@@ -33,18 +33,32 @@ def wrap(v: int) -> int:
 
 @dataclass(frozen=True)
 class Node:
-    kind: str                  # num sym here base str reg float un bin fn
+    kind: str  # num sym here base str reg float un bin fn
     col: int
-    value: Any = None          # num: int; sym: name; str: bytes; reg: Reg; float: text
+    value: Any = None  # num: int; sym: name; str: bytes; reg: Reg; float: text
     op: str = ""
     args: tuple = ()
 
 
-BINARY_LEVELS = (("||", "^^"), ("&&",), ("==", "!=", "<>", "<", ">", "<=", ">=", "<=>"),
-                 ("|",), ("^",), ("&",), ("<<", ">>", "<<<", ">>>"), ("+", "-"),
-                 ("*", "/", "//", "%", "%%"))
-FUNCTIONS = {"__float32__": 32, "__float64__": 64, "__float16__": 16,
-             "__?float32?__": 32, "__?float64?__": 64, "__?float16?__": 16}
+BINARY_LEVELS = (
+    ("||", "^^"),
+    ("&&",),
+    ("==", "!=", "<>", "<", ">", "<=", ">=", "<=>"),
+    ("|",),
+    ("^",),
+    ("&",),
+    ("<<", ">>", "<<<", ">>>"),
+    ("+", "-"),
+    ("*", "/", "//", "%", "%%"),
+)
+FUNCTIONS = {
+    "__float32__": 32,
+    "__float64__": 64,
+    "__float16__": 16,
+    "__?float32?__": 32,
+    "__?float64?__": 64,
+    "__?float16?__": 16,
+}
 
 
 class Parser:
@@ -56,8 +70,11 @@ class Parser:
 
     def error(self, msg: str, col: int | None = None) -> AsmError:
         if col is None:
-            col = self.t[self.i].col if self.i < len(self.t) else (
-                self.t[-1].col + len(self.t[-1].text) if self.t else 1)
+            col = (
+                self.t[self.i].col
+                if self.i < len(self.t)
+                else (self.t[-1].col + len(self.t[-1].text) if self.t else 1)
+            )
         return AsmError(msg, SourceLoc(self.loc.file, self.loc.line, col, self.loc.text))
 
     def peek(self) -> Token | None:
@@ -138,8 +155,23 @@ class Parser:
                     if not self.allow_regs:
                         raise self.error(f"register {tok.text} is not allowed here", tok.col)
                     return Node("reg", tok.col, reg)
-                if low in ("byte", "word", "dword", "qword", "oword", "xmmword", "tword",
-                           "yword", "rel", "abs", "strict", "ptr", "near", "far", "short"):
+                if low in (
+                    "byte",
+                    "word",
+                    "dword",
+                    "qword",
+                    "oword",
+                    "xmmword",
+                    "tword",
+                    "yword",
+                    "rel",
+                    "abs",
+                    "strict",
+                    "ptr",
+                    "near",
+                    "far",
+                    "short",
+                ):
                     raise self.error(f"'{tok.text}' is not allowed inside an expression", tok.col)
             return Node("sym", tok.col, tok.text)
         raise self.error(f"unexpected '{tok.text}' in expression", tok.col)
@@ -155,15 +187,20 @@ def parse_expr(tokens: list[Token], loc: SourceLoc, allow_regs: bool = False) ->
 
 # ---- evaluation -------------------------------------------------------------------
 
-Value = tuple[int, object]          # (number, base or None)
+Value = tuple[int, object]  # (number, base or None)
 
 
 class Evaluator:
     """Evaluates nodes. resolve(name, node) -> Value; here() -> Value of '$';
     base() -> Value of '$$'."""
 
-    def __init__(self, loc: SourceLoc, resolve: Callable[[str, Node], Value],
-                 here: Callable[[], Value], base: Callable[[], Value]):
+    def __init__(
+        self,
+        loc: SourceLoc,
+        resolve: Callable[[str, Node], Value],
+        here: Callable[[], Value],
+        base: Callable[[], Value],
+    ):
         self.loc, self.resolve, self.here, self.base = loc, resolve, here, base
 
     def error(self, msg: str, node: Node) -> AsmError:
@@ -172,8 +209,11 @@ class Evaluator:
     def number(self, node: Node) -> int:
         v, b = self.eval(node)
         if b is not None:
-            raise self.error("an address is not known yet here (only numbers and "
-                             "differences of labels in one section can be used)", node)
+            raise self.error(
+                "an address is not known yet here (only numbers and "
+                "differences of labels in one section can be used)",
+                node,
+            )
         return v
 
     def eval(self, node: Node) -> Value:
@@ -192,8 +232,11 @@ class Evaluator:
         if k == "base":
             return self.base()
         if k == "float":
-            raise self.error("a floating-point constant is only allowed in dd/dq (or inside "
-                             "__float32__(...) / __float64__(...))", node)
+            raise self.error(
+                "a floating-point constant is only allowed in dd/dq (or inside "
+                "__float32__(...) / __float64__(...))",
+                node,
+            )
         if k == "reg":
             raise self.error(f"register {node.value.name} is not allowed here", node)
         if k == "fn":
@@ -225,8 +268,11 @@ class Evaluator:
             return wrap(lv + rv), lb if lb is not None else rb
         if op == "-":
             if rb is not None and rb != lb:
-                raise self.error("cannot subtract an address from a number or from an address "
-                                 "in another section", node)
+                raise self.error(
+                    "cannot subtract an address from a number or from an address "
+                    "in another section",
+                    node,
+                )
             return wrap(lv - rv), (lb if rb is None else None)
         if lb is not None or rb is not None:
             raise self.error(f"'{op}' cannot be applied to an address (only + and - can)", node)
@@ -300,6 +346,7 @@ def uses_symbols(node: Node) -> list[str]:
 
 # ---- memory operands ---------------------------------------------------------------
 
+
 def linearize(node: Node, ev: Evaluator) -> tuple[dict[Reg, int], list[Node]]:
     """Split an address expression into register terms {reg: coefficient}
     and the register-free rest, as a list of (sign-carrying) nodes to sum."""
@@ -333,8 +380,11 @@ def linearize(node: Node, ev: Evaluator) -> tuple[dict[Reg, int], list[Node]]:
                 raise ev.error("scale a single register, e.g. [rdi + rcx*4]", n)
             regs[reg_side.value] = regs.get(reg_side.value, 0) + sign * k
             return
-        raise ev.error("an address is base + index*scale + displacement; "
-                       f"'{n.op or n.kind}' cannot be used with registers", n)
+        raise ev.error(
+            "an address is base + index*scale + displacement; "
+            f"'{n.op or n.kind}' cannot be used with registers",
+            n,
+        )
 
     walk(node, 1)
     return regs, rest

@@ -12,9 +12,16 @@ from fractions import Fraction
 
 # (exponent bits, fraction bits) of the IEEE binary formats
 FORMATS = {16: (5, 10), 32: (8, 23), 64: (11, 52)}
-SPECIALS = {"__infinity__": "inf", "__?infinity?__": "inf", "__qnan__": "qnan",
-            "__?qnan?__": "qnan", "__snan__": "snan", "__?snan?__": "snan",
-            "__float_inf__": "inf", "__float_qnan__": "qnan"}
+SPECIALS = {
+    "__infinity__": "inf",
+    "__?infinity?__": "inf",
+    "__qnan__": "qnan",
+    "__?qnan?__": "qnan",
+    "__snan__": "snan",
+    "__?snan?__": "snan",
+    "__float_inf__": "inf",
+    "__float_qnan__": "qnan",
+}
 
 
 class FloatError(ValueError):
@@ -53,7 +60,7 @@ def bits(text: str, width: int, negative: bool = False) -> int:
             v = (emax << fbits) | 1
         return v | (sign if negative else 0)
     v = round_fraction(_parse(text), ebits, fbits, width)
-    return v ^ sign if negative else v         # -0.0 keeps its sign
+    return v ^ sign if negative else v  # -0.0 keeps its sign
 
 
 def round_fraction(value: Fraction, ebits: int, fbits: int, width: int) -> int:
@@ -69,17 +76,17 @@ def round_fraction(value: Fraction, ebits: int, fbits: int, width: int) -> int:
         e -= 1
     elif Fraction(2) ** (e + 1) <= a:
         e += 1
-    e = max(e, emin)                           # denormals share the minimum exponent
+    e = max(e, emin)  # denormals share the minimum exponent
     scaled = a / (Fraction(2) ** (e - fbits))  # significand as a real number of fbits+1 bits
     q, r = divmod(scaled.numerator, scaled.denominator)
     half = Fraction(r, scaled.denominator)
     if half > Fraction(1, 2) or (half == Fraction(1, 2) and q & 1):
         q += 1
-    if q >> (fbits + 1):                       # rounding carried into a new bit
+    if q >> (fbits + 1):  # rounding carried into a new bit
         q >>= 1
         e += 1
-    if e > bias:                               # overflow: infinity
+    if e > bias:  # overflow: infinity
         return sign | (((1 << ebits) - 1) << fbits)
-    if q >> fbits == 0:                        # denormal (or rounded to zero)
+    if q >> fbits == 0:  # denormal (or rounded to zero)
         return sign | q
     return sign | ((e + bias) << fbits) | (q & ((1 << fbits) - 1))

@@ -19,10 +19,10 @@ from ..errors import AsmError, SourceLoc
 
 @dataclass(frozen=True)
 class Token:
-    kind: str          # 'id' 'num' 'float' 'str' 'op'
-    text: str          # as written (for 'str': the decoded text is in value)
-    col: int           # 1-based column in the source line
-    value: Any = None      # int for 'num', bytes for 'str', 'escaped' for $name
+    kind: str  # 'id' 'num' 'float' 'str' 'op'
+    text: str  # as written (for 'str': the decoded text is in value)
+    col: int  # 1-based column in the source line
+    value: Any = None  # int for 'num', bytes for 'str', 'escaped' for $name
 
     def is_op(self, *ops: str) -> bool:
         return self.kind == "op" and self.text in ops
@@ -34,13 +34,62 @@ class Token:
 _DIGITS = "0123456789"
 _ID_START = re.compile(r"[A-Za-z_.?@$]")
 _ID_CHARS = re.compile(r"[A-Za-z0-9_.?@$#~]*")
-_NUMBER = re.compile(r"(?:\$[0-9][0-9A-Fa-f_]*)|(?:[0-9][0-9A-Za-z_]*(?:\.[0-9A-Za-z_]*)?"
-                     r"(?:(?<=[eEpP])[+-][0-9_]+)?)")
-_OPS = ("<<<", ">>>", "<=>", "<<", ">>", "//", "%%", "==", "!=", "<>", "<=", ">=", "&&", "||",
-        "^^", "[", "]", "(", ")", ",", ":", "+", "-", "*", "/", "%", "&", "|", "^", "~", "!",
-        "<", ">", "=")
-_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "a": 7, "b": 8, "f": 12, "v": 11, "e": 27,
-            "\\": 92, "'": 39, '"': 34, "`": 96, "?": 63}
+_NUMBER = re.compile(
+    r"(?:\$[0-9][0-9A-Fa-f_]*)|(?:[0-9][0-9A-Za-z_]*(?:\.[0-9A-Za-z_]*)?"
+    r"(?:(?<=[eEpP])[+-][0-9_]+)?)"
+)
+_OPS = (
+    "<<<",
+    ">>>",
+    "<=>",
+    "<<",
+    ">>",
+    "//",
+    "%%",
+    "==",
+    "!=",
+    "<>",
+    "<=",
+    ">=",
+    "&&",
+    "||",
+    "^^",
+    "[",
+    "]",
+    "(",
+    ")",
+    ",",
+    ":",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "&",
+    "|",
+    "^",
+    "~",
+    "!",
+    "<",
+    ">",
+    "=",
+)
+_ESCAPES = {
+    "n": 10,
+    "t": 9,
+    "r": 13,
+    "0": 0,
+    "a": 7,
+    "b": 8,
+    "f": 12,
+    "v": 11,
+    "e": 27,
+    "\\": 92,
+    "'": 39,
+    '"': 34,
+    "`": 96,
+    "?": 63,
+}
 
 
 def parse_int(text: str) -> int | None:
@@ -95,25 +144,27 @@ def _backquote(body: str, loc: SourceLoc, col: int) -> bytes:
             break
         e = body[i]
         if e in "xX":
-            hexd = re.match(r"[0-9A-Fa-f]{1,2}", body[i + 1:])
+            hexd = re.match(r"[0-9A-Fa-f]{1,2}", body[i + 1 :])
             if not hexd:
                 raise AsmError("\\x needs hex digits", _at(loc, col))
             out.append(int(hexd.group(), 16))
             i += 1 + len(hexd.group())
         elif e in "01234567":
-            octal = body[i:i + 3]
-            octal = octal[:next((k for k, c in enumerate(octal) if c not in "01234567"),
-                                len(octal))]
+            octal = body[i : i + 3]
+            octal = octal[
+                : next((k for k, c in enumerate(octal) if c not in "01234567"), len(octal))
+            ]
             out.append(int(octal, 8) & 255)
             i += len(octal)
         elif e in "uU":
             n = 4 if e == "u" else 8
-            digits = body[i + 1:i + 1 + n]
+            digits = body[i + 1 : i + 1 + n]
             try:
                 out += chr(int(digits, 16)).encode()
             except (ValueError, UnicodeEncodeError):
-                raise AsmError(f"\\{e} needs {n} hex digits of a valid code point",
-                               _at(loc, col)) from None
+                raise AsmError(
+                    f"\\{e} needs {n} hex digits of a valid code point", _at(loc, col)
+                ) from None
             i += 1 + n
         elif e in _ESCAPES:
             out.append(_ESCAPES[e])
@@ -164,14 +215,14 @@ def tokenize(text: str, loc: SourceLoc, col0: int = 1) -> list[Token]:
                 j += 2 if (ch == "`" and text[j] == "\\") else 1
             if j >= n:
                 raise AsmError("unterminated string (missing closing quote)", _at(loc, col))
-            body = text[i + 1:j]
+            body = text[i + 1 : j]
             value = _backquote(body, loc, col) if ch == "`" else body.encode("utf-8")
-            out.append(Token("str", text[i:j + 1], col, value))
+            out.append(Token("str", text[i : j + 1], col, value))
             i = j + 1
             continue
         if ch in _DIGITS or (ch == "$" and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER.match(text, i)
-            assert m is not None            # starts with a digit (or $digit): always matches
+            assert m is not None  # starts with a digit (or $digit): always matches
             word = m.group()
             if is_float_literal(word):
                 out.append(Token("float", word, col))
@@ -184,24 +235,31 @@ def tokenize(text: str, loc: SourceLoc, col0: int = 1) -> list[Token]:
             continue
         if _ID_START.match(ch):
             m = _ID_CHARS.match(text, i + 1)
-            assert m is not None            # '*' pattern: always matches
-            word = text[i:m.end()]
+            assert m is not None  # '*' pattern: always matches
+            word = text[i : m.end()]
             if word.startswith("$") and len(word) > 1 and word not in ("$$",):
-                if word[1] == "$":                  # '$$' followed by text: section start, then id
+                if word[1] == "$":  # '$$' followed by text: section start, then id
                     out.append(Token("id", "$$", col))
                     i += 2
                     continue
-                word = word[1:]                     # $name: a symbol named like a keyword
+                word = word[1:]  # $name: a symbol named like a keyword
                 out.append(Token("id", word, col, "escaped"))
                 i = m.end()
                 continue
             out.append(Token("id", word, col))
             i = m.end()
             continue
-        if ch == "%" and i + 1 < n and (text[i + 1].isalpha() or text[i + 1] == "%" and
-                                        i + 2 < n and text[i + 2].isalpha()):
-            raise AsmError(f"unexpected '{text[i:].split()[0]}' (preprocessor directives must "
-                           "start a line)", _at(loc, col))
+        if (
+            ch == "%"
+            and i + 1 < n
+            and (
+                text[i + 1].isalpha() or text[i + 1] == "%" and i + 2 < n and text[i + 2].isalpha()
+            )
+        ):
+            raise AsmError(
+                f"unexpected '{text[i:].split()[0]}' (preprocessor directives must start a line)",
+                _at(loc, col),
+            )
         for op in _OPS:
             if text.startswith(op, i):
                 out.append(Token("op", op, col))

@@ -16,7 +16,7 @@ def _section_bytes(image: Image, addr: int, size: int, section: str) -> bytes:
     if section == ".bss" or not sec.data:
         return b""
     off = addr - sec.addr
-    return bytes(sec.data[off:off + min(size, 8)])
+    return bytes(sec.data[off : off + min(size, 8)])
 
 
 def listing(image: Image) -> str:
@@ -26,8 +26,10 @@ def listing(image: Image) -> str:
         by_file.setdefault(row.loc.file, []).append(row)
     for file, rows in by_file.items():
         out.append(f"; ---- {file} " + "-" * max(0, 60 - len(file)))
-        out.append(f";{'address':>8}  {'assembled as (instruction or first bytes)':<34}"
-                   f" {'line':>5}  source")
+        out.append(
+            f";{'address':>8}  {'assembled as (instruction or first bytes)':<34}"
+            f" {'line':>5}  source"
+        )
         rows.sort(key=lambda r: (r.loc.line, r.addr))
         last_line = None
         for row in rows:

@@ -23,35 +23,56 @@ from .lexer import Token, strip_comment, tokenize
 
 MAX_INCLUDE_DEPTH = 32
 MAX_EXPANSION = 10_000
-SUPPORTED = ("%define", "%xdefine", "%undef", "%assign", "%ifdef", "%ifndef", "%if",
-             "%elifdef", "%elifndef", "%elif", "%else", "%endif", "%include", "%error",
-             "%warning")
+SUPPORTED = (
+    "%define",
+    "%xdefine",
+    "%undef",
+    "%assign",
+    "%ifdef",
+    "%ifndef",
+    "%if",
+    "%elifdef",
+    "%elifndef",
+    "%elif",
+    "%else",
+    "%endif",
+    "%include",
+    "%error",
+    "%warning",
+)
 
 
 @dataclass
 class Line:
-    loc: SourceLoc            # file, line, column 1, the source text
+    loc: SourceLoc  # file, line, column 1, the source text
     tokens: list[Token]
 
 
 @dataclass
 class Define:
-    params: tuple[str, ...] | None     # None: object-like
-    body: str                          # replacement text
+    params: tuple[str, ...] | None  # None: object-like
+    body: str  # replacement text
     loc: SourceLoc | None
 
 
 class Preprocessor:
-    def __init__(self, defines: dict[str, str], include_paths: list[str],
-                 read_file, warnings: list[str], exists=os.path.isfile):
+    def __init__(
+        self,
+        defines: dict[str, str],
+        include_paths: list[str],
+        read_file,
+        warnings: list[str],
+        exists=os.path.isfile,
+    ):
         self.defines: dict[str, Define] = {
-            k: Define(None, str(v), None) for k, v in defines.items()}
+            k: Define(None, str(v), None) for k, v in defines.items()
+        }
         self.include_paths = include_paths
-        self.read_file = read_file            # path -> text (raises OSError)
-        self.exists = exists                  # path -> bool
+        self.read_file = read_file  # path -> text (raises OSError)
+        self.exists = exists  # path -> bool
         self.sources: dict[str, list[str]] = {}
         self.warnings = warnings
-        self.errors: list[AsmError] = []      # one per bad line; the file goes on
+        self.errors: list[AsmError] = []  # one per bad line; the file goes on
         self.out: list[Line] = []
 
     # ---- files ---------------------------------------------------------------
@@ -87,13 +108,13 @@ class Preprocessor:
             raw = lines[i]
             i += 1
             body = strip_comment(raw)
-            while body.rstrip().endswith("\\") and i < len(lines):   # line continuation
+            while body.rstrip().endswith("\\") and i < len(lines):  # line continuation
                 body = body.rstrip()[:-1] + " " + strip_comment(lines[i])
                 i += 1
             loc = SourceLoc(name, start + 1, 1, raw)
             try:
                 self._line(body, loc, conds, depth)
-            except AsmError as e:       # report it, go on with the next line
+            except AsmError as e:  # report it, go on with the next line
                 self.errors.append(e)
                 if len(self.errors) >= 20:
                     return
@@ -119,8 +140,17 @@ class Preprocessor:
         self.out.append(Line(loc, self.expand(tokens, loc)))
 
     # ---- directives ------------------------------------------------------------
-    def _directive(self, d: str, rest: str, rest_col: int, loc: SourceLoc, col: int,
-                   conds: list[list], active: bool, depth: int) -> None:
+    def _directive(
+        self,
+        d: str,
+        rest: str,
+        rest_col: int,
+        loc: SourceLoc,
+        col: int,
+        conds: list[list],
+        active: bool,
+        depth: int,
+    ) -> None:
         at = SourceLoc(loc.file, loc.line, col, loc.text)
         rest_stripped = rest.strip()
         rcol = rest_col + (len(rest) - len(rest.lstrip()))
@@ -175,15 +205,17 @@ class Preprocessor:
         if d == "%include":
             toks = tokenize(rest, loc, rest_col)
             if len(toks) != 1 or toks[0].kind != "str":
-                raise AsmError('%include needs a quoted file name: %include "file.inc"',
-                               arg_loc())
+                raise AsmError('%include needs a quoted file name: %include "file.inc"', arg_loc())
             target = toks[0].value.decode()
             path = self._find_include(target, loc.file)
             if path is None:
-                raise AsmError(f"cannot find include file '{target}' (looked next to "
-                               f"{os.path.basename(loc.file)}"
-                               + (", in " + ", ".join(self.include_paths) if self.include_paths
-                                  else "") + " and in the current directory)", arg_loc())
+                raise AsmError(
+                    f"cannot find include file '{target}' (looked next to "
+                    f"{os.path.basename(loc.file)}"
+                    + (", in " + ", ".join(self.include_paths) if self.include_paths else "")
+                    + " and in the current directory)",
+                    arg_loc(),
+                )
             if depth >= MAX_INCLUDE_DEPTH:
                 raise AsmError("%include nested too deeply (does a file include itself?)", at)
             try:
@@ -195,22 +227,38 @@ class Preprocessor:
         if d == "%error":
             raise AsmError(_message_text(rest_stripped) or "%error", at)
         if d == "%warning":
-            self.warnings.append(f"{loc.file}:{loc.line}: warning: "
-                                 f"{_message_text(rest_stripped)}")
+            self.warnings.append(f"{loc.file}:{loc.line}: warning: {_message_text(rest_stripped)}")
             return
-        if d in ("%macro", "%imacro", "%endmacro", "%rep", "%endrep", "%rotate", "%local",
-                 "%push", "%pop", "%strlen", "%substr", "%defstr"):
-            raise AsmError(f"{d} is not supported by the mnist-vm assembler (supported: "
-                           f"{', '.join(SUPPORTED)})", at)
-        raise AsmError(f"unknown preprocessor directive '{d}' (supported: "
-                       f"{', '.join(SUPPORTED)})", at)
+        if d in (
+            "%macro",
+            "%imacro",
+            "%endmacro",
+            "%rep",
+            "%endrep",
+            "%rotate",
+            "%local",
+            "%push",
+            "%pop",
+            "%strlen",
+            "%substr",
+            "%defstr",
+        ):
+            raise AsmError(
+                f"{d} is not supported by the mnist-vm assembler (supported: "
+                f"{', '.join(SUPPORTED)})",
+                at,
+            )
+        raise AsmError(
+            f"unknown preprocessor directive '{d}' (supported: {', '.join(SUPPORTED)})", at
+        )
 
     def _condition(self, kind: str, rest: str, col: int, loc: SourceLoc) -> bool:
         if kind in ("ifdef", "ifndef"):
             names = rest.split()
             if len(names) != 1 or not _is_name(names[0]):
-                raise AsmError(f"%{kind} needs one name", SourceLoc(loc.file, loc.line, col,
-                                                                  loc.text))
+                raise AsmError(
+                    f"%{kind} needs one name", SourceLoc(loc.file, loc.line, col, loc.text)
+                )
             defined = names[0] in self.defines
             return defined if kind == "ifdef" else not defined
         return self._number(rest, col, loc) != 0
@@ -222,13 +270,18 @@ class Preprocessor:
         node = parse_expr(toks, loc)
 
         def no_symbols(name, node):
-            raise AsmError(f"'{name}' is not a define; preprocessor expressions use only numbers "
-                           "and %define'd names",
-                           SourceLoc(loc.file, loc.line, node.col, loc.text))
+            raise AsmError(
+                f"'{name}' is not a define; preprocessor expressions use only numbers "
+                "and %define'd names",
+                SourceLoc(loc.file, loc.line, node.col, loc.text),
+            )
 
         def no_here():
-            raise AsmError("$ cannot be used in a preprocessor expression",
-                           SourceLoc(loc.file, loc.line, col, loc.text))
+            raise AsmError(
+                "$ cannot be used in a preprocessor expression",
+                SourceLoc(loc.file, loc.line, col, loc.text),
+            )
+
         return Evaluator(loc, no_symbols, no_here, no_here).number(node)
 
     def _define(self, rest: str, rest_col: int, loc: SourceLoc, expand_now: bool) -> None:
@@ -239,20 +292,26 @@ class Preprocessor:
             i += 1
         name = text[:i]
         if not _is_name(name):
-            raise AsmError("%define needs a name: %define NAME value",
-                           SourceLoc(loc.file, loc.line, col, loc.text))
+            raise AsmError(
+                "%define needs a name: %define NAME value",
+                SourceLoc(loc.file, loc.line, col, loc.text),
+            )
         params = None
         body = text[i:]
         if body.startswith("("):
             close = body.find(")")
             if close < 0:
-                raise AsmError("missing ')' in the parameter list",
-                               SourceLoc(loc.file, loc.line, col + i, loc.text))
+                raise AsmError(
+                    "missing ')' in the parameter list",
+                    SourceLoc(loc.file, loc.line, col + i, loc.text),
+                )
             params = tuple(p.strip() for p in body[1:close].split(",") if p.strip())
             if not all(_is_name(p) for p in params):
-                raise AsmError("macro parameters must be names",
-                               SourceLoc(loc.file, loc.line, col + i, loc.text))
-            body = body[close + 1:]
+                raise AsmError(
+                    "macro parameters must be names",
+                    SourceLoc(loc.file, loc.line, col + i, loc.text),
+                )
+            body = body[close + 1 :]
         body = body.strip()
         if expand_now and body:
             toks = self.expand(tokenize(body, loc, col), loc)
@@ -260,8 +319,13 @@ class Preprocessor:
         self.defines[name] = Define(params, body, loc)
 
     # ---- expansion -------------------------------------------------------------------
-    def expand(self, tokens: list[Token], loc: SourceLoc, active: frozenset = frozenset(),
-               budget: list | None = None) -> list[Token]:
+    def expand(
+        self,
+        tokens: list[Token],
+        loc: SourceLoc,
+        active: frozenset = frozenset(),
+        budget: list | None = None,
+    ) -> list[Token]:
         if budget is None:
             budget = [MAX_EXPANSION]
         out: list[Token] = []
@@ -275,39 +339,49 @@ class Preprocessor:
                 continue
             budget[0] -= 1
             if budget[0] < 0:
-                raise AsmError(f"define '{t.text}' expands without end",
-                               SourceLoc(loc.file, loc.line, t.col, loc.text))
+                raise AsmError(
+                    f"define '{t.text}' expands without end",
+                    SourceLoc(loc.file, loc.line, t.col, loc.text),
+                )
             i += 1
             body = d.body
             if d.params is not None:
                 if i >= len(tokens) or not tokens[i].is_op("("):
-                    out.append(t)      # a function-like define used without arguments
+                    out.append(t)  # a function-like define used without arguments
                     continue
                 args, i = _macro_args(tokens, i, loc)
                 if len(args) != len(d.params):
-                    raise AsmError(f"'{t.text}' takes {len(d.params)} argument(s), "
-                                   f"got {len(args)}",
-                                   SourceLoc(loc.file, loc.line, t.col, loc.text))
+                    raise AsmError(
+                        f"'{t.text}' takes {len(d.params)} argument(s), got {len(args)}",
+                        SourceLoc(loc.file, loc.line, t.col, loc.text),
+                    )
                 try:
                     body_toks = tokenize(body, loc, t.col)
                 except AsmError as e:
-                    raise AsmError(f"in the expansion of '{t.text}': {e.message}",
-                                   SourceLoc(loc.file, loc.line, t.col, loc.text)) from None
+                    raise AsmError(
+                        f"in the expansion of '{t.text}': {e.message}",
+                        SourceLoc(loc.file, loc.line, t.col, loc.text),
+                    ) from None
                 sub: list[Token] = []
                 for bt in body_toks:
                     if bt.kind == "id" and bt.text in d.params:
-                        sub += [Token(a.kind, a.text, t.col, a.value)
-                                for a in args[d.params.index(bt.text)]]
+                        sub += [
+                            Token(a.kind, a.text, t.col, a.value)
+                            for a in args[d.params.index(bt.text)]
+                        ]
                     else:
                         sub.append(Token(bt.kind, bt.text, t.col, bt.value))
                 new = sub
             else:
                 try:
-                    new = [Token(b.kind, b.text, t.col, b.value)
-                           for b in tokenize(body, loc, t.col)]
+                    new = [
+                        Token(b.kind, b.text, t.col, b.value) for b in tokenize(body, loc, t.col)
+                    ]
                 except AsmError as e:
-                    raise AsmError(f"in the expansion of '{t.text}': {e.message}",
-                                   SourceLoc(loc.file, loc.line, t.col, loc.text)) from None
+                    raise AsmError(
+                        f"in the expansion of '{t.text}': {e.message}",
+                        SourceLoc(loc.file, loc.line, t.col, loc.text),
+                    ) from None
             out += self.expand(new, loc, active | {t.text}, budget)
         return out
 
@@ -331,13 +405,17 @@ def _macro_args(tokens: list[Token], i: int, loc: SourceLoc) -> tuple[list[list[
             continue
         args[-1].append(t)
         i += 1
-    raise AsmError("missing ')' after the macro arguments",
-                   SourceLoc(loc.file, loc.line, start.col, loc.text))
+    raise AsmError(
+        "missing ')' after the macro arguments", SourceLoc(loc.file, loc.line, start.col, loc.text)
+    )
 
 
 def _is_name(s: str) -> bool:
-    return bool(s) and (s[0].isalpha() or s[0] in "_.?@$") and all(
-        c.isalnum() or c in "_.?@$#~" for c in s)
+    return (
+        bool(s)
+        and (s[0].isalpha() or s[0] in "_.?@$")
+        and all(c.isalnum() or c in "_.?@$#~" for c in s)
+    )
 
 
 def _spell(t: Token) -> str:

@@ -18,7 +18,7 @@ ADD, ADC, SUB, SBB, LOGIC, INC, DEC, RAW = range(8)
 KIND_NAMES = ("add", "adc", "sub", "sbb", "logic", "inc", "dec", "raw")
 
 CF_BIT, PF_BIT, ZF_BIT, SF_BIT, OF_BIT = 0x1, 0x4, 0x40, 0x80, 0x800
-FIXED = 0x202        # reserved bit 1 and IF
+FIXED = 0x202  # reserved bit 1 and IF
 INITIAL = (RAW, 0, 0, 0, FIXED)
 
 # parity of a byte: 1 when the number of set bits is even (x86 PF)
@@ -35,7 +35,7 @@ def cf(fl) -> int:
         return 0
     if k == RAW:
         return fl[4] & 1
-    return fl[3]          # INC/DEC keep the CF they found (stored in b)
+    return fl[3]  # INC/DEC keep the CF they found (stored in b)
 
 
 def _res(fl) -> int:
@@ -74,14 +74,14 @@ def of(fl) -> int:
         return 1 if (a ^ b) & (a ^ res) & sign else 0
     if k == INC:
         return 1 if res == sign else 0
-    return 1 if res == sign - 1 else 0   # DEC
+    return 1 if res == sign - 1 else 0  # DEC
 
 
 def rflags(fl) -> int:
     """The full RFLAGS value (with bit 1 and IF set)."""
     if fl[0] == RAW:
         return fl[4] | FIXED
-    return (FIXED | cf(fl) | pf(fl) << 2 | zf(fl) << 6 | sf(fl) << 7 | of(fl) << 11)
+    return FIXED | cf(fl) | pf(fl) << 2 | zf(fl) << 6 | sf(fl) << 7 | of(fl) << 11
 
 
 def make_raw(c: int, p: int, z: int, s: int, o: int) -> int:
@@ -96,14 +96,37 @@ def parity(x: int) -> int:
 # Fast paths for the common producers keep loops quick; every one is checked
 # against the generic flag definition by tests/test_flags.py.
 
-def cc_o(fl): return of(fl) == 1
-def cc_no(fl): return of(fl) == 0
-def cc_b(fl): return cf(fl) == 1
-def cc_ae(fl): return cf(fl) == 0
-def cc_s(fl): return sf(fl) == 1
-def cc_ns(fl): return sf(fl) == 0
-def cc_p(fl): return pf(fl) == 1
-def cc_np(fl): return pf(fl) == 0
+
+def cc_o(fl):
+    return of(fl) == 1
+
+
+def cc_no(fl):
+    return of(fl) == 0
+
+
+def cc_b(fl):
+    return cf(fl) == 1
+
+
+def cc_ae(fl):
+    return cf(fl) == 0
+
+
+def cc_s(fl):
+    return sf(fl) == 1
+
+
+def cc_ns(fl):
+    return sf(fl) == 0
+
+
+def cc_p(fl):
+    return pf(fl) == 1
+
+
+def cc_np(fl):
+    return pf(fl) == 0
 
 
 def cc_e(fl):
@@ -161,12 +184,23 @@ def generic_condition(cc: str, fl) -> bool:
     the fast paths above against it)."""
     c, p, z, s, o = cf(fl), pf(fl), zf(fl), sf(fl), of(fl)
     return {
-        "o": o == 1, "no": o == 0, "b": c == 1, "ae": c == 0, "e": z == 1,
-        "ne": z == 0, "be": c == 1 or z == 1, "a": c == 0 and z == 0,
-        "s": s == 1, "ns": s == 0, "p": p == 1, "np": p == 0, "l": s != o,
-        "ge": s == o, "le": z == 1 or s != o, "g": z == 0 and s == o,
+        "o": o == 1,
+        "no": o == 0,
+        "b": c == 1,
+        "ae": c == 0,
+        "e": z == 1,
+        "ne": z == 0,
+        "be": c == 1 or z == 1,
+        "a": c == 0 and z == 0,
+        "s": s == 1,
+        "ns": s == 0,
+        "p": p == 1,
+        "np": p == 0,
+        "l": s != o,
+        "ge": s == o,
+        "le": z == 1 or s != o,
+        "g": z == 0 and s == o,
     }[cc]
 
 
-CONDITION_FUNCS = {name[3:]: fn for name, fn in globals().items()
-                   if name.startswith("cc_")}
+CONDITION_FUNCS = {name[3:]: fn for name, fn in globals().items() if name.startswith("cc_")}

@@ -21,7 +21,9 @@ import struct
 from . import flags as F
 
 INF = math.inf
-_DEFAULT_NAN = struct.unpack("<d", struct.pack("<Q", 0xFFF8000000000000))[0]  # x86 "real indefinite"
+_DEFAULT_NAN = struct.unpack("<d", struct.pack("<Q", 0xFFF8000000000000))[
+    0
+]  # x86 "real indefinite"
 
 
 def fdiv(a: float, b: float) -> float:
@@ -29,9 +31,9 @@ def fdiv(a: float, b: float) -> float:
     try:
         return a / b
     except ZeroDivisionError:
-        if a != a:                  # NaN / 0 -> that NaN
+        if a != a:  # NaN / 0 -> that NaN
             return a
-        if a == 0.0:                # 0 / 0 -> default NaN
+        if a == 0.0:  # 0 / 0 -> default NaN
             return _DEFAULT_NAN
         neg = (math.copysign(1.0, a) < 0) != (math.copysign(1.0, b) < 0)
         return -INF if neg else INF
@@ -49,10 +51,10 @@ def fnan(a: float, b: float) -> float:
 
 def fsqrt(x: float) -> float:
     if x != x:
-        return x + 0.0              # quieted
+        return x + 0.0  # quieted
     if x < 0.0:
         return _DEFAULT_NAN
-    return math.sqrt(x)             # sqrt(-0.0) = -0.0, sqrt(inf) = inf
+    return math.sqrt(x)  # sqrt(-0.0) = -0.0, sqrt(inf) = inf
 
 
 def fcmp(a: float, b: float) -> int:
@@ -72,7 +74,7 @@ def cvtt(x: float, bits: int) -> int:
     indefinite = 1 << (bits - 1)
     if x != x or x in (INF, -INF):
         return indefinite
-    v = int(x)                      # truncates toward zero
+    v = int(x)  # truncates toward zero
     if not -(1 << (bits - 1)) <= v < (1 << (bits - 1)):
         return indefinite
     return v & ((1 << bits) - 1)
@@ -82,7 +84,7 @@ def i2f32(v: int) -> float:
     """A signed integer rounded (nearest-even) to binary32, returned as a
     Python float holding that binary32 value exactly."""
     if -(1 << 53) <= v <= (1 << 53):
-        return float(v)             # exact; the XMM store rounds once
+        return float(v)  # exact; the XMM store rounds once
     sign = -1 if v < 0 else 1
     a = abs(v)
     shift = a.bit_length() - 24
@@ -95,14 +97,14 @@ def i2f32(v: int) -> float:
 
 # ---- integer multiply / divide --------------------------------------------
 
+
 def mul_flags(overflow: bool, low: int, bits: int) -> int:
     """RFLAGS after mul/imul: CF=OF=overflow. SF, ZF, PF are architecturally
     undefined; we set them from the low half of the result (documented)."""
     o = 1 if overflow else 0
     mask = (1 << bits) - 1
     low &= mask
-    return F.make_raw(o, F.parity(low), 1 if low == 0 else 0,
-                      (low >> (bits - 1)) & 1, o)
+    return F.make_raw(o, F.parity(low), 1 if low == 0 else 0, (low >> (bits - 1)) & 1, o)
 
 
 def signed(v: int, bits: int) -> int:
@@ -116,15 +118,16 @@ def signed(v: int, bits: int) -> int:
 # template leaves flags alone when the masked count is 0, as the hardware
 # does). rol/ror return (result, rflags).
 
+
 def shl_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (a >> (bits - n)) & 1 if n <= bits else 0
-    o = ((r >> (bits - 1)) & 1) ^ c              # defined for n == 1 only
+    o = ((r >> (bits - 1)) & 1) ^ c  # defined for n == 1 only
     return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
 
 
 def shr_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (a >> (n - 1)) & 1
-    o = (a >> (bits - 1)) & 1                    # defined for n == 1 only
+    o = (a >> (bits - 1)) & 1  # defined for n == 1 only
     return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
 
 
@@ -138,7 +141,7 @@ def rol(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
     k = n % bits
     r = ((a << k) | (a >> (bits - k))) & mask if k else a
     c = r & 1
-    o = ((r >> (bits - 1)) & 1) ^ c              # defined for n == 1 only
+    o = ((r >> (bits - 1)) & 1) ^ c  # defined for n == 1 only
     old = F.rflags(old_fl) & ~(F.CF_BIT | F.OF_BIT)
     return r, old | c | o << 11
 
@@ -148,6 +151,6 @@ def ror(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
     k = n % bits
     r = ((a >> k) | (a << (bits - k))) & mask if k else a
     c = (r >> (bits - 1)) & 1
-    o = c ^ ((r >> (bits - 2)) & 1)              # defined for n == 1 only
+    o = c ^ ((r >> (bits - 2)) & 1)  # defined for n == 1 only
     old = F.rflags(old_fl) & ~(F.CF_BIT | F.OF_BIT)
     return r, old | c | o << 11

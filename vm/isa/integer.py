@@ -10,50 +10,131 @@ from .spec import expand_sizes as sizes
 ALU = sizes("r/mN, rN | rN, r/mN | r/mN, immN")
 
 # ---- data movement ---------------------------------------------------------
-insn("mov", sizes("r/mN, rN | rN, r/mN | r/mN, immN") + " | r64, imm64", "WA = B",
-     "Copy src to dst. A 32-bit register destination zero-extends into the 64-bit register; "
-     "8/16-bit destinations leave the other bits alone.")
-insn("movzx", "r16, r/m8 | r32, r/m8 | r64, r/m8 | r32, r/m16 | r64, r/m16", "WA = B",
-     "Copy a byte or word, zero-extended to the destination size.")
-insn("movsx", "r16, r/m8 | r32, r/m8 | r64, r/m8 | r32, r/m16 | r64, r/m16", "WA = SB",
-     "Copy a byte or word, sign-extended to the destination size.")
+insn(
+    "mov",
+    sizes("r/mN, rN | rN, r/mN | r/mN, immN") + " | r64, imm64",
+    "WA = B",
+    "Copy src to dst. A 32-bit register destination zero-extends into the 64-bit register; "
+    "8/16-bit destinations leave the other bits alone.",
+)
+insn(
+    "movzx",
+    "r16, r/m8 | r32, r/m8 | r64, r/m8 | r32, r/m16 | r64, r/m16",
+    "WA = B",
+    "Copy a byte or word, zero-extended to the destination size.",
+)
+insn(
+    "movsx",
+    "r16, r/m8 | r32, r/m8 | r64, r/m8 | r32, r/m16 | r64, r/m16",
+    "WA = SB",
+    "Copy a byte or word, sign-extended to the destination size.",
+)
 insn("movsxd", "r64, r/m32", "WA = SB", "Copy a dword, sign-extended to 64 bits.")
-insn("lea", "r16, m | r32, m | r64, m", "WA = EB",
-     "Load effective address: dst = the address the memory operand names (no memory access).")
+insn(
+    "lea",
+    "r16, m | r32, m | r64, m",
+    "WA = EB",
+    "Load effective address: dst = the address the memory operand names (no memory access).",
+)
 insn("xchg", sizes("r/mN, rN | rN, r/mN"), "WA = B\nWB = A", "Exchange the two operands.")
-conditional("cmov", "r16, r/m16 | r32, r/m32 | r64, r/m64", "WA = B if COND else A",
-            "Conditional move if {test}. The source is read either way; a 32-bit destination "
-            "is zero-extended even when the condition is false.")
-conditional("set", "r/m8", "WA = 1 if COND else 0",
-            "Set byte to 1 if {test}, else 0.")
+conditional(
+    "cmov",
+    "r16, r/m16 | r32, r/m32 | r64, r/m64",
+    "WA = B if COND else A",
+    "Conditional move if {test}. The source is read either way; a 32-bit destination "
+    "is zero-extended even when the condition is false.",
+)
+conditional("set", "r/m8", "WA = 1 if COND else 0", "Set byte to 1 if {test}, else 0.")
 
 # ---- arithmetic --------------------------------------------------------------
-insn("add", ALU, "t = A + B\nWA = t\nFLAGS(ADD, A, B, t)",
-     "Integer add: dst = dst + src.", flags_written="CPZSO")
-insn("adc", ALU, "t = A + B + CF\nWA = t\nFLAGS(ADC, A, B, t)",
-     "Add with carry: dst = dst + src + CF.", flags_read="C", flags_written="CPZSO")
-insn("sub", ALU, "t = A - B\nWA = t\nFLAGS(SUB, A, B, t)",
-     "Integer subtract: dst = dst - src.", flags_written="CPZSO")
-insn("sbb", ALU, "t = A - B - CF\nWA = t\nFLAGS(SBB, A, B, t)",
-     "Subtract with borrow: dst = dst - src - CF.", flags_read="C", flags_written="CPZSO")
-insn("cmp", ALU, "FLAGS(SUB, A, B, A - B)",
-     "Compare: set flags as for dst - src, discard the result.", flags_written="CPZSO")
-insn("inc", sizes("r/mN"), "t = A + 1\nWA = t\nFLAGS(INC, A, CF, t)",
-     "Increment by 1. CF is left unchanged.", flags_written="PZSO")
-insn("dec", sizes("r/mN"), "t = A - 1\nWA = t\nFLAGS(DEC, A, CF, t)",
-     "Decrement by 1. CF is left unchanged.", flags_written="PZSO")
-insn("neg", sizes("r/mN"), "t = -A\nWA = t\nFLAGS(SUB, 0, A, t)",
-     "Two's-complement negate: dst = 0 - dst. CF = (dst != 0).", flags_written="CPZSO")
+insn(
+    "add",
+    ALU,
+    "t = A + B\nWA = t\nFLAGS(ADD, A, B, t)",
+    "Integer add: dst = dst + src.",
+    flags_written="CPZSO",
+)
+insn(
+    "adc",
+    ALU,
+    "t = A + B + CF\nWA = t\nFLAGS(ADC, A, B, t)",
+    "Add with carry: dst = dst + src + CF.",
+    flags_read="C",
+    flags_written="CPZSO",
+)
+insn(
+    "sub",
+    ALU,
+    "t = A - B\nWA = t\nFLAGS(SUB, A, B, t)",
+    "Integer subtract: dst = dst - src.",
+    flags_written="CPZSO",
+)
+insn(
+    "sbb",
+    ALU,
+    "t = A - B - CF\nWA = t\nFLAGS(SBB, A, B, t)",
+    "Subtract with borrow: dst = dst - src - CF.",
+    flags_read="C",
+    flags_written="CPZSO",
+)
+insn(
+    "cmp",
+    ALU,
+    "FLAGS(SUB, A, B, A - B)",
+    "Compare: set flags as for dst - src, discard the result.",
+    flags_written="CPZSO",
+)
+insn(
+    "inc",
+    sizes("r/mN"),
+    "t = A + 1\nWA = t\nFLAGS(INC, A, CF, t)",
+    "Increment by 1. CF is left unchanged.",
+    flags_written="PZSO",
+)
+insn(
+    "dec",
+    sizes("r/mN"),
+    "t = A - 1\nWA = t\nFLAGS(DEC, A, CF, t)",
+    "Decrement by 1. CF is left unchanged.",
+    flags_written="PZSO",
+)
+insn(
+    "neg",
+    sizes("r/mN"),
+    "t = -A\nWA = t\nFLAGS(SUB, 0, A, t)",
+    "Two's-complement negate: dst = 0 - dst. CF = (dst != 0).",
+    flags_written="CPZSO",
+)
 insn("not", sizes("r/mN"), "WA = ~A", "Bitwise NOT. Flags unchanged.")
-insn("and", ALU, "t = A & B\nWA = t\nFLAGS(LOGIC, 0, 0, t)",
-     "Bitwise AND. CF = OF = 0.", flags_written="CPZSO", flags_undefined="")
-insn("or", ALU, "t = A | B\nWA = t\nFLAGS(LOGIC, 0, 0, t)",
-     "Bitwise OR. CF = OF = 0.", flags_written="CPZSO")
-insn("xor", ALU, "t = A ^ B\nWA = t\nFLAGS(LOGIC, 0, 0, t)",
-     "Bitwise exclusive OR. CF = OF = 0. `xor eax, eax` is the usual way to zero rax.",
-     flags_written="CPZSO")
-insn("test", sizes("r/mN, rN | r/mN, immN"), "FLAGS(LOGIC, 0, 0, A & B)",
-     "Set flags as for dst AND src, discard the result.", flags_written="CPZSO")
+insn(
+    "and",
+    ALU,
+    "t = A & B\nWA = t\nFLAGS(LOGIC, 0, 0, t)",
+    "Bitwise AND. CF = OF = 0.",
+    flags_written="CPZSO",
+    flags_undefined="",
+)
+insn(
+    "or",
+    ALU,
+    "t = A | B\nWA = t\nFLAGS(LOGIC, 0, 0, t)",
+    "Bitwise OR. CF = OF = 0.",
+    flags_written="CPZSO",
+)
+insn(
+    "xor",
+    ALU,
+    "t = A ^ B\nWA = t\nFLAGS(LOGIC, 0, 0, t)",
+    "Bitwise exclusive OR. CF = OF = 0. `xor eax, eax` is the usual way to zero rax.",
+    flags_written="CPZSO",
+)
+insn(
+    "test",
+    sizes("r/mN, rN | r/mN, immN"),
+    "FLAGS(LOGIC, 0, 0, A & B)",
+    "Set flags as for dst AND src, discard the result.",
+    flags_written="CPZSO",
+)
 
 SHIFT_FORMS = sizes("r/mN, imm8 | r/mN, cl")
 _SHIFT = """n_ = B & {cm}
@@ -62,8 +143,8 @@ if n_:
     WA = t
     FLAGSRAW({flags})
 else:
-    WA = A"""       # a count of 0 still writes: a 32-bit destination is zero-extended
-_SHIFT_OPS = {      # the result t, then RFLAGS (vm/isa/helpers.py)
+    WA = A"""  # a count of 0 still writes: a 32-bit destination is zero-extended
+_SHIFT_OPS = {  # the result t, then RFLAGS (vm/isa/helpers.py)
     "shl": ("t = (A << n_) & M", "shl_flags(A, n_, N, t)"),
     "shr": ("t = A >> n_", "shr_flags(A, n_, N, t)"),
     "sar": ("t = (SA >> n_) & M", "sar_flags(A, n_, N, t)"),
@@ -71,36 +152,56 @@ _SHIFT_OPS = {      # the result t, then RFLAGS (vm/isa/helpers.py)
     "ror": ("t, f_ = ror(A, n_, N, c.fl)", "f_"),
 }
 for _name, _doc, _w, _u in (
-        ("shl", "Shift left; CF = last bit shifted out.", "CPZSO", "O"),
-        ("shr", "Logical shift right (zeros in); CF = last bit shifted out.", "CPZSO", "O"),
-        ("sar", "Arithmetic shift right (sign bit copied in); CF = last bit shifted out.",
-         "CPZSO", "O"),
-        ("rol", "Rotate left; CF = the bit rotated into bit 0.", "CO", "O"),
-        ("ror", "Rotate right; CF = the bit rotated into the top bit.", "CO", "O")):
-    insn(_name, SHIFT_FORMS,
-         {f: _SHIFT.format(cm=63 if "64" in f else 31, result=_SHIFT_OPS[_name][0],
-                           flags=_SHIFT_OPS[_name][1]) for f in SHIFT_FORMS.split(" | ")},
-         _doc + " The count is masked to 5 bits (6 for 64-bit operands); a masked count of 0 "
-         "leaves the flags unchanged.", flags_written=_w, flags_undefined=_u,
-         notes="OF is defined only for 1-bit shifts/rotates (we compute the 1-bit formula for "
-               "every count). For 8/16-bit operands a count >= the operand size leaves CF "
-               "undefined on hardware.")
+    ("shl", "Shift left; CF = last bit shifted out.", "CPZSO", "O"),
+    ("shr", "Logical shift right (zeros in); CF = last bit shifted out.", "CPZSO", "O"),
+    (
+        "sar",
+        "Arithmetic shift right (sign bit copied in); CF = last bit shifted out.",
+        "CPZSO",
+        "O",
+    ),
+    ("rol", "Rotate left; CF = the bit rotated into bit 0.", "CO", "O"),
+    ("ror", "Rotate right; CF = the bit rotated into the top bit.", "CO", "O"),
+):
+    insn(
+        _name,
+        SHIFT_FORMS,
+        {
+            f: _SHIFT.format(
+                cm=63 if "64" in f else 31, result=_SHIFT_OPS[_name][0], flags=_SHIFT_OPS[_name][1]
+            )
+            for f in SHIFT_FORMS.split(" | ")
+        },
+        _doc + " The count is masked to 5 bits (6 for 64-bit operands); a masked count of 0 "
+        "leaves the flags unchanged.",
+        flags_written=_w,
+        flags_undefined=_u,
+        notes="OF is defined only for 1-bit shifts/rotates (we compute the 1-bit formula for "
+        "every count). For 8/16-bit operands a count >= the operand size leaves CF "
+        "undefined on hardware.",
+    )
 
 # ---- multiply / divide ---------------------------------------------------------
 _MUL1 = {
     "r/m8": "t = A * (r[0] & 255)\nr[0] = (r[0] & ~0xFFFF) | (t & 0xFFFF)\n"
-            "FLAGSRAW(mul_flags(t >> 8 != 0, t, 8))",
+    "FLAGSRAW(mul_flags(t >> 8 != 0, t, 8))",
     "r/m16": "t = A * (r[0] & 0xFFFF)\nr[0] = (r[0] & ~0xFFFF) | (t & 0xFFFF)\n"
-             "r[2] = (r[2] & ~0xFFFF) | (t >> 16)\nFLAGSRAW(mul_flags(t >> 16 != 0, t, 16))",
+    "r[2] = (r[2] & ~0xFFFF) | (t >> 16)\nFLAGSRAW(mul_flags(t >> 16 != 0, t, 16))",
     "r/m32": "t = A * (r[0] & 0xFFFFFFFF)\nr[0] = t & 0xFFFFFFFF\nr[2] = t >> 32\n"
-             "FLAGSRAW(mul_flags(t >> 32 != 0, t, 32))",
+    "FLAGSRAW(mul_flags(t >> 32 != 0, t, 32))",
     "r/m64": "t = A * r[0]\nr[0] = t & 0xFFFFFFFFFFFFFFFF\nr[2] = t >> 64\n"
-             "FLAGSRAW(mul_flags(t >> 64 != 0, t, 64))",
+    "FLAGSRAW(mul_flags(t >> 64 != 0, t, 64))",
 }
-insn("mul", " | ".join(_MUL1), _MUL1,
-     "Unsigned multiply: rdx:rax = rax * src (edx:eax, dx:ax; ax = al * src for bytes). "
-     "CF = OF = (upper half != 0).", implicit="rax, rdx", flags_written="CO",
-     flags_undefined="PZS")
+insn(
+    "mul",
+    " | ".join(_MUL1),
+    _MUL1,
+    "Unsigned multiply: rdx:rax = rax * src (edx:eax, dx:ax; ax = al * src for bytes). "
+    "CF = OF = (upper half != 0).",
+    implicit="rax, rdx",
+    flags_written="CO",
+    flags_undefined="PZS",
+)
 
 
 def _imul1(bits: int) -> str:
@@ -111,8 +212,10 @@ def _imul1(bits: int) -> str:
     if bits == 8:
         return head + "r[0] = (r[0] & ~0xFFFF) | (t & 0xFFFF)\n" + ovf
     if bits == 16:
-        return (head + "r[0] = (r[0] & ~0xFFFF) | low\n"
-                "r[2] = (r[2] & ~0xFFFF) | ((t >> 16) & 0xFFFF)\n" + ovf)
+        return (
+            head + "r[0] = (r[0] & ~0xFFFF) | low\n"
+            "r[2] = (r[2] & ~0xFFFF) | ((t >> 16) & 0xFFFF)\n" + ovf
+        )
     if bits == 32:
         return head + "r[0] = low\nr[2] = (t >> 32) & 0xFFFFFFFF\n" + ovf
     return head + "r[0] = low\nr[2] = (t >> 64) & 0xFFFFFFFFFFFFFFFF\n" + ovf
@@ -123,10 +226,15 @@ _IMUL3 = "t = SB * SC\nlow = t & M\nWA = low\nFLAGSRAW(mul_flags(t != ((low ^ SG
 _imul_forms = {f"r/m{b}": _imul1(b) for b in (8, 16, 32, 64)}
 _imul_forms.update({f"r{b}, r/m{b}": _IMUL2 for b in (16, 32, 64)})
 _imul_forms.update({f"r{b}, r/m{b}, imm{min(b, 32)}": _IMUL3 for b in (16, 32, 64)})
-insn("imul", " | ".join(_imul_forms), _imul_forms,
-     "Signed multiply. One operand: rdx:rax = rax * src. Two: dst = dst * src. "
-     "Three: dst = src * imm. CF = OF = (the result was truncated).",
-     flags_written="CO", flags_undefined="PZS")
+insn(
+    "imul",
+    " | ".join(_imul_forms),
+    _imul_forms,
+    "Signed multiply. One operand: rdx:rax = rax * src. Two: dst = dst * src. "
+    "Three: dst = src * imm. CF = OF = (the result was truncated).",
+    flags_written="CO",
+    flags_undefined="PZS",
+)
 
 
 def _div(bits: int, signed: bool) -> str:
@@ -143,59 +251,128 @@ def _div(bits: int, signed: bool) -> str:
         num = "(r[2] << 64) | r[0]"
         put = "r[0] = q & 0xFFFFFFFFFFFFFFFF\nr[2] = rm & 0xFFFFFFFFFFFFFFFF"
     if not signed:
-        return (f"d = A\nif d == 0:\n    FAULT('divide-error', 'division by zero')\n"
-                f"x = {num}\nq, rm = divmod(x, d)\n"
-                f"if q > {m}:\n    FAULT('divide-error', 'quotient too large for the destination')\n"
-                + put)
+        return (
+            f"d = A\nif d == 0:\n    FAULT('divide-error', 'division by zero')\n"
+            f"x = {num}\nq, rm = divmod(x, d)\n"
+            f"if q > {m}:\n    FAULT('divide-error', 'quotient too large for the destination')\n"
+            + put
+        )
     s2 = 1 << (2 * bits - 1)
-    return (f"d = SA\nif d == 0:\n    FAULT('divide-error', 'division by zero')\n"
-            f"x = (({num}) ^ {s2}) - {s2}\n"
-            "q = abs(x) // abs(d)\nq = -q if (x < 0) != (d < 0) else q\nrm = x - q * d\n"
-            f"if not {-(1 << (bits - 1))} <= q <= {(1 << (bits - 1)) - 1}:\n"
-            "    FAULT('divide-error', 'quotient too large for the destination')\n" + put)
+    return (
+        f"d = SA\nif d == 0:\n    FAULT('divide-error', 'division by zero')\n"
+        f"x = (({num}) ^ {s2}) - {s2}\n"
+        "q = abs(x) // abs(d)\nq = -q if (x < 0) != (d < 0) else q\nrm = x - q * d\n"
+        f"if not {-(1 << (bits - 1))} <= q <= {(1 << (bits - 1)) - 1}:\n"
+        "    FAULT('divide-error', 'quotient too large for the destination')\n" + put
+    )
 
 
-insn("div", " | ".join(f"r/m{b}" for b in (8, 16, 32, 64)),
-     {f"r/m{b}": _div(b, False) for b in (8, 16, 32, 64)},
-     "Unsigned divide rdx:rax by src: rax = quotient, rdx = remainder (edx:eax, dx:ax; "
-     "ax / src -> al, ah for bytes). Divide error (#DE) on zero or a quotient that does not fit.",
-     implicit="rax, rdx", flags_undefined="CPZSO",
-     notes="Flags are architecturally undefined after div; the VM leaves them unchanged.")
-insn("idiv", " | ".join(f"r/m{b}" for b in (8, 16, 32, 64)),
-     {f"r/m{b}": _div(b, True) for b in (8, 16, 32, 64)},
-     "Signed divide rdx:rax by src, truncating toward zero: rax = quotient, rdx = remainder "
-     "(sign of the dividend). #DE on zero or overflow (e.g. INT_MIN / -1).",
-     implicit="rax, rdx", flags_undefined="CPZSO",
-     notes="Flags are architecturally undefined after idiv; the VM leaves them unchanged.")
-insn("cqo", "", "r[2] = 0xFFFFFFFFFFFFFFFF if r[0] >> 63 else 0",
-     "Sign-extend rax into rdx:rax (before idiv).", implicit="rax, rdx")
-insn("cdq", "", "r[2] = 0xFFFFFFFF if r[0] & 0x80000000 else 0",
-     "Sign-extend eax into edx:eax (upper halves of rdx zeroed).", implicit="eax, edx")
-insn("cdqe", "", "r[0] = ((r[0] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000 & 0xFFFFFFFFFFFFFFFF",
-     "Sign-extend eax into rax.", implicit="rax")
+insn(
+    "div",
+    " | ".join(f"r/m{b}" for b in (8, 16, 32, 64)),
+    {f"r/m{b}": _div(b, False) for b in (8, 16, 32, 64)},
+    "Unsigned divide rdx:rax by src: rax = quotient, rdx = remainder (edx:eax, dx:ax; "
+    "ax / src -> al, ah for bytes). Divide error (#DE) on zero or a quotient that does not fit.",
+    implicit="rax, rdx",
+    flags_undefined="CPZSO",
+    notes="Flags are architecturally undefined after div; the VM leaves them unchanged.",
+)
+insn(
+    "idiv",
+    " | ".join(f"r/m{b}" for b in (8, 16, 32, 64)),
+    {f"r/m{b}": _div(b, True) for b in (8, 16, 32, 64)},
+    "Signed divide rdx:rax by src, truncating toward zero: rax = quotient, rdx = remainder "
+    "(sign of the dividend). #DE on zero or overflow (e.g. INT_MIN / -1).",
+    implicit="rax, rdx",
+    flags_undefined="CPZSO",
+    notes="Flags are architecturally undefined after idiv; the VM leaves them unchanged.",
+)
+insn(
+    "cqo",
+    "",
+    "r[2] = 0xFFFFFFFFFFFFFFFF if r[0] >> 63 else 0",
+    "Sign-extend rax into rdx:rax (before idiv).",
+    implicit="rax, rdx",
+)
+insn(
+    "cdq",
+    "",
+    "r[2] = 0xFFFFFFFF if r[0] & 0x80000000 else 0",
+    "Sign-extend eax into edx:eax (upper halves of rdx zeroed).",
+    implicit="eax, edx",
+)
+insn(
+    "cdqe",
+    "",
+    "r[0] = ((r[0] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000 & 0xFFFFFFFFFFFFFFFF",
+    "Sign-extend eax into rax.",
+    implicit="rax",
+)
 
 # ---- control flow -------------------------------------------------------------
 insn("jmp", "rel | r/m64", "JUMP(A)", "Jump to the target.", group="control", branch=True)
-conditional("j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.",
-            group="control", branch=True)
-insn("call", "rel | r/m64", "t = A\nPUSH(NEXT)\nJUMP(t)",
-     "Push the return address and jump to the routine.", group="control", branch=True,
-     implicit="rsp")
-insn("ret", " | imm16", {"": "t = POP()\nJUMP(t)",
-                         "imm16": "t = POP()\nr[4] = (r[4] + A) & 0xFFFFFFFFFFFFFFFF\nJUMP(t)"},
-     "Pop the return address and jump to it (ret N also drops N bytes of arguments).",
-     group="control", branch=True, implicit="rsp")
-insn("push", "r/m64 | imm32", "PUSH(A)",
-     "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended).", implicit="rsp")
-insn("pop", "r/m64", "t = POP()\nWA = t", "Load the qword at [rsp] into dst; rsp += 8.",
-     implicit="rsp")
-insn("leave", "", "r[4] = r[5]\nt = POP()\nr[5] = t",
-     "Tear down a stack frame: mov rsp, rbp; pop rbp.", implicit="rsp, rbp")
+conditional(
+    "j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.", group="control", branch=True
+)
+insn(
+    "call",
+    "rel | r/m64",
+    "t = A\nPUSH(NEXT)\nJUMP(t)",
+    "Push the return address and jump to the routine.",
+    group="control",
+    branch=True,
+    implicit="rsp",
+)
+insn(
+    "ret",
+    " | imm16",
+    {
+        "": "t = POP()\nJUMP(t)",
+        "imm16": "t = POP()\nr[4] = (r[4] + A) & 0xFFFFFFFFFFFFFFFF\nJUMP(t)",
+    },
+    "Pop the return address and jump to it (ret N also drops N bytes of arguments).",
+    group="control",
+    branch=True,
+    implicit="rsp",
+)
+insn(
+    "push",
+    "r/m64 | imm32",
+    "PUSH(A)",
+    "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended).",
+    implicit="rsp",
+)
+insn(
+    "pop",
+    "r/m64",
+    "t = POP()\nWA = t",
+    "Load the qword at [rsp] into dst; rsp += 8.",
+    implicit="rsp",
+)
+insn(
+    "leave",
+    "",
+    "r[4] = r[5]\nt = POP()\nr[5] = t",
+    "Tear down a stack frame: mov rsp, rbp; pop rbp.",
+    implicit="rsp, rbp",
+)
 insn("nop", "", "pass", "Do nothing.")
-insn("syscall", "", "c.syscall()",
-     "Linux system call: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; result in "
-     "rax (-errno on failure). rcx and r11 are clobbered.", group="system", branch=True,
-     implicit="rax, rcx, r11")
-insn("hostcall", "", "JUMP(c.hostcall(IP))",
-     "Built-in routine of the runtime (libm exp/log/expf/logf), reached with call; not "
-     "written in source.", group="internal", branch=True)
+insn(
+    "syscall",
+    "",
+    "c.syscall()",
+    "Linux system call: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; result in "
+    "rax (-errno on failure). rcx and r11 are clobbered.",
+    group="system",
+    branch=True,
+    implicit="rax, rcx, r11",
+)
+insn(
+    "hostcall",
+    "",
+    "JUMP(c.hostcall(IP))",
+    "Built-in routine of the runtime (libm exp/log/expf/logf), reached with call; not "
+    "written in source.",
+    group="internal",
+    branch=True,
+)

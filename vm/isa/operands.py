@@ -10,14 +10,78 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # General-purpose registers in hardware encoding order.
-GPR64 = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
-GPR32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
-         "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d")
-GPR16 = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
-         "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w")
-GPR8 = ("al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
-        "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b")
+GPR64 = (
+    "rax",
+    "rcx",
+    "rdx",
+    "rbx",
+    "rsp",
+    "rbp",
+    "rsi",
+    "rdi",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+)
+GPR32 = (
+    "eax",
+    "ecx",
+    "edx",
+    "ebx",
+    "esp",
+    "ebp",
+    "esi",
+    "edi",
+    "r8d",
+    "r9d",
+    "r10d",
+    "r11d",
+    "r12d",
+    "r13d",
+    "r14d",
+    "r15d",
+)
+GPR16 = (
+    "ax",
+    "cx",
+    "dx",
+    "bx",
+    "sp",
+    "bp",
+    "si",
+    "di",
+    "r8w",
+    "r9w",
+    "r10w",
+    "r11w",
+    "r12w",
+    "r13w",
+    "r14w",
+    "r15w",
+)
+GPR8 = (
+    "al",
+    "cl",
+    "dl",
+    "bl",
+    "spl",
+    "bpl",
+    "sil",
+    "dil",
+    "r8b",
+    "r9b",
+    "r10b",
+    "r11b",
+    "r12b",
+    "r13b",
+    "r14b",
+    "r15b",
+)
 GPR8H = ("ah", "ch", "dh", "bh")  # bits 8..15 of rax, rcx, rdx, rbx
 XMM = tuple(f"xmm{i}" for i in range(16))
 
@@ -25,14 +89,14 @@ RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI = range(8)
 R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
 
 SIZE_NAMES = {8: "byte", 16: "word", 32: "dword", 64: "qword", 128: "oword"}
-SIZE_KEYWORDS = {"byte": 8, "word": 16, "dword": 32, "qword": 64,
-                 "oword": 128, "xmmword": 128}
+SIZE_KEYWORDS = {"byte": 8, "word": 16, "dword": 32, "qword": 64, "oword": 128, "xmmword": 128}
 
 
 @dataclass(frozen=True)
 class Reg:
     """A register operand. kind is 'gpr' or 'xmm'; num is the hardware number;
     size is in bits; high8 marks ah/ch/dh/bh (bits 8..15 of register num)."""
+
     name: str
     kind: str
     num: int
@@ -46,8 +110,9 @@ class Reg:
 @dataclass(frozen=True)
 class Imm:
     """An immediate (already evaluated; may be negative as written)."""
+
     value: int
-    label: str | None = None   # the symbol it came from, for listings
+    label: str | None = None  # the symbol it came from, for listings
 
     def __str__(self) -> str:
         if self.label:
@@ -62,17 +127,17 @@ class Mem:
     size is the access size in bits, or None when the source did not say and
     the instruction form decides. rip_rel records `[rel x]` for listings: the
     displacement already holds the absolute address of x."""
+
     base: Reg | None = None
     index: Reg | None = None
     scale: int = 1
     disp: int = 0
     size: int | None = None
     rip_rel: bool = False
-    text: str | None = None    # source spelling, for listings
+    text: str | None = None  # source spelling, for listings
 
     def with_size(self, size: int) -> Mem:
-        return Mem(self.base, self.index, self.scale, self.disp, size,
-                   self.rip_rel, self.text)
+        return Mem(self.base, self.index, self.scale, self.disp, size, self.rip_rel, self.text)
 
     def __str__(self) -> str:
         if self.text:

@@ -48,8 +48,8 @@ CONDITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 @dataclass(frozen=True)
 class OpType:
     token: str
-    kinds: frozenset[str]      # subset of {'gpr', 'xmm', 'mem', 'imm', 'rel', 'cl'}
-    size: int | None           # bits; None = any (m, rel)
+    kinds: frozenset[str]  # subset of {'gpr', 'xmm', 'mem', 'imm', 'rel', 'cl'}
+    size: int | None  # bits; None = any (m, rel)
 
 
 _TOKEN_RE = re.compile(r"^(r/m|r|m|imm|xmm/m|xmm|rel|cl)(\d*)$")
@@ -62,8 +62,14 @@ def parse_token(tok: str) -> OpType:
     base, digits = m.group(1), m.group(2)
     size = int(digits) if digits else None
     kinds = {
-        "r": {"gpr"}, "m": {"mem"}, "r/m": {"gpr", "mem"}, "imm": {"imm"},
-        "xmm": {"xmm"}, "xmm/m": {"xmm", "mem"}, "rel": {"rel"}, "cl": {"cl"},
+        "r": {"gpr"},
+        "m": {"mem"},
+        "r/m": {"gpr", "mem"},
+        "imm": {"imm"},
+        "xmm": {"xmm"},
+        "xmm/m": {"xmm", "mem"},
+        "rel": {"rel"},
+        "cl": {"cl"},
     }[base]
     if base == "xmm":
         size = 128
@@ -113,31 +119,34 @@ def expand_sizes(spec: str, sizes=(8, 16, 32, 64)) -> str:
 @dataclass
 class InsnDef:
     """One instruction: the single source of truth for it."""
+
     mnemonic: str
     forms: tuple[Form, ...]
-    sem: str                      # code template, see vm.codegen
-    doc: str                      # one-line description
-    flags_read: str = ""          # subset of "CPZSO"
-    flags_written: str = ""       # flags given a defined value
-    flags_undefined: str = ""     # flags left architecturally undefined
-    group: str = "integer"        # integer | sse | control | system
-    implicit: str = ""            # implicit registers, for docs ("rdx:rax")
-    align: int = 0                # required alignment of the memory operand
-    branch: bool = False          # ends a basic block
-    cond: str | None = None       # condition code for jcc/setcc/cmovcc
+    sem: str  # code template, see vm.codegen
+    doc: str  # one-line description
+    flags_read: str = ""  # subset of "CPZSO"
+    flags_written: str = ""  # flags given a defined value
+    flags_undefined: str = ""  # flags left architecturally undefined
+    group: str = "integer"  # integer | sse | control | system
+    implicit: str = ""  # implicit registers, for docs ("rdx:rax")
+    align: int = 0  # required alignment of the memory operand
+    branch: bool = False  # ends a basic block
+    cond: str | None = None  # condition code for jcc/setcc/cmovcc
     aliases: tuple[str, ...] = ()
-    notes: str = ""               # longer explanation (edge cases)
+    notes: str = ""  # longer explanation (edge cases)
     extra: dict = field(default_factory=dict)
 
 
-TABLE: dict[str, InsnDef] = {}     # mnemonic (and aliases) -> definition
+TABLE: dict[str, InsnDef] = {}  # mnemonic (and aliases) -> definition
 
 
 def insn(mnemonic: str, forms: str, sem: str, doc: str, **kw) -> InsnDef:
     d = InsnDef(mnemonic, parse_forms(forms), sem, doc, **kw)
     if isinstance(sem, dict) and set(sem) != {str(f) for f in d.forms}:
-        raise ValueError(f"{mnemonic}: semantics given for {sorted(sem)}, forms are "
-                         f"{sorted(str(f) for f in d.forms)}")
+        raise ValueError(
+            f"{mnemonic}: semantics given for {sorted(sem)}, forms are "
+            f"{sorted(str(f) for f in d.forms)}"
+        )
     for name in (mnemonic, *d.aliases):
         if name in TABLE:
             raise ValueError(f"instruction {name} defined twice")
@@ -157,10 +166,16 @@ def conditional(prefix: str, forms: str, sem: str, doc: str, **kw) -> None:
     suffix; `{test}` in doc by the flag test. Each reads only the flags its
     condition tests."""
     for cc, (aliases, test) in CONDITIONS.items():
-        insn(prefix + cc, forms, sem.replace("{cc}", cc),
-             doc.replace("{cc}", cc).replace("{test}", test),
-             cond=cc, aliases=tuple(prefix + a for a in aliases),
-             flags_read=condition_reads(cc), **kw)
+        insn(
+            prefix + cc,
+            forms,
+            sem.replace("{cc}", cc),
+            doc.replace("{cc}", cc).replace("{test}", test),
+            cond=cc,
+            aliases=tuple(prefix + a for a in aliases),
+            flags_read=condition_reads(cc),
+            **kw,
+        )
 
 
 def lookup(mnemonic: str) -> InsnDef | None:
@@ -205,9 +220,11 @@ def match(d: InsnDef, ops: tuple[Operand, ...]) -> tuple[Form, tuple[Operand, ..
 
     Raises MatchError with a plain message when nothing fits or when a memory
     operand's size is ambiguous (as NASM: 'operation size not specified')."""
-    candidates = [f for f in d.forms
-                  if len(f.types) == len(ops)
-                  and all(operand_fits(t, op, f) for t, op in zip(f.types, ops))]
+    candidates = [
+        f
+        for f in d.forms
+        if len(f.types) == len(ops) and all(operand_fits(t, op, f) for t, op in zip(f.types, ops))
+    ]
     if not candidates:
         raise MatchError(_no_form_message(d, ops))
     for i, op in enumerate(ops):
@@ -216,8 +233,10 @@ def match(d: InsnDef, ops: tuple[Operand, ...]) -> tuple[Form, tuple[Operand, ..
             if len(sizes) > 1 and d.mnemonic != "lea":
                 raise MatchError(
                     "operation size not specified: write byte, word, dword or "
-                    f"qword before [{op.text or ''}]" if op.text else
-                    "operation size not specified")
+                    f"qword before [{op.text or ''}]"
+                    if op.text
+                    else "operation size not specified"
+                )
     form = candidates[0]
     fixed = tuple(_canonical(d, form, i, op) for i, op in enumerate(ops))
     return form, fixed
@@ -242,8 +261,9 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
 
 def describe_operand(op: Operand) -> str:
     if isinstance(op, Reg):
-        return f"xmm register {op.name}" if op.kind == "xmm" else \
-            f"{op.size}-bit register {op.name}"
+        return (
+            f"xmm register {op.name}" if op.kind == "xmm" else f"{op.size}-bit register {op.name}"
+        )
     if isinstance(op, Mem):
         return f"{op.size}-bit memory" if op.size else "memory"
     return f"immediate {op.value}"

@@ -13,29 +13,58 @@ S, P = "sse", 16
 ZERO_UPPER_I = "WAI1 = 0\nWAI2 = 0\nWAI3 = 0"
 
 # ---- moves -----------------------------------------------------------------
-insn("movss", "xmm, xmm | xmm, m32 | m32, xmm",
-     {"xmm, xmm": "WAI0 = BI0", "xmm, m32": "WAI0 = BI0\n" + ZERO_UPPER_I, "m32, xmm": "WAI0 = BI0"},
-     "Move a scalar float32. From memory the upper three lanes are zeroed; between registers "
-     "only lane 0 changes.", group=S)
-insn("movsd", "xmm, xmm | xmm, m64 | m64, xmm",
-     {"xmm, xmm": "WAQ0 = BQ0", "xmm, m64": "WAQ0 = BQ0\nWAQ1 = 0", "m64, xmm": "WAQ0 = BQ0"},
-     "Move a scalar float64. From memory the upper lane is zeroed; between registers only "
-     "lane 0 changes.", group=S)
-for _m, _a, _what in (("movaps", P, "four float32"), ("movups", 0, "four float32"),
-                      ("movapd", P, "two float64"), ("movupd", 0, "two float64")):
-    insn(_m, "xmm, xmm/m128 | m128, xmm", "WAQ0 = BQ0\nWAQ1 = BQ1",
-         f"Move 128 bits ({_what}); "
-         + ("the memory operand must be 16-byte aligned." if _a else "any alignment."),
-         group=S, align=_a)
-insn("movd", "xmm, r/m32 | r/m32, xmm",
-     {"xmm, r/m32": "WAI0 = B\n" + ZERO_UPPER_I, "r/m32, xmm": "WA = BI0"},
-     "Move 32 bits between a general register/memory and lane 0 of an xmm register "
-     "(zeroing the other lanes).", group=S)
-insn("movq", "xmm, r/m64 | r/m64, xmm | xmm, xmm",
-     {"xmm, r/m64": "WAQ0 = B\nWAQ1 = 0", "r/m64, xmm": "WA = BQ0",
-      "xmm, xmm": "WAQ0 = BQ0\nWAQ1 = 0"},
-     "Move 64 bits between a general register/memory and the low half of an xmm register "
-     "(zeroing the upper half).", group=S)
+insn(
+    "movss",
+    "xmm, xmm | xmm, m32 | m32, xmm",
+    {"xmm, xmm": "WAI0 = BI0", "xmm, m32": "WAI0 = BI0\n" + ZERO_UPPER_I, "m32, xmm": "WAI0 = BI0"},
+    "Move a scalar float32. From memory the upper three lanes are zeroed; between registers "
+    "only lane 0 changes.",
+    group=S,
+)
+insn(
+    "movsd",
+    "xmm, xmm | xmm, m64 | m64, xmm",
+    {"xmm, xmm": "WAQ0 = BQ0", "xmm, m64": "WAQ0 = BQ0\nWAQ1 = 0", "m64, xmm": "WAQ0 = BQ0"},
+    "Move a scalar float64. From memory the upper lane is zeroed; between registers only "
+    "lane 0 changes.",
+    group=S,
+)
+for _m, _a, _what in (
+    ("movaps", P, "four float32"),
+    ("movups", 0, "four float32"),
+    ("movapd", P, "two float64"),
+    ("movupd", 0, "two float64"),
+):
+    insn(
+        _m,
+        "xmm, xmm/m128 | m128, xmm",
+        "WAQ0 = BQ0\nWAQ1 = BQ1",
+        f"Move 128 bits ({_what}); "
+        + ("the memory operand must be 16-byte aligned." if _a else "any alignment."),
+        group=S,
+        align=_a,
+    )
+insn(
+    "movd",
+    "xmm, r/m32 | r/m32, xmm",
+    {"xmm, r/m32": "WAI0 = B\n" + ZERO_UPPER_I, "r/m32, xmm": "WA = BI0"},
+    "Move 32 bits between a general register/memory and lane 0 of an xmm register "
+    "(zeroing the other lanes).",
+    group=S,
+)
+insn(
+    "movq",
+    "xmm, r/m64 | r/m64, xmm | xmm, xmm",
+    {
+        "xmm, r/m64": "WAQ0 = B\nWAQ1 = 0",
+        "r/m64, xmm": "WA = BQ0",
+        "xmm, xmm": "WAQ0 = BQ0\nWAQ1 = 0",
+    },
+    "Move 64 bits between a general register/memory and the low half of an xmm register "
+    "(zeroing the upper half).",
+    group=S,
+)
+
 
 # ---- arithmetic ------------------------------------------------------------
 # A NaN result is chosen as the hardware does (helpers.fnan): the first
@@ -45,112 +74,276 @@ def _arith(expr: str, kind: str, lanes: tuple[int, ...]) -> str:
     out = []
     for i in lanes:
         a, b = f"A{kind}{i}", f"B{kind}{i}"
-        out += [f"t{i} = " + expr.format(a=a, b=b),
-                f"if t{i} != t{i}: t{i} = fnan({a}, {b})",
-                f"WA{kind}{i} = t{i}"]
+        out += [
+            f"t{i} = " + expr.format(a=a, b=b),
+            f"if t{i} != t{i}: t{i} = fnan({a}, {b})",
+            f"WA{kind}{i} = t{i}",
+        ]
     return "\n".join(out)
 
 
-_OPS = (("add", "{a} + {b}", "Add"), ("sub", "{a} - {b}", "Subtract"),
-        ("mul", "{a} * {b}", "Multiply"), ("div", "fdiv({a}, {b})", "Divide"))
-_NAN_NOTE = ("NaN operands: the first source's NaN (quieted) wins, then the second's; an "
-             "invalid operation (inf - inf, 0 * inf, 0 / 0) gives the default NaN "
-             "(negative quiet NaN).")
+_OPS = (
+    ("add", "{a} + {b}", "Add"),
+    ("sub", "{a} - {b}", "Subtract"),
+    ("mul", "{a} * {b}", "Multiply"),
+    ("div", "fdiv({a}, {b})", "Divide"),
+)
+_NAN_NOTE = (
+    "NaN operands: the first source's NaN (quieted) wins, then the second's; an "
+    "invalid operation (inf - inf, 0 * inf, 0 / 0) gives the default NaN "
+    "(negative quiet NaN)."
+)
 for _op, _expr, _verb in _OPS:
-    insn(_op + "ss", "xmm, xmm/m32", _arith(_expr, "F", (0,)),
-         f"{_verb} scalar float32 (lane 0); other lanes unchanged. Rounds to nearest even.",
-         group=S, notes=_NAN_NOTE)
-    insn(_op + "sd", "xmm, xmm/m64", _arith(_expr, "D", (0,)),
-         f"{_verb} scalar float64 (lane 0); the upper lane is unchanged.", group=S,
-         notes=_NAN_NOTE)
-    insn(_op + "ps", "xmm, xmm/m128", _arith(_expr, "F", (0, 1, 2, 3)),
-         f"{_verb} four float32 lanes in parallel.", group=S, align=P, notes=_NAN_NOTE)
-    insn(_op + "pd", "xmm, xmm/m128", _arith(_expr, "D", (0, 1)),
-         f"{_verb} two float64 lanes in parallel.", group=S, align=P, notes=_NAN_NOTE)
+    insn(
+        _op + "ss",
+        "xmm, xmm/m32",
+        _arith(_expr, "F", (0,)),
+        f"{_verb} scalar float32 (lane 0); other lanes unchanged. Rounds to nearest even.",
+        group=S,
+        notes=_NAN_NOTE,
+    )
+    insn(
+        _op + "sd",
+        "xmm, xmm/m64",
+        _arith(_expr, "D", (0,)),
+        f"{_verb} scalar float64 (lane 0); the upper lane is unchanged.",
+        group=S,
+        notes=_NAN_NOTE,
+    )
+    insn(
+        _op + "ps",
+        "xmm, xmm/m128",
+        _arith(_expr, "F", (0, 1, 2, 3)),
+        f"{_verb} four float32 lanes in parallel.",
+        group=S,
+        align=P,
+        notes=_NAN_NOTE,
+    )
+    insn(
+        _op + "pd",
+        "xmm, xmm/m128",
+        _arith(_expr, "D", (0, 1)),
+        f"{_verb} two float64 lanes in parallel.",
+        group=S,
+        align=P,
+        notes=_NAN_NOTE,
+    )
 
-insn("sqrtss", "xmm, xmm/m32", "WAF0 = fsqrt(BF0)",
-     "Square root of the source's lane 0 into lane 0 (negative -> default NaN).", group=S)
+insn(
+    "sqrtss",
+    "xmm, xmm/m32",
+    "WAF0 = fsqrt(BF0)",
+    "Square root of the source's lane 0 into lane 0 (negative -> default NaN).",
+    group=S,
+)
 insn("sqrtsd", "xmm, xmm/m64", "WAD0 = fsqrt(BD0)", "Square root of a float64.", group=S)
-insn("sqrtps", "xmm, xmm/m128", "WAF@ = fsqrt(BF@)", "Square root of four float32 lanes.",
-     group=S, align=P)
-insn("sqrtpd", "xmm, xmm/m128", "WAD0 = fsqrt(BD0)\nWAD1 = fsqrt(BD1)",
-     "Square root of two float64 lanes.", group=S, align=P)
+insn(
+    "sqrtps",
+    "xmm, xmm/m128",
+    "WAF@ = fsqrt(BF@)",
+    "Square root of four float32 lanes.",
+    group=S,
+    align=P,
+)
+insn(
+    "sqrtpd",
+    "xmm, xmm/m128",
+    "WAD0 = fsqrt(BD0)\nWAD1 = fsqrt(BD1)",
+    "Square root of two float64 lanes.",
+    group=S,
+    align=P,
+)
 
-_MAXNOTE = ("If either value is NaN, or both are zeros of any sign, the SOURCE (second "
-            "operand) is returned unchanged, as on hardware.")
+_MAXNOTE = (
+    "If either value is NaN, or both are zeros of any sign, the SOURCE (second "
+    "operand) is returned unchanged, as on hardware."
+)
 for _op, _cmp, _word in (("max", ">", "Maximum"), ("min", "<", "Minimum")):
-    insn(_op + "ss", "xmm, xmm/m32", f"WAI0 = AI0 if AF0 {_cmp} BF0 else BI0",
-         f"{_word} of scalar float32: dst {_cmp} src ? dst : src.", group=S, notes=_MAXNOTE)
-    insn(_op + "sd", "xmm, xmm/m64", f"WAQ0 = AQ0 if AD0 {_cmp} BD0 else BQ0",
-         f"{_word} of scalar float64: dst {_cmp} src ? dst : src.", group=S, notes=_MAXNOTE)
-    insn(_op + "ps", "xmm, xmm/m128", f"WAI@ = AI@ if AF@ {_cmp} BF@ else BI@",
-         f"{_word} of four float32 lanes: dst {_cmp} src ? dst : src per lane.",
-         group=S, align=P, notes=_MAXNOTE)
-    insn(_op + "pd", "xmm, xmm/m128",
-         f"WAQ0 = AQ0 if AD0 {_cmp} BD0 else BQ0\nWAQ1 = AQ1 if AD1 {_cmp} BD1 else BQ1",
-         f"{_word} of two float64 lanes.", group=S, align=P, notes=_MAXNOTE)
+    insn(
+        _op + "ss",
+        "xmm, xmm/m32",
+        f"WAI0 = AI0 if AF0 {_cmp} BF0 else BI0",
+        f"{_word} of scalar float32: dst {_cmp} src ? dst : src.",
+        group=S,
+        notes=_MAXNOTE,
+    )
+    insn(
+        _op + "sd",
+        "xmm, xmm/m64",
+        f"WAQ0 = AQ0 if AD0 {_cmp} BD0 else BQ0",
+        f"{_word} of scalar float64: dst {_cmp} src ? dst : src.",
+        group=S,
+        notes=_MAXNOTE,
+    )
+    insn(
+        _op + "ps",
+        "xmm, xmm/m128",
+        f"WAI@ = AI@ if AF@ {_cmp} BF@ else BI@",
+        f"{_word} of four float32 lanes: dst {_cmp} src ? dst : src per lane.",
+        group=S,
+        align=P,
+        notes=_MAXNOTE,
+    )
+    insn(
+        _op + "pd",
+        "xmm, xmm/m128",
+        f"WAQ0 = AQ0 if AD0 {_cmp} BD0 else BQ0\nWAQ1 = AQ1 if AD1 {_cmp} BD1 else BQ1",
+        f"{_word} of two float64 lanes.",
+        group=S,
+        align=P,
+        notes=_MAXNOTE,
+    )
 
 # ---- bitwise ---------------------------------------------------------------
 for _m, _expr, _doc in (
-        ("andps", "AQ{i} & BQ{i}", "Bitwise AND of 128 bits (e.g. clear sign bits for fabs)."),
-        ("andnps", "~AQ{i} & BQ{i}", "Bitwise AND NOT: dst = (NOT dst) AND src."),
-        ("orps", "AQ{i} | BQ{i}", "Bitwise OR of 128 bits."),
-        ("xorps", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (xorps x, x zeroes a register)."),
-        ("andpd", "AQ{i} & BQ{i}", "Bitwise AND of 128 bits (double-precision spelling)."),
-        ("xorpd", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (double-precision spelling)."),
-        ("pxor", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (integer spelling).")):
-    insn(_m, "xmm, xmm/m128", "\n".join(f"WAQ{i} = " + _expr.format(i=i) for i in (0, 1)),
-         _doc, group=S, align=P)
+    ("andps", "AQ{i} & BQ{i}", "Bitwise AND of 128 bits (e.g. clear sign bits for fabs)."),
+    ("andnps", "~AQ{i} & BQ{i}", "Bitwise AND NOT: dst = (NOT dst) AND src."),
+    ("orps", "AQ{i} | BQ{i}", "Bitwise OR of 128 bits."),
+    ("xorps", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (xorps x, x zeroes a register)."),
+    ("andpd", "AQ{i} & BQ{i}", "Bitwise AND of 128 bits (double-precision spelling)."),
+    ("xorpd", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (double-precision spelling)."),
+    ("pxor", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (integer spelling)."),
+):
+    insn(
+        _m,
+        "xmm, xmm/m128",
+        "\n".join(f"WAQ{i} = " + _expr.format(i=i) for i in (0, 1)),
+        _doc,
+        group=S,
+        align=P,
+    )
 
 # ---- compares ----------------------------------------------------------------
 for _m, _lane, _doc in (
-        ("comiss", "F", "Compare scalar float32 and set ZF, PF, CF (unordered: all three 1; "
-                        "less: CF; equal: ZF). OF, SF, AF are cleared. Use ja/jb/je after it."),
-        ("ucomiss", "F", "As comiss (differs only in which NaNs raise the invalid exception, "
-                         "which the VM does not model)."),
-        ("comisd", "D", "Compare scalar float64; flags as comiss."),
-        ("ucomisd", "D", "Compare scalar float64; flags as ucomiss.")):
-    insn(_m, "xmm, xmm/m32" if _lane == "F" else "xmm, xmm/m64",
-         f"FLAGSRAW(fcmp(A{_lane}0, B{_lane}0))", _doc, group=S, flags_written="CPZSO")
+    (
+        "comiss",
+        "F",
+        "Compare scalar float32 and set ZF, PF, CF (unordered: all three 1; "
+        "less: CF; equal: ZF). OF, SF, AF are cleared. Use ja/jb/je after it.",
+    ),
+    (
+        "ucomiss",
+        "F",
+        "As comiss (differs only in which NaNs raise the invalid exception, "
+        "which the VM does not model).",
+    ),
+    ("comisd", "D", "Compare scalar float64; flags as comiss."),
+    ("ucomisd", "D", "Compare scalar float64; flags as ucomiss."),
+):
+    insn(
+        _m,
+        "xmm, xmm/m32" if _lane == "F" else "xmm, xmm/m64",
+        f"FLAGSRAW(fcmp(A{_lane}0, B{_lane}0))",
+        _doc,
+        group=S,
+        flags_written="CPZSO",
+    )
 
 # ---- conversions -------------------------------------------------------------
-insn("cvtsi2ss", "xmm, r/m32 | xmm, r/m64", "WAF0 = i2f32(SB)",
-     "Convert a signed integer to float32 (round to nearest even) into lane 0.", group=S)
-insn("cvtsi2sd", "xmm, r/m32 | xmm, r/m64", "WAD0 = float(SB)",
-     "Convert a signed integer to float64 into lane 0.", group=S)
-insn("cvttss2si", "r32, xmm/m32 | r64, xmm/m32", "WA = cvtt(BF0, N)",
-     "Convert float32 to a signed integer, truncating toward zero. NaN or out of range gives "
-     "the integer indefinite value 0x80000000 (0x8000000000000000 for 64-bit).", group=S)
-insn("cvttsd2si", "r32, xmm/m64 | r64, xmm/m64", "WA = cvtt(BD0, N)",
-     "Convert float64 to a signed integer, truncating toward zero (indefinite on NaN or "
-     "overflow).", group=S)
+insn(
+    "cvtsi2ss",
+    "xmm, r/m32 | xmm, r/m64",
+    "WAF0 = i2f32(SB)",
+    "Convert a signed integer to float32 (round to nearest even) into lane 0.",
+    group=S,
+)
+insn(
+    "cvtsi2sd",
+    "xmm, r/m32 | xmm, r/m64",
+    "WAD0 = float(SB)",
+    "Convert a signed integer to float64 into lane 0.",
+    group=S,
+)
+insn(
+    "cvttss2si",
+    "r32, xmm/m32 | r64, xmm/m32",
+    "WA = cvtt(BF0, N)",
+    "Convert float32 to a signed integer, truncating toward zero. NaN or out of range gives "
+    "the integer indefinite value 0x80000000 (0x8000000000000000 for 64-bit).",
+    group=S,
+)
+insn(
+    "cvttsd2si",
+    "r32, xmm/m64 | r64, xmm/m64",
+    "WA = cvtt(BD0, N)",
+    "Convert float64 to a signed integer, truncating toward zero (indefinite on NaN or overflow).",
+    group=S,
+)
 insn("cvtss2sd", "xmm, xmm/m32", "WAD0 = BF0", "Widen float32 to float64 (exact).", group=S)
-insn("cvtsd2ss", "xmm, xmm/m64", "WAF0 = BD0",
-     "Narrow float64 to float32, rounding to nearest even.", group=S)
-insn("cvtdq2ps", "xmm, xmm/m128", "WAF@ = float((BI@ ^ 0x80000000) - 0x80000000)",
-     "Convert four signed int32 lanes to float32.", group=S, align=P)
-insn("cvttps2dq", "xmm, xmm/m128", "WAI@ = cvtt(BF@, 32)",
-     "Convert four float32 lanes to int32, truncating (indefinite 0x80000000 on NaN/overflow).",
-     group=S, align=P)
+insn(
+    "cvtsd2ss",
+    "xmm, xmm/m64",
+    "WAF0 = BD0",
+    "Narrow float64 to float32, rounding to nearest even.",
+    group=S,
+)
+insn(
+    "cvtdq2ps",
+    "xmm, xmm/m128",
+    "WAF@ = float((BI@ ^ 0x80000000) - 0x80000000)",
+    "Convert four signed int32 lanes to float32.",
+    group=S,
+    align=P,
+)
+insn(
+    "cvttps2dq",
+    "xmm, xmm/m128",
+    "WAI@ = cvtt(BF@, 32)",
+    "Convert four float32 lanes to int32, truncating (indefinite 0x80000000 on NaN/overflow).",
+    group=S,
+    align=P,
+)
 
 # ---- shuffles ------------------------------------------------------------------
-insn("shufps", "xmm, xmm/m128, imm8",
-     "WAI0 = (AI0, AI1, AI2, AI3)[C & 3]\nWAI1 = (AI0, AI1, AI2, AI3)[(C >> 2) & 3]\n"
-     "WAI2 = (BI0, BI1, BI2, BI3)[(C >> 4) & 3]\nWAI3 = (BI0, BI1, BI2, BI3)[(C >> 6) & 3]",
-     "Shuffle: lanes 0-1 of the result pick from dst, lanes 2-3 from src, two bits of imm8 "
-     "each. `shufps x, x, 0` broadcasts lane 0.", group=S, align=P)
-insn("unpcklps", "xmm, xmm/m128", "WAI0 = AI0\nWAI1 = BI0\nWAI2 = AI1\nWAI3 = BI1",
-     "Interleave the low lanes: [d0, s0, d1, s1].", group=S, align=P)
-insn("unpckhps", "xmm, xmm/m128", "WAI0 = AI2\nWAI1 = BI2\nWAI2 = AI3\nWAI3 = BI3",
-     "Interleave the high lanes: [d2, s2, d3, s3].", group=S, align=P)
-insn("movhlps", "xmm, xmm", "WAQ0 = BQ1", "Move the source's high 64 bits into dst's low 64.",
-     group=S)
-insn("movlhps", "xmm, xmm", "WAQ1 = BQ0", "Move the source's low 64 bits into dst's high 64.",
-     group=S)
-insn("haddps", "xmm, xmm/m128",
-     "\n".join(f"t{i} = {x} + {y}\nif t{i} != t{i}: t{i} = fnan({x}, {y})"
-               for i, (x, y) in enumerate((("AF0", "AF1"), ("AF2", "AF3"),
-                                           ("BF0", "BF1"), ("BF2", "BF3"))))
-     + "\nWAF0 = t0\nWAF1 = t1\nWAF2 = t2\nWAF3 = t3",
-     "Horizontal add (SSE3): [d0+d1, d2+d3, s0+s1, s2+s3]. Twice in a row sums four lanes.",
-     group=S, align=P)
+insn(
+    "shufps",
+    "xmm, xmm/m128, imm8",
+    "WAI0 = (AI0, AI1, AI2, AI3)[C & 3]\nWAI1 = (AI0, AI1, AI2, AI3)[(C >> 2) & 3]\n"
+    "WAI2 = (BI0, BI1, BI2, BI3)[(C >> 4) & 3]\nWAI3 = (BI0, BI1, BI2, BI3)[(C >> 6) & 3]",
+    "Shuffle: lanes 0-1 of the result pick from dst, lanes 2-3 from src, two bits of imm8 "
+    "each. `shufps x, x, 0` broadcasts lane 0.",
+    group=S,
+    align=P,
+)
+insn(
+    "unpcklps",
+    "xmm, xmm/m128",
+    "WAI0 = AI0\nWAI1 = BI0\nWAI2 = AI1\nWAI3 = BI1",
+    "Interleave the low lanes: [d0, s0, d1, s1].",
+    group=S,
+    align=P,
+)
+insn(
+    "unpckhps",
+    "xmm, xmm/m128",
+    "WAI0 = AI2\nWAI1 = BI2\nWAI2 = AI3\nWAI3 = BI3",
+    "Interleave the high lanes: [d2, s2, d3, s3].",
+    group=S,
+    align=P,
+)
+insn(
+    "movhlps",
+    "xmm, xmm",
+    "WAQ0 = BQ1",
+    "Move the source's high 64 bits into dst's low 64.",
+    group=S,
+)
+insn(
+    "movlhps",
+    "xmm, xmm",
+    "WAQ1 = BQ0",
+    "Move the source's low 64 bits into dst's high 64.",
+    group=S,
+)
+insn(
+    "haddps",
+    "xmm, xmm/m128",
+    "\n".join(
+        f"t{i} = {x} + {y}\nif t{i} != t{i}: t{i} = fnan({x}, {y})"
+        for i, (x, y) in enumerate((("AF0", "AF1"), ("AF2", "AF3"), ("BF0", "BF1"), ("BF2", "BF3")))
+    )
+    + "\nWAF0 = t0\nWAF1 = t1\nWAF2 = t2\nWAF3 = t3",
+    "Horizontal add (SSE3): [d0+d1, d2+d3, s0+s1, s2+s3]. Twice in a row sums four lanes.",
+    group=S,
+    align=P,
+)
