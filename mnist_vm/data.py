@@ -31,7 +31,6 @@ import os
 import shutil
 import struct
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -41,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from vm.atomic import atomic_write, atomic_write_bytes
 
 ENV_DATA = "MNIST_VM_DATA"
 ENV_MIRRORS = "MNIST_VM_MIRRORS"
@@ -468,43 +469,12 @@ def _verify_cached(path: Path, name: str) -> None:
 
 
 # ---- atomic writes -----------------------------------------------------------
-def _tmp_in(d: Path, name: str):
-    return tempfile.NamedTemporaryFile(dir=d, prefix=f".{name}.", suffix=".part", delete=False)
-
-
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_fill(dst: Path, fill: Callable) -> None:
-    """Create dst atomically: fill(tmpfile) writes it; any exception leaves nothing behind."""
-    tmp = _tmp_in(dst.parent, dst.name)
-    try:
-        with tmp:
-            fill(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp.name)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(dst.parent)
+    atomic_write(dst, fill)
 
 
 def _atomic_write_bytes(dst: Path, data: bytes) -> None:
-    _atomic_fill(dst, lambda f: f.write(data))
+    atomic_write_bytes(dst, data)
 
 
 def _unpack(source: Path, dst: Path, name: str) -> None:

@@ -26,10 +26,10 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 
+from .atomic import atomic_write
 from .errors import AsmError, VMError
 from .image import Image
 from .isa import flags as F
@@ -89,29 +89,16 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
         "meta": meta or {},
     }
     blob = json.dumps(header, default=_jsonable).encode()
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + struct.pack("<IQ", VERSION, len(blob)) + blob)
-            z = zlib.compressobj(1)
-            for lo, hi in regions:
-                for a in range(lo, hi, _CHUNK):
-                    f.write(z.compress(mem.buf[a : min(hi, a + _CHUNK)]))
-            f.write(z.flush())
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a state is an ordinary file
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+
+    def fill(f) -> None:
+        f.write(MAGIC + struct.pack("<IQ", VERSION, len(blob)) + blob)
+        z = zlib.compressobj(1)
+        for lo, hi in regions:
+            for a in range(lo, hi, _CHUNK):
+                f.write(z.compress(mem.buf[a : min(hi, a + _CHUNK)]))
+        f.write(z.flush())
+
+    atomic_write(path, fill)
 
 
 def _jsonable(x):
