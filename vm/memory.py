@@ -13,7 +13,8 @@ the stack (pages are only backed when touched). The regions:
 Every access the program makes is checked against this map; a violation is a
 Fault naming the instruction and its source line.
 
-An image larger than MAX_IMAGE_BYTES (text to the end of .bss) is refused
+An image larger than MAX_IMAGE_BYTES (its sections together, .bss included;
+the assembler has the same limit) is refused
 with ImageTooLarge before anything is mapped. .bss is never materialised:
 fresh pages of the mapping are zero and cost nothing until written, and
 pages of .data that are all zero are not copied either.
@@ -55,10 +56,10 @@ class AddressMap:
 def address_map(image: Image) -> AddressMap:
     """The memory map for image; raises ImageTooLarge past MAX_IMAGE_BYTES."""
     secs = image.sections
-    size = image.end - TEXT_BASE
+    size = sum(s.size for s in secs.values())
     if size > MAX_IMAGE_BYTES:
         raise ImageTooLarge(
-            f"the program needs {size:,} bytes of memory (.text to the end of .bss), "
+            f"the program needs {size:,} bytes of memory (its sections, .bss included), "
             f"more than the machine's {MAX_IMAGE_BYTES:,} (MAX_IMAGE_BYTES)"
         )
     rodata = secs[".rodata"].addr if ".rodata" in secs and secs[".rodata"].size else None

@@ -100,7 +100,7 @@ def fingerprint(image: Image) -> str:
         h.update(f"{insn.addr:x} {insn.text()} {insn.host or ''}\n".encode())
     for sec in image.sections.values():
         h.update(f"{sec.name} {sec.addr:x} {sec.size:x}\n".encode())
-        h.update(bytes(sec.data))
+        h.update(sec.data)
     h.update(f"entry {image.entry:x}".encode())
     return h.hexdigest()
 
