@@ -13,6 +13,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vm import Machine, assemble
 from vm.sandbox import (
@@ -190,6 +192,55 @@ def test_open_exclusive_on_an_existing_file_gives_eexist_to_the_guest(tmp_path):
     m.run()
     assert m.r[3] == (-errno.EEXIST) & (2**64 - 1)
     assert (tmp_path / "f.txt").read_text() == "x"
+
+
+# ---------------------------------------------------------------------------
+# fuzzing: any path made of the tree's names, `.`, `..` and links, with any
+# open flags, either fails or opens something inside the root
+
+
+def _inodes(top) -> set[tuple[int, int]]:
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames + ["."]:
+            st_ = os.lstat(os.path.join(dirpath, name))
+            found.add((st_.st_dev, st_.st_ino))
+    return found
+
+
+PARTS = ["..", ".", "", "sub", "f.txt", "g.txt", "rel_in", "up_in", "abs_in", "dirlink"]
+PARTS += ["rel_out", "abs_out", "dir_out", "sneaky", "abs_sneaky", "loop_a", "dangling", "x"]
+FLAGS = [O_RDONLY, O_WRONLY, O_RDWR, GUEST_O_CREAT, GUEST_O_EXCL, GUEST_O_TRUNC]
+FLAGS += [GUEST_O_APPEND, GUEST_O_DIRECTORY, GUEST_O_NOFOLLOW]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    parts=st.lists(st.sampled_from(PARTS), min_size=1, max_size=6),
+    flag_bits=st.lists(st.sampled_from(FLAGS), max_size=3),
+)
+def test_fuzzed_paths_never_open_anything_outside(tree, parts, flag_bits):
+    root, box = tree
+    flags = 0
+    for bit in flag_bits:
+        flags |= bit
+    outside_before = sorted(os.listdir(root.parent)), sorted(os.listdir(root.parent / "outdir"))
+    try:
+        fd = box.open("/".join(parts).encode(), flags, 0o644)
+    except OSError:
+        pass
+    else:
+        st_ = os.fstat(fd)
+        os.close(fd)
+        assert (st_.st_dev, st_.st_ino) in _inodes(root), parts
+    assert (root.parent / "secret.txt").read_text() == "SECRET"
+    assert (root.parent / "outdir" / "x").read_text() == "SECRET"
+    assert outside_before == (
+        sorted(os.listdir(root.parent)),
+        sorted(os.listdir(root.parent / "outdir")),
+    )
 
 
 # ---------------------------------------------------------------------------
