@@ -4,6 +4,7 @@ as the header declares, and states of both register-file widths load."""
 
 from __future__ import annotations
 
+import builtins
 import copy
 import io
 import json
@@ -205,6 +206,37 @@ def test_an_include_outside_the_carried_sources_is_not_read(tmp_path, saved, tar
     text = str(info.value)
     assert "not among the sources the state carries" in text or "cannot find" in text, text
     assert "root:" not in text  # /etc/passwd's first line never shows
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("files", ["/etc/passwd"]),
+        ("source", '%include "/etc/passwd"\n'),
+        ("source", 'section .data\nincbin "/etc/passwd"\n'),
+        ("source", '%include "../../../../../../etc/passwd"\n'),
+    ],
+    ids=["files", "include", "incbin", "include-relative"],
+)
+def test_loading_opens_no_host_file_but_the_state(tmp_path, saved, monkeypatch, change):
+    data, header = saved
+    bad = copy.deepcopy(header)
+    kind, value = change
+    if kind == "files":
+        bad["program"]["files"] = value
+    else:
+        bad["program"]["sources"]["main.asm"] = value + MAIN
+    path = tmp_path / "x.state"
+    path.write_bytes(state_bytes(bad, split(data)[1]))
+    opened = []
+    real_open, real_os_open = builtins.open, os.open
+    monkeypatch.setattr(
+        builtins, "open", lambda f, *a, **k: opened.append(f) or real_open(f, *a, **k)
+    )
+    monkeypatch.setattr(os, "open", lambda f, *a, **k: opened.append(f) or real_os_open(f, *a, **k))
+    with pytest.raises(StateError):
+        load_state(path)
+    assert [os.fspath(f) for f in opened] == [os.fspath(path)]
 
 
 def test_a_zlib_bomb_stops_at_the_declared_size(tmp_path, saved):

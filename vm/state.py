@@ -285,13 +285,28 @@ def _assemble_carried(prog: dict, p: str) -> Image:
 
 
 class _CarriedSources(Assembler):
-    """An assembler whose files are the state's sources only: an %include of
-    anything else is "cannot read", and the host file is never opened."""
+    """An assembler whose files are the state's sources only: an %include (or
+    incbin) of anything else is an error, and the host file is never opened."""
 
     def _read(self, path: str) -> str:
         if path in self.overlay:
             return self.overlay[path]
         raise FileNotFoundError(errno.ENOENT, "not among the sources the state carries")
+
+    def read_binary(self, target: str, including: str, loc, *rest):
+        """incbin, in assemblers that have it: the file the assembler would pick
+        (next to the including file, then as given) must be a carried one."""
+        here = os.path.dirname(including)
+        if os.path.isabs(target):
+            candidates = [target]
+        else:
+            candidates = [os.path.join(here, target) if here else target, target]
+        for c in candidates:
+            if c in self.overlay and os.path.normpath(c) in self.overlay:
+                return super().read_binary(target, including, loc, *rest)
+            if c in self.overlay or os.path.lexists(c):
+                break
+        raise AsmError(f"incbin file '{target}' is not among the sources the state carries", loc)
 
 
 def _check_memory_map(header: dict, image: Image, p: str) -> None:
