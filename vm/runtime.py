@@ -31,6 +31,7 @@ from .sandbox import Sandbox
 M64 = (1 << 64) - 1
 SYS_READ, SYS_WRITE, SYS_OPEN, SYS_CLOSE, SYS_LSEEK = 0, 1, 2, 3, 8
 SYS_BRK, SYS_EXIT, SYS_EXIT_GROUP = 12, 60, 231
+O_ACCMODE, O_CREAT, O_TRUNC, O_APPEND = 0o3, 0o100, 0o1000, 0o2000
 SYSCALL_NAMES = {
     SYS_READ: "read",
     SYS_WRITE: "write",
@@ -120,8 +121,8 @@ def poison_caller_saved(machine, keep: tuple[str, ...] = ()) -> None:
 class Runtime:
     def __init__(self, machine, root: str, stdout, stderr, stdin):
         self.m = machine
+        self.root = os.path.realpath(root)
         self.sandbox = Sandbox(root)
-        self.root = self.sandbox.root
         self.stdout, self.stderr, self.stdin = stdout, stderr, stdin
         self.fds: dict[int, int] = {}  # program fd -> host fd
         self.next_fd = 3
