@@ -12,12 +12,6 @@ the stack (pages are only backed when touched). The regions:
 
 Every access the program makes is checked against this map; a violation is a
 Fault naming the instruction and its source line.
-
-An image larger than MAX_IMAGE_BYTES (its sections together, .bss included;
-the assembler has the same limit) is refused
-with ImageTooLarge before anything is mapped. .bss is never materialised:
-fresh pages of the mapping are zero and cost nothing until written, and
-pages of .data that are all zero are not copied either.
 """
 
 from __future__ import annotations
@@ -34,7 +28,13 @@ _ZEROS = bytes(_COPY_CHUNK)
 
 
 class ImageTooLarge(VMError):
-    """The program's image does not fit the machine's memory limit."""
+    """The program's image does not fit the machine's memory limit.
+
+    An image larger than MAX_IMAGE_BYTES (its sections together, .bss
+    included; the assembler has the same limit) is refused before anything is
+    mapped. .bss is never materialised: fresh pages of the mapping are zero
+    and cost nothing until written, and all-zero pages of .data are not
+    copied either."""
 
 
 def page_up(x: int) -> int:
