@@ -194,6 +194,20 @@ def test_open_exclusive_on_an_existing_file_gives_eexist_to_the_guest(tmp_path):
     assert (tmp_path / "f.txt").read_text() == "x"
 
 
+@pytest.mark.parametrize("pairs, err", [(2047, errno.ENOENT), (2048, errno.ENAMETOOLONG)])
+def test_a_path_of_path_max_bytes_or_more_is_enametoolong(tmp_path, pairs, err):
+    # './' * pairs + 'x': 4095 bytes (fits with its NUL) or 4097
+    src = (
+        f"global _start\nsection .data\npath: times {pairs} db './'\n    db 'x', 0\n"
+        "section .text\n_start:\n    mov eax, 2\n    lea rdi, [rel path]\n"
+        "    xor esi, esi\n    syscall\n    mov rbx, rax\n    mov eax, 60\n    xor edi, edi\n"
+        "    syscall\n"
+    )
+    m = Machine(assemble([("t.asm", src)]), root=str(tmp_path), stdout=io.BytesIO())
+    m.run()
+    assert m.r[3] == (-err) & (2**64 - 1)
+
+
 # ---------------------------------------------------------------------------
 # fuzzing: any path made of the tree's names, `.`, `..` and links, with any
 # open flags, either fails or opens something inside the root

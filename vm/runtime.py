@@ -26,7 +26,7 @@ import os
 import struct
 
 from .errors import Exit
-from .sandbox import Sandbox
+from .sandbox import PATH_MAX, Sandbox
 
 M64 = (1 << 64) - 1
 SYS_READ, SYS_WRITE, SYS_OPEN, SYS_CLOSE, SYS_LSEEK = 0, 1, 2, 3, 8
@@ -215,9 +215,9 @@ class Runtime:
             return -e.errno
 
     def sys_open(self, path_ptr, flags, mode, *_):
-        path = self.m.mem.read_cstring(path_ptr)
-        if path is None:
-            return -errno.EFAULT
+        path = self.m.mem.read_cstring(path_ptr, PATH_MAX)
+        if path is None:  # no NUL in PATH_MAX mapped bytes, or an unmapped byte first
+            return -errno.ENAMETOOLONG if self.m.mem.mapped(path_ptr, PATH_MAX) else -errno.EFAULT
         try:
             host = self.sandbox.open(path, flags, mode & 0o7777)
         except OSError as e:

@@ -35,6 +35,7 @@ import errno
 import os
 
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS
+PATH_MAX = 4096  # Linux's, NUL included: a longer guest path is ENAMETOOLONG
 
 # Linux x86-64 open(2) flag values (the guest's ABI) -> the host's.
 GUEST_O_ACCMODE = 0o3
