@@ -118,7 +118,12 @@ def _mutate(header, path, value):
     return h
 
 
-DELETE = object()
+class _Delete:
+    def __repr__(self) -> str:  # a stable test id under xdist
+        return "DELETE"
+
+
+DELETE = _Delete()
 MALFORMED = [
     (("regions",), "x"),
     (("regions",), None),
