@@ -119,7 +119,9 @@ def _mutate(header, path, value):
 
 
 class _Delete:
-    def __repr__(self) -> str:  # a stable test id under xdist
+    """Marks a key to remove (its repr is stable, so xdist workers agree on test ids)."""
+
+    def __repr__(self) -> str:
         return "DELETE"
 
 
