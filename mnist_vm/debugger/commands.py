@@ -57,7 +57,6 @@ GROUPS = ("running", "reverse", "breakpoints", "data", "pictures", "session")
 # keys the full-screen UI handles itself (documented with the commands)
 UI_KEYS = [
     (":", "open the command line (Up/Down recall earlier commands, Esc closes it)"),
-    ("x", "switch the xmm display: f32 / f64 / hex / i32"),
     ("Esc / Ctrl+C", "interrupt a running continue, reverse search or profile"),
     (
         "Tab",
@@ -84,6 +83,16 @@ def command(
 
 
 def lookup(word: str) -> Command | None:
+    """A command by its name or alias, then by its key in the full-screen UI
+    (case matters: r and R differ; the name wins, so `x` stays gdb's examine
+    while the x key switches the xmm format), then by an unambiguous prefix
+    of two letters or more."""
+    for c in COMMANDS:
+        if word == c.name or word in c.aliases:
+            return c
+    for c in COMMANDS:
+        if word == c.key:
+            return c
     word = word.lower()
     for c in COMMANDS:
         if word == c.name or word in c.aliases:
@@ -96,8 +105,11 @@ _SPLIT = re.compile(r"^\s*([A-Za-z][\w-]*|[?])(/\w*)?\s*(.*)$", re.S)
 
 
 def execute(session: Session, line: str) -> Reply:
-    """Run one command line; never raises (errors become a one-line Reply)."""
+    """Run one command line; never raises (errors become a one-line Reply).
+    A leading `:` is allowed (as typed in the full-screen UI or in the docs)."""
     line = line.strip()
+    if line.startswith(":"):
+        line = line[1:].strip()
     if not line or line.startswith("#"):
         return Reply()
     m = _SPLIT.match(line)
@@ -118,7 +130,11 @@ def execute(session: Session, line: str) -> Reply:
     if cmd.moves:
         session.machine.stop_requested = False  # an interrupt meant for an earlier command
     try:
-        reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
+        if cmd.moves:
+            with session.command_scope(cmd.name):
+                reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
+        else:
+            reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
     except (DebugError, E.ExprError, HistoryError, Interrupted) as e:
         return _error(f"{cmd.name}: {e}")
     except VMError as e:
@@ -955,9 +971,10 @@ def _heatmap(s: Session, args: str) -> Reply:
 
 @command(
     "xmm",
-    "xmm f32|f64|hex|i32",
-    "how the registers panel shows xmm0-15 (the x key cycles)",
+    "xmm [f32|f64|hex|i32]",
+    "how the registers panel shows xmm0-15 (without a format, or the x key: the next one)",
     "pictures",
+    key="x",
 )
 def _xmm(s: Session, args: str) -> Reply:
     mode = args.strip().lower() or XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
@@ -965,6 +982,25 @@ def _xmm(s: Session, args: str) -> Reply:
         raise DebugError("xmm " + "|".join(XMM_MODES))
     s.xmm_mode = mode
     return Reply([f"xmm registers shown as {mode}"], view=True)
+
+
+PANES = ("normal", "code", "memory", "console")
+
+
+@command(
+    "pane",
+    "pane [normal|code|memory|console]",
+    "which pane fills the screen's large space (without an argument, or the z key: the "
+    "next one); on small terminals the memory panel shows only this way",
+    "pictures",
+    key="z",
+)
+def _pane(s: Session, args: str) -> Reply:
+    want = args.strip().lower() or PANES[(PANES.index(s.zoom) + 1) % len(PANES)]
+    if want not in PANES:
+        raise DebugError("pane " + "|".join(PANES))
+    s.zoom = want
+    return Reply([f"pane: {want}"], view=True)
 
 
 # ---- session ------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ is a DebugError (or an ExprError from expr.py) with a one-line message.
 
 from __future__ import annotations
 
+import contextlib
+
 import bisect
 import os
 import struct
@@ -165,6 +167,9 @@ class Session:
         self.picture: Picture | None = None
         self.panel = "memory"  # the memory panel shows: memory | picture
         self.xmm_mode = "f32"
+        self.zoom = "normal"  # which pane fills the large space (the pane command)
+        self.last_command = "start"  # the moving command that ran last (status line)
+        self._in_command = False
         self.code_focus: int | None = None  # an address `list` asked for (else rip)
         self.notes: list[str] = []  # extra lines for the console after a command
         self.pending_call: dict | None = None
@@ -471,8 +476,26 @@ class Session:
         return False
 
     # -- change tracking ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def command_scope(self, name: str):
+        """One user command: the state is remembered once at its start (so the
+        views highlight everything it changed, over all the steps of `next 5`
+        or `until`), and the status line names it."""
+        if self._in_command:
+            yield
+            return
+        self.mark()
+        self._in_command = True
+        self.last_command = name
+        try:
+            yield
+        finally:
+            self._in_command = False
+
     def mark(self) -> None:
         """Remember the current state: what the views compare with at the next stop."""
+        if self._in_command:
+            return
         m = self.machine
         self.prev_regs = (tuple(m.r), bytes(m.xb), m.rflags, m.rip)
         v = self.current_view()

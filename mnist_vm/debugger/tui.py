@@ -20,12 +20,24 @@ from textual.worker import Worker, WorkerState
 
 from . import render as R
 from .commands import COMMANDS, Reply, execute, help_lines, lookup
-from .session import XMM_MODES, Session
+from .session import Session
 
 HINT = (
     "s step  n next  f finish  c continue  r/R reverse step/continue  b breakpoint  "
     ": command  ? help  q quit"
 )
+
+
+SIZE_CLASSES = ("small", "medium", "large")
+
+
+def size_class(width: int, height: int) -> str:
+    """small: 80x24 up to 119x35; medium: up to 169x45; large beyond."""
+    if width < 120 or height < 36:
+        return "small"
+    if width < 170 or height < 46:
+        return "medium"
+    return "large"
 
 
 class Panel(Widget):
@@ -134,7 +146,7 @@ class DebuggerApp(App):
     AUTO_FOCUS = None
     # Every key goes through action_key, so a key typed just after ':' (before the
     # command line has the focus) still lands in the command line.
-    KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open", "x": "xmm"}
+    KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open"}
     BINDINGS = [
         Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
         for k in KEYS
@@ -183,10 +195,24 @@ class DebuggerApp(App):
     def write(self, item) -> None:
         self.query_one("#console", RichLog).write(item)
 
+    def on_resize(self, event) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        """The size class and zoom as classes on the screen; the stylesheet
+        does the rest."""
+        screen = self.screen
+        size = size_class(width, height)
+        for c in SIZE_CLASSES:
+            screen.set_class(c == size, f"-{c}")
+        for p in ("code", "memory", "console"):
+            screen.set_class(self.session.zoom == p, f"zoom-{p}")
+
     def refresh_panels(self) -> None:
         if not self._panels_ready or self.busy:
             return
         s = self.session
+        self._apply_layout(self.size.width, self.size.height)
         for pid, draw, title in self._panels():
             panel = self.query_one(pid, Panel)
             h, w = _size(panel)
@@ -202,9 +228,9 @@ class DebuggerApp(App):
 
     def _panels(self):
         return (
-            ("#code", lambda s, h, w: R.code_panel(s, h, self.code_scroll), R.code_title),
+            ("#code", lambda s, h, w: R.code_panel(s, h, self.code_scroll, w), R.code_title),
             ("#memory", R.memory_panel, R.view_title),
-            ("#regs", lambda s, h, w: R.registers_panel(s, w), None),
+            ("#regs", lambda s, h, w: R.registers_panel(s, w, h), None),
             ("#stack", lambda s, h, w: R.stack_panel(s, h), None),
             ("#output", lambda s, h, w: R.output_panel(s, h), None),
         )
@@ -314,8 +340,6 @@ class DebuggerApp(App):
         what = self.KEYS[key]
         if what == "open":
             self.action_open_command_line()
-        elif what == "xmm":
-            self.action_cycle_xmm()
         elif what == "break":
             self.action_toggle_break()
         elif what == "help":
@@ -333,11 +357,6 @@ class DebuggerApp(App):
             self.write(Text(self.session.toggle_breakpoint_here()))
         except Exception as e:  # a bad position: say so, never crash
             self.write(Text(f"break: {e}", style="bold red"))
-        self.refresh_panels()
-
-    def action_cycle_xmm(self) -> None:
-        s = self.session
-        s.xmm_mode = XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
         self.refresh_panels()
 
     def action_open_command_line(self) -> None:
