@@ -8,9 +8,8 @@ is a DebugError (or an ExprError from expr.py) with a one-line message.
 
 from __future__ import annotations
 
-import contextlib
-
 import bisect
+import contextlib
 import os
 import struct
 import time
