@@ -115,9 +115,7 @@ class _Gen:
 
     # -- code -------------------------------------------------------------
     def generate(self) -> list[str]:
-        sem = self.insn.defn.sem
-        if isinstance(sem, dict):
-            sem = sem[str(self.insn.form)]
+        sem = self.insn.defn.semantics(self.insn.form)
         lines = []
         for line in sem.strip("\n").split("\n"):
             if "@" in line:

@@ -185,7 +185,7 @@ class Machine:
 
     def _lines(self, insn: Insn, k: int, trace: bool) -> tuple[list[str], bool]:
         target = insn.operands[0] if insn.operands else None
-        if insn.defn.mnemonic == "call" and isinstance(target, Imm):
+        if insn.defn.kind == "call" and isinstance(target, Imm):
             t = target.value & M64
             pre = [f"c.observe({t})"] if t in self.observers else []
             if t in self.accel:
@@ -255,12 +255,11 @@ class Machine:
         last, start = insns[-1], insns[0].addr
         target = last.operands[0] if last.operands else None
         return (
-            last.defn.branch
-            and last.defn.mnemonic not in ("call", "ret")
+            last.defn.kind in ("jump", "cond-jump")
             and isinstance(target, Imm)
             and (
                 target.value == start
-                or (last.defn.cond is not None and last.addr + INSN_SIZE == start)
+                or (last.defn.kind == "cond-jump" and last.addr + INSN_SIZE == start)
             )
             and start not in self.breakpoints
             and not trace
@@ -274,11 +273,11 @@ class Machine:
         if not isinstance(target, Imm):
             return None
         t = target.value & M64
-        if d.mnemonic == "jmp":
+        if d.kind == "jump":
             return t
-        if d.mnemonic == "call":
+        if d.kind == "call":
             return None if t in self.accel or t in self.observers else t
-        if d.cond is not None and d.mnemonic.startswith("j"):
+        if d.kind == "cond-jump":
             taken = self._edges.get((insn.addr, t), 0)
             fall = self._edges.get((insn.addr, insn.addr + INSN_SIZE), 0)
             if taken == fall == 0:
@@ -302,7 +301,7 @@ class Machine:
                 or (path and (a in self.breakpoints or a in self.observers))
             ):
                 break
-            if path and insn.defn.mnemonic in ("syscall", "hostcall"):
+            if path and insn.defn.kind in ("syscall", "hostcall"):
                 break
             path.append(insn)
             seen.add(a)

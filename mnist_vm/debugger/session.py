@@ -605,9 +605,8 @@ class Session:
             tgt = insn.operands[0] if insn and insn.operands else None
             backward = (
                 insn is not None
-                and insn.defn.branch
+                and insn.defn.kind in ("jump", "cond-jump")
                 and isinstance(tgt, Imm)
-                and insn.defn.mnemonic not in ("call", "ret")
                 and (tgt.value & M64) <= m.rip
             )
             if not backward:

@@ -310,9 +310,9 @@ insn(
 )
 
 # ---- control flow -------------------------------------------------------------
-insn("jmp", "rel | r/m64", "JUMP(A)", "Jump to the target.", group="control", branch=True)
+insn("jmp", "rel | r/m64", "JUMP(A)", "Jump to the target.", group="control", kind="jump")
 conditional(
-    "j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.", group="control", branch=True
+    "j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.", group="control", kind="cond-jump"
 )
 insn(
     "call",
@@ -320,7 +320,7 @@ insn(
     "t = A\nPUSH(NEXT)\nJUMP(t)",
     "Push the return address and jump to the routine.",
     group="control",
-    branch=True,
+    kind="call",
     implicit="rsp",
 )
 insn(
@@ -332,7 +332,7 @@ insn(
     },
     "Pop the return address and jump to it (ret N also drops N bytes of arguments).",
     group="control",
-    branch=True,
+    kind="ret",
     implicit="rsp",
 )
 insn(
@@ -364,7 +364,7 @@ insn(
     "Linux system call: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; result in "
     "rax (-errno on failure). rcx and r11 are clobbered.",
     group="system",
-    branch=True,
+    kind="syscall",
     implicit="rax, rcx, r11",
 )
 insn(
@@ -374,5 +374,5 @@ insn(
     "Built-in routine of the runtime (libm exp/log/expf/logf), reached with call; not "
     "written in source.",
     group="internal",
-    branch=True,
+    kind="hostcall",
 )
