@@ -28,6 +28,7 @@ from .runtime import Runtime
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
 SLICE = 1 << 16  # loop iterations between checks of stop_requested
+AT_SYSCALL = "syscall"  # a block's third field: it ends in a syscall (see run())
 SYNC = "sync"  # stop_requested value asking run() to publish rip/icount and go on
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
@@ -106,8 +107,8 @@ class Machine:
         self.wlog: Callable[[int, int], None] = lambda addr, n: None
         self._steps: dict[int, Callable] = {}
         self._traced: dict[int, Callable] = {}
-        self._blocks: dict[int, tuple[Callable, int, bool]] = {}
-        self._tblocks: dict[int, tuple[Callable, int, bool]] = {}
+        self._blocks: dict[int, tuple[Callable, int, bool | str]] = {}
+        self._tblocks: dict[int, tuple[Callable, int, bool | str]] = {}
         self._heat: dict[tuple[int, bool], int] = {}  # block -> runs before optimising
         self._edges: dict[tuple[int, int], int] = {}  # (branch, next rip) -> times seen
         self._fault_base = 0
@@ -328,7 +329,7 @@ class Machine:
     hot_loop = 1
     hot_block = 16
 
-    def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool]:
+    def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool | str]:
         insns = [self._insn(addr)]
         a = addr
         while not insns[-1].defn.branch and len(insns) < MAX_BLOCK:
@@ -352,11 +353,14 @@ class Machine:
                 edges[branch, nxt] = edges.get((branch, nxt), 0) + 1
                 return nxt
 
-            b = cache[addr] = (fn, len(insns), False)
+            ends_in_syscall = insns[-1].defn.kind == "syscall"
+            b = cache[addr] = (fn, len(insns), AT_SYSCALL if ends_in_syscall else False)
             return b
         if not trace:
             insns = self._trace(addr, insns)
         fn, counted = self._compile(insns, trace, f"b_{addr:x}", block=True)
+        if not counted and insns[-1].defn.kind == "syscall":
+            counted = AT_SYSCALL  # run() publishes the exact icount for the syscall
         b = cache[addr] = (fn, len(insns), counted)
         return b
 
@@ -421,7 +425,13 @@ class Machine:
                         return None
                 if limit is not None and n + ln > limit:
                     break  # the last few one at a time (below)
-                if loop:
+                if loop is AT_SYSCALL:
+                    # the block ends in a syscall: what it writes is stamped with
+                    # the exact instruction count (the debugger's output pane)
+                    self.icount = n + ln - 1
+                    rip = fn()
+                    n += ln
+                elif loop:
                     # a counted trace; in slices, so that a stop request is seen while a loop spins
                     rip, count = fn(min(SLICE, never if limit is None else (limit - n) // ln))
                     n += count

@@ -59,6 +59,11 @@ UI_KEYS = [
     (":", "open the command line (Up/Down recall earlier commands, Esc closes it)"),
     ("Esc / Ctrl+C", "interrupt a running continue, reverse search or profile"),
     (
+        "Shift+Up/Down, Ctrl+B/F",
+        "scroll the console a line / a page back and forward (Shift+PgUp/PgDn too)",
+    ),
+    ("Enter", "on an empty command line: repeat the last command (as gdb does)"),
+    (
         "Tab",
         "move the focus between panels; arrows, PgUp/PgDn and Home scroll "
         "the memory and code panels",
@@ -136,9 +141,9 @@ def execute(session: Session, line: str) -> Reply:
         else:
             reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
     except (DebugError, E.ExprError, HistoryError, Interrupted) as e:
-        return _error(f"{cmd.name}: {e}")
+        return _error(_prefixed(cmd.name, str(e)))
     except VMError as e:
-        return _error(f"{cmd.name}: {str(e).splitlines()[0]}")
+        return _error(_prefixed(cmd.name, str(e).splitlines()[0]))
     except OSError as e:
         return _error(f"{cmd.name}: {e.strerror or e}")
     except Exception as e:  # a bug: report it in one line, keep going
@@ -149,7 +154,23 @@ def execute(session: Session, line: str) -> Reply:
         )
     reply.lines.extend(session.notes)
     session.notes = []
+    if cmd.moves:
+        session.frame_level = 0
+        reply.lines.extend(display_lines(session))
     return reply
+
+
+def _prefixed(name: str, msg: str) -> str:
+    """name: msg, unless the message already starts with the command's name."""
+    return msg if msg.startswith(f"{name}:") or msg.startswith(f"{name} ") else f"{name}: {msg}"
+
+
+def repeatable(line: str) -> bool:
+    """Whether an empty line (Enter) may repeat `line`, as gdb repeats step,
+    next, continue, x and list but not break, set or save."""
+    m = _SPLIT.match(line.strip().lstrip(":"))
+    cmd = lookup(m.group(1)) if m else None
+    return cmd is not None and (cmd.moves or cmd.name in ("x", "list"))
 
 
 def _error(msg: str) -> Reply:
@@ -403,12 +424,7 @@ def _tbreak(s: Session, args: str) -> Reply:
 def _watch(s: Session, args: str) -> Reply:
     what, length = _split_length(args)
     wp = s.add_watchpoint(what, length)
-    return Reply(
-        [
-            f"watchpoint {wp.num}: {wp.what} = {wp.addr:#x} <{s.describe(wp.addr)}>, "
-            f"{wp.length} bytes"
-        ]
-    )
+    return Reply([f"watchpoint {wp.num}: {wp.what} = {s.addr_text(wp.addr)}, {wp.length} bytes"])
 
 
 def _split_length(args: str) -> tuple[str, int | None]:
@@ -535,7 +551,7 @@ def _x(s: Session, args: str) -> Reply:
             raw = mem.read_cstring(addr, 4096)
             if raw is None:
                 raise DebugError(f"cannot read a string at {addr:#x}")
-            lines.append(f"{addr:#x} <{s.describe(addr)}>: {raw.decode(errors='replace')!r}")
+            lines.append(f"{s.addr_text(addr)}: {raw.decode(errors='replace')!r}")
             addr += len(raw) + 1
         return Reply(lines)
     size = _X_SIZES[unit] if unit else {"c": 1, "a": 8, "f": 4}.get(fmt, 4)
@@ -569,9 +585,9 @@ def _x(s: Session, args: str) -> Reply:
             elif fmt == "c":
                 cells.append(f"{v:3d} {chr(v)!r:>6}" if 32 <= v < 127 else f"{v:3d} {'':>6}")
             elif fmt == "a":
-                cells.append(f"{v:#x} <{s.describe(v)}>")
+                cells.append(f"{s.addr_text(v)}")
         a = addr + i * size
-        lines.append(f"{a:#x} <{s.describe(a)}>:  " + "  ".join(f"{c:>12}" for c in cells))
+        lines.append(f"{s.addr_text(a)}:  " + "  ".join(f"{c:>12}" for c in cells))
     return Reply(lines)
 
 
@@ -625,7 +641,7 @@ def _bits(s: Session, args: str) -> Reply:
 
 @command(
     "info",
-    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|history",
+    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|line|history",
     "show registers, breakpoints and watchpoints, symbols (addresses, "
     "sections, sizes), the current frame, or the reverse-execution history",
     "data",
@@ -633,7 +649,7 @@ def _bits(s: Session, args: str) -> Reply:
 )
 def _info(s: Session, args: str) -> Reply:
     what, _, rest = args.strip().partition(" ")
-    topics = ("registers", "breakpoints", "watchpoints", "symbols", "frame", "history")
+    topics = ("registers", "breakpoints", "watchpoints", "symbols", "frame", "line", "history")
     match = [t for t in topics if what and t.startswith(what.lower())]
     if what in ("r", "reg"):
         match = ["registers"]
@@ -648,6 +664,8 @@ def _info(s: Session, args: str) -> Reply:
         return Reply(_info_symbols(s, rest.strip()))
     if topic == "frame":
         return Reply(_info_frame(s))
+    if topic == "line":
+        return Reply([_info_line(s, rest.strip())])
     h = s.history
     return Reply(
         [
@@ -659,6 +677,18 @@ def _info(s: Session, args: str) -> Reply:
             f"now at instruction {s.machine.icount:,} ({s.mode_text()})",
         ]
     )
+
+
+def _info_line(s: Session, location: str) -> str:
+    """gdb's info line: where a source line's code starts and ends."""
+    addr = s.resolve_location(location)[0] if location else s.machine.rip
+    insn = s.machine.insns.get(addr)
+    if insn is None:
+        raise DebugError(f"no instruction at {addr:#x}")
+    f, ln = insn.loc.file, insn.loc.line
+    addrs = [a for a, i in s.machine.insns.items() if i.loc.file == f and i.loc.line == ln]
+    lo, hi = min(addrs), max(addrs) + 4
+    return f"line {ln} of {f} starts at {s.addr_text(lo)} and ends at {s.addr_text(hi)}"
 
 
 def _info_registers(s: Session, names: list[str]) -> list:
@@ -682,7 +712,7 @@ def _info_breakpoints(s: Session, watch_only: bool) -> list[str]:
     for w in sorted(s.watchpoints.values(), key=lambda w: w.num):
         rows.append(
             f"{w.num:<4}{'watch':<7}{'y' if w.enabled else 'n':<4}{w.hits:<6}"
-            f"{w.what} = {w.addr:#x} <{s.describe(w.addr)}>, {w.length} bytes"
+            f"{w.what} = {s.addr_text(w.addr)}, {w.length} bytes"
         )
     if not rows:
         return ["no breakpoints or watchpoints"]
@@ -690,10 +720,18 @@ def _info_breakpoints(s: Session, watch_only: bool) -> list[str]:
 
 
 def _info_symbols(s: Session, pattern: str) -> list[str]:
+    """The symbol named PATTERN if there is one; else those starting with it;
+    else those containing it (case-insensitive)."""
     rows = []
-    for name, sym in sorted(s.image.symbols.items(), key=lambda kv: kv[1].value):
-        if pattern and pattern.lower() not in name.lower():
-            continue
+    names = s.image.symbols
+    if pattern in names:
+        chosen = [pattern]
+    else:
+        low = pattern.lower()
+        chosen = [n for n in names if n.lower().startswith(low)] or [
+            n for n in names if low in n.lower()
+        ]
+    for name, sym in sorted(((n, names[n]) for n in chosen), key=lambda kv: kv[1].value):
         sec = sym.section or "equ"
         size = f"{sym.size:,}" if sym.size is not None else ""
         rows.append(
@@ -714,7 +752,7 @@ def _info_frame(s: Session) -> list[str]:
     if f0.slot is not None:
         ret = int.from_bytes(m.mem.read(f0.slot, 8), "little")
         lines.append(
-            f"  return address {ret:#x} <{s.describe(ret)}> stored at {f0.slot:#x} "
+            f"  return address {s.addr_text(ret)} stored at {f0.slot:#x} "
             f"(rsp+{f0.slot - m.r[4]:#x}); called from {s.where(frames[1].pc)}"
         )
     else:
@@ -816,6 +854,7 @@ def _view(s: Session, args: str) -> Reply:
         v.top, v.left = at
     if rows is not None:
         n = v.nbytes
+        s.check_within(addr, n, f"view {target} as {spec}")
         if not s.machine.mem.mapped(addr, n):
             raise DebugError(
                 f"{target} as {spec} needs {n:,} bytes from {addr:#x}; they are "
@@ -853,17 +892,20 @@ def _floats(s: Session, addr: int, n: int, type_name: str) -> list[float]:
 
 @command(
     "show",
-    "show digit EXPR [INDEX] [as u8|f32]",
+    "show digit EXPR [INDEX] [as u8|f32] | show prediction [INDEX]",
     "draw 784 bytes or floats as a 28x28 "
     "image: show digit X (the first image of the batch), show digit X 5, show digit "
     "train_images_file+16 as u8. The type is guessed (floats in 0..1 or bytes) unless "
-    "given; batch_labels gives the caption",
+    "given; batch_labels gives the caption. show prediction 3: image 3 of the batch "
+    "beside the network's 10 probabilities (P), its argmax and the true label",
     "pictures",
 )
 def _show(s: Session, args: str) -> Reply:
     what, _, rest = args.strip().partition(" ")
+    if what == "prediction":
+        return _show_prediction(s, rest.strip())
     if what != "digit":
-        raise DebugError("show digit EXPR [INDEX] [as u8|f32]")
+        raise DebugError("show digit EXPR [INDEX] [as u8|f32] | show prediction [INDEX]")
     target, spec = _split_as(rest)
     if not target:
         raise DebugError("show digit what? e.g. show digit X")
@@ -878,9 +920,18 @@ def _show(s: Session, args: str) -> Reply:
             raise DebugError("show digit reads u8 (pixel bytes) or f32 (pixels / 255)")
         t = "u8" if t == "hex" else t
     else:
-        t = _guess_pixels(s, base + 784 * 4 * index)
+        t = _guess_pixels(s, base, index)
     size = 1 if t == "u8" else 4
     addr = base + 784 * size * index
+    ext = s.extent(base)
+    if ext is not None and ext[1] == base and ext[2] >= 784 * size:
+        count = ext[2] // (784 * size)
+        if index >= count:
+            raise DebugError(
+                f"{target} holds {count} image{'s' if count > 1 else ''} of {t} "
+                f"(0..{count - 1}); {index} is past its end"
+            )
+    s.check_within(addr, 784 * size, f"show digit {target} {index} ({t})", base)
     vals = _floats(s, addr, 784, t)
     caption = _label_caption(s, target, index)
     s.picture = Picture(
@@ -890,18 +941,73 @@ def _show(s: Session, args: str) -> Reply:
     return Reply([R.picture(s.picture, 18, 60)], view=True)
 
 
-def _guess_pixels(s: Session, addr: int) -> str:
+def _show_prediction(s: Session, text: str) -> Reply:
+    """Image i of the batch (X) beside the network's 10 probabilities (P) as
+    bars, the argmax and the true label (batch_labels). P is stale until
+    softmax_xent has run on this batch: checked by recomputing softmax of Z3."""
+    index = int(text, 0) if text else 0
+    syms = s.image.symbols
+    missing = [n for n in ("X", "P", "Z3", "batch_labels") if n not in syms]
+    if missing:
+        raise DebugError(f"show prediction needs the MNIST program's {', '.join(missing)}")
+    rows = (syms["batch_labels"].size or 1) if syms["batch_labels"].size else 1
+    if not 0 <= index < rows:
+        raise DebugError(f"the batch has rows 0..{rows - 1}; {index} is past its end")
+    pixels = _floats(s, syms["X"].value + 784 * 4 * index, 784, "f32")
+    probs = _floats(s, syms["P"].value + 40 * index, 10, "f32")
+    logits = _floats(s, syms["Z3"].value + 40 * index, 10, "f32")
+    label = s.machine.mem.read(syms["batch_labels"].value + index, 1)[0]
+    top = max(logits) if all(v == v for v in logits) else 0.0
+    ex = [math.exp(min(v - top, 0.0)) if v == v else 0.0 for v in logits]
+    fresh = all(abs(e / (sum(ex) or 1.0) - p) < 1e-4 for e, p in zip(ex, probs, strict=True))
+    best = max(range(10), key=lambda k: probs[k] if probs[k] == probs[k] else -1.0)
+    names = class_names()
+    bars = [
+        (
+            f"{names[k]:>{max(len(n) for n in names)}}",
+            probs[k],
+            "bold green"
+            if k == best == label
+            else "bold red"
+            if k == best
+            else "bold"
+            if k == label
+            else "",
+        )
+        for k in range(10)
+    ]
+    verdict = "right" if best == label else "wrong"
+    caption = f"predicted {names[best]} ({probs[best]:.1%}), label {names[label]}: {verdict}"
+    if not fresh:
+        caption += "\nP still holds the previous batch's values (softmax_xent has not run on it)"
+    s.picture = Picture(f"prediction for X[{index}]", pixels, 28, 28, "digit", caption, bars)
+    s.panel = "picture"
+    return Reply([R.picture(s.picture, 18, 60)], view=True)
+
+
+def class_names() -> list[str]:
+    """The classes' names as the live view and pictures label them (digits)."""
+    return [str(k) for k in range(10)]
+
+
+def _guess_pixels(s: Session, base: int, index: int) -> str:
+    """f32 when the symbol's first values read as ordinary floats (finite,
+    zero or of a plausible magnitude), else u8: bytes read as floats give
+    denormals and huge values. The guess looks at the start of the symbol, so
+    an index past its end is refused afterwards instead of guessed away."""
+    ext = s.extent(base)
+    n = min(784, ext[2] // 4) if ext is not None else 784
     try:
-        vals = _floats(s, addr, 784, "f32")
+        vals = _floats(s, base, max(1, n), "f32")
     except DebugError:
         return "u8"
-    ok = all(v == v and -0.01 <= v <= 1.01 for v in vals)
-    return "f32" if ok else "u8"
+    plausible = all(v == 0.0 or (v == v and 1e-12 < abs(v) < 1e9) for v in vals)
+    return "f32" if plausible else "u8"
 
 
 def _label_caption(s: Session, target: str, index: int) -> str:
     sym = s.image.symbols.get("batch_labels")
-    if target.strip() != "X" or sym is None:
+    if target.strip() != "X" or sym is None or (sym.size is not None and index >= sym.size):
         return ""
     try:
         label = s.machine.mem.read(sym.value + index, 1)[0]
@@ -1108,3 +1214,7 @@ def help_lines() -> list[str]:
         "Expressions: help print."
     )
     return lines
+
+
+# the commands gdb users reach for, registered in the same table
+from .commands_nav import display_lines  # noqa: E402

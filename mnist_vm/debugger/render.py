@@ -98,6 +98,10 @@ def code_panel(s: Session, height: int = 20, scroll: int = 0, width: int = 100) 
         out.append(f"{ln:4d} ", style=DIM)
         style = CURRENT if ln == cur_line else ""
         _asm_line(out, text, style)
+        if ln == cur_line and s.code_focus is None:
+            note = s.annotate()
+            if note:
+                out.append(f"   ◂ {note}", style="magenta")
         out.append("\n")
     out.rstrip()
     return out
@@ -217,10 +221,14 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
     if s.panel == "picture" and s.picture is not None:
         return picture(s.picture, max(8, height), max(20, width))
     v = s.current_view()
+    want = min(v.nbytes, _linear_bytes(v, height, width) if v.rows is None else v.nbytes)
+    ext = s.extent(v.addr) if v.rows is None and v.expr in s.image.symbols else None
+    end_note = None
+    if ext is not None and v.addr + want > ext[1] + ext[2]:
+        want = max(1, ext[1] + ext[2] - v.addr)
+        end_note = f"(end of {ext[0]}: {ext[2]:,} bytes)"
     try:
-        data = s.machine.mem.read(
-            v.addr, min(v.nbytes, _linear_bytes(v, height, width) if v.rows is None else v.nbytes)
-        )
+        data = s.machine.mem.read(v.addr, want)
     except ValueError:
         return Text(
             f"{v.addr:#x} is not mapped ({s.machine.mem.region(v.addr)} memory)", style="bold red"
@@ -228,7 +236,10 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
     prev = v.prev if v.prev is not None and v.prev_addr == v.addr else None
     if v.rows is not None:
         return _matrix(v, data, prev, height, width)
-    return _linear(s, v, data, prev, height, width)
+    out = _linear(s, v, data, prev, height, width)
+    if end_note:
+        out.append("\n" + end_note, style=DIM)
+    return out
 
 
 def _linear_bytes(v: MemView, height: int, width: int) -> int:
@@ -387,12 +398,15 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
                 else:
                     ch = _SHADES[min(9, max(0, int(v * 9.99)))]
                     out.append(ch + ch)
+            if y >= 9:
+                _bar(out, p, y - 9, max(30, width - 2 * W))
             out.append("\n")
     for y in range(0, H, 2) if not ascii else ():
         for x in range(W):
             top = color(grid[y][x])
             bot = color(grid[y + 1][x]) if y + 1 < H else "black"
             out.append("▀", style=f"{top} on {bot}")
+        _bar(out, p, y // 2 - 2, width - W - 3)
         out.append("\n")
     cap = f"{rows}x{cols}" + (f" shown {H}x{W} (each pixel averages {f}x{f})" if f > 1 else "")
     cap += f"   min {lo:.4g}  max {hi:.4g}"
@@ -402,6 +416,18 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
     if p.caption:
         out.append("\n" + p.caption, style="bold")
     return out
+
+
+def _bar(out: Text, p: Picture, k: int, room: int) -> None:
+    """Bar k of a picture's bar chart (show prediction), to the right of its row."""
+    if not 0 <= k < len(p.bars) or room < 16:
+        return
+    label, value, style = p.bars[k]
+    n = max(0, room - len(label) - 10)
+    filled = int(round(value * n)) if value == value else 0
+    out.append(f"  {label} ", style=style or "")
+    out.append("█" * filled + "·" * (n - filled), style=style or DIM)
+    out.append(f" {value:6.1%}" if value == value else "    nan", style=style or "")
 
 
 def _grey(x: float) -> str:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from vm import Exit, Fault
 from vm.history import History, HistoryError, Interrupted, Registers
 from vm.image import INSN_SIZE, Image
-from vm.isa.operands import Imm
+from vm.isa.flags import CONDITION_FUNCS
+from vm.isa.operands import Imm, Mem
 
 from . import expr as E
 
@@ -106,34 +107,55 @@ class Picture:
     cols: int
     kind: str = "heatmap"  # 'digit' (0..1 or 0..255, grey) or 'heatmap' (diverging)
     caption: str = ""
+    bars: list[tuple[str, float, str]] = field(default_factory=list)  # label, value, style
 
 
 class Output:
-    """The program's stdout and stderr, kept for the output panel."""
+    """The program's stdout and stderr, kept for the output panel, in step
+    with time: each write is stamped with the instruction count of the
+    syscall that made it, so after going back the panel shows only what had
+    been printed by then, and a write re-executed on the way forward again
+    is not kept twice."""
 
-    def __init__(self, limit: int = 1 << 20):
+    def __init__(self, limit: int = 1 << 20, clock=None):
         self.data = bytearray()
         self.limit = limit
         self.seen = 0  # for line mode: how much was already printed
+        self.clock = clock or (lambda: 0)
+        self.marks: list[tuple[int, int]] = []  # (icount, end offset + dropped)
+        self.dropped = 0  # bytes cut from the front (limit)
 
     def write(self, data) -> int:
+        now = self.clock()
+        if self.marks and now <= self.marks[-1][0]:
+            return len(data)  # already recorded when the program first ran here
         self.data += bytes(data)
         if len(self.data) > self.limit:
             cut = len(self.data) - self.limit // 2
             del self.data[:cut]
+            self.dropped += cut
             self.seen = max(0, self.seen - cut)
+        self.marks.append((now, self.dropped + len(self.data)))
         return len(data)
 
     def flush(self) -> None:
         pass
 
+    def _visible(self) -> int:
+        """Bytes of data written before the current instruction count."""
+        now = self.clock()
+        i = bisect.bisect_left(self.marks, (now, -1))
+        end = self.marks[i - 1][1] if i else 0
+        return max(0, end - self.dropped)
+
     def text(self) -> str:
-        return self.data.decode(errors="replace")
+        return self.data[: self._visible()].decode(errors="replace")
 
     def take_new(self) -> str:
-        new = self.data[self.seen :]
-        self.seen = len(self.data)
-        return new.decode(errors="replace")
+        upto = self._visible()
+        new = self.data[self.seen : upto] if upto > self.seen else b""
+        self.seen = max(self.seen, upto)
+        return bytes(new).decode(errors="replace")
 
 
 XMM_MODES = ("f32", "f64", "hex", "i32")
@@ -157,7 +179,7 @@ class Session:
         self.state_path = state_path
         self.label = label
         self.budget = budget
-        self.output = Output()
+        self.output = Output(clock=self._icount)
         self.breakpoints: dict[int, Breakpoint] = {}
         self.watchpoints: dict[int, Watchpoint] = {}
         self._next_num = 1
@@ -168,6 +190,9 @@ class Session:
         self.xmm_mode = "f32"
         self.zoom = "normal"  # which pane fills the large space (the pane command)
         self.last_command = "start"  # the moving command that ran last (status line)
+        self.frame_level = 0  # the frame `frame`/`up`/`down` selected (0 at every stop)
+        self.displays: list[str] = []  # `display` expressions, printed at every stop
+        self._confirm_set: tuple | None = None  # a set while replaying, said once
         self._in_command = False
         self.code_focus: int | None = None  # an address `list` asked for (else rip)
         self.notes: list[str] = []  # extra lines for the console after a command
@@ -208,6 +233,7 @@ class Session:
             label=os.path.basename(path),
         )
         s.output = out
+        out.clock = s._icount
         s.stop = Stop("start", s._start_text())
         return s
 
@@ -271,6 +297,74 @@ class Session:
         end = self._code[i][0] if i < len(self._code) else self._text_end
         return sym.value, end
 
+    def _icount(self) -> int:
+        m = getattr(self, "machine", None)
+        return m.icount if m is not None else 0
+
+    def annotate(self) -> str:
+        """pwndbg-style note on the instruction at rip, before it runs: the
+        effective address of its memory operand and the value there, or for a
+        conditional jump whether it will be taken."""
+        m = self.machine
+        insn = m.insns.get(m.rip)
+        if insn is None:
+            return ""
+        d = insn.defn
+        if d.kind == "cond-jump" and d.cond is not None:
+            taken = CONDITION_FUNCS[d.cond](m.fl)
+            return "will jump" if taken else "will fall through"
+        for i, op in enumerate(insn.operands):
+            if isinstance(op, Mem) and d.mnemonic != "lea":
+                ea = op.disp
+                if op.base is not None and not op.rip_rel:
+                    ea += m.r[op.base.num]
+                if op.index is not None:
+                    ea += m.r[op.index.num] * op.scale
+                ea &= M64
+                size = (op.size or insn.form.mem_size(i) or 64) // 8
+                try:
+                    raw = m.mem.read(ea, min(size, 8))
+                except ValueError:
+                    return f"[{self.addr_text(ea)}] is not mapped: this access will fault"
+                v = int.from_bytes(raw, "little")
+                return f"[{self.addr_text(ea)}] = {v:#x}"
+        return ""
+
+    def extent(self, addr: int) -> tuple[str, int, int] | None:
+        """The data symbol whose bytes hold addr: (name, start, size), its size
+        from the assembler (resb/resd/times/db ...) or up to the next symbol."""
+        i = bisect.bisect_right(self._data_keys, addr) - 1
+        if i < 0:
+            return None
+        base, name = self._data[i]
+        sym = self.image.symbols[name]
+        size = sym.size
+        if size is None:
+            nxt = self._data[i + 1][0] if i + 1 < len(self._data) else None
+            size = (nxt - base) if nxt is not None else None
+        if size is None or not base <= addr < base + max(size, 1):
+            return None
+        return name, base, size
+
+    def check_within(self, addr: int, nbytes: int, what: str, base: int | None = None) -> None:
+        """Refuse a read of nbytes at addr that runs past the end of the data
+        symbol holding `base` (default: addr), so a picture or view never
+        shows the next symbol's bytes as if they were this one's."""
+        ext = self.extent(addr if base is None else base)
+        if ext is None:
+            return
+        name, base, size = ext
+        if not base <= addr or addr + nbytes > base + size:
+            raise DebugError(
+                f"{what} reads {nbytes:,} bytes at offset {addr - base:,} of {name}, "
+                f"which holds {size:,} bytes"
+            )
+
+    def addr_text(self, addr: int) -> str:
+        """0x... <name+off>, or the bare address when no symbol covers it."""
+        name = self.describe(addr)
+        return f"{addr:#x}" if name == f"{addr:#x}" else f"{addr:#x} <{name}>"
+
     def describe(self, addr: int) -> str:
         """name+0xoff for code and data addresses, else the hex address."""
         if addr in self.machine.insns or (self._code and self._code[0][0] <= addr < self._text_end):
@@ -300,7 +394,7 @@ class Session:
         addr = m.rip if addr is None else addr
         insn = m.insns.get(addr)
         text = insn.text() if insn else "(no instruction)"
-        return f"{addr:#x} <{self.describe(addr)}> {self.loc_text(addr)}  {text}"
+        return f"{self.addr_text(addr)} {self.loc_text(addr)}  {text}"
 
     def ctx(self) -> E.Context:
         r = self.routine_at(self.machine.rip)
@@ -379,11 +473,14 @@ class Session:
         if val.place is not None and val.place.kind == "mem":
             addr, type_name = val.place.args
             size = E.TYPES[type_name][0]
-        elif val.place is not None:
+        elif val.place is not None and length is None:
             raise DebugError(
                 "watchpoints watch memory; registers change at every step "
-                "(use break ... if to stop on a register value)"
+                "(watch REG N watches N bytes at the address in REG; "
+                "break ... if stops on a register value)"
             )
+        elif val.place is not None:  # `watch rsp 8`: the memory the register points at
+            addr, size = int(val.v) & M64, length
         else:
             addr = E.address(text, ctx)
             sym = self.image.symbols.get(text)
@@ -792,6 +889,26 @@ class Session:
             )
         return self._set(Stop("step", self.where()))
 
+    def goto(self, target: int) -> Stop:
+        """Instruction count `target`: inside the recorded history exactly as it
+        was; past its frontier by stepping forward (breakpoints do not stop it)."""
+        m, h = self.machine, self.history
+        if target < h.start:
+            raise DebugError(
+                f"instruction {target:,} is before the recorded history (it starts at {h.start:,})"
+            )
+        self.mark()
+        self.code_focus = None
+        try:
+            h.goto(min(target, h.frontier))
+        except Interrupted as e:
+            return self._set(Stop("interrupt", f"{e}; at {self.where()}"))
+        if m.icount < target:
+            stop = self.step(target - m.icount)
+            if stop.kind != "step":
+                return stop
+        return self._set(Stop("step", f"at instruction {m.icount:,}: {self.where()}"))
+
     def reverse_continue(self) -> Stop:
         bps = {bp.addr for bp in self.breakpoints.values() if bp.enabled}
         return self._reverse_search(bps, self._bp_condition, self.watch_ranges())
@@ -1067,9 +1184,21 @@ class Session:
         )
 
     def set_value(self, target: str, value_text: str) -> str:
+        """An edit. While replaying, the history ahead would be lost: the first
+        such `set` only says so; the same `set` again confirms it."""
         ctx = self.ctx()
         place = E.place_of(target, ctx)
         value = E.evaluate(value_text, ctx).v
+        m, h = self.machine, self.history
+        ahead = h.frontier - m.icount
+        request = (target.strip(), value_text.strip(), m.icount)
+        if ahead > 0 and self._confirm_set != request:
+            self._confirm_set = request
+            raise DebugError(
+                f"you are {ahead:,} instructions behind the newest point; an edit here "
+                f"discards them. Repeat the same set to edit anyway, or goto {h.frontier} first"
+            )
+        self._confirm_set = None
         self.mark()
         E.assign(place, value, ctx)
         if place.kind == "mem" or place.kind == "rip":
@@ -1145,7 +1274,7 @@ class Session:
             st = load_state(path)
         except StateError as e:
             raise DebugError(str(e).splitlines()[0]) from None
-        self.output = Output()
+        self.output = Output(clock=self._icount)
         m = st.machine(root=self.root, stdout=self.output, stderr=self.output)
         self._replace(st.image, m, state_path=path)
         return self._start_text()
@@ -1153,7 +1282,7 @@ class Session:
     def restart(self) -> str:
         if self.state_path:
             return self.load(self.state_path)
-        self.output = Output()
+        self.output = Output(clock=self._icount)
         self._replace(self.image, self._new_machine(), None)
         return "restarted: " + self._start_text()
 
@@ -1274,6 +1403,8 @@ def format_value(v: E.Value, fmt: str | None = None) -> str:
         if isinstance(x, float):
             return str(int(x))
         bits = {"u8": 8, "u16": 16, "u32": 32, "qword": 64}.get(v.type or "", 0)
+        if not bits and 0 <= x <= M64:
+            bits = 64  # as gdb: p/d 0xffffffffffffffff is -1
         return str(_signed(x, bits) if bits else x)
     if fmt == "t":
         return bin(x & M64 if isinstance(x, int) and x < 0 else int(x))

@@ -19,7 +19,7 @@ from textual.widgets import Input, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from . import render as R
-from .commands import COMMANDS, Reply, execute, help_lines, lookup
+from .commands import COMMANDS, Reply, execute, help_lines, lookup, repeatable
 from .session import Session
 
 HINT = (
@@ -152,6 +152,12 @@ class DebuggerApp(App):
         for k in KEYS
     ] + [
         Binding("enter", "submit_line", show=False),
+        Binding("shift+up", "scroll_console(-1)", show=False),
+        Binding("shift+down", "scroll_console(1)", show=False),
+        Binding("shift+pageup", "scroll_console(-10)", show=False),
+        Binding("shift+pagedown", "scroll_console(10)", show=False),
+        Binding("ctrl+b", "scroll_console(-10)", show=False),
+        Binding("ctrl+f", "scroll_console(10)", show=False),
         Binding("escape", "interrupt", show=False),
         Binding("ctrl+c", "interrupt", show=False, priority=True),
     ]
@@ -162,6 +168,7 @@ class DebuggerApp(App):
         self.busy: str | None = None
         self.queued: list[tuple[str, bool]] = []
         self.code_scroll = 0
+        self.last_line = ""  # what Enter repeats
         self._started = 0.0
         self._panels_ready = False
 
@@ -176,7 +183,9 @@ class DebuggerApp(App):
                 yield Panel("Call stack", id="stack")
         with Horizontal(id="bottom"):
             yield Panel("Program output", id="output")
-            yield RichLog(id="console", wrap=True, markup=False, max_lines=2000)
+            # min_width: lines wrap at the console's own width (RichLog's default
+            # of 78 cut them at small sizes instead of wrapping)
+            yield RichLog(id="console", wrap=True, markup=False, max_lines=2000, min_width=10)
         yield CommandLine(id="cmdline")
         yield Static(id="status")
 
@@ -282,6 +291,8 @@ class DebuggerApp(App):
             else:
                 self.bell()
             return
+        if repeatable(line):
+            self.last_line = line
         if echo:
             self.write(Text(f"› {line}", style="bold cyan"))
         word, _, args = line.partition(" ")
@@ -349,6 +360,10 @@ class DebuggerApp(App):
         else:
             self.run_line(what)
 
+    def action_scroll_console(self, lines: int) -> None:
+        console = self.query_one("#console", RichLog)
+        console.scroll_relative(y=lines, animate=False)
+
     def action_toggle_break(self) -> None:
         if self.busy:
             return
@@ -384,10 +399,13 @@ class DebuggerApp(App):
             event.stop()
 
     def action_submit_line(self) -> None:
-        """Enter typed before the command line had the focus."""
+        """Enter typed before the command line had the focus, or with it
+        closed: then it repeats the last step/next/continue/x/list (gdb)."""
         line = self.query_one("#cmdline", CommandLine)
         if line.has_class("open"):
             self._submit(line.value)
+        elif self.last_line:
+            self.run_line(self.last_line)
 
     @on(Input.Submitted, "#cmdline")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -395,7 +413,7 @@ class DebuggerApp(App):
 
     def _submit(self, value: str) -> None:
         line = self.query_one("#cmdline", CommandLine)
-        text = value.strip().lstrip(":").strip()
+        text = value.strip().lstrip(":").strip() or self.last_line
         if text and (not line.history or line.history[-1] != text):
             line.history.append(text)
         self.close_command_line()
