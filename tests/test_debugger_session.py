@@ -466,6 +466,8 @@ def test_gdb_register_names_signed_print_and_one_prefix(s):
     assert f"{s.machine.rip:#x}" in ok(s, "print $pc")
     assert f"{s.machine.r[4]:#x}" in ok(s, "print $sp")
     assert ok(s, "p/d 0xffffffffffffffff").endswith("= -1")
+    assert ok(s, "print &arr").endswith(f"{sym(s, 'arr'):#x} ({sym(s, 'arr')})")
+    assert f"{sym(s, 'arr') + 8:#x}" in ok(s, "print &dword [arr+8]")
     r = execute(s, "finish")
     assert r.error and text(r).startswith("finish: ") and "finish: finish" not in text(r)
     assert "did you mean" in text(execute(s, "print arrr"))

@@ -283,9 +283,15 @@ class _Parser:
 
     def unary(self) -> Value:
         t = self.peek()
-        if t and t[0] == "op" and t[1] in ("-", "+", "~", "!", "*"):
+        if t and t[0] == "op" and t[1] in ("-", "+", "~", "!", "*", "&"):
             self.i += 1
             v = self.unary()
+            if t[1] == "&":  # C's address-of: a symbol is its address already
+                if v.place is not None and v.place.kind == "mem":
+                    return Value(v.place.args[0])
+                if v.place is not None:
+                    raise ExprError("& takes a symbol or memory, not a register")
+                return Value(v.v)
             if t[1] == "-":
                 return Value(-v.v)
             if t[1] == "+":
