@@ -16,7 +16,8 @@ import struct
 from rich.text import Text
 
 from . import expr as E
-from .session import XMM_MODES, MemView, Picture, Session, _signed
+from .model import _signed
+from .session import XMM_MODES, MemView, Picture, Session
 
 CHANGED = "bold black on yellow"
 CURRENT = "bold white on dark_blue"
