@@ -48,9 +48,10 @@ PROGRESS_ROUTINE = "progress_batch"
 EVALUATE_ROUTINE = "evaluate"
 SPARK = "▁▂▃▄▅▆▇█"
 MAX_TRAIN, MAX_TEST = 60000, 10000  # the program's buffers (programs/mnist/config.inc)
-# Samples per second of an interpreted run (no --fast), training plus evaluation,
-# measured on a 2-core x86-64 machine (README); used only to warn about long runs.
-INTERPRETED_RATE = 4.0
+# Samples per second of an interpreted run (no --fast), training plus evaluation, on
+# an idle core (measured: 740 samples in 14.9 s of CPU time; a busy machine gives
+# less, 7/s of wall-clock time with the other core shared); only to warn about long runs.
+INTERPRETED_RATE = 40.0
 SLOW_RUN_S = 60.0
 
 
@@ -206,9 +207,9 @@ def slow_run_note(opts: dict, fast: bool, rate: float = INTERPRETED_RATE) -> str
     if seconds <= SLOW_RUN_S:
         return None
     return (
-        f"note: without --fast every instruction is interpreted (about {rate:g} samples/s): "
-        f"this run would take roughly {hms(seconds)}. `--fast` runs the same program "
-        "bit-identically in seconds; or try --limit 640 --test-limit 100 --epochs 1."
+        f"note: without --fast every instruction is interpreted (about {rate:g} samples/s on "
+        f"an idle core): this run would take at least {hms(seconds)}. `--fast` runs the same "
+        "program bit-identically in seconds; or try --limit 640 --test-limit 100 --epochs 1."
     )
 
 
