@@ -197,7 +197,7 @@ def download_file(
     import pooch  # type: ignore[import-untyped]
     import requests
 
-    logging.getLogger("pooch").setLevel(logging.WARNING)
+    pooch.get_logger().setLevel(logging.WARNING)  # we report each transfer ourselves
     dest = Path(dest)
     failures = failures if failures is not None else Failures()
     dead = dead if dead is not None else set()
