@@ -1013,7 +1013,9 @@ def _label_caption(s: Session, target: str, index: int) -> str:
         label = s.machine.mem.read(sym.value + index, 1)[0]
     except ValueError:
         return ""
-    return f"label batch_labels[{index}] = {label}"
+    from ..data import class_label
+
+    return f"label batch_labels[{index}] = {class_label(label, getattr(s, 'dataset', None))}"
 
 
 @command(
