@@ -94,7 +94,8 @@ def cmd_exec(args) -> int:
 
         from .kernels import parallel, twins
 
-        attach(machine, twins())
+        for line in attach(machine, twins()).messages():
+            _err(line)
         parallel.start(machine, args.jobs)
     t0 = time.perf_counter()
     try:
