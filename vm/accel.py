@@ -234,7 +234,7 @@ def fingerprint(image, name: str, reads: tuple[str, ...] = ()) -> str | None:
         for insn in image.insns[
             bisect.bisect_left(code.addrs, lo) : bisect.bisect_left(code.addrs, hi)
         ]:
-            ops = []
+            ops: list[object] = []
             for o in insn.operands:
                 if isinstance(o, Imm):
                     ops.append(address(o.value, lo, hi) if o.label is not None else o.value)
