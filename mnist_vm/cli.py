@@ -66,7 +66,8 @@ def cmd_exec(args) -> int:
 
         from .kernels import parallel, twins
 
-        attach(machine, twins())
+        for line in attach(machine, twins()).messages():
+            _err(line)
         parallel.start(machine, args.jobs if args.jobs is not None else available_cpus())
     t0 = time.perf_counter()
     try:

@@ -252,11 +252,13 @@ def cmd_run(args) -> int:
     tap = OutputTap(progress, None if live else console.print, args.quiet)
     machine = Machine(image, root=str(root), stdout=tap, stderr=sys.stderr.buffer)
     twins_attached: list[str] = []
+    twins_refused: list[str] = []
     processes = 1
     if args.fast:
         from .kernels import parallel, twins
 
-        twins_attached = attach(machine, twins())
+        attachment = attach(machine, twins())
+        twins_attached, twins_refused = attachment.attached, attachment.messages()
         processes = parallel.start(
             machine, args.jobs if args.jobs is not None else available_cpus()
         )
@@ -351,7 +353,17 @@ def cmd_run(args) -> int:
         except OSError as e:
             err.print(f"[bold red]error:[/] could not save state: {e}", highlight=False)
             return 1
-    _summary(console, progress, machine, elapsed, interrupted, twins_attached, args, processes)
+    _summary(
+        console,
+        progress,
+        machine,
+        elapsed,
+        interrupted,
+        twins_attached,
+        args,
+        processes,
+        twins_refused,
+    )
     if fault is not None:
         return 1
     if interrupted:
@@ -458,11 +470,14 @@ def _summary(
     twins: list[str],
     args,
     processes: int = 1,
+    refused: list[str] | None = None,
 ) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
     if args.quiet:
+        for line in refused or ():
+            console.print(line, highlight=False, markup=False)
         if p.final:
             console.print(
                 f"test accuracy {p.final[0]:.2f}% ({p.final[1]}/{p.final[2]}) in {elapsed:.1f}s",
@@ -495,6 +510,8 @@ def _summary(
         + (f", large layers on {processes} processes" if processes > 1 else "")
         + "\n"
     )
+    for line in refused or ():
+        lines.append(line + "\n", style="yellow")
     if p.losses:
         lines.append(f"loss            {sparkline(p.losses)}\n", style="cyan")
         lines.append(f"                first {p.losses[0]:.4f} -> last {p.losses[-1]:.4f}")

@@ -227,7 +227,8 @@ class Motion:
             ):
                 del tw[name]
                 kept.append(name)
-        attached = attach(m, tw)
+        attachment = attach(m, tw)
+        attached = attachment.attached
         watches = self.watch_ranges()
         snap = {w: self.machine.mem.read(w[0], w[1] - w[0]) for w in watches}
         changed: list = []
@@ -278,6 +279,7 @@ class Motion:
             + (f"; kept interpreted for breakpoints: {', '.join(kept)}" if kept else "")
             + "; history restarts here"
         )
+        stop.detail.extend(attachment.messages())
         return stop
 
     # -- moving backward -------------------------------------------------------------------------
