@@ -88,7 +88,13 @@ def cmd_exec(args) -> int:
     except FileNotFoundError as e:
         _err(f"mnist-vm: error: {e}")
         return 2
-    machine = Machine(image, root=args.root, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
+    machine = Machine(
+        image,
+        root=args.root,
+        stdout=sys.stdout.buffer,
+        stderr=sys.stderr.buffer,
+        stdin=sys.stdin.buffer if sys.stdin is not None else None,
+    )
     if args.fast:
         from vm.accel import attach
 

@@ -165,32 +165,47 @@ class Runtime:
         return self.m.mem.view[addr : addr + n]
 
     def sys_read(self, fd, buf, count, *_):
+        if fd != 0 and fd not in self.fds:
+            return -errno.EBADF
+        if count == 0:
+            return 0  # Linux checks neither the buffer nor the stream for an empty read
         buf_view = self._buffer(buf, count, True)
         if buf_view is None:
             return -errno.EFAULT
         if fd == 0:
-            if self.stdin is None:
-                return 0
-            data = self.stdin.read(count) or b""
-            if data:
-                self.m.wlog(buf, len(data))  # a memory write, like a store (traced tier)
-            buf_view[: len(data)] = data
-            return len(data)
-        host = self.fds.get(fd)
-        if host is None:
-            return -errno.EBADF
-        if count:
-            self.m.wlog(buf, count)  # a memory write, like a store (traced tier)
+            return self._read_stdin(buf, buf_view, count)
+        host = self.fds[fd]
+        self.m.wlog(buf, count)  # a memory write, like a store (traced tier)
         total = 0
         while total < count:
             try:
                 got = os.readv(host, [buf_view[total:]])
             except OSError as e:
-                return -e.errno if total == 0 else total
+                return -(e.errno or errno.EIO) if total == 0 else total
             if got == 0:
                 break
             total += got
         return total
+
+    def _read_stdin(self, buf: int, buf_view: memoryview, count: int) -> int:
+        """read(0, ...): at most one host read, so a pipe or a terminal gives
+        what is there now (a line, a chunk), as Linux does, never waiting to
+        fill the whole buffer."""
+        stream = self.stdin
+        if stream is None:
+            return 0
+        try:
+            read1 = getattr(stream, "read1", None)
+            data = read1(count) if read1 is not None else stream.read(count)
+        except OSError as e:
+            return -(e.errno or errno.EIO)
+        except ValueError:  # a closed stream
+            return -errno.EBADF
+        data = data or b""
+        if data:
+            self.m.wlog(buf, len(data))  # a memory write, like a store (traced tier)
+            buf_view[: len(data)] = data
+        return len(data)
 
     def sys_write(self, fd, buf, count, *_):
         data = self._buffer(buf, count, False)
