@@ -129,3 +129,60 @@ def test_cli_exec_pipe_gives_one_chunk_per_read(tmp_path):
     assert p.stdout.read(5) == b"one\n\x04"  # answered while stdin is still open
     p.stdin.close()
     assert p.wait(timeout=60) == 0
+
+
+# ---- 2. instructions that move rsp and address memory through it --------------------
+
+STACK_ADDRESSING = """
+global _start
+section .bss
+res resq 8
+section .text
+_start:
+    push 11
+    push 22
+    pop qword [rsp]          ; address computed after the pop: overwrites the 11
+    pop rax
+    mov [rel res], rax
+    push 33
+    push 44
+    push 55
+    pop qword [rsp+8]        ; 55 overwrites the 33
+    pop rbx
+    pop rcx
+    mov [rel res+8], rbx
+    mov [rel res+16], rcx
+    push 66
+    push qword [rsp]         ; read before the decrement: a copy of 66
+    pop rdx
+    pop rsi
+    mov [rel res+24], rdx
+    mov [rel res+32], rsi
+    lea rax, [rel callee]
+    push rax
+    call [rsp]               ; the target is read before the return address is pushed
+    pop rax
+    mov [rel res+40], r8
+    push 77
+    pop rsp                  ; rsp takes the popped value (0x4d): restore it from rbp
+    mov [rel res+48], rsp
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel res]
+    mov edx, 56
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+callee:
+    mov r8, 99
+    ret
+"""
+
+
+@pytest.mark.native
+def test_push_pop_call_through_rsp_match_native(tmp_path):
+    out = assert_same_as_native(STACK_ADDRESSING, tmp_path)
+    import struct
+
+    assert struct.unpack("<7Q", out) == (22, 44, 55, 66, 66, 99, 77)

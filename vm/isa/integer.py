@@ -339,15 +339,18 @@ insn(
     "push",
     "r/m64 | imm32",
     "PUSH(A)",
-    "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended).",
+    "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended). A memory source "
+    "addressed through rsp is read before the decrement.",
     implicit="rsp",
 )
 insn(
     "pop",
     "r/m64",
     "t = POP()\nWA = t",
-    "Load the qword at [rsp] into dst; rsp += 8.",
+    "Load the qword at [rsp] into dst; rsp += 8. A memory destination addressed through "
+    "rsp uses rsp after the increment (`pop qword [rsp]` overwrites the next slot).",
     implicit="rsp",
+    extra={"rsp_before_ea": 8},
 )
 insn(
     "leave",
