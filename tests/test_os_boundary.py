@@ -186,3 +186,57 @@ def test_push_pop_call_through_rsp_match_native(tmp_path):
     import struct
 
     assert struct.unpack("<7Q", out) == (22, 44, 55, 66, 66, 99, 77)
+
+
+# ---- 3. syscall sets rcx and r11 ----------------------------------------------------
+
+SYSCALL_RCX_R11 = """
+global _start
+section .bss
+res resb 8
+section .text
+_start:
+    xor r12d, r12d
+    mov eax, 39              ; getpid: harmless
+    syscall
+back:
+    lea rdx, [rel back]
+    cmp rcx, rdx             ; rcx = the next instruction's address
+    sete [rel res]
+    inc r12
+    cmp r12, 3
+    jae .flags
+    jmp rcx                  ; jumping through rcx resumes after the syscall
+.flags:
+    mov [rel res+1], r12b
+    mov eax, 0x7fffffff
+    add eax, 1               ; OF SF PF set, CF ZF clear
+    mov eax, 39
+    syscall
+    mov rax, r11
+    and eax, 0x8c5 | 0x202   ; the arithmetic flags the VM keeps, bit 1 and IF
+    mov [rel res+2], ax
+    mov al, 0xff
+    add al, 1                ; CF ZF PF set
+    mov eax, 39
+    syscall
+    mov rax, r11
+    and eax, 0x8c5 | 0x202
+    mov [rel res+4], ax
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel res]
+    mov edx, 6
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+@pytest.mark.native
+def test_syscall_sets_rcx_to_the_next_instruction_and_r11_to_rflags(tmp_path):
+    out = assert_same_as_native(SYSCALL_RCX_R11, tmp_path)
+    assert out[:2] == b"\x01\x03"
+    assert out[2:4] == (0x202 | 0x80 | 0x800 | 0x4).to_bytes(2, "little")
+    assert out[4:6] == (0x202 | 0x1 | 0x40 | 0x4).to_bytes(2, "little")

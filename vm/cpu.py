@@ -551,8 +551,9 @@ class Machine:
         self._raise(kind, msg, ip, k)
 
     # ---- runtime entry points (called from generated code) ------------------------
-    def syscall(self) -> None:
-        self.runtime.syscall()
+    def syscall(self, next_ip: int, vector: int | None = None) -> None:
+        """`syscall` (vector None) or `int vector`; next_ip: the instruction after it."""
+        self.runtime.syscall(next_ip, vector)
 
     def hostcall(self, ip: int) -> int:
         self.runtime.hostcall(self.insns[ip].host)

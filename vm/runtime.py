@@ -2,7 +2,8 @@
 
 Syscalls use Linux x86-64 numbers and conventions: number in rax, arguments
 in rdi, rsi, rdx, r10, r8, r9, result in rax (a negative errno on failure);
-rcx receives the return address and r11 the flags, as on hardware. A bad
+rcx receives the address of the instruction after the syscall (the VM's
+address: instructions occupy 4 bytes) and r11 RFLAGS, as on hardware. A bad
 buffer pointer gives -EFAULT, an unknown call -ENOSYS, as Linux would.
 
 File syscalls are confined to one host directory (the granted root):
@@ -141,7 +142,7 @@ class Runtime:
             m.xd[0] = y
 
     # ---- syscalls ------------------------------------------------------------
-    def syscall(self) -> None:
+    def syscall(self, next_ip: int, vector: int | None = None) -> None:
         m = self.m
         r = m.r
         nr = r[0]
@@ -154,8 +155,8 @@ class Runtime:
         r[0] = result & M64
         from .isa import flags as F
 
-        r[1] = 0  # rcx: return address on hardware (addresses differ in the VM)
-        r[11] = F.rflags(m.fl)
+        r[1] = next_ip & M64  # rcx: where sysret returns
+        r[11] = F.rflags(m.fl)  # r11: RFLAGS at the syscall
 
     def _buffer(self, addr: int, n: int, write: bool) -> memoryview | None:
         if n == 0:

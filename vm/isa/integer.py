@@ -363,9 +363,9 @@ insn("nop", "", "pass", "Do nothing.")
 insn(
     "syscall",
     "",
-    "c.syscall()",
+    "c.syscall(NEXT)",
     "Linux system call: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; result in "
-    "rax (-errno on failure). rcx and r11 are clobbered.",
+    "rax (-errno on failure). rcx = the next instruction's address, r11 = RFLAGS.",
     group="system",
     branch=True,
     implicit="rax, rcx, r11",
