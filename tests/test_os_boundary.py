@@ -240,3 +240,202 @@ def test_syscall_sets_rcx_to_the_next_instruction_and_r11_to_rflags(tmp_path):
     assert out[:2] == b"\x01\x03"
     assert out[2:4] == (0x202 | 0x80 | 0x800 | 0x4).to_bytes(2, "little")
     assert out[4:6] == (0x202 | 0x1 | 0x40 | 0x4).to_bytes(2, "little")
+
+
+# ---- 4. syscall results as Linux gives them ------------------------------------------
+# Each probe: setup lines ending in a syscall; `call rec` records rax (truncated
+# to 16 bits: an errno or a small count) or, with a `; ok` probe, whether rax
+# is not an error. Results must be identical natively and in the VM.
+
+PROBES: list[tuple[str, str]] = [
+    ("lseek stdin pipe -> ESPIPE", "mov eax, 8\nxor edi, edi\nxor esi, esi\nxor edx, edx\nsyscall"),
+    ("lseek stdout pipe -> ESPIPE", "mov eax, 8\nmov edi, 1\nxor esi, esi\nxor edx, edx\nsyscall"),
+    ("lseek bad fd -> EBADF", "mov eax, 8\nmov edi, 99\nxor esi, esi\nxor edx, edx\nsyscall"),
+    ("read bad fd", "mov eax, 0\nmov edi, 99\nlea rsi, [rel buf]\nmov edx, 4\nsyscall"),
+    ("write bad fd", "mov eax, 1\nmov edi, 99\nlea rsi, [rel buf]\nmov edx, 4\nsyscall"),
+    ("write stdin", "mov eax, 1\nmov edi, 0\nlea rsi, [rel buf]\nmov edx, 4\nsyscall"),
+    ("write NULL", "mov eax, 1\nmov edi, 1\nxor esi, esi\nmov edx, 4\nsyscall"),
+    ("write 0 bytes", "mov eax, 1\nmov edi, 1\nxor esi, esi\nxor edx, edx\nsyscall"),
+    ("close bad fd", "mov eax, 3\nmov edi, 99\nsyscall"),
+    ("unknown syscall", "mov eax, 999\nsyscall"),
+    ("getpid ok", "mov eax, 39\nsyscall\n; ok"),
+    ("time ok", "mov eax, 201\nxor edi, edi\nsyscall\n; ok"),
+    (
+        "time into buf",
+        "mov eax, 201\nlea rdi, [rel buf]\nsyscall\ncmp rax, [rel buf]\nsete al\nmovzx eax, al",
+    ),
+    ("time EFAULT", "mov eax, 201\nmov edi, 16\nsyscall"),
+    ("clock_gettime mono", "mov eax, 228\nmov edi, 1\nlea rsi, [rel buf]\nsyscall"),
+    ("clock_gettime bad clock", "mov eax, 228\nmov edi, 99\nlea rsi, [rel buf]\nsyscall"),
+    ("clock_gettime EFAULT", "mov eax, 228\nxor edi, edi\nxor esi, esi\nsyscall"),
+    ("gettimeofday", "mov eax, 96\nlea rdi, [rel buf]\nxor esi, esi\nsyscall"),
+    (
+        "nanosleep 1ms",
+        "mov qword [rel ts], 0\nmov qword [rel ts+8], 1000000\nmov eax, 35\nlea rdi, [rel ts]\nxor esi, esi\nsyscall",
+    ),
+    (
+        "nanosleep bad nsec",
+        "mov qword [rel ts+8], 1000000000\nmov eax, 35\nlea rdi, [rel ts]\nxor esi, esi\nsyscall",
+    ),
+    ("nanosleep EFAULT", "mov eax, 35\nxor edi, edi\nxor esi, esi\nsyscall"),
+    ("getrandom 16", "mov eax, 318\nlea rdi, [rel buf]\nmov esi, 16\nxor edx, edx\nsyscall"),
+    (
+        "getrandom bad flags",
+        "mov eax, 318\nlea rdi, [rel buf]\nmov esi, 16\nmov edx, 0x100\nsyscall",
+    ),
+    ("getrandom 0", "mov eax, 318\nlea rdi, [rel buf]\nxor esi, esi\nxor edx, edx\nsyscall"),
+    ("uname", "mov eax, 63\nlea rdi, [rel uts]\nsyscall"),
+    ("uname sysname[0]", "movzx eax, byte [rel uts]"),
+    ("uname machine[4]", "movzx eax, byte [rel uts+65*4+4]"),
+    ("uname EFAULT", "mov eax, 63\nxor edi, edi\nsyscall"),
+    (
+        "mmap anon",
+        "mov eax, 9\nxor edi, edi\nmov esi, 8192\nmov edx, 3\nmov r10d, 0x22\nmov r8, -1\nxor r9d, r9d\nsyscall\nmov [rel map], rax\n; ok",
+    ),
+    ("mmap is zero", "mov rbx, [rel map]\nmov rax, [rbx+4096]"),
+    ("mmap writable", "mov rbx, [rel map]\nmov qword [rbx+8184], 77\nmov rax, [rbx+8184]"),
+    ("munmap", "mov eax, 11\nmov rdi, [rel map]\nmov esi, 8192\nsyscall"),
+    (
+        "mmap len 0",
+        "mov eax, 9\nxor edi, edi\nxor esi, esi\nmov edx, 3\nmov r10d, 0x22\nmov r8, -1\nxor r9d, r9d\nsyscall",
+    ),
+    (
+        "mmap no type",
+        "mov eax, 9\nxor edi, edi\nmov esi, 4096\nmov edx, 3\nmov r10d, 0x20\nmov r8, -1\nxor r9d, r9d\nsyscall",
+    ),
+    (
+        "mmap bad fd",
+        "mov eax, 9\nxor edi, edi\nmov esi, 4096\nmov edx, 1\nmov r10d, 2\nmov r8, 99\nxor r9d, r9d\nsyscall",
+    ),
+    ("munmap unaligned", "mov eax, 11\nmov edi, 4097\nmov esi, 4096\nsyscall"),
+    ("writev", "mov eax, 20\nmov edi, 1\nlea rsi, [rel iov]\nmov edx, 2\nsyscall"),
+    ("writev EFAULT", "mov eax, 20\nmov edi, 1\nxor esi, esi\nmov edx, 2\nsyscall"),
+    ("writev 0", "mov eax, 20\nmov edi, 1\nlea rsi, [rel iov]\nxor edx, edx\nsyscall"),
+    ("writev too many", "mov eax, 20\nmov edi, 1\nlea rsi, [rel iov]\nmov edx, 2000\nsyscall"),
+    ("fstat stdout", "mov eax, 5\nmov edi, 1\nlea rsi, [rel st]\nsyscall"),
+    (
+        "fstat stdout is a fifo",
+        "mov eax, [rel st+24]\nand eax, 0o170000\ncmp eax, 0o10000\nsete al\nmovzx eax, al",
+    ),
+    ("fstat bad fd", "mov eax, 5\nmov edi, 99\nlea rsi, [rel st]\nsyscall"),
+    ("fstat EFAULT", "mov eax, 5\nmov edi, 1\nxor esi, esi\nsyscall"),
+    ("brk 0 ok", "mov eax, 12\nxor edi, edi\nsyscall\nmov [rel map], rax\n; ok"),
+    ("brk grow", "mov eax, 12\nmov rdi, [rel map]\nadd rdi, 8192\nsyscall\nsub rax, [rel map]"),
+    ("int 0x80 write", "mov eax, 4\nmov ebx, 1\nmov ecx, msg\nmov edx, 3\nint 0x80"),
+    ("int 0x80 bad fd", "mov eax, 4\nmov ebx, 99\nmov ecx, msg\nmov edx, 3\nint 0x80"),
+    (
+        "int 0x80 sign-extends",
+        "mov eax, 4\nmov ebx, 99\nmov ecx, msg\nmov edx, 3\nint 0x80\nshr rax, 32",
+    ),
+    (
+        "int 0x80 keeps r8-r11",
+        "mov r8, 1\nmov r9, 2\nmov r10, 3\nmov r11, 4\nmov eax, 20\nint 0x80\nlea rax, [r8+r9]\nadd rax, r10\nadd rax, r11",
+    ),
+    ("int 0x80 getpid ok", "mov eax, 20\nint 0x80\n; ok"),
+    ("int 0x80 unknown", "mov eax, 9999\nint 0x80"),
+    ("int 0x80 close bad", "mov eax, 6\nmov ebx, 99\nint 0x80"),
+    ("close stdin", "mov eax, 3\nxor edi, edi\nsyscall"),
+    ("close stdin again", "mov eax, 3\nxor edi, edi\nsyscall"),
+    ("read closed stdin", "mov eax, 0\nxor edi, edi\nlea rsi, [rel buf]\nmov edx, 4\nsyscall"),
+]
+
+
+def probe_program(probes) -> str:
+    body = []
+    for name, code in probes:
+        body.append(f"; {name}")
+        lines = code.split("\n")
+        ok = lines[-1] == "; ok"
+        body += [ln for ln in lines if ln != "; ok"]
+        if ok:
+            body += ["cmp rax, -4095", "setb al", "movzx eax, al"]
+        body.append("call rec")
+    return (
+        "global _start\nsection .data\nmsg db 'ab', 10\n"
+        "iov dq msg, 2, msg+2, 1\n"
+        "section .bss\nbuf resb 64\nts resq 2\nuts resb 390\nst resb 144\nmap resq 1\n"
+        "pos resq 1\nres resw 256\n"
+        "section .text\n_start:\n"
+        + "\n".join("    " + ln for ln in body)
+        + "\n    mov eax, 1\n    mov edi, 1\n    lea rsi, [rel res]\n    mov rdx, [rel pos]\n"
+        "    syscall\n    mov eax, 60\n    xor edi, edi\n    syscall\n"
+        "rec:\n    mov rcx, [rel pos]\n    lea rdx, [rel res]\n    mov [rdx+rcx], ax\n"
+        "    add qword [rel pos], 2\n    ret\n"
+    )
+
+
+@pytest.mark.native
+def test_syscall_results_match_linux(tmp_path):
+    import struct
+
+    src = probe_program(PROBES)
+    n = _native(src, tmp_path, b"")
+    v_out, v_status = _vm(src, tmp_path, b"", argv=["./prog"])
+    assert v_status == n.returncode
+
+    def table(out: bytes) -> list[str]:
+        tail = out[-2 * len(PROBES) :]
+        vals = struct.unpack(f"<{len(PROBES)}h", tail)
+        return [f"{name}: {v}" for (name, _), v in zip(PROBES, vals)] + [repr(out[: -len(tail)])]
+
+    assert table(v_out) == table(n.stdout)
+
+
+# ---- host write errors on stdout become the guest's errno (issue 13) ------------------
+
+WRITE_STATUS = """
+global _start
+section .data
+msg db "hello", 10
+section .text
+_start:
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel msg]
+    mov edx, 6
+    syscall
+    neg rax                  ; exit status: the errno (0 when the write worked)
+    cmp rax, 4096
+    jb .out
+    xor eax, eax
+.out:
+    mov edi, eax
+    mov eax, 60
+    syscall
+"""
+
+
+def _cli_exec(src: str, tmp_path: Path, stdout) -> subprocess.CompletedProcess:
+    (tmp_path / "w.asm").write_text(src)
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_vm.cli", "exec", str(tmp_path / "w.asm")],
+        cwd=REPO,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
+
+
+@pytest.mark.native
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this host")
+def test_write_to_dev_full_gives_enospc_like_native(tmp_path):
+    require_native()
+    exe = build_native([("prog.asm", WRITE_STATUS)], workdir=tmp_path)
+    with open("/dev/full", "wb") as full:
+        n = subprocess.run([str(exe)], stdout=full, timeout=60)
+        v = _cli_exec(WRITE_STATUS, tmp_path, full)
+    assert n.returncode == v.returncode == 28  # ENOSPC
+    assert v.stderr == b""
+
+
+def test_write_to_a_closed_pipe_gives_epipe_not_a_traceback(tmp_path):
+    import os
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        v = _cli_exec(WRITE_STATUS, tmp_path, w)
+    finally:
+        os.close(w)
+    assert v.returncode == 32  # EPIPE: the VM acts as a program ignoring SIGPIPE
+    assert v.stderr == b""

@@ -371,6 +371,19 @@ insn(
     implicit="rax, rcx, r11",
 )
 insn(
+    "int",
+    "imm8",
+    "if A != 0x80:\n"
+    "    FAULT('unsupported', 'only int 0x80 (32-bit Linux system calls) is supported')\n"
+    "c.syscall(NEXT, 0x80)",
+    "Software interrupt; only `int 0x80` is supported: a 32-bit Linux system call (i386 "
+    "numbers in eax, arguments in ebx, ecx, edx, esi, edi, ebp; result in eax, sign-extended "
+    "into rax; 32-bit pointers). Any other vector stops the program with a fault.",
+    group="system",
+    branch=True,
+    implicit="rax, rbx, rcx, rdx, rsi, rdi, rbp",
+)
+insn(
     "hostcall",
     "",
     "JUMP(c.hostcall(IP))",
