@@ -176,8 +176,10 @@ for _name, _doc, _w, _u in (
         "leaves the flags unchanged.",
         flags_written=_w,
         flags_undefined=_u,
-        notes="OF is defined only for 1-bit shifts/rotates (we compute the 1-bit formula for "
-        "every count). For 8/16-bit operands a count >= the operand size leaves CF "
+        notes="OF is defined only for 1-bit shifts/rotates. For larger counts the VM follows "
+        "the Intel rule measured natively (shl: the 1-bit formula on the original operand; "
+        "shr: its top bit; sar: 0; rotates: the 1-bit formula on the result); see "
+        "docs/machine.md, Flags. For 8/16-bit operands a count >= the operand size leaves CF "
         "undefined on hardware.",
     )
 
@@ -201,6 +203,8 @@ insn(
     implicit="rax, rdx",
     flags_written="CO",
     flags_undefined="PZS",
+    notes="SF, ZF, PF are undefined; the VM follows the Intel rule measured natively "
+    "(SF = top bit of the low half, ZF = 0, PF = parity of its low byte); see docs/machine.md.",
 )
 
 
@@ -234,6 +238,8 @@ insn(
     "Three: dst = src * imm. CF = OF = (the result was truncated).",
     flags_written="CO",
     flags_undefined="PZS",
+    notes="SF, ZF, PF are undefined; the VM follows the Intel rule measured natively "
+    "(SF = top bit of the low half, ZF = 0, PF = parity of its low byte); see docs/machine.md.",
 )
 
 
