@@ -439,3 +439,130 @@ def test_write_to_a_closed_pipe_gives_epipe_not_a_traceback(tmp_path):
         os.close(w)
     assert v.returncode == 32  # EPIPE: the VM acts as a program ignoring SIGPIPE
     assert v.stderr == b""
+
+
+# ---- 6. the entry stack: argc, argv, envp, auxv --------------------------------------
+
+ENTRY_STACK = """
+global _start
+section .data
+nl db 10
+section .bss
+res resb 16
+section .text
+_start:
+    mov rax, rsp
+    and eax, 15
+    mov [rel res], al        ; rsp is 16-byte aligned at entry
+    mov rbx, [rsp]           ; argc
+    mov [rel res+1], bl
+    lea r12, [rsp+8]         ; argv
+    mov r13, [r12+rbx*8]     ; argv[argc] is NULL
+    mov [rel res+2], r13b
+    mov rax, [r12]           ; strings are contiguous: argv[1] follows argv[0]'s NUL
+    mov rdi, rax
+    call strlen
+    lea rax, [rax+rdi+1]
+    cmp rbx, 1
+    je .one
+    cmp rax, [r12+8]
+    sete [rel res+3]
+.one:
+    lea r14, [r12+rbx*8+8]   ; envp
+.print_args:
+    mov rdi, [r12]
+    test rdi, rdi
+    jz .env
+    call puts
+    add r12, 8
+    jmp .print_args
+.env:
+    mov rdi, [r14]
+    add r14, 8
+    test rdi, rdi
+    jz .aux
+    call puts
+    jmp .env
+.aux:                        ; auxv: find AT_PAGESZ (6) and AT_EXECFN (31), up to AT_NULL
+    mov rax, [r14]
+    test rax, rax
+    jz .done
+    cmp rax, 6
+    jne .not_page
+    mov rcx, [r14+8]
+    shr ecx, 12
+    mov [rel res+4], cl
+.not_page:
+    cmp rax, 31
+    jne .not_fn
+    mov rdi, [r14+8]
+    call puts
+.not_fn:
+    add r14, 16
+    jmp .aux
+.done:
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel res]
+    mov edx, 5
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+strlen:                      ; rax = strlen(rax), keeps rdi
+    xor ecx, ecx
+.l: cmp byte [rax+rcx], 0
+    je .e
+    inc rcx
+    jmp .l
+.e: mov rax, rcx
+    ret
+puts:                        ; print the string at rdi and a newline
+    mov rax, rdi
+    push rdi
+    call strlen
+    pop rsi
+    mov rdx, rax
+    mov eax, 1
+    mov edi, 1
+    syscall
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel nl]
+    mov edx, 1
+    syscall
+    ret
+"""
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("args", [(), ("a", "b c", "--x", "")])
+def test_entry_stack_is_laid_out_as_linux_does(tmp_path, args):
+    require_native()
+    build_native([("prog.asm", ENTRY_STACK)], workdir=tmp_path)
+    env = {"LANG": "C", "X": "1"}
+    n = subprocess.run(["./prog", *args], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    v_out, v_status = _vm(
+        ENTRY_STACK, tmp_path, argv=["./prog", *args], envp=[f"{k}={v}" for k, v in env.items()]
+    )
+    assert (v_out, v_status) == (n.stdout, n.returncode), hexdiff(n.stdout, v_out)
+    assert v_out.startswith(b"./prog\n") and v_out.endswith(
+        b"./prog\n\x00"
+        + bytes([1 + len(args)])
+        + b"\x00"
+        + (b"\x01" if args else b"\x00")
+        + b"\x01"
+    )
+
+
+def test_cli_exec_passes_arguments_after_double_dash(tmp_path):
+    (tmp_path / "prog.asm").write_text(ENTRY_STACK)
+    v = subprocess.run(
+        [sys.executable, "-m", "mnist_vm.cli", "exec", "prog.asm", "--", "one", "two"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    assert v.stdout.startswith(b"prog.asm\none\ntwo\n"), v.stderr.decode()
+    assert v.returncode == 0
