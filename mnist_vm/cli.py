@@ -60,7 +60,18 @@ def cmd_exec(args) -> int:
     except FileNotFoundError as e:
         _err(f"mnist-vm: error: {e}")
         return 2
-    machine = Machine(image, root=args.root, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
+    try:
+        machine = Machine(
+            image,
+            root=args.root,
+            stdout=sys.stdout.buffer,
+            stderr=sys.stderr.buffer,
+            stdin=sys.stdin.buffer if sys.stdin is not None else None,
+            argv=[args.files[0], *getattr(args, "program_args", [])],
+        )
+    except ValueError as e:  # arguments that do not fit the stack
+        _err(f"mnist-vm: error: {e}")
+        return 2
     if args.fast:
         from vm.accel import attach
 
@@ -152,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="assemble and run a program",
         description="Assemble FILEs (linked like nasm -felf64 + ld) and run them; "
         "the exit status is the program's (139 on a memory fault, "
-        "136 on a divide error, 124 at the step limit).",
+        "136 on a divide error, 124 at the step limit). Arguments after `--` are "
+        "the program's (argv[1:]; argv[0] is the first FILE as given); stdin is passed on.",
+        usage="mnist-vm exec [options] FILE.asm [FILE.asm ...] [-- ARG ...]",
     )
     asm_inputs(e)
     e.add_argument(
@@ -260,9 +273,19 @@ def _quiet_broken_pipe() -> int:
     return 141  # 128 + SIGPIPE, the status a shell shows for cat
 
 
+def _split_program_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`exec FILE -- a b c`: the words after the first `--` are the program's."""
+    if argv and argv[0] == "exec" and "--" in argv:
+        k = argv.index("--")
+        return argv[:k], argv[k + 1 :]
+    return argv, []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = _parse(parser, argv)
+    own, program_args = _split_program_args(list(sys.argv[1:] if argv is None else argv))
+    args = _parse(parser, own)
+    args.program_args = program_args
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

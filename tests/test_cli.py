@@ -305,7 +305,7 @@ def test_fashion_class_names_in_the_live_view_and_the_debugger_caption():
     console.print(_view(Progress(1, 10, 64), machine))
     assert "Ankle boot" not in console.export_text()
 
-    sym = SimpleNamespace(value=0x1000)
+    sym = SimpleNamespace(value=0x1000, size=64)
     session = SimpleNamespace(
         image=SimpleNamespace(symbols={"batch_labels": sym}),
         machine=SimpleNamespace(mem=SimpleNamespace(read=lambda addr, n: bytes([9]))),

@@ -118,7 +118,14 @@ def _mutate(header, path, value):
     return h
 
 
-DELETE = object()
+class _Delete:
+    """Marks a key to remove (its repr is stable, so xdist workers agree on test ids)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 MALFORMED = [
     (("regions",), "x"),
     (("regions",), None),

@@ -30,6 +30,9 @@ MAX_BLOCK = 64
 SLICE = 1 << 16  # loop iterations between checks of stop_requested
 AT_SYSCALL = "syscall"  # a block's third field: it ends in a syscall (see run())
 SYNC = "sync"  # stop_requested value asking run() to publish rip/icount and go on
+STACK_ARGS_MAX = 256 << 10  # room for argument/environment strings at the top of the stack
+# auxiliary vector keys of the initial stack (as Linux lays it for a static binary)
+AT_NULL, AT_PAGESZ, AT_ENTRY, AT_PLATFORM, AT_RANDOM, AT_EXECFN = 0, 6, 9, 15, 25, 31
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
@@ -80,6 +83,8 @@ class Machine:
         stderr=None,
         stdin=None,
         argv0: str = "prog",
+        argv: list[str] | None = None,
+        envp: list[str] | None = None,
     ):
         self.image = image
         self.r: list[int] = [0] * 16
@@ -113,18 +118,45 @@ class Machine:
         self._edges: dict[tuple[int, int], int] = {}  # (branch, next rip) -> times seen
         self._fault_base = 0
         self._fault_k = 0
-        self._setup_stack(argv0)
+        self._setup_stack(list(argv) if argv else [argv0], list(envp or []))
 
     # ---- state -----------------------------------------------------------
-    def _setup_stack(self, argv0: str) -> None:
-        top = self.mem.top
-        name = argv0.encode() + b"\0"
-        name_at = top - 256
-        self.mem.buf[name_at : name_at + len(name)] = name
-        sp = (top - 512) & ~0xF
-        words = [1, name_at, 0, 0, 0, 0]  # argc, argv[0], NULL, envp NULL, AT_NULL
-        for i, w in enumerate(words):
-            struct.pack_into("<Q", self.mem.buf, sp + 8 * i, w)
+    def _setup_stack(self, argv: list[str], envp: list[str]) -> None:
+        """The stack at entry as Linux lays it for a static binary: at the top
+        8 zero bytes, the program name (AT_EXECFN), the environment and
+        argument strings, the platform string and 16 AT_RANDOM bytes; below,
+        16-byte aligned at rsp: argc, argv[0..argc-1], NULL, envp..., NULL,
+        and the auxiliary vector ending with AT_NULL."""
+        buf, top = self.mem.buf, self.mem.top
+        p = top - 8  # the end marker: 8 zero bytes
+
+        def put(data: bytes) -> int:
+            nonlocal p
+            p -= len(data)
+            if p < top - STACK_ARGS_MAX:
+                raise ValueError(
+                    f"program arguments and environment exceed {STACK_ARGS_MAX >> 10} KiB"
+                )
+            buf[p : p + len(data)] = data
+            return p
+
+        execfn = put(argv[0].encode() + b"\0")
+        env_at = [put(e.encode() + b"\0") for e in reversed(envp)][::-1]
+        arg_at = [put(a.encode() + b"\0") for a in reversed(argv)][::-1]
+        p &= ~0xF
+        platform = put(b"x86_64\0")
+        random16 = put(bytes(range(0x10, 0x20)))  # fixed, so runs are reproducible
+        auxv = [
+            (AT_PAGESZ, 4096),
+            (AT_ENTRY, self.image.entry),
+            (AT_RANDOM, random16),
+            (AT_PLATFORM, platform),
+            (AT_EXECFN, execfn),
+            (AT_NULL, 0),
+        ]
+        words = [len(argv), *arg_at, 0, *env_at, 0, *(w for pair in auxv for w in pair)]
+        sp = (p - 8 * len(words)) & ~0xF
+        struct.pack_into(f"<{len(words)}Q", buf, sp, *words)
         self.r[4] = sp
 
     @property
@@ -522,8 +554,9 @@ class Machine:
         self._raise(kind, msg, ip, k)
 
     # ---- runtime entry points (called from generated code) ------------------------
-    def syscall(self) -> None:
-        self.runtime.syscall()
+    def syscall(self, next_ip: int, vector: int | None = None) -> None:
+        """`syscall` (vector None) or `int vector`; next_ip: the instruction after it."""
+        self.runtime.syscall(next_ip, vector)
 
     def hostcall(self, ip: int) -> int:
         self.runtime.hostcall(self.insns[ip].host)

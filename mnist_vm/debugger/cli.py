@@ -135,7 +135,7 @@ def cmd_debug(args) -> int:
     if isinstance(session, int):
         return session
     # `show digit` names the classes of this dataset (mnist_vm.data.class_label)
-    setattr(session, "dataset", args.dataset)  # noqa: B010
+    session.dataset = args.dataset
     if args.batch or args.line or not sys.stdout.isatty() or not sys.stdin.isatty():
         from .repl import main_loop
 

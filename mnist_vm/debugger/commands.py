@@ -961,7 +961,9 @@ def _show_prediction(s: Session, text: str) -> Reply:
     ex = [math.exp(min(v - top, 0.0)) if v == v else 0.0 for v in logits]
     fresh = all(abs(e / (sum(ex) or 1.0) - p) < 1e-4 for e, p in zip(ex, probs, strict=True))
     best = max(range(10), key=lambda k: probs[k] if probs[k] == probs[k] else -1.0)
-    names = class_names()
+    from ..data.datasets import class_names
+
+    names = list(class_names(getattr(s, "dataset", None)))
     bars = [
         (
             f"{names[k]:>{max(len(n) for n in names)}}",
@@ -983,11 +985,6 @@ def _show_prediction(s: Session, text: str) -> Reply:
     s.picture = Picture(f"prediction for X[{index}]", pixels, 28, 28, "digit", caption, bars)
     s.panel = "picture"
     return Reply([R.picture(s.picture, 18, 60)], view=True)
-
-
-def class_names() -> list[str]:
-    """The classes' names as the live view and pictures label them (digits)."""
-    return [str(k) for k in range(10)]
 
 
 def _guess_pixels(s: Session, base: int, index: int) -> str:

@@ -86,6 +86,7 @@ class Session(Naming, Points, Motion, Frames):
         self.panel = "memory"  # the memory panel shows: memory | picture
         self.xmm_mode = "f32"
         self.zoom = "normal"  # which pane fills the large space (the pane command)
+        self.dataset: str | None = None  # names the classes in pictures (mnist_vm.data)
         self.last_command = "start"  # the moving command that ran last (status line)
         self.frame_level = 0  # the frame `frame`/`up`/`down` selected (0 at every stop)
         self.displays: list[str] = []  # `display` expressions, printed at every stop

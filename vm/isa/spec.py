@@ -146,6 +146,9 @@ class InsnDef:
     implicit: str = ""  # implicit registers, for docs ("rdx:rax")
     align: int = 0  # required alignment of the memory operand
     kind: Kind = ""  # control flow (see KINDS)
+    # bytes added to an rsp-based memory operand's address: pop computes it
+    # with rsp after the increment (the CPU's order), so 8 for pop
+    rsp_bias: int = 0
     cond: str | None = None  # condition code for jcc/setcc/cmovcc
     aliases: tuple[str, ...] = ()
     notes: str = ""  # longer explanation (edge cases)
@@ -271,12 +274,12 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
     """Memory operands get the form's size; an immediate narrower than 64 bits
     is stored as the CPU sees it: its low bits, sign-extended (so `add rax, -1`
     and `mov qword [x], 0xFFFFFFFF`-style encodings mean what the hardware
-    does). ret's imm16 is an unsigned byte count."""
+    does). ret's imm16 is an unsigned byte count, int's imm8 a vector number."""
     if isinstance(op, Mem) and op.size is None:
         return op.with_size(form.mem_size(i) or 64)
     if isinstance(op, Imm):
         t = form.types[i]
-        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic != "ret":
+        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic not in ("ret", "int"):
             s = 1 << (t.size - 1)
             v = ((op.value & ((1 << t.size) - 1)) ^ s) - s
             if v != op.value:
