@@ -23,39 +23,17 @@ from ..image import INSN_SIZE, TEXT_FILL, Image, Insn, Row, Section
 from ..isa import TABLE, MatchError, lookup, match
 from ..isa.operands import SIZE_KEYWORDS, Imm, Mem, Operand, Reg, register
 from ..isa.spec import operand_fits
-from . import floats
-from .expr import M64, Evaluator, Node, parse_expr
-from .lexer import Token
+from . import floats, limits
+from .directives import BRACKET_FORMS, DATA_UNITS, HANDLERS, RES_UNITS, find_file, split_commas
+from .expr import M64, Evaluator, Node, parse_expr, uses_here
+from .lexer import Token, decode_source
 from .link import SECTIONS, Linker
 from .operands import at, parse_operand
 from .preproc import Line, Preprocessor
 from .records import Chunk, DataItem, Equ, FileCtx, FillItem, InsnItem, Label
 
 SECTION_PERMS = {".text": "rx", ".rodata": "r", ".data": "rw", ".bss": "rw"}
-DATA_UNITS = {"db": 1, "dw": 2, "dd": 4, "dq": 8, "do": 16, "ddq": 16}
-RES_UNITS = {"resb": 1, "resw": 2, "resd": 4, "resq": 8, "reso": 16, "resdq": 16}
-DIRECTIVES = (
-    {
-        "section",
-        "segment",
-        "global",
-        "extern",
-        "default",
-        "bits",
-        "align",
-        "alignb",
-        "times",
-        "equ",
-        "incbin",
-        "cpu",
-        "static",
-        "common",
-    }
-    | set(DATA_UNITS)
-    | set(RES_UNITS)
-)
 UNSUPPORTED_PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock"}
-MAX_ERRORS = 20
 
 
 class AsmInternalError(AsmError):
@@ -68,7 +46,7 @@ class _Errors:
 
     def add(self, e: AsmError) -> None:
         self.items.append(e)
-        if len(self.items) >= MAX_ERRORS:
+        if len(self.items) >= limits.MAX_ERRORS:
             self.raise_if_any()
 
     def raise_if_any(self) -> None:
@@ -87,24 +65,9 @@ class _Errors:
             raise err
 
 
-def _split_commas(tokens: list[Token]) -> list[list[Token]]:
-    groups: list[list[Token]] = [[]]
-    depth = 0
-    for t in tokens:
-        if t.kind == "op" and t.text in "([":
-            depth += 1
-        elif t.kind == "op" and t.text in ")]":
-            depth -= 1
-        if t.is_op(",") and depth == 0:
-            groups.append([])
-            continue
-        groups[-1].append(t)
-    return groups
-
-
 def is_keyword(word: str) -> bool:
     w = word.lower()
-    return w in DIRECTIVES or lookup(w) is not None or w in UNSUPPORTED_PREFIXES
+    return w in HANDLERS or lookup(w) is not None or w in UNSUPPORTED_PREFIXES
 
 
 class Assembler:
@@ -122,6 +85,15 @@ class Assembler:
         self.warnings: list[str] = []
         self.sources: dict[str, list[str]] = {}
         self.linker = Linker(self.files, self.errors, self.warnings)
+        self.commons: set[str] = set()  # names a `common` line has defined
+        self.image_bytes = 0  # every loaded section together (limits.MAX_IMAGE_BYTES)
+        self.stored_bytes = 0  # the initialised part (limits.MAX_INITIALISED_BYTES)
+        self.insn_count = 0
+        # pass-1 state
+        self.cur: Chunk
+        self.parent = ""  # the last label without a dot: `.x` means parent.x
+        self.struc: tuple[str, Chunk, SourceLoc] | None = None
+        self.istruc: tuple[str, Chunk, int, SourceLoc] | None = None
 
     # ---- driver ----------------------------------------------------------------------
     def assemble(self, sources) -> Image:
@@ -131,28 +103,34 @@ class Assembler:
         for src in sources:
             if isinstance(src, tuple):
                 name, text = src
+                if len(text) > limits.MAX_SOURCE_BYTES:
+                    raise AsmError(_too_large(name))
             else:
                 name = str(src)
                 try:
                     text = self._read(name)
-                except (OSError, UnicodeDecodeError) as e:
+                except OSError as e:
                     raise AsmError(
                         f"cannot read {name}: {getattr(e, 'strerror', None) or e}"
                     ) from None
             loaded.append((name, text))
+        budget = [limits.MAX_PREPROCESSED_LINES, limits.MAX_PREPROCESSED_BYTES]
         for i, (name, text) in enumerate(loaded):
             ctx = FileCtx(i, name)
             self.files.append(ctx)
+            self._begin_file(ctx)
             pre = Preprocessor(
                 self.defines,
                 self.include_paths,
                 self._read,
                 self.warnings,
                 lambda p: p in self.overlay or os.path.isfile(p),
+                emit=lambda line, ctx=ctx: self._pass1_line(ctx, line),
+                budget=budget,
             )
-            lines = pre.run_file(name, text)
+            pre.run_file(name, text)
             self.sources.update(pre.sources)
-            self._pass1(ctx, lines)
+            self._end_file(ctx)
             for err in pre.errors:
                 self.errors.add(err)
         # pass 2 runs even after errors, so one run reports every bad line
@@ -164,38 +142,82 @@ class Assembler:
 
     def _read(self, path: str) -> str:
         if path in self.overlay:
-            return self.overlay[path]
+            text = self.overlay[path]
+            if len(text) > limits.MAX_SOURCE_BYTES:
+                raise OSError(0, _too_large(path))
+            return text
         return _read(path)
 
+    def read_binary(self, target: str, including: str, loc: SourceLoc, skip: int, count):
+        """incbin's bytes: from the overlay (a saved state's files) or the disk."""
+        path = find_file(
+            target, including, self.include_paths, lambda p: p in self.overlay or os.path.isfile(p)
+        )
+        if path is None:
+            raise AsmError(
+                f"cannot find incbin file '{target}' (looked next to "
+                f"{os.path.basename(including)}, in the include paths and the current directory)",
+                loc,
+            )
+        room = limits.MAX_INITIALISED_BYTES - self.stored_bytes
+        if path in self.overlay:
+            data = self.overlay[path].encode("utf-8", "surrogateescape")
+        else:
+            try:
+                size = os.path.getsize(path)
+                if size - skip > room and (count is None or count > room):
+                    raise AsmError(
+                        f"incbin file '{target}' is {size:,} bytes: more than the "
+                        f"{limits.MAX_INITIALISED_BYTES:,} bytes of initialised data allowed",
+                        loc,
+                    )
+                with open(path, "rb") as f:
+                    f.seek(skip)
+                    data = f.read(room + 1 if count is None else min(count, room + 1))
+            except OSError as e:
+                raise AsmError(f"cannot read incbin file '{target}': {e.strerror}", loc) from None
+            skip = 0
+        data = data[skip:] if count is None else data[skip : skip + count]
+        return data
+
     # ---- pass 1 ------------------------------------------------------------------------
-    def _chunk(self, ctx: FileCtx, section: str) -> Chunk:
+    def chunk(self, ctx: FileCtx, section: str, loaded=True, absolute=False) -> Chunk:
         c = ctx.chunks.get(section)
         if c is None:
-            c = ctx.chunks[section] = Chunk(ctx.index, section)
+            c = ctx.chunks[section] = Chunk(ctx.index, section, loaded=loaded, absolute=absolute)
         return c
 
-    def _pass1(self, ctx: FileCtx, lines: list[Line]) -> None:
-        self.cur = self._chunk(ctx, ".text")
+    def _begin_file(self, ctx: FileCtx) -> None:
+        self.cur = self.chunk(ctx, ".text")
         self.parent = ""
-        for line in lines:
-            try:
-                self._line(ctx, line)
-            except AsmError as e:
-                self.errors.add(e)
-            except RecursionError:
-                self.errors.add(AsmError("expression nested too deeply", line.loc))
+        self.struc = self.istruc = None
+
+    def _end_file(self, ctx: FileCtx) -> None:
+        if self.struc is not None:
+            self.errors.add(AsmError(f"struc {self.struc[0]} has no endstruc", self.struc[2]))
+        if self.istruc is not None:
+            self.errors.add(AsmError(f"istruc {self.istruc[0]} has no iend", self.istruc[3]))
+
+    def _pass1_line(self, ctx: FileCtx, line: Line) -> None:
+        try:
+            self._line(ctx, line)
+        except AsmError as e:
+            self.errors.add(e)
+        except RecursionError:
+            self.errors.add(AsmError("expression nested too deeply", line.loc))
 
     def _line(self, ctx: FileCtx, line: Line) -> None:
         toks = line.tokens
         loc = line.loc
         if not toks:
             return
-        # [section .data] / [bits 64] style
+        # NASM's primitive forms: [section .data], [global _start], [bits 64]
         if (
             toks[0].is_op("[")
             and toks[-1].is_op("]")
             and len(toks) >= 3
-            and toks[1].is_id("section", "segment", "bits", "default")
+            and toks[1].kind == "id"
+            and toks[1].text.lower() in BRACKET_FORMS
         ):
             toks = toks[1:-1]
         i = 0
@@ -216,17 +238,17 @@ class Assembler:
             if rest and rest[0].is_id("equ"):
                 self._equ(ctx, label, rest, loc)
                 return
-            self._label(ctx, label, loc)
+            self.label(ctx, label, loc)
         if not rest:
             return
-        self._statement(ctx, rest, loc)
+        self.statement(ctx, rest, loc)
 
     def _full_name(self, name: str) -> str:
         if name.startswith(".") and not name.startswith("..@"):
             return self.parent + name
         return name
 
-    def _check_name(self, tok: Token, loc: SourceLoc, what: str) -> None:
+    def check_name(self, tok: Token, loc: SourceLoc, what: str) -> None:
         if tok.kind != "id" or tok.text in ("$", "$$"):
             raise AsmError(f"{what} expected, found '{tok.text}'", at(loc, tok.col))
         if tok.value != "escaped" and (
@@ -240,7 +262,8 @@ class Assembler:
                 at(loc, tok.col),
             )
 
-    def _define_symbol(self, ctx: FileCtx, name: str, tok: Token, loc: SourceLoc) -> None:
+    def define_symbol(self, ctx: FileCtx, name: str, tok: Token, loc: SourceLoc) -> None:
+        """Refuses a second definition of name (naming the first)."""
         prev = ctx.labels.get(name) or ctx.equs.get(name)
         if prev is not None:
             raise AsmError(
@@ -248,119 +271,79 @@ class Assembler:
                 at(loc, tok.col),
             )
 
-    def _label(self, ctx: FileCtx, tok: Token, loc: SourceLoc) -> None:
-        self._check_name(tok, loc, "label")
+    def label(self, ctx: FileCtx, tok: Token, loc: SourceLoc) -> None:
+        self.check_name(tok, loc, "label")
         name = self._full_name(tok.text)
-        self._define_symbol(ctx, name, tok, loc)
+        self.define_symbol(ctx, name, tok, loc)
         ctx.labels[name] = Label(name, self.cur, self.cur.size, at(loc, tok.col))
         if not tok.text.startswith("."):
             self.parent = tok.text
 
     def _equ(self, ctx: FileCtx, tok: Token, rest: list[Token], loc: SourceLoc) -> None:
-        self._check_name(tok, loc, "constant name")
+        self.check_name(tok, loc, "constant name")
         name = self._full_name(tok.text)
-        self._define_symbol(ctx, name, tok, loc)
+        self.define_symbol(ctx, name, tok, loc)
         if len(rest) < 2:
             raise AsmError("equ needs a value: NAME equ 42", at(loc, rest[0].col))
         node = parse_expr(rest[1:], loc)
         ctx.equs[name] = Equ(name, node, at(loc, tok.col), (self.cur.size, self.cur), self.parent)
 
-    def _statement(self, ctx: FileCtx, toks: list[Token], loc: SourceLoc) -> None:
+    def statement(self, ctx: FileCtx, toks: list[Token], loc: SourceLoc) -> None:
         head = toks[0]
         if head.kind != "id":
             raise AsmError(
                 f"instruction or directive expected, found '{head.text}'", at(loc, head.col)
             )
-        word = head.text.lower()
-        args = toks[1:]
-        if word in ("section", "segment"):
-            if not args or args[0].kind != "id":
-                raise AsmError("section needs a name: section .text", at(loc, head.col))
-            name = args[0].text.lower()
-            if name not in SECTIONS:
-                raise AsmError(
-                    f"unknown section '{args[0].text}' (the machine has {', '.join(SECTIONS)})",
-                    at(loc, args[0].col),
-                )
-            self.cur = self._chunk(ctx, name)
-            return
-        if word in ("global", "extern", "static", "common"):
-            if word in ("static", "common"):
-                raise AsmError(f"'{word}' is not supported (use global/extern)", at(loc, head.col))
-            if not args:
-                raise AsmError(f"{word} needs at least one name", at(loc, head.col))
-            for group in _split_commas(args):
-                if not group:
-                    raise AsmError("name expected", at(loc, head.col))
-                self._check_name(group[0], loc, "symbol name")
-                if len(group) > 1 and not (group[1].is_op(":") and len(group) == 3):
-                    raise AsmError(
-                        f"unexpected '{group[1].text}' after the name", at(loc, group[1].col)
-                    )
-                table = ctx.globals if word == "global" else ctx.externs
-                table.setdefault(group[0].text, at(loc, group[0].col))
-            return
-        if word == "default":
-            if len(args) != 1 or not args[0].is_id("rel", "abs"):
-                raise AsmError("default takes rel or abs", at(loc, head.col))
-            return
-        if word == "bits":
-            if len(args) != 1 or args[0].kind != "num" or args[0].value != 64:
-                raise AsmError(
-                    "the machine is 64-bit: only 'bits 64' is accepted", at(loc, head.col)
-                )
-            return
-        if word == "cpu":
-            return
-        if word == "equ":
-            raise AsmError("equ needs a name before it: NAME equ 42", at(loc, head.col))
-        if word in ("align", "alignb"):
-            groups = _split_commas(args)
-            if not args or len(groups) > 2:
-                raise AsmError(f"{word} needs a power of two: {word} 16", at(loc, head.col))
-            n = self._critical(ctx, groups[0], loc)
-            if n <= 0 or n & (n - 1):
-                raise AsmError(
-                    f"alignment must be a power of two, got {n}", at(loc, groups[0][0].col)
-                )
-            self.cur.align = max(self.cur.align, n)
-            pad = -self.cur.size % n
-            if pad:
-                if self.cur.section == ".text" and word == "align" and pad % INSN_SIZE == 0:
-                    for _ in range(pad // INSN_SIZE):  # nops keep fall-through working
-                        self._insn(ctx, Token("id", "nop", head.col), [], loc)
-                elif word == "align" and self.cur.section != ".bss":
-                    self._fill(pad, loc, 0x90)  # NASM pads `align` with NOP bytes
-                else:
-                    self._fill(pad, loc)
-            return
-        if word == "times":
-            self._times(ctx, head, args, loc)
-            return
-        if word in DATA_UNITS:
-            self._data(ctx, DATA_UNITS[word], head, args, loc, 1)
-            return
-        if word in RES_UNITS:
-            if len(args) == 0:
-                raise AsmError(f"{word} needs a count: {word} 16", at(loc, head.col))
-            n = self._critical(ctx, args, loc)
-            if n < 0:
-                raise AsmError(f"{word} count is negative ({n})", at(loc, args[0].col))
-            self._fill(n * RES_UNITS[word], loc)
-            return
-        if word == "incbin":
-            raise AsmError(
-                "incbin is not supported (read files with the open/read syscalls)",
-                at(loc, head.col),
-            )
-        self._insn(ctx, head, args, loc)
+        handler = HANDLERS.get(head.text.lower())
+        if handler is not None:
+            handler(self, ctx, head, toks[1:], loc)
+        else:
+            self.insn(ctx, head, toks[1:], loc)
 
-    def _fill(self, size: int, loc: SourceLoc, fill: int = 0) -> None:
+    def _room(self, size: int, loc: SourceLoc, stored: bool, insns: int = 0) -> None:
+        """Refuses size more bytes (and insns more instructions) in the current chunk
+        past the limits; checked before anything is allocated."""
+        if not self.cur.loaded:
+            return
+        if self.image_bytes + size > limits.MAX_IMAGE_BYTES:
+            raise AsmError(
+                f"the program would need {self.image_bytes + size:,} bytes of memory: "
+                f"the machine's limit is {limits.MAX_IMAGE_BYTES:,} "
+                f"({limits.MAX_IMAGE_BYTES >> 20} MiB, sections and .bss together)",
+                loc,
+            )
+        if (
+            stored
+            and self.cur.section != ".bss"
+            and self.stored_bytes + size > limits.MAX_INITIALISED_BYTES
+        ):
+            raise AsmError(
+                f"the program would hold {self.stored_bytes + size:,} bytes of "
+                f"initialised data: the limit is {limits.MAX_INITIALISED_BYTES:,} "
+                f"({limits.MAX_INITIALISED_BYTES >> 20} MiB; reserve large buffers "
+                "with resb in .bss)",
+                loc,
+            )
+        if self.insn_count + insns > limits.MAX_INSTRUCTIONS:
+            raise AsmError(
+                f"too many instructions: the limit is {limits.MAX_INSTRUCTIONS:,} per program",
+                loc,
+            )
+
+    def _grow(self, size: int, loc: SourceLoc, stored: bool, insns: int = 0) -> None:
+        self._room(size, loc, stored, insns)
+        if self.cur.loaded:
+            self.image_bytes += size
+            self.stored_bytes += size if stored and self.cur.section != ".bss" else 0
+            self.insn_count += insns
+
+    def fill(self, size: int, loc: SourceLoc, fill: int = 0) -> None:
         c = self.cur
+        self._grow(size, loc, c.section != ".bss")
         c.items.append(FillItem(c, c.size, size, loc, fill))
         c.size += size
 
-    def _times(self, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc) -> None:
+    def times(self, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc) -> None:
         # the count is the longest prefix that parses as an expression
         if not args:
             raise AsmError("times needs a count and something to repeat", at(loc, head.col))
@@ -378,28 +361,39 @@ class Assembler:
                 "times needs a count and then an instruction or data directive: times 16 db 0",
                 at(loc, head.col),
             )
-        n = self._critical(ctx, args[:split], loc)
+        n = self.critical(ctx, args[:split], loc)
         if n < 0:
             raise AsmError(f"times count is negative ({n})", at(loc, args[0].col))
-        if n > 1 << 28:
-            raise AsmError(f"times count {n} is too large", at(loc, args[0].col))
         body = args[split:]
         word = body[0].text.lower()
         if word in DATA_UNITS:
-            self._data(ctx, DATA_UNITS[word], body[0], body[1:], loc, n)
+            self.data(ctx, DATA_UNITS[word], body[0], body[1:], loc, n)
         elif lookup(word) is not None:
+            # every copy is an instruction: check the count before making any
+            self._room(n * INSN_SIZE, at(loc, head.col), True, insns=n)
             for _ in range(n):
-                self._insn(ctx, body[0], body[1:], loc)
-        elif word in RES_UNITS or word in ("align", "alignb"):
-            for _ in range(n):
-                self._statement(ctx, body, loc)
+                self.insn(ctx, body[0], body[1:], loc)
+        elif word in RES_UNITS:  # one reservation of n times the size
+            if n:
+                self.statement(ctx, body, loc)
+                item = self.cur.items[-1]
+                self.fill(item.size * (n - 1), item.loc)
+        elif word in ("align", "alignb"):  # aligned once, aligned for good
+            if n:
+                self.statement(ctx, body, loc)
         else:
             raise AsmError(f"times cannot repeat '{body[0].text}'", at(loc, body[0].col))
 
-    def _data(
+    def data(
         self, ctx: FileCtx, unit: int, head: Token, args: list[Token], loc: SourceLoc, repeat: int
     ) -> None:
-        if self.cur.section == ".bss":
+        if self.cur.section == ".bss" or self.cur.absolute:
+            if self.cur.absolute:
+                raise AsmError(
+                    f"{head.text} in a struc: fields reserve space (.x: resd 1); give "
+                    "values with istruc/at/iend",
+                    at(loc, head.col),
+                )
             raise AsmError(
                 f"{head.text} in .bss: .bss holds only zeros (use resb/resd there, "
                 "or put initialised data in section .data)",
@@ -409,7 +403,7 @@ class Assembler:
             raise AsmError(f"{head.text} needs at least one value", at(loc, head.col))
         values: list = []
         size = 0
-        for group in _split_commas(args):
+        for group in split_commas(args):
             if not group:
                 raise AsmError("value expected between commas", at(loc, head.col))
             if len(group) == 1 and group[0].kind == "str":
@@ -419,19 +413,25 @@ class Assembler:
                 size += len(padded)
                 continue
             node = parse_expr(group, loc)
-            if node.kind == "float" and unit not in (2, 4, 8):
+            if node.kind == "float" and unit not in (2, 4, 8, 10):
                 raise AsmError(
                     f"{head.text} cannot hold a floating-point value (use dd for "
-                    "float32, dq for float64)",
+                    "float32, dq for float64, dt for 80-bit)",
+                    at(loc, group[0].col),
+                )
+            if unit == 10 and node.kind != "float":
+                raise AsmError(
+                    "dt holds 80-bit floating-point values only (write 5.0, not 5)",
                     at(loc, group[0].col),
                 )
             values.append(node)
             size += unit
         c = self.cur
+        self._grow(size * repeat, at(loc, head.col), True)
         c.items.append(DataItem(c, c.size, unit, values, repeat, size, loc, self.parent))
         c.size += size * repeat
 
-    def _insn(self, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc) -> None:
+    def insn(self, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc) -> None:
         word = head.text.lower()
         if word in UNSUPPORTED_PREFIXES:
             raise AsmError(
@@ -439,34 +439,37 @@ class Assembler:
             )
         d = lookup(word)
         if d is None or d.group == "internal":
-            if head.kind == "id" and len(args) == 0 and not is_keyword(word):
+            close = difflib.get_close_matches(
+                word, [k for k, v in TABLE.items() if v.group != "internal"], n=3
+            )
+            if close:
+                hint = f" (did you mean {', '.join(close)}?)"
+            elif len(args) == 0 and ("_" in word or word[:1] == "."):
                 hint = "; a label needs a colon: " + head.text + ":"
             else:
-                close = difflib.get_close_matches(
-                    word, [k for k, v in TABLE.items() if v.group != "internal"], n=3
-                )
-                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                hint = ""
             raise AsmError(
                 f"unknown instruction '{head.text}'{hint}; `mnist-vm isa` lists the "
                 "instruction subset",
                 at(loc, head.col),
             )
-        if self.cur.section != ".text":
+        if self.cur.section != ".text" or not self.cur.loaded:
             raise AsmError(
                 f"instructions belong in section .text (this line is in {self.cur.section})",
                 at(loc, head.col),
             )
-        groups = _split_commas(args) if args else []
+        groups = split_commas(args) if args else []
         for g in groups:
             if not g:
                 raise AsmError("operand expected between commas", at(loc, head.col))
         c = self.cur
         if c.size % INSN_SIZE:  # data in .text before this instruction
-            self._fill(INSN_SIZE - c.size % INSN_SIZE, loc)
+            self.fill(INSN_SIZE - c.size % INSN_SIZE, loc)
+        self._grow(INSN_SIZE, at(loc, head.col), True, insns=1)
         c.items.append(InsnItem(c, c.size, head, groups, at(loc, head.col), self.parent))
         c.size += INSN_SIZE
 
-    def _critical(self, ctx: FileCtx, toks: list[Token], loc: SourceLoc) -> int:
+    def critical(self, ctx: FileCtx, toks: list[Token], loc: SourceLoc) -> int:
         """A number that decides a size: known now, from earlier lines only."""
         node = parse_expr(toks, loc)
         chunk = self.cur
@@ -476,7 +479,7 @@ class Assembler:
             full = parent + name if name.startswith(".") and not name.startswith("..@") else name
             lab = ctx.labels.get(full)
             if lab is not None:
-                return lab.offset, lab.chunk
+                return lab.offset, (None if lab.chunk.absolute else lab.chunk)
             equ = ctx.equs.get(full)
             if equ is not None:
                 if equ.busy:
@@ -495,7 +498,6 @@ class Assembler:
         ev = Evaluator(loc, resolve, lambda: (chunk.size, chunk), lambda: (0, chunk))
         return ev.number(node)
 
-    # ---- pass 2 ---------------------------------------------------------------------------
     def _pass2(self) -> Image:
         insns: list[Insn] = []
         rows: list[Row] = []
@@ -503,7 +505,8 @@ class Assembler:
         for sec in SECTIONS:
             start, end = self.linker.section_ranges[sec]
             fill = TEXT_FILL if sec == ".text" else 0
-            blobs[sec] = bytearray([fill]) * (end - start)
+            # .bss stays empty: its zeros are the machine's to map
+            blobs[sec] = bytearray([fill]) * (end - start) if sec != ".bss" else bytearray()
         for ctx in self.files:
             for sec in SECTIONS:
                 c = ctx.chunks.get(sec)
@@ -523,7 +526,7 @@ class Assembler:
                             blob[addr - start : addr - start + len(raw)] = raw
                             rows.append(Row(item.loc, addr, len(raw), sec, None))
                         else:
-                            if sec != ".bss":
+                            if sec != ".bss" and (item.fill or sec == ".text"):
                                 blob[addr - start : addr - start + item.size] = (
                                     bytes([item.fill]) * item.size
                                 )
@@ -657,35 +660,44 @@ class Assembler:
 
     # ---- data ---------------------------------------------------------------------------
     def _encode_data(self, ctx: FileCtx, item: DataItem, addr: int) -> bytes:
+        one = self._encode_values(ctx, item, addr)
+        if item.repeat <= 1:
+            return one if item.repeat else b""
+        if not any(isinstance(v, Node) and uses_here(v) for v in item.values):
+            return one * item.repeat  # `times 4096 db 0`: encoded once
+        out = bytearray(one)
+        for k in range(1, item.repeat):
+            out += self._encode_values(ctx, item, addr + k * item.size_one)
+        return bytes(out)
+
+    def _encode_values(self, ctx: FileCtx, item: DataItem, pos: int) -> bytes:
         out = bytearray()
         unit = item.unit
-        for k in range(item.repeat):
-            pos = addr + k * item.size_one
-            for v in item.values:
-                if isinstance(v, bytes):
-                    out += v
-                    pos += len(v)
-                    continue
-                if v.kind == "float":
-                    try:
-                        bitsv = floats.bits(v.value, unit * 8, v.op == "-")
-                    except floats.FloatError as e:
-                        raise AsmError(str(e), at(item.loc, v.col)) from None
-                    out += bitsv.to_bytes(unit, "little")
-                    pos += unit
-                    continue
-                ev = Evaluator(
-                    item.loc,
-                    self.linker.resolver(ctx, item.parent, item.loc),
-                    _const(pos),
-                    _const(item.chunk.base),
-                )
-                n = ev.number(v)
-                bits = unit * 8
-                if bits < 64 and not -(1 << (bits - 1)) <= n < (1 << bits):
-                    raise AsmError(f"value {n} does not fit in {unit} byte(s)", at(item.loc, v.col))
-                out += (n & ((1 << bits) - 1)).to_bytes(unit, "little")
+        ev = Evaluator(
+            item.loc,
+            self.linker.resolver(ctx, item.parent, item.loc),
+            lambda: (pos, None),
+            _const(item.chunk.base),
+        )
+        for v in item.values:
+            if isinstance(v, bytes):
+                out += v
+                pos += len(v)
+                continue
+            if v.kind == "float":
+                try:
+                    bitsv = floats.bits(v.value, unit * 8, v.op == "-")
+                except floats.FloatError as e:
+                    raise AsmError(str(e), at(item.loc, v.col)) from None
+                out += bitsv.to_bytes(unit, "little")
                 pos += unit
+                continue
+            n = ev.number(v)
+            bits = unit * 8
+            if bits < 64 and not -(1 << (bits - 1)) <= n < (1 << bits):
+                raise AsmError(f"value {n} does not fit in {unit} byte(s)", at(item.loc, v.col))
+            out += (n & ((1 << bits) - 1)).to_bytes(unit, "little")
+            pos += unit
         return bytes(out)
 
 
@@ -694,9 +706,20 @@ def _const(v: int):
     return lambda: (v, None)
 
 
+def _too_large(name: str) -> str:
+    return (
+        f"{name} is larger than {limits.MAX_SOURCE_BYTES:,} bytes, the limit for one "
+        f"source file ({limits.MAX_SOURCE_BYTES >> 20} MiB)"
+    )
+
+
 def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    """A source file as text: UTF-8, with any other bytes (Latin-1) kept as they are."""
+    with open(path, "rb") as f:
+        raw = f.read(limits.MAX_SOURCE_BYTES + 1)
+    if len(raw) > limits.MAX_SOURCE_BYTES:
+        raise OSError(0, _too_large(path))
+    return decode_source(raw)
 
 
 def assemble(

@@ -162,6 +162,12 @@ class Linker:
             for labs in per_chunk.values():
                 labs.sort(key=lambda lb: lb.offset)
                 for k, lab in enumerate(labs):
+                    if lab.chunk.absolute:  # a struc field: a constant, like equ
+                        sym = Symbol(lab.name, lab.offset, None, lab.name in ctx.globals, lab.loc)
+                        self._add_symbol(out, ctx, sym)
+                        continue
+                    if not lab.chunk.loaded:  # in a dropped (note, debug) section
+                        continue
                     nxt = labs[k + 1].offset if k + 1 < len(labs) else lab.chunk.size
                     is_global = lab.name in ctx.globals
                     sym = Symbol(

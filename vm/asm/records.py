@@ -24,6 +24,8 @@ class Chunk:
     align: int = 16
     base: int = 0
     items: list = field(default_factory=list)
+    loaded: bool = True  # False: a note/debug section (dropped) or a struc body
+    absolute: bool = False  # a struc body: its labels are plain offsets from 0
 
 
 @dataclass
