@@ -36,6 +36,32 @@ def size_name(bits: int) -> str:
     return {8: "byte", 16: "word", 32: "dword", 64: "qword", 128: "oword"}.get(bits, f"{bits}-bit")
 
 
+# `call puts wrt ..plt` (how PIE-minded code calls a shared library): in a
+# static link the PLT entry is the function itself. GOT forms need a table
+# of addresses the machine does not build.
+WRT_SAME = ("..plt", "..sym")
+WRT_GOT = ("..got", "..gotpcrel", "..gotoff", "..gottpoff", "..tlsie")
+
+
+def without_wrt(toks: list[Token], loc: SourceLoc) -> list[Token]:
+    """toks without a trailing `wrt ..plt` (or `..sym`)."""
+    if len(toks) >= 3 and toks[-2].is_id("wrt"):
+        what = toks[-1].text.lower()
+        if what in WRT_SAME:
+            return toks[:-2]
+        if what in WRT_GOT:
+            raise AsmError(
+                f"wrt {toks[-1].text} is not supported: the machine links statically and "
+                "has no GOT (call the function directly, or with wrt ..plt)",
+                at(loc, toks[-2].col),
+            )
+        raise AsmError(
+            f"unknown wrt target '{toks[-1].text}' (the machine accepts wrt ..plt and wrt ..sym)",
+            at(loc, toks[-1].col),
+        )
+    return toks
+
+
 def parse_operand(toks: list[Token], loc: SourceLoc, ev: Evaluator) -> Operand:
     """One instruction operand: a register, an immediate or a memory reference."""
     size = None
@@ -58,7 +84,7 @@ def parse_operand(toks: list[Token], loc: SourceLoc, ev: Evaluator) -> Operand:
                 i += 1
                 continue
         break
-    body = toks[i:]
+    body = without_wrt(toks[i:], loc)
     if not body:
         raise AsmError("operand expected after the size", at(loc, toks[0].col))
     first = body[0]
@@ -100,6 +126,7 @@ def parse_memory(
 ) -> Mem:
     """The inside of [ ]: base + index*scale + displacement, or [rel label]."""
     rel = False
+    toks = without_wrt(toks, loc)
     if not toks:
         raise AsmError("empty memory operand []", at(loc, col))
     while (
