@@ -25,9 +25,9 @@ MAX_PREPROCESSED_LINES = 4_000_000
 # bytes of text the preprocessor may produce in one run (same lines)
 MAX_PREPROCESSED_BYTES = 256 * MIB
 # tokens of one line after %define expansion (and length of a %define body)
-MAX_LINE_TOKENS = 100_000
+MAX_LINE_TOKENS = 10_000
 # characters of one %define body (after %xdefine expansion)
-MAX_DEFINE_BYTES = 1 * MIB
+MAX_DEFINE_BYTES = 64 * KIB
 # %include nesting
 MAX_INCLUDE_DEPTH = 32
 # macro calls inside macro calls (recursion included) and nested %rep
