@@ -70,7 +70,11 @@ ERRORS = [
         id="bare-word-label-hint",
     ),
     pytest.param(
-        prog("    pushf"), 6, 5, "unknown instruction 'pushf' (did you mean", id="pushf-no-label-hint"
+        prog("    pushf"),
+        6,
+        5,
+        "unknown instruction 'pushf' (did you mean",
+        id="pushf-no-label-hint",
     ),
     pytest.param(
         prog("    movss xmm0, rax"), 6, 5, "operand form not supported", id="form-not-supported"
@@ -177,7 +181,7 @@ ERRORS = [
         id="macro-defaults",
     ),
     pytest.param(
-        "%macro down 0\n  down\n%endmacro\nsection .text\n  down\n",
+        "%rmacro down 0\n  down\n%endmacro\nsection .text\n  down\n",
         2,
         3,
         "nested more than 100 deep",
@@ -442,21 +446,146 @@ h:  db 'end'
 """
 
 
-def test_data_bytes_match_nasm(tmp_path):
+def _nasm_data(src: Path) -> bytes:
+    """The .data bytes nasm itself makes of src (via objcopy)."""
     if shutil.which("nasm") is None or shutil.which("objcopy") is None:
         pytest.skip("nasm/objcopy not installed (apt-get install nasm binutils)")
+    obj, raw = src.with_suffix(".o"), src.with_suffix(".bin")
+    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(obj)], check=True)
+    subprocess.run(["objcopy", "-O", "binary", "-j", ".data", str(obj), str(raw)], check=True)
+    return raw.read_bytes()
+
+
+def _assert_data_like_nasm(src: Path) -> None:
+    native = _nasm_data(src)
+    img = assemble([str(src)])
+    ours = bytes(img.sections[".data"].data[: len(native)])
+    assert ours == native, _first_difference(native, ours, img)
+
+
+def test_data_bytes_match_nasm(tmp_path):
     src = tmp_path / "data.asm"
     src.write_text(DATA + "section .text\nglobal _start\n_start: ret\n")
-    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(tmp_path / "d.o")], check=True)
-    subprocess.run(
-        ["objcopy", "-O", "binary", "-j", ".data", str(tmp_path / "d.o"), str(tmp_path / "d.bin")],
-        check=True,
-    )
-    native = (tmp_path / "d.bin").read_bytes()
-    img = assemble([str(src)])
-    sec = img.sections[".data"]
-    ours = bytes(sec.data[: len(native)])
-    assert ours == native, _first_difference(native, ours, img)
+    _assert_data_like_nasm(src)
+
+
+# each block: NASM features learners use, compared with nasm's own bytes
+NASM_FEATURES = {
+    "macro-parameters": """
+%macro m 1-3 7, 9          ; defaults, and %0 counts them
+  db %0, %1, %2, %3
+%endmacro
+%macro g 1+                ; greedy: the commas stay in %1
+  db %1
+%endmacro
+%imacro Twice 1
+  dw %1, %{1}
+%endmacro
+section .data
+  m 1
+  m 1, 2
+  m 1, 2, 3
+  m {1+1}, 2
+  g 4, 5, 6
+  TWICE 300
+here: m 5                  ; a label before a call
+""",
+    "rotate-and-rep": """
+%macro bytes 1-*
+%rep %0
+  db %1 * 2
+%rotate 1
+%endrep
+%endmacro
+%macro rbytes 1-*
+%rep %0
+%rotate -1
+  db %1
+%endrep
+%endmacro
+section .data
+  bytes 10, 11, 12
+  rbytes 1, 2, 3, 4
+%assign i 0
+%rep 10
+  %assign i i + 1
+  %if i == 5
+    %exitrep
+  %endif
+  dw i * i
+%endrep
+%rep 2
+%rep 3
+  db 0xAA
+%endrep
+  db 0xBB
+%endrep
+""",
+    "local-labels-and-conditions": """
+%macro entry 2
+%%start: dd %%end - %%start, %1
+%ifidn %2, big
+  dq -1
+%else
+  dd %2
+%endif
+%%end:
+%endmacro
+section .data
+  entry 1, 5
+  entry 2, big
+  entry 3, 7
+%rmacro rec 1
+  db %1
+%if %1 > 0
+  rec %1 - 1
+%endif
+%endmacro
+  rec 4
+""",
+    "structures": """
+struc point
+  .x:    resd 1
+  .y:    resd 1
+  .name: resb 10
+endstruc
+struc pair, 4
+  first:  resw 1
+  second: resq 1
+endstruc
+section .data
+p1: istruc point
+  at point.x, dd 5
+  at point.y, dd -1
+  at point.name, db "ab"
+iend
+p2: istruc point
+  at point.y, dd 3
+iend
+  dq point_size, point.y, point.name, pair_size, first, second, p2 - p1
+""",
+    "literals-and-forms": """
+[BITS 64]
+default rel
+[SECTION .data]
+  dq 0h, 0x_ff, 0b1010, 1010b, 17q, 0d99, $1F, 1_000
+  dt 1.5, -2.0, 3.14159265358979323846, 0.1, 1e-4940, __Infinity__
+  db 'caf\xe9', "\xfc"      ; Latin-1 bytes \xe9 in a comment
+  dq $$ - $$, 1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1
+section .rodata.str1.1 progbits alloc noexec nowrite
+  db "ro"
+section .note.GNU-stack noalloc noexec nowrite progbits
+[GLOBAL _start]
+""",
+}
+
+
+@pytest.mark.parametrize("name", list(NASM_FEATURES))
+def test_nasm_features_make_nasms_bytes(name, tmp_path):
+    text = NASM_FEATURES[name] + "section .text\nglobal _start\n_start: ret\n"
+    src = tmp_path / "f.asm"
+    src.write_bytes(text.encode("latin-1"))  # \xe9 stays one Latin-1 byte
+    _assert_data_like_nasm(src)
 
 
 def _first_difference(a: bytes, b: bytes, img) -> str:

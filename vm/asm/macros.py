@@ -1,5 +1,8 @@
 """NASM multi-line macros: `%macro NAME N[-M][+] [defaults]` ... `%endmacro`.
 
+`%imacro` matches its name in any case; `%rmacro` may call itself (a plain
+macro's own name inside its body is not a call, as in NASM).
+
 A macro is a list of body lines kept as written. A call (`NAME a, b` at the
 start of a line, after an optional label) makes a Frame: the arguments,
 the defaults for those left out, and a number unique to the call. Each body
@@ -37,6 +40,12 @@ class Macro:
     loc: SourceLoc
     body: list[tuple[str, SourceLoc]] = field(default_factory=list)
     nocase: bool = False  # %imacro
+    recursive: bool = False  # %rmacro: may call itself
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
 
     def takes(self, n: int) -> bool:
         return self.low <= n <= self.high or (self.greedy and n > self.high)
@@ -47,7 +56,7 @@ class Macro:
         return f"{self.low}-{'*' if self.high == UNLIMITED else self.high}"
 
 
-def parse_header(rest: str, loc: SourceLoc, nocase: bool) -> Macro:
+def parse_header(rest: str, loc: SourceLoc, nocase: bool, recursive: bool = False) -> Macro:
     """`NAME spec [defaults]` of a %macro line."""
     parts = rest.split(None, 2)
     if len(parts) < 2 or not re.match(r"[A-Za-z_.?@$][\w.?@$#~]*$", parts[0]):
@@ -69,7 +78,9 @@ def parse_header(rest: str, loc: SourceLoc, nocase: bool) -> Macro:
         raise AsmError(
             f"{len(defaults)} default(s) given for {high - low} optional parameter(s)", loc
         )
-    return Macro(parts[0], low, high, bool(m.group(3)), defaults, loc, nocase=nocase)
+    return Macro(
+        parts[0], low, high, bool(m.group(3)), defaults, loc, nocase=nocase, recursive=recursive
+    )
 
 
 def split_args(text: str) -> tuple[list[str], list[int]]:

@@ -46,6 +46,7 @@ SUPPORTED = (
     "%warning",
     "%macro",
     "%imacro",
+    "%rmacro",
     "%endmacro",
     "%rotate",
     "%exitmacro",
@@ -94,7 +95,13 @@ class _Exit(Exception):
         self.what = what
 
 
-BLOCKS = {"%macro": "%endmacro", "%imacro": "%endmacro", "%rep": "%endrep"}
+BLOCKS = {
+    "%macro": "%endmacro",
+    "%imacro": "%endmacro",
+    "%rmacro": "%endmacro",
+    "%irmacro": "%endmacro",
+    "%rep": "%endrep",
+}
 Physical = tuple[str, SourceLoc]  # a line without its comment, and where it is
 
 
@@ -133,6 +140,7 @@ class Preprocessor:
         self.calls = 0  # numbers macro calls for %%labels
         self.nesting = 0  # macro calls and %rep inside each other
         self.reps = 0  # of which %rep
+        self.running: list[Macro] = []  # the macros being expanded, innermost last
 
     # ---- files ---------------------------------------------------------------
     def run_file(self, name: str, text: str) -> list[Line]:
@@ -277,8 +285,8 @@ class Preprocessor:
         frame: Frame | None,
     ) -> None:
         at = SourceLoc(loc.file, loc.line, col, loc.text)
-        if directive in ("%macro", "%imacro"):
-            macro = parse_header(args.strip(), at, directive == "%imacro")
+        if directive.endswith("macro"):
+            macro = parse_header(args.strip(), at, "i" in directive[1:3], "r" in directive[1:3])
             macro.body = body
             key = macro.name.lower() if macro.nocase else macro.name
             same = self.macros.setdefault(key, [])
@@ -332,6 +340,8 @@ class Preprocessor:
     def _macro_named(self, word: str) -> Macro | None:
         word = word.rstrip(":")
         ms = self.macros.get(word) or [m for m in self.macros.get(word.lower(), []) if m.nocase]
+        # as in NASM, a macro does not call itself unless defined with %rmacro
+        ms = [m for m in ms if m.recursive or m not in self.running]
         return ms[-1] if ms else None
 
     def _call(
@@ -340,7 +350,14 @@ class Preprocessor:
         at = SourceLoc(loc.file, loc.line, col, loc.text)
         key = macro.name.lower() if macro.nocase else macro.name
         nargs = len(split_args(argtext)[0])
-        chosen = next((m for m in reversed(self.macros[key]) if m.takes(nargs)), macro)
+        chosen = next(
+            (
+                m
+                for m in reversed(self.macros[key])
+                if m.takes(nargs) and (m.recursive or m not in self.running)
+            ),
+            macro,
+        )
         params = bind(chosen, argtext, at)
         if label.strip():
             label = label.rstrip()
@@ -348,6 +365,7 @@ class Preprocessor:
             self.emit(Line(loc, self.expand(tokenize(label, loc), loc)))
         self.calls += 1
         self._enter(at)
+        self.running.append(chosen)
         try:
             self._run(
                 chosen.body,
@@ -360,6 +378,7 @@ class Preprocessor:
                 raise
         finally:
             self.nesting -= 1
+            self.running.pop()
 
     # ---- directives ------------------------------------------------------------
     def _directive(
