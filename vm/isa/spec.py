@@ -13,6 +13,9 @@ Operand-form tokens (Intel manual style):
   r/m8 ... r/m64        register or memory
   imm8 imm16 imm32 imm64  immediate; imm32 in a 64-bit form is sign-extended
   xmm  xmm/m32  xmm/m64  xmm/m128   SSE register, or memory of that size
+  ymm  ymm/m256  zmm  zmm/m512  m256  m512   AVX / AVX-512 registers and memory;
+                        a form with a zmm operand is EVEX-encoded and alone may
+                        name vector registers 16-31
   rel                   branch target (label or address)
   cl                    exactly the cl register (shift counts)
 """
@@ -50,9 +53,11 @@ class OpType:
     token: str
     kinds: frozenset[str]  # subset of {'gpr', 'xmm', 'mem', 'imm', 'rel', 'cl'}
     size: int | None  # bits; None = any (m, rel)
+    vsize: int = 0  # width of the vector register it accepts (128, 256, 512)
 
 
-_TOKEN_RE = re.compile(r"^(r/m|r|m|imm|xmm/m|xmm|rel|cl)(\d*)$")
+_TOKEN_RE = re.compile(r"^(r/m|r|m|imm|[xyz]mm/m|[xyz]mm|rel|cl)(\d*)$")
+_VSIZE = {"x": 128, "y": 256, "z": 512}
 
 
 def parse_token(tok: str) -> OpType:
@@ -70,12 +75,16 @@ def parse_token(tok: str) -> OpType:
         "xmm/m": {"xmm", "mem"},
         "rel": {"rel"},
         "cl": {"cl"},
-    }[base]
-    if base == "xmm":
-        size = 128
+    }.get(base, set())
+    vsize = 0
+    if base[:3] in ("xmm", "ymm", "zmm"):  # alone or with /mN
+        vsize = _VSIZE[base[0]]
+        kinds = {"xmm", "mem"} if base.endswith("/m") else {"xmm"}
+        if size is None:
+            size = vsize
     if base == "cl":
         size = 8
-    return OpType(tok, frozenset(kinds), size)
+    return OpType(tok, frozenset(kinds), size, vsize)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,12 @@ class Form:
 
     def __str__(self) -> str:
         return ", ".join(self.tokens)
+
+    @property
+    def evex(self) -> bool:
+        """An AVX-512 form (it has a zmm operand): the only kind that may name
+        vector registers 16-31, as in the EVEX encoding."""
+        return any(t.vsize == 512 for t in self.types)
 
     def mem_size(self, i: int) -> int | None:
         t = self.types[i]
@@ -195,7 +210,7 @@ def _imm_fits(value: int, bits: int, signed_only: bool) -> bool:
 def operand_fits(t: OpType, op: Operand, form: Form) -> bool:
     if isinstance(op, Reg):
         if op.kind == "xmm":
-            return "xmm" in t.kinds
+            return "xmm" in t.kinds and op.size == t.vsize and (op.num < 16 or form.evex)
         if "cl" in t.kinds:
             return op.name == "cl"
         return "gpr" in t.kinds and op.size == t.size
@@ -261,9 +276,10 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
 
 def describe_operand(op: Operand) -> str:
     if isinstance(op, Reg):
-        return (
-            f"xmm register {op.name}" if op.kind == "xmm" else f"{op.size}-bit register {op.name}"
-        )
+        if op.kind == "xmm":
+            what = op.name[:3] if op.num < 16 else f"{op.name[:3]} (EVEX-only)"
+            return f"{what} register {op.name}"
+        return f"{op.size}-bit register {op.name}"
     if isinstance(op, Mem):
         return f"{op.size}-bit memory" if op.size else "memory"
     return f"immediate {op.value}"
