@@ -159,8 +159,9 @@ class _Gen:
                 u == letter or u == "S" + letter or (_is_lane(u) and u[0] == letter) for u in used
             )
             nbytes = (op.size or 64) // 8
-            if d.align and nbytes >= d.align:
-                self.pro.append(f"ALIGN({ea}, {d.align})")
+            align = nbytes if d.align < 0 else d.align  # < 0: its own size (vmovaps)
+            if align and nbytes >= align:
+                self.pro.append(f"ALIGN({ea}, {align})")
             if reads or letter in writes:
                 self.pro.extend(self._check(ea, nbytes, letter in writes))
         # operand reads, each bound once
@@ -302,7 +303,7 @@ class _Gen:
         kind, j = lane[0], int(lane[1:])
         _, view, width = _LANES[kind]
         if isinstance(op, Reg) and op.kind == "xmm":
-            if j * width >= op.size // 8:
+            if j * width >= 64:  # a write may go past the operand (VEX zeroing), not the register
                 raise TemplateError(f"{self.insn.mnemonic}: lane write {lane} to {op.name}")
             return [f"{indent}{view}[{vec_index(op.num, j, width)}] = {expr}"]
         if isinstance(op, Mem) and kind in "IQ":

@@ -20,6 +20,7 @@ from . import codegen, optimize
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
+from .isa import fused
 from .isa import helpers as H
 from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
@@ -55,6 +56,9 @@ _STATIC_ENV: dict[str, object] = {
     **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
     "fdiv": H.fdiv,
     "fnan": H.fnan,
+    "fma32": fused.fma32,
+    "fma64": fused.fma64,
+    "fnan3": fused.fnan3,
     "fsqrt": H.fsqrt,
     "fcmp": H.fcmp,
     "cvtt": H.cvtt,

@@ -288,4 +288,9 @@ def describe_operand(op: Operand) -> str:
 def _no_form_message(d: InsnDef, ops: tuple[Operand, ...]) -> str:
     given = ", ".join(describe_operand(o) for o in ops) or "no operands"
     forms = "; ".join(f"{d.mnemonic} {f}".strip() for f in d.forms)
-    return f"operand form not supported: {d.mnemonic} with {given}. Supported forms: {forms}"
+    hint = (
+        " (registers 16-31 exist only in AVX-512 forms, which here take zmm operands)"
+        if any(isinstance(o, Reg) and o.kind == "xmm" and o.num >= 16 for o in ops)
+        else ""
+    )
+    return f"operand form not supported: {d.mnemonic} with {given}{hint}. Supported forms: {forms}"
