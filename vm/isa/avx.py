@@ -267,7 +267,9 @@ for _m, _k, _n in (("vmovss", "I", 32), ("vmovsd", "Q", 64)):
         _m,
         f"xmm, m{_n} | m{_n}, xmm | xmm, xmm, xmm",
         {
-            f"xmm, m{_n}": f"WA{_k}0 = B{_k}0\n" + "\n".join(zero_above(_n)),
+            f"xmm, m{_n}": f"WA{_k}0 = B{_k}0\n"
+            + ("WAI1 = 0\nWAI2 = 0\nWAI3 = 0\n" if _k == "I" else "WAQ1 = 0\n")
+            + "\n".join(zero_above(128)),
             f"m{_n}, xmm": f"WA{_k}0 = B{_k}0",
             "xmm, xmm, xmm": f"WA{_k}0 = C{_k}0\n{_rest}\n" + "\n".join(zero_above(128)),
         },
@@ -421,7 +423,7 @@ def _fma_lanes(order: str, kind: str, lanes: int, neg_p: str, neg_z: str) -> lis
     for i in range(lanes):
         out += [
             f"t{i} = {fn}({neg_p}{x}{kind}{i}, {y}{kind}{i}, {neg_z}{z}{kind}{i})",
-            f"if t{i} != t{i}: t{i} = fnan3(A{kind}{i}, B{kind}{i}, C{kind}{i})",
+            f"if t{i} != t{i}: t{i} = fnan3({x}{kind}{i}, {y}{kind}{i}, {z}{kind}{i})",
             f"WA{kind}{i} = t{i}",
         ]
     return out
@@ -456,8 +458,8 @@ for _name, (_np, _nz, _meaning) in _SIGNS.items():
                 f"Fused {_meaning} with x = {_x}, y = {_y}, z = {_z}, rounded once "
                 + ("(scalar lane 0; other low lanes unchanged)." if _scalar else "per lane."),
                 group=FMA,
-                notes="NaN operands: the first NaN in operand order (dst, src1, src2), "
-                "quieted; 0 * inf or inf - inf gives the default NaN. Exact: see "
+                notes="NaN operands: the first NaN of x, y, z (quieted), whatever the "
+                "operand order; 0 * inf or inf - inf gives the default NaN. Exact: see "
                 "vm/isa/fused.py.",
             )
 

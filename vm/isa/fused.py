@@ -21,7 +21,9 @@ Both return a Python float (for fma32 one the lane store rounds to binary32
 correctly). Non-finite operands fall back to plain float arithmetic, which
 gives the right infinity or a NaN; which NaN a lane gets is the template's
 business (fnan3: the first NaN operand in operand order, quieted, else the
-default NaN), as the SDM's FMA NaN rules say.
+default NaN), as the SDM's FMA NaN rules say: "first" in the order of the
+expression x * y + z, whichever operand positions the 132/213/231 form
+gives them (checked against the CPU by tests/test_diff_avx.py).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import struct
 
 from .helpers import fnan
 
-_BITS = struct.Struct("<q")
+_BITS = struct.Struct("<d")  # pack(s)[0] & 1: the last significand bit
 _INF = math.inf
 
 
@@ -50,8 +52,10 @@ def fma32(x: float, y: float, z: float) -> float:
 
 def fma64(x: float, y: float, z: float) -> float:
     """x * y + z for binary64 operands, rounded once to binary64."""
-    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
-        return x * y + z
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return x * y + z  # an infinite (or NaN) product: float rules are the IEEE ones
+    if not math.isfinite(z):
+        return z  # a finite product (even one past binary64's range) + inf is inf
     mx, ex = _parts(x)
     my, ey = _parts(y)
     mz, ez = _parts(z)
@@ -65,7 +69,7 @@ def fma64(x: float, y: float, z: float) -> float:
     try:
         return float(n << e) if e >= 0 else n / (1 << -e)
     except OverflowError:
-        return math.copysign(_INF, n)
+        return _INF if n > 0 else -_INF
 
 
 def _parts(v: float) -> tuple[int, int]:
@@ -75,6 +79,6 @@ def _parts(v: float) -> tuple[int, int]:
 
 
 def fnan3(a: float, b: float, c: float) -> float:
-    """The NaN a fused multiply-add returns: the first NaN among the operands
-    in operand order (quieted), else the default NaN (0 * inf, inf - inf)."""
+    """The NaN a fused multiply-add x * y + z returns: the first NaN of x, y,
+    z (quieted), else the default NaN (0 * inf, inf - inf)."""
     return fnan(a, b) if a != a or b != b else fnan(c, c)
