@@ -17,9 +17,10 @@ from __future__ import annotations
 import random
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
-from native import require_native, require_vm
+from native import assert_same, require_native, require_vm
 from native_vec import (
     SCRATCH,
     VecCase,
@@ -27,6 +28,7 @@ from native_vec import (
     missing_feature,
     run_vec_cases,
 )
+from test_run_tier import check_tiers
 
 pytestmark = pytest.mark.native
 
@@ -247,3 +249,70 @@ def test_vex_alignment(line, faults, tmp_path):
         assert e.value.kind == "misaligned", str(e.value)
     else:
         assert run_vm(src, root=tmp_path) == (b"", 0)
+
+
+# ---- whole programs ---------------------------------------------------------------------
+
+ASM = Path(__file__).parent / "asm"
+
+
+@pytest.mark.slow
+def test_dense_layer_784x128_native_vs_vm(tmp_path):
+    """A hand-vectorised 784 -> 128 dense layer (zmm FMA, broadcast, relu,
+    lane reduction): the 128 outputs and their sum, byte for byte."""
+    require_native()
+    why = missing_feature("avx512f", "avx512dq")
+    if why:
+        pytest.skip(why)
+    out, status = assert_same([ASM / "dense_avx512.asm"], tmp_path)
+    assert status == 0 and len(out) == 4 * 129
+    assert any(struct.unpack("<128f", out[:512])), "all outputs zero: the layer did nothing"
+
+
+def test_dense_layer_in_every_tier():
+    """The same layer, 16 inputs (x stays 64-byte aligned for vmovaps): the run tier (optimised loops over zmm lanes)
+    leaves exactly the step tier's registers and memory."""
+    src = "%define INPUTS 16\n" + (ASM / "dense_avx512.asm").read_text()
+    assert check_tiers(src, "dense_avx512 INPUTS=16", limit=60_000) == ("exit", 0)
+
+
+VECTOR_LOOP = """
+global _start
+section .data
+align 64
+a: times 64 dd 1.5
+b: times 64 dd -0.25
+section .text
+_start:
+    lea rsi, [rel a]
+    lea rdi, [rel b]
+    vxorps ymm0, ymm0, ymm0
+    vbroadcastss zmm3, [rsi]
+    mov ecx, 7
+.l:
+    vmovups ymm1, [rsi + 32]
+    vfmadd231ps ymm0, ymm1, [rdi]
+    vmulps xmm2, xmm1, [rdi + 4]
+    vaddss xmm2, xmm2, xmm0
+    vfnmsub213sd xmm4, xmm2, xmm0
+    vperm2f128 ymm5, ymm0, ymm1, 0x21
+    vshufps ymm6, ymm5, ymm0, 0x4e
+    vhaddps ymm0, ymm0, ymm6
+    vinsertf128 ymm7, ymm6, xmm2, 1
+    vfmadd132ps zmm3, zmm3, zmm3
+    vmaxps zmm8, zmm3, zmm7
+    vmovaps [rdi + 64], ymm0
+    addss xmm0, xmm1
+    dec ecx
+    jnz .l
+    vzeroupper
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_vector_loop_in_every_tier():
+    """VEX/EVEX writes (upper bits zeroed) mixed with a legacy SSE write
+    (upper bits kept) in a loop: every tier agrees with the step tier."""
+    assert check_tiers(VECTOR_LOOP, "vector loop") == ("exit", 0)
