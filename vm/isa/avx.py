@@ -418,11 +418,22 @@ _SIGNS = {  # (negate the product, negate the addend), meaning
 
 def _fma_lanes(order: str, kind: str, lanes: int, neg_p: str, neg_z: str) -> list[str]:
     x, y, z = _ORDERS[order]
-    fn = "fma32" if kind == "F" else "fma64"
     out = []
     for i in range(lanes):
+        args = f"{neg_p}{x}{kind}{i}, {y}{kind}{i}, {neg_z}{z}{kind}{i}"
+        if kind == "F":
+            # inline fast path: the product is exact and, usually, so is the
+            # binary64 sum (TwoSum error 0: one rounding, at the lane store);
+            # otherwise (or for inf/NaN, whose error is NaN) fused.fma32
+            out += [
+                f"u{i} = {neg_p}{x}F{i} * {y}F{i}",
+                f"t{i} = u{i} + {neg_z}{z}F{i}",
+                f"v{i} = t{i} - u{i}",
+                f"if (u{i} - (t{i} - v{i})) + ({neg_z}{z}F{i} - v{i}): t{i} = fma32({args})",
+            ]
+        else:
+            out.append(f"t{i} = fma64({args})")
         out += [
-            f"t{i} = {fn}({neg_p}{x}{kind}{i}, {y}{kind}{i}, {neg_z}{z}{kind}{i})",
             f"if t{i} != t{i}: t{i} = fnan3({x}{kind}{i}, {y}{kind}{i}, {z}{kind}{i})",
             f"WA{kind}{i} = t{i}",
         ]
