@@ -31,6 +31,7 @@ from native import (
 )
 
 SCRATCH = 256
+SIZE_WORD = {32: "dword", 64: "qword", 128: "oword", 256: "yword", 512: "zword"}
 REGS_BYTES = 32 * 64
 REC = REGS_BYTES + SCRATCH  # record and dump size
 
@@ -177,3 +178,63 @@ def run_vec_cases(
         if d:
             report.append(f"case {case.name}: {' / '.join(case.body)}\n" + "\n".join(d))
     return report
+
+
+class Operands:
+    """Concrete operand texts for one case, and where their lanes live."""
+
+    def __init__(self, d, form, rng: random.Random, i: int):
+        self.rng, self.d, self.form = rng, d, form
+        self.texts: list[str] = []
+        self.where: list[tuple[str, int]] = []  # ('reg', n) / ('mem', offset) / ('imm', v)
+        evex = form.evex
+        mem_taken = False
+        for j, t in enumerate(form.types):
+            if "imm" in t.kinds:
+                v = (0, 1, 0x1B, 0xE4, 0xFF, 0x4E, 0x88, 0x31)[i] if i < 8 else rng.randrange(256)
+                self.texts.append(str(v))
+                self.where.append(("imm", v))
+                continue
+            use_mem = "mem" in t.kinds and (not t.kinds & {"xmm"} or rng.random() < 0.45)
+            if use_mem and not mem_taken:
+                mem_taken = True
+                nbytes = t.size // 8
+                if d.align:
+                    off = rng.randrange(0, SCRATCH - nbytes + 1, nbytes)
+                else:
+                    off = rng.randrange(0, SCRATCH - nbytes + 1, 4)
+                self.texts.append(f"{SIZE_WORD[t.size]} [rbx+{off}]")
+                self.where.append(("mem", off))
+                continue
+            top = 32 if evex else 16
+            if j > 0 and rng.random() < 0.15:  # sometimes an operand repeats
+                prev = [w[1] for w in self.where if w[0] == "reg"]
+                n = rng.choice(prev) if prev else rng.randrange(top)
+            else:
+                n = rng.randrange(top)
+            prefix = {128: "xmm", 256: "ymm", 512: "zmm"}[t.vsize]
+            self.texts.append(f"{prefix}{n}")
+            self.where.append(("reg", n))
+
+    def put(self, case: VecCase, j: int, lane: int, width: int, bits: int) -> None:
+        kind, at = self.where[j]
+        data = bits.to_bytes(width, "little")
+        if kind == "reg":
+            case.regs[at][lane * width : lane * width + width] = data
+        elif kind == "mem":
+            case.scratch[at + lane * width : at + lane * width + width] = data
+
+
+def random_sequence(
+    pool: Sequence[tuple[object, object]], rng: random.Random, name: str, length: int
+) -> VecCase:
+    """A case running `length` random (definition, form) pairs from pool on
+    random vector registers and scratch memory (NaN/inf/denormal lanes included)."""
+    body = []
+    for _ in range(length):
+        d, form = rng.choice(pool)
+        body.append(f"{d.mnemonic} {', '.join(Operands(d, form, rng, 99).texts)}".strip())
+    case = VecCase.random(name, body, rng)
+    for r in rng.sample(range(32), 8):
+        case.regs[r][:] = edge_lanes(rng, rng.choice(("f32", "f64")), 64)
+    return case

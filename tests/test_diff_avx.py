@@ -23,6 +23,7 @@ import pytest
 from native import assert_same, require_native, require_vm
 from native_vec import (
     SCRATCH,
+    Operands,
     VecCase,
     edge_lanes,
     missing_feature,
@@ -42,7 +43,6 @@ DEFS = sorted(
     {d.mnemonic: d for d in TABLE.values() if d.group in VECTOR_GROUPS}.values(),
     key=lambda d: d.mnemonic,
 )
-SIZE_WORD = {32: "dword", 64: "qword", 128: "oword", 256: "yword", 512: "zword"}
 FMA_ROLES = {"132": (0, 2, 1), "213": (1, 0, 2), "231": (1, 2, 0)}  # operand of x, y, z
 
 
@@ -72,51 +72,6 @@ def midpoint_triple(rng: random.Random) -> tuple[int, int, int]:
     if rng.random() < 0.5:
         x, y = y * sign, x * sign
     return f32_bits(x), f32_bits(y), f32_bits(z)
-
-
-class Operands:
-    """Concrete operand texts for one case, and where their lanes live."""
-
-    def __init__(self, d, form, rng: random.Random, i: int):
-        self.rng, self.d, self.form = rng, d, form
-        self.texts: list[str] = []
-        self.where: list[tuple[str, int]] = []  # ('reg', n) / ('mem', offset) / ('imm', v)
-        evex = form.evex
-        mem_taken = False
-        for j, t in enumerate(form.types):
-            if "imm" in t.kinds:
-                v = (0, 1, 0x1B, 0xE4, 0xFF, 0x4E, 0x88, 0x31)[i] if i < 8 else rng.randrange(256)
-                self.texts.append(str(v))
-                self.where.append(("imm", v))
-                continue
-            use_mem = "mem" in t.kinds and (not t.kinds & {"xmm"} or rng.random() < 0.45)
-            if use_mem and not mem_taken:
-                mem_taken = True
-                nbytes = t.size // 8
-                if d.align:
-                    off = rng.randrange(0, SCRATCH - nbytes + 1, nbytes)
-                else:
-                    off = rng.randrange(0, SCRATCH - nbytes + 1, 4)
-                self.texts.append(f"{SIZE_WORD[t.size]} [rbx+{off}]")
-                self.where.append(("mem", off))
-                continue
-            top = 32 if evex else 16
-            if j > 0 and rng.random() < 0.15:  # sometimes an operand repeats
-                prev = [w[1] for w in self.where if w[0] == "reg"]
-                n = rng.choice(prev) if prev else rng.randrange(top)
-            else:
-                n = rng.randrange(top)
-            prefix = {128: "xmm", 256: "ymm", 512: "zmm"}[t.vsize]
-            self.texts.append(f"{prefix}{n}")
-            self.where.append(("reg", n))
-
-    def put(self, case: VecCase, j: int, lane: int, width: int, bits: int) -> None:
-        kind, at = self.where[j]
-        data = bits.to_bytes(width, "little")
-        if kind == "reg":
-            case.regs[at][lane * width : lane * width + width] = data
-        elif kind == "mem":
-            case.scratch[at + lane * width : at + lane * width + width] = data
 
 
 def lane_count(d, form) -> int:
