@@ -52,6 +52,15 @@ def entry_text(d: InsnDef) -> str:
         lines.append("  memory:  a memory operand must be aligned to its size (16, 32 or 64 bytes)")
     elif d.align:
         lines.append(f"  memory:  a 128-bit memory operand must be {d.align}-byte aligned")
+    cpuid = d.extra.get("cpuid")
+    if cpuid:  # the CPU feature each form needs natively (the VM runs them all)
+        by_flag: dict[str, list[str]] = {}
+        for form, flag in cpuid.items():
+            by_flag.setdefault(flag, []).append(form.split(",")[0])
+        lines.append(
+            "  cpu:     "
+            + "; ".join(f"{flag} ({', '.join(dict.fromkeys(fs))})" for flag, fs in by_flag.items())
+        )
     if d.notes:
         lines.append(f"  note:    {d.notes}")
     return "\n".join(lines)
