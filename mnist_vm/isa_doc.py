@@ -54,9 +54,12 @@ def entry_text(d: InsnDef) -> str:
         lines.append(f"  memory:  a 128-bit memory operand must be {d.align}-byte aligned")
     cpuid = d.extra.get("cpuid")
     if cpuid:  # the CPU feature each form needs natively (the VM runs them all)
+        short = {form: form.split(",")[0] for form in cpuid}  # the destination's width
+        if len({(short[f], flag) for f, flag in cpuid.items()}) > len(set(short.values())):
+            short = {form: form for form in cpuid}  # one width, two features: whole forms
         by_flag: dict[str, list[str]] = {}
         for form, flag in cpuid.items():
-            by_flag.setdefault(flag, []).append(form.split(",")[0])
+            by_flag.setdefault(flag, []).append(short[form])
         lines.append(
             "  cpu:     "
             + "; ".join(f"{flag} ({', '.join(dict.fromkeys(fs))})" for flag, fs in by_flag.items())
