@@ -477,12 +477,12 @@ for _name, (_np, _nz, _meaning) in _SIGNS.items():
 # CPU feature each form needs (tests skip natively where the host lacks it; docs show it).
 for _d in {id(d): d for d in TABLE.values() if d.group in (AVX, FMA, AVX512)}.values():
     _d.extra["cpuid"] = {}
-    for _f in _d.forms:
+    for _form in _d.forms:
         _flag = "fma" if _d.group == FMA else "avx"
-        if _f.evex:
+        if _form.evex:
             _flag = "avx512f"
             if _d.mnemonic in ("vxorps", "vandps", "vandnps", "vorps", "vextractf32x8"):
                 _flag = "avx512dq"
-        elif _d.mnemonic == "vbroadcastss" and "mem" not in _f.types[1].kinds:
+        elif _d.mnemonic == "vbroadcastss" and "mem" not in _form.types[1].kinds:
             _flag = "avx2"
-        _d.extra["cpuid"][str(_f)] = _flag
+        _d.extra["cpuid"][str(_form)] = _flag

@@ -137,7 +137,7 @@ class InsnDef:
 
     mnemonic: str
     forms: tuple[Form, ...]
-    sem: str  # code template, see vm.codegen
+    sem: str | dict[str, str]  # code template (or one per form), see vm.codegen
     doc: str  # one-line description
     flags_read: str = ""  # subset of "CPZSO"
     flags_written: str = ""  # flags given a defined value
@@ -155,7 +155,7 @@ class InsnDef:
 TABLE: dict[str, InsnDef] = {}  # mnemonic (and aliases) -> definition
 
 
-def insn(mnemonic: str, forms: str, sem: str, doc: str, **kw) -> InsnDef:
+def insn(mnemonic: str, forms: str, sem: str | dict[str, str], doc: str, **kw) -> InsnDef:
     d = InsnDef(mnemonic, parse_forms(forms), sem, doc, **kw)
     if isinstance(sem, dict) and set(sem) != {str(f) for f in d.forms}:
         raise ValueError(
