@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from .image import TEXT_BASE as TEXT_START
 from .isa import flags as F
-from .isa.operands import Imm, Mem
+from .isa.operands import VEC_BYTES, Imm, Mem
 from .runtime import CALLER_SAVED_GPRS, POISON32, POISON64
 
 INT_ARGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
@@ -110,8 +110,9 @@ class Twin:
         )
 
 
-# every xmm lane poisoned: the state poison_caller_saved() leaves
-_POISON_XMM = struct.pack("<I", POISON32) * 64
+# every vector lane poisoned (all of zmm0-31 is caller-saved in the System V
+# ABI); the low 4/8/16 bytes of xmm0 come first in machine.xb (vec_offset)
+_POISON_XMM = struct.pack("<I", POISON32) * (VEC_BYTES // 4)
 _POISON_GPRS = tuple(i for i in CALLER_SAVED_GPRS if i != 0)
 
 

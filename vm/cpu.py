@@ -20,8 +20,9 @@ from . import codegen, optimize
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
+from .isa import fused
 from .isa import helpers as H
-from .isa.operands import GPR64, Imm
+from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
 from .runtime import Runtime
 
@@ -46,7 +47,7 @@ def _readers() -> dict[str, Callable]:
         ("f", "RF"),
         ("d", "RDD"),
     ):
-        for count in (1, 2, 4):
+        for count in (1, 2, 4, 8, 16):
             env[f"{name}{count}"] = struct.Struct(f"<{count}{code}").unpack_from
     for code, name in (("B", "WB"), ("H", "WW"), ("I", "WI"), ("Q", "WQ")):
         env[f"{name}1"] = struct.Struct(f"<{code}").pack_into
@@ -59,6 +60,9 @@ _STATIC_ENV: dict[str, object] = {
     **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
     "fdiv": H.fdiv,
     "fnan": H.fnan,
+    "fma32": fused.fma32,
+    "fma64": fused.fma64,
+    "fnan3": fused.fnan3,
     "fsqrt": H.fsqrt,
     "fcmp": H.fcmp,
     "cvtt": H.cvtt,
@@ -88,7 +92,7 @@ class Machine:
     ):
         self.image = image
         self.r: list[int] = [0] * 16
-        self.xb = bytearray(256)
+        self.xb = bytearray(VEC_BYTES)  # zmm0-31, laid out as vec_offset says
         xv = memoryview(self.xb)
         self.xf, self.xd, self.xi, self.xq = xv.cast("f"), xv.cast("d"), xv.cast("I"), xv.cast("Q")
         self.fl = F.INITIAL

@@ -25,7 +25,16 @@ from vm.history import HistoryError, Interrupted
 
 from . import expr as E
 from . import render as R
-from .session import XMM_MODES, DebugError, MemView, Picture, Session, Stop, format_value
+from .session import (
+    VEC_VIEWS,
+    XMM_MODES,
+    DebugError,
+    MemView,
+    Picture,
+    Session,
+    Stop,
+    format_value,
+)
 
 
 @dataclass
@@ -481,7 +490,8 @@ def _enable(s: Session, args: str) -> Reply:
     "print",
     "print[/x|/d|/t|/c] EXPR",
     "evaluate an expression: registers (rax, eax, "
-    "al, rip, zf), xmm lanes (xmm0.f32[1]), symbols (their address), memory ([rsp+8], "
+    "al, rip, zf), vector lanes (xmm0.f32[1], ymm2.f32[7], zmm0.f32[15]), symbols (their "
+    "address), memory ([rsp+8], "
     "f32 [X+4], f32 W1[5], dword [rdi]) and arithmetic",
     "data",
     ("p", "inspect"),
@@ -1076,15 +1086,20 @@ def _heatmap(s: Session, args: str) -> Reply:
 
 @command(
     "xmm",
-    "xmm [f32|f64|hex|i32]",
-    "how the registers panel shows xmm0-15 (without a format, or the x key: the next one)",
+    "xmm [f32|f64|hex|i32|xmm|ymm|zmm|auto]",
+    "how the registers panel shows the vector registers: lane format (without an "
+    "argument, or the x key: the next one) or width (auto: ymm/zmm when the program "
+    "uses them, its registers only)",
     "pictures",
     key="x",
 )
 def _xmm(s: Session, args: str) -> Reply:
     mode = args.strip().lower() or XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
+    if mode in VEC_VIEWS:
+        s.vec_view = mode
+        return Reply([f"vector registers shown as {mode}"], view=True)
     if mode not in XMM_MODES:
-        raise DebugError("xmm " + "|".join(XMM_MODES))
+        raise DebugError("xmm " + "|".join(XMM_MODES + VEC_VIEWS))
     s.xmm_mode = mode
     return Reply([f"xmm registers shown as {mode}"], view=True)
 

@@ -15,6 +15,8 @@ import struct
 
 from rich.text import Text
 
+from vm.isa.operands import VEC_NAMES, vec_read
+
 from . import expr as E
 from .model import _signed
 from .session import XMM_MODES, MemView, Picture, Session
@@ -158,16 +160,40 @@ def registers_panel(s: Session, width: int = 88, height: int = 40) -> Text:
         out.rstrip()
         return out
     mode = s.xmm_mode
-    shown = min(16, room - 1)
-    for k in range(shown):
-        cur = bytes(m.xb[16 * k : 16 * k + 16])
-        old = prev_x[16 * k : 16 * k + 16]
-        out.append(f"xmm{k:<2} ", style="bold")
-        _xmm_lanes(out, cur, old, mode, width - 6)
+    bits, regs = _vector_view(s)
+    name, nbytes = VEC_NAMES[bits], bits // 8
+    per_line = 32 if width >= 124 else 16  # bytes of lanes per line (f32: 8 or 4 lanes)
+    lines_each = (nbytes + per_line - 1) // per_line
+    lane_room = (width - len(name) - 3) // (per_line // 16)
+    shown = 0
+    for k in regs:
+        if (shown + 1) * lines_each > room - 1:
+            break
+        cur, old = vec_read(m.xb, k, nbytes), vec_read(prev_x, k, nbytes)
+        out.append(f"{name}{k:<2} ", style="bold")
+        for at in range(0, nbytes, per_line):  # the high lanes on the next lines
+            if at:
+                out.append("\n" + " " * (len(name) + 3))
+            for sl in range(at, min(at + per_line, nbytes), 16):
+                _xmm_lanes(out, cur[sl : sl + 16], old[sl : sl + 16], mode, lane_room)
         out.append("\n")
-    more = f"  +{16 - shown} more: info registers" if shown < 16 else ""
-    out.append(f"xmm as {mode}{more}  x switches", style=DIM)
+        shown += 1
+    more = f"  +{len(regs) - shown} more: info registers" if shown < len(regs) else ""
+    out.append(f"{name} as {mode}{more}  x switches, `xmm ymm|zmm|auto` widens", style=DIM)
     return out
+
+
+def _vector_view(s: Session) -> tuple[int, tuple[int, ...]]:
+    """(width in bits, register numbers) the panel shows: xmm0-15, or for a
+    program using ymm/zmm the registers it names at that width (all 16/32 of
+    them when chosen by hand)."""
+    widest, named = s.vec_use
+    if s.vec_view == "auto":
+        if widest == 128:
+            return 128, tuple(range(16))
+        return widest, named
+    bits = {"xmm": 128, "ymm": 256, "zmm": 512}[s.vec_view]
+    return bits, tuple(range(32 if bits == 512 else 16))
 
 
 def _flags_line(out: Text, rf: int, prev: int, wide: bool) -> None:

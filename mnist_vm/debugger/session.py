@@ -42,6 +42,7 @@ from .naming import Naming
 from .points import Points
 
 __all__ = [
+    "VEC_VIEWS",
     "XMM_MODES",
     "Breakpoint",
     "DebugError",
@@ -56,6 +57,19 @@ __all__ = [
 ]
 
 XMM_MODES = ("f32", "f64", "hex", "i32")
+VEC_VIEWS = ("auto", "xmm", "ymm", "zmm")  # register view: auto = as wide as the program uses
+
+
+def vector_use(image: Image) -> tuple[int, tuple[int, ...]]:
+    """The widest vector register view the program's instructions name (128,
+    256 or 512 bits) and the register numbers named in ymm/zmm operands."""
+    widest, nums = 128, set()
+    for insn in image.insns:
+        for op in insn.operands:
+            if getattr(op, "kind", None) == "xmm" and op.size > 128:
+                widest = max(widest, op.size)
+                nums.add(op.num)
+    return widest, tuple(sorted(nums))
 
 
 # ---- the session --------------------------------------------------------------------------
@@ -85,6 +99,8 @@ class Session(Naming, Points, Motion, Frames):
         self.picture: Picture | None = None
         self.panel = "memory"  # the memory panel shows: memory | picture
         self.xmm_mode = "f32"
+        self.vec_view = "auto"  # VEC_VIEWS
+        self.vec_use = vector_use(image)
         self.zoom = "normal"  # which pane fills the large space (the pane command)
         self.dataset: str | None = None  # names the classes in pictures (mnist_vm.data)
         self.last_command = "start"  # the moving command that ran last (status line)
@@ -418,13 +434,14 @@ def format_value(v: E.Value, fmt: str | None = None) -> str:
         if v.type == "f32":
             return f"{x:.9g} (f32)"
         return repr(x)
-    if v.type == "xmm":
-        b = x.to_bytes(16, "little")
-        f = struct.unpack("<4f", b)
-        d = struct.unpack("<2d", b)
+    if v.type in ("xmm", "ymm", "zmm"):
+        n = {"xmm": 16, "ymm": 32, "zmm": 64}[v.type]
+        b = x.to_bytes(n, "little")
+        f = struct.unpack(f"<{n // 4}f", b)
+        d = struct.unpack(f"<{n // 8}d", b)
         return (
             f"{{f32 = [{', '.join(f'{t:.7g}' for t in f)}], "
-            f"f64 = [{', '.join(f'{t:.10g}' for t in d)}], hex = {x:#034x}}}"
+            f"f64 = [{', '.join(f'{t:.10g}' for t in d)}], hex = {x:#0{2 * n + 2}x}}}"
         )
     if v.type in ("i8", "i16", "i32", "i64"):
         bits = int(v.type[1:])
