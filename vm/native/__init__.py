@@ -33,14 +33,11 @@ _AVAILABLE: list[bool] = []
 def available() -> bool:
     """llvmlite imports and the host is x86-64 (checked once, lazily)."""
     if not _AVAILABLE:
-        try:
-            import llvmlite  # noqa: F401
+        import importlib.util
+        import platform
 
-            from .engine import host_supported
-
-            _AVAILABLE.append(host_supported())
-        except ImportError:
-            _AVAILABLE.append(False)
+        host = platform.machine().lower() in ("x86_64", "amd64")
+        _AVAILABLE.append(host and importlib.util.find_spec("llvmlite") is not None)
     return _AVAILABLE[0]
 
 
@@ -72,7 +69,13 @@ class NativeTrace:
             return self.fallback(maxit)
         r[:] = gprs
         if out[2] >= 0:
-            m.fl = (out[2], out[3], _s128(out[4], out[5]), _s128(out[6], out[7]), _s128(out[8], out[9]))
+            m.fl = (
+                out[2],
+                out[3],
+                _s128(out[4], out[5]),
+                _s128(out[6], out[7]),
+                _s128(out[8], out[9]),
+            )
         self.executed += count
         return out[0] & M64, count
 

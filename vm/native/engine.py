@@ -12,7 +12,6 @@ the same program does not compile the same trace again.
 from __future__ import annotations
 
 import ctypes
-import platform
 import threading
 
 from llvmlite import binding as llvm
@@ -26,10 +25,6 @@ _cache: dict[str, tuple[int, object]] = {}  # IR text -> (address, engine keepin
 TRACE_FN = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64
 )
-
-
-def host_supported() -> bool:
-    return platform.machine().lower() in ("x86_64", "amd64")
 
 
 def _target_machine():

@@ -149,9 +149,7 @@ class Trace:
         self.module = ir.Module(name=name)
         self.module.triple = ""
         ptr = ir.PointerType
-        fnty = ir.FunctionType(
-            ir.VoidType(), [ptr(I8), ptr(I64), ptr(I32), ptr(I64), I64]
-        )
+        fnty = ir.FunctionType(ir.VoidType(), [ptr(I8), ptr(I64), ptr(I32), ptr(I64), I64])
         self.fn = ir.Function(self.module, fnty, name=name)
         for a in self.fn.args[:4]:
             a.add_attribute("noalias")
@@ -182,7 +180,7 @@ class Trace:
     # ---- machine state ----------------------------------------------------
     @staticmethod
     def _type(key: tuple):
-        return {"r": I64, "x": I32, "fk": I64, "fn": I64}.get(key[0], I128)  # fl fa fb fr
+        return I128 if key[0] == "fr" else I32 if key[0] == "x" else I64
 
     def _entry(self, key: tuple):
         v = self.entry_vals.get(key)
@@ -196,7 +194,7 @@ class Trace:
             elif kind == "fk":
                 v = ir.Constant(I64, -1)
             elif kind == "fl":  # RFLAGS at entry, put in out[0] by the caller
-                v = self.eb.zext(self.eb.load(self.eb.gep(self.out, [ir.Constant(I32, 0)])), I128)
+                v = self.eb.load(self.eb.gep(self.out, [ir.Constant(I32, 0)]))
             else:
                 v = ir.Constant(self._type(key), 0)
             self.entry_vals[key] = v
@@ -239,7 +237,9 @@ class Trace:
     def _count(self, k: int):
         if not self.loop:
             return ir.Constant(I64, k)
-        return self.b.add(self.b.mul(self.it, ir.Constant(I64, len(self.items))), ir.Constant(I64, k))
+        return self.b.add(
+            self.b.mul(self.it, ir.Constant(I64, len(self.items))), ir.Constant(I64, k)
+        )
 
     def _rip64(self, v: V):
         if v.kind != "int":
@@ -282,7 +282,11 @@ class Trace:
         put(1, count)
         put(2, self.get(("fk", 0)))
         put(3, self.get(("fn", 0)))
-        for j, name in enumerate(("fa", "fb", "fr")):
+        put(4, self.get(("fa", 0)))
+        put(5, ir.Constant(I64, 0))
+        put(6, self.get(("fb", 0)))
+        put(7, ir.Constant(I64, 0))
+        for j, name in enumerate(("fr",), 2):
             v = self.get((name, 0))
             put(4 + 2 * j, b.trunc(v, I64))
             put(5 + 2 * j, b.trunc(b.ashr(v, ir.Constant(I128, 64)), I64))
@@ -363,11 +367,13 @@ class Trace:
             self.flk = (kind, n)
             self.put(("fk", 0), ir.Constant(I64, kind))
             self.put(("fn", 0), ir.Constant(I64, n))
-            self.put(("fa", 0), a.v)
-            self.put(("fb", 0), bb.v)
+            if min(a.lo, bb.lo) < 0 or max(a.hi, bb.hi) > M64:
+                raise Untranslatable("flags operand wider than 64 bits")
+            self.put(("fa", 0), self.b.trunc(a.v, I64))
+            self.put(("fb", 0), self.b.trunc(bb.v, I64))
             self.put(("fr", 0), r.v)
             self._flag_vals = (a, bb, r)
-            self.put(("fl", 0), self._flag_eval(rflags_source(kind, n)).v)
+            self.put(("fl", 0), self.b.trunc(self._flag_eval(rflags_source(kind, n)).v, I64))
             return
         raise Untranslatable("assignment target")
 
@@ -523,7 +529,12 @@ class Trace:
             self._stmt(x)
         then = (self.locals, self.st, self.flk, self.next, self._flag_vals, self.b.block)
         self.b.branch(join)
-        self.locals, self.st, self.flk, self.next = dict(saved[0]), dict(saved[1]), saved[2], saved[3]
+        self.locals, self.st, self.flk, self.next = (
+            dict(saved[0]),
+            dict(saved[1]),
+            saved[2],
+            saved[3],
+        )
         self._flag_vals = fv
         self.b.position_at_end(else_bb)
         for x in s.orelse:
@@ -568,7 +579,11 @@ class Trace:
 
     def _weights(self, yes: int, no: int):
         return self.module.add_metadata(
-            [ir.MetaDataString(self.module, "branch_weights"), ir.Constant(I32, yes), ir.Constant(I32, no)]
+            [
+                ir.MetaDataString(self.module, "branch_weights"),
+                ir.Constant(I32, yes),
+                ir.Constant(I32, no),
+            ]
         )
 
     def _phi(self, a: V, b: V, ends: tuple) -> V:
@@ -863,9 +878,7 @@ class Trace:
         name = e.func.id
         if name.startswith("cc_") or name == "cf":
             if not (
-                len(e.args) == 1
-                and isinstance(e.args[0], ast.Attribute)
-                and e.args[0].attr == "fl"
+                len(e.args) == 1 and isinstance(e.args[0], ast.Attribute) and e.args[0].attr == "fl"
             ):
                 raise Untranslatable("flags call")
             return self._flag_test(name)
@@ -951,17 +964,25 @@ class Trace:
         else from the RFLAGS value kept beside it (entry: the caller's)."""
         kind, n = self.flk or (F.RAW, 0)
         src = (
-            optimize.cf_source(kind, n)
-            if name == "cf"
-            else optimize.cond_source(name[3:], kind, n)
+            optimize.cf_source(kind, n) if name == "cf" else optimize.cond_source(name[3:], kind, n)
         )
         if src is None:
             kind, n = F.RAW, 0
-            src = optimize.cf_source(kind, n) if name == "cf" else optimize.cond_source(name[3:], kind, n)
+            src = (
+                optimize.cf_source(kind, n)
+                if name == "cf"
+                else optimize.cond_source(name[3:], kind, n)
+            )
         if kind == F.RAW and self.flk is None:
-            return self._flag_eval(src, (_cint(0), _cint(0), V("int", self.get(("fl", 0)), 0, 0xFFF)))
+            return self._flag_eval(
+                src,
+                (_cint(0), _cint(0), V("int", self.b.zext(self.get(("fl", 0)), I128), 0, 0xFFF)),
+            )
         if kind == F.RAW and self.flk[0] != F.RAW:
-            return self._flag_eval(src, (_cint(0), _cint(0), V("int", self.get(("fl", 0)), 0, 0xFFF)))
+            return self._flag_eval(
+                src,
+                (_cint(0), _cint(0), V("int", self.b.zext(self.get(("fl", 0)), I128), 0, 0xFFF)),
+            )
         return self._flag_eval(src)
 
     def _flag_eval(self, src: str, vals: tuple | None = None) -> V:
