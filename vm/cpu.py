@@ -366,7 +366,7 @@ class Machine:
             insns = self._trace(addr, insns)
         fn, counted = self._compile(insns, trace, f"b_{addr:x}", block=True)
         b = cache[addr] = (fn, len(insns), counted)
-        if not trace and self.tier == "native" and self._is_loop(insns, trace):
+        if not trace and self.tier == "native":
             from . import native
 
             if native.available():

@@ -95,14 +95,37 @@ def items_for(machine: Machine, insns: list[Insn]):
     return out
 
 
+def loop_head(machine: Machine, insns: list[Insn]) -> int | None:
+    """The index of the instruction a trace's last branch goes back to (0: a
+    loop; more: a loop after a prefix, such as an outer loop's step before an
+    inner loop), or None."""
+    from ..isa.operands import Imm
+
+    last = insns[-1]
+    d = last.defn
+    if not d.branch or d.mnemonic in ("call", "ret") or not last.operands:
+        return None
+    target = last.operands[0]
+    if not isinstance(target, Imm) or any(i.addr in machine.breakpoints for i in insns):
+        return None
+    where = {i.addr: j for j, i in enumerate(insns)}
+    j = where.get(target.value & M64)
+    if j is None and d.cond is not None:
+        j = where.get(last.addr + 4)
+    return j
+
+
 def compile_loop(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
     """Translate and compile a loop trace; None when its first instruction
     cannot be translated or the translated part is no longer a loop."""
     from .translate import Untranslatable, translate
 
     name = f"trace_{insns[0].addr:x}"
+    head = loop_head(machine, insns)
+    if head is None:
+        return None
     try:
-        module, n, loop = translate(name, items_for(machine, insns), machine.mem.layout(), True)
+        module, n, loop = translate(name, items_for(machine, insns), machine.mem.layout(), head)
     except Untranslatable:
         return None
     if not loop:
@@ -116,6 +139,8 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
     is compiled, and the cache entry becomes the native trace (or the plain
     run-tier trace if it cannot be compiled)."""
     pyfn, ln, counted = entry
+    if loop_head(machine, insns) is None:
+        return entry
 
     def call(maxit: int) -> tuple[int, int]:
         if counted:

@@ -141,10 +141,11 @@ class Trace:
         name: str,
         items: list[Item],
         layout: Layout,
-        loop: bool,
+        head: int | None,
         phis: frozenset = frozenset(),
     ):
-        self.name, self.items, self.layout, self.loop = name, items, layout, loop
+        self.name, self.items, self.layout = name, items, layout
+        self.headk, self.loop, self.phikeys = head, head is not None, phis
         self.start = items[0].addr
         self.module = ir.Module(name=name)
         self.module.triple = ""
@@ -163,16 +164,8 @@ class Trace:
         self.st: dict[tuple, Any] = {}
         self.written: set[tuple] = set()
         self.flk: tuple[int, int] | None = None  # static (kind, n) of the flags record
-        self.phis = {}
-        self.it = ir.Constant(I64, 0)
-        if loop:
-            self.it = self.b.phi(I64, "it")
-            self.it.add_incoming(ir.Constant(I64, 0), self.entry)
-            for key in sorted(phis):
-                p = self.b.phi(self._type(key), f"{key[0]}{key[1]}")
-                p.add_incoming(self._entry(key), self.entry)
-                self.phis[key] = p
-                self.st[key] = p
+        self.phis: dict[tuple, Any] = {}
+        self.it: Any = ir.Constant(I64, 0)
         self.branching = False  # inside an if-converted branch
         self._flag_vals: tuple | None = None
         self.nexits = 0
@@ -215,6 +208,8 @@ class Trace:
         """Translate every item (raises Untranslatable naming the item)."""
         n = len(self.items)
         for k, item in enumerate(self.items):
+            if k == self.headk:
+                self._open_loop()
             try:
                 nxt = self._insn(k, item)
             except Untranslatable as e:
@@ -235,11 +230,32 @@ class Trace:
         return self.module
 
     def _count(self, k: int):
-        if not self.loop:
+        """Instructions run when leaving at item k (this iteration's count)."""
+        h = self.headk
+        if h is None or k < h or not self.loop_block:
             return ir.Constant(I64, k)
-        return self.b.add(
-            self.b.mul(self.it, ir.Constant(I64, len(self.items))), ir.Constant(I64, k)
-        )
+        per = ir.Constant(I64, len(self.items) - h)
+        return self.b.add(self.b.mul(self.it, per), ir.Constant(I64, k))
+
+    loop_block = None
+
+    def _open_loop(self) -> None:
+        """The loop's head: phis for the state the loop changes; the flags'
+        kind is not known here any more (it is the previous iteration's)."""
+        b = self.b
+        pre = b.block
+        self.loop_block = hb = self._new("loop")
+        vals = {key: self.get(key) for key in sorted(self.phikeys)}
+        b.branch(hb)
+        b.position_at_end(hb)
+        self.it = b.phi(I64, "it")
+        self.it.add_incoming(ir.Constant(I64, 0), pre)
+        for key, v in vals.items():
+            p = b.phi(self._type(key), f"{key[0]}{key[1]}")
+            p.add_incoming(v, pre)
+            self.phis[key] = p
+            self.st[key] = p
+        self.flk, self._flag_vals = None, None
 
     def _rip64(self, v: V):
         if v.kind != "int":
@@ -296,18 +312,19 @@ class Trace:
     def _close_loop(self, nxt: V, n: int) -> None:
         b = self.b
         it1 = b.add(self.it, ir.Constant(I64, 1))
+        target = self.items[self.headk].addr  # type: ignore[index]
         if nxt.const is None:
-            back = b.icmp_signed("==", nxt.v, ir.Constant(I128, self.start))
+            back = b.icmp_signed("==", nxt.v, ir.Constant(I128, target))
             self._guard(back, nxt, n)
-        elif nxt.const != self.start:
+        elif nxt.const != target:
             raise Untranslatable("loop trace does not branch back")
         more = b.icmp_signed("<", it1, self.maxit)
-        self._guard(more, self.start, n)
+        self._guard(more, target, n)
         latch = b.block
         for key, p in self.phis.items():
             p.add_incoming(self.get(key), latch)
         self.it.add_incoming(it1, latch)
-        b.branch(self.head)
+        b.branch(self.loop_block)
 
     # ---- one instruction -------------------------------------------------------
     def _insn(self, k: int, item: Item) -> V | None:
@@ -1055,24 +1072,25 @@ def _bits_to_float(x: int) -> float:
 
 
 def translate(
-    name: str, items: list[Item], layout: Layout, loop: bool
+    name: str, items: list[Item], layout: Layout, head: int | None
 ) -> tuple[ir.Module, int, bool]:
-    """The IR module for the longest translatable prefix of a trace; returns
-    (module, instructions translated, loop). Raises Untranslatable when not
-    even the first instruction can be translated."""
+    """The IR module for the longest translatable prefix of a trace (a loop
+    back to items[head] when head is not None); returns (module, instructions
+    translated, loop). Raises Untranslatable when not even the first
+    instruction can be translated."""
     try:
-        first = Trace(name, items, layout, loop)
+        first = Trace(name, items, layout, head)
         first.build()
     except Untranslatable as e:
         k = getattr(e, "k", 0)
         if k == 0:
             raise
-        items, loop = items[:k], False
-        first = Trace(name, items, layout, False)
+        items = items[:k]
+        first = Trace(name, items, layout, None)
         first.build()
         return first.module, k, False
-    if not loop:
+    if head is None:
         return first.module, len(items), False
-    t = Trace(name, items, layout, True, frozenset(first.written))
+    t = Trace(name, items, layout, head, frozenset(first.written))
     t.build()
     return t.module, len(items), True
