@@ -52,7 +52,7 @@ class NativeTrace:
         self.fn = TRACE_FN(compile_trace(ir_text, name))
         bufs = machine.__dict__.get("_native_bufs")
         if bufs is None:
-            bufs = machine._native_bufs = Buffers(machine.xb)
+            bufs = machine.__dict__["_native_bufs"] = Buffers(machine.xb)
         self.bufs = bufs
         self.executed = 0  # instructions run natively (to find the hottest loop)
         self.fallback: Callable | None = None
@@ -175,5 +175,5 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
 
 def hottest(machine: Machine) -> NativeTrace | None:
     """The compiled trace that ran the most instructions."""
-    traces = list(machine._native.values())
+    traces = [t for t in machine._native.values() if isinstance(t, NativeTrace)]
     return max(traces, key=lambda t: t.executed) if traces else None

@@ -43,7 +43,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from llvmlite import ir
+from llvmlite import ir  # type: ignore[import-untyped]
 
 from .. import optimize
 from ..codegen import Layout, ranges
@@ -983,23 +983,19 @@ class Trace:
         src = (
             optimize.cf_source(kind, n) if name == "cf" else optimize.cond_source(name[3:], kind, n)
         )
-        if src is None:
-            kind, n = F.RAW, 0
-            src = (
-                optimize.cf_source(kind, n)
+        if (
+            src is None
+            or (kind == F.RAW and self.flk is None)
+            or (kind == F.RAW and self.flk and self.flk[0] != F.RAW)
+        ):
+            raw = (
+                optimize.cf_source(F.RAW, 0)
                 if name == "cf"
-                else optimize.cond_source(name[3:], kind, n)
+                else optimize.cond_source(name[3:], F.RAW, 0)
             )
-        if kind == F.RAW and self.flk is None:
-            return self._flag_eval(
-                src,
-                (_cint(0), _cint(0), V("int", self.b.zext(self.get(("fl", 0)), I128), 0, 0xFFF)),
-            )
-        if kind == F.RAW and self.flk[0] != F.RAW:
-            return self._flag_eval(
-                src,
-                (_cint(0), _cint(0), V("int", self.b.zext(self.get(("fl", 0)), I128), 0, 0xFFF)),
-            )
+            assert raw is not None  # every condition has a RAW test
+            fl = V("int", self.b.zext(self.get(("fl", 0)), I128), 0, 0xFFF)
+            return self._flag_eval(raw, (_cint(0), _cint(0), fl))
         return self._flag_eval(src)
 
     def _flag_eval(self, src: str, vals: tuple | None = None) -> V:
