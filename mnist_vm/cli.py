@@ -72,6 +72,7 @@ def cmd_exec(args) -> int:
     except ValueError as e:  # arguments that do not fit the stack
         _err(f"mnist-vm: error: {e}")
         return 2
+    machine.tier = args.tier
     if args.fast:
         from vm.accel import attach
 
@@ -98,7 +99,24 @@ def cmd_exec(args) -> int:
             + (f", {machine.accel_calls:,} accelerated calls" if args.fast else "")
             + "]"
         )
+    if args.show_native:
+        _show_native(machine)
     return status if status is not None else 0
+
+
+def _show_native(machine) -> None:
+    from vm import native
+
+    trace = native.hottest(machine) if native.available() else None
+    if trace is None:
+        _err(
+            "mnist-vm: no loop was compiled to machine code (too short a run, --tier, or no llvmlite)"
+        )
+        return
+    _err(
+        f"; the hottest native loop: {trace.length} instructions from {trace.start:#x}, "
+        f"{trace.executed:,} instructions run natively\n" + trace.ir
+    )
 
 
 # ---- asm ----------------------------------------------------------------------
@@ -189,6 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_option(e)
     e.add_argument(
         "--stats", action="store_true", help="print instructions executed and speed to stderr"
+    )
+    e.add_argument(
+        "--tier",
+        choices=("step", "run", "native"),
+        default="native",
+        help="execution tier: one instruction at a time, Python traces, or hot loops "
+        "compiled to machine code (default; the run tier where llvmlite is missing)",
+    )
+    e.add_argument(
+        "--show-native",
+        action="store_true",
+        help="print the LLVM IR of the hottest compiled loop to stderr after the run",
     )
     e.set_defaults(func=cmd_exec)
 

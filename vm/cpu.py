@@ -122,6 +122,7 @@ class Machine:
         self._edges: dict[tuple[int, int], int] = {}  # (branch, next rip) -> times seen
         self._fault_base = 0
         self._fault_k = 0
+        self._native: dict[int, object] = {}  # loop start -> vm.native.NativeTrace
         self._setup_stack(list(argv) if argv else [argv0], list(envp or []))
 
     # ---- state -----------------------------------------------------------
@@ -182,6 +183,7 @@ class Machine:
         self._traced.clear()
         self._blocks.clear()
         self._tblocks.clear()
+        self._native.clear()
 
     # ---- compilation -------------------------------------------------------
     def _env(self) -> dict[str, object]:
@@ -364,6 +366,11 @@ class Machine:
     # milliseconds, which code that runs once never pays back.
     hot_loop = 1
     hot_block = 16
+    # Execution tier of run(): "native" (loop traces that ran native_after
+    # instructions are compiled to machine code by vm.native, when llvmlite
+    # is there), "run" (Python only) or "step" (one instruction at a time).
+    tier = "native"
+    native_after = 20_000
 
     def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool | str]:
         insns = [self._insn(addr)]
@@ -398,6 +405,11 @@ class Machine:
         if not counted and insns[-1].defn.kind == "syscall":
             counted = AT_SYSCALL  # run() publishes the exact icount for the syscall
         b = cache[addr] = (fn, len(insns), counted)
+        if not trace and self.tier == "native" and counted is not AT_SYSCALL:
+            from . import native
+
+            if native.available():
+                b = cache[addr] = native.warm(self, addr, insns, b, cache)
         return b
 
     # ---- execution -----------------------------------------------------------
@@ -432,6 +444,8 @@ class Machine:
         runs before each basic block; it may raise StopIteration to stop there."""
         if self.exit_status is not None:
             return self.exit_status
+        if self.tier == "step" and block_hook is None:
+            return self._run_steps(max_steps, stop_at_breakpoints)
         blocks = self._tblocks if block_hook else self._blocks
         bps = self.breakpoints if stop_at_breakpoints else ()
         limit = None if max_steps is None else self.icount + max_steps
@@ -487,6 +501,24 @@ class Machine:
         finally:
             self.rip, self.icount = rip, n
         return self._finish_steps(limit, block_hook is not None)
+
+    def _run_steps(self, max_steps: int | None, stop_at_breakpoints: bool) -> int | None:
+        """run() in the step tier: one instruction at a time (the reference)."""
+        bps = self.breakpoints if stop_at_breakpoints else ()
+        limit = None if max_steps is None else self.icount + max_steps
+        first = True
+        try:
+            while limit is None or self.icount < limit:
+                if not first and (self.rip in bps or self.stop_requested):
+                    stop = self.rip in bps or self.stop_requested is not SYNC
+                    self.stop_requested = False
+                    if stop:
+                        return None
+                first = False
+                self.step()
+        except Exit as e:
+            return e.status
+        return self._finish_steps(limit)
 
     def _finish_steps(self, limit: int, trace: bool = False) -> int | None:
         try:
