@@ -669,3 +669,15 @@ def test_wired_into_main_cli(mnist, capsys):
 
     assert main(["data", "show", "0", "--data", str(mnist)]) == 0
     assert "label 5" in capsys.readouterr().out
+
+
+def test_a_damaged_download_in_the_cache_is_removed_to_be_fetched_again(mnist, tmp_path):
+    d = data_dir(None)
+    d.mkdir(parents=True)
+    for name in NAMES:
+        (d / (name + ".gz")).write_bytes(gz_bytes(mnist, name))
+    good = gz_bytes(mnist, TEST_LABELS)
+    (d / (TEST_LABELS + ".gz")).write_bytes(good[: len(good) // 2])
+    with pytest.raises(DataError, match="truncated.*removed it from the cache"):
+        prepare(d, download=False)
+    assert not (d / (TEST_LABELS + ".gz")).exists() and (d / (LABELS + ".gz")).exists()

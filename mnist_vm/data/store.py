@@ -293,7 +293,7 @@ def prepare(
         result = src
     else:
         result = _make_dir(unpack_dir(src), f"unpacking the files of {src}")
-        checked = {n: _unpack(p, result / n, n) for n, p in paths.items()}
+        checked = {n: _unpack_or_drop(p, result / n, n, ours) for n, p in paths.items()}
     _check_splits(checked, src)
     odd = unofficial(checked, ds)
     if odd and console is not None:
@@ -306,6 +306,20 @@ def prepare(
             soft_wrap=True,
         )
     return result
+
+
+def _unpack_or_drop(source: Path, dst: Path, name: str, ours: bool) -> Checked:
+    """_unpack; a bad file in the cache (ours: a download) is removed so that the next
+    run downloads it again, and the message says so."""
+    try:
+        return _unpack(source, dst, name)
+    except DataError as e:
+        if not ours or e.where != str(source):
+            raise
+        source.unlink(missing_ok=True)
+        raise DataError(
+            f"{e.problem}; removed it from the cache, run again to download it again", source
+        ) from None
 
 
 def _unpack(source: Path, dst: Path, name: str) -> Checked:
