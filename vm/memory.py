@@ -7,11 +7,15 @@ the stack (pages are only backed when touched). The regions:
     [text, rodata)            .text   read + execute (instruction slots read as 0xCC)
     [rodata, data)            .rodata read only
     [data, brk)               .data, .bss, then the heap grown by brk   read + write
-    [brk, stack_lo)           unmapped
+    [brk, heap_limit)         unmapped, except mmap regions (taken top-down
+                              from heap_limit; brk cannot grow into them)
     [stack_lo, top)           stack (8 MiB)                             read + write
 
 Every access the program makes is checked against this map; a violation is a
-Fault naming the instruction and its source line.
+Fault naming the instruction and its source line. Limit: once an mmap region
+exists, compiled code checks the span from .data to the highest mapping as
+one range, so an access between brk and the lowest mapping does not fault
+(the runtime's own checks, `mapped()`, are exact).
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ class Memory:
         self.brk_start = amap.brk_start
         self.brk = self.brk_start
         self.heap_limit = amap.heap_limit
+        self.mmaps: list[tuple[int, int]] = []  # anonymous/private mappings [lo, hi), sorted
         self.top = amap.top
         self.stack_lo = amap.stack_lo
         self.buf = mmap.mmap(-1, self.top)
@@ -105,7 +110,46 @@ class Memory:
                 self.buf[addr + off : addr + off + len(chunk)] = chunk
 
     def layout(self) -> Layout:
-        return Layout(self.text, self.data, page_up(self.brk), self.stack_lo, self.top)
+        hi = self.mmaps[-1][1] if self.mmaps else page_up(self.brk)
+        return Layout(self.text, self.data, hi, self.stack_lo, self.top)
+
+    def brk_limit(self) -> int:
+        """How far brk may grow: to the lowest mapping, else heap_limit."""
+        return self.mmaps[0][0] if self.mmaps else self.heap_limit
+
+    def map_anonymous(self, length: int) -> int | None:
+        """Map length bytes (page-rounded) of zeros, top-down below heap_limit,
+        first fit; None when there is no room above brk."""
+        n = page_up(length)
+        hi = self.heap_limit
+        for lo_, hi_ in reversed(self.mmaps):
+            if hi - hi_ >= n:
+                break
+            hi = lo_
+        lo = hi - n
+        if lo < page_up(self.brk):
+            return None
+        self.buf.madvise(mmap.MADV_DONTNEED, lo, n)  # fresh zero pages
+        self.mmaps.append((lo, hi))
+        self.mmaps.sort()
+        return lo
+
+    def unmap(self, addr: int, length: int) -> None:
+        """Remove [addr, addr+length) from the mappings (parts of them too)."""
+        end = addr + page_up(length)
+        out = []
+        for lo, hi in self.mmaps:
+            if hi <= addr or lo >= end:
+                out.append((lo, hi))
+                continue
+            if lo < addr:
+                out.append((lo, addr))
+            if hi > end:
+                out.append((end, hi))
+        self.mmaps = out
+
+    def _in_mmap(self, addr: int, n: int) -> bool:
+        return any(lo <= addr and addr + n <= hi for lo, hi in self.mmaps)
 
     def region(self, addr: int) -> str:
         if self.text <= addr < (self.rodata or self.data):
@@ -114,6 +158,8 @@ class Memory:
             return "rodata"
         if self.data <= addr < page_up(self.brk):
             return "data"
+        if self._in_mmap(addr, 1):
+            return "mmap"
         if self.stack_lo <= addr < self.top:
             return "stack"
         return "unmapped"
@@ -121,7 +167,20 @@ class Memory:
     def mapped(self, addr: int, n: int, write: bool = False) -> bool:
         lo = self.data if write else self.text
         hi = page_up(self.brk)
-        return (lo <= addr and addr + n <= hi) or (self.stack_lo <= addr and addr + n <= self.top)
+        return (
+            (lo <= addr and addr + n <= hi)
+            or (self.stack_lo <= addr and addr + n <= self.top)
+            or self._in_mmap(addr, n)
+        )
+
+    def extent(self, addr: int, n: int, write: bool = False) -> int:
+        """How many of the n bytes from addr are mapped contiguously (0..n):
+        what a syscall can copy before it would fault."""
+        lo = self.data if write else self.text
+        for a, b in ((lo, page_up(self.brk)), (self.stack_lo, self.top), *self.mmaps):
+            if a <= addr < b:
+                return max(0, min(n, b - addr))
+        return 0
 
     # Checked helpers for the runtime and the debugger (not the hot path).
     def read(self, addr: int, n: int) -> bytes:
