@@ -166,6 +166,12 @@ MALFORMED = [
     (("brk",), DELETE),
     (("program", "sources"), DELETE),
     (("regions",), DELETE),
+    (("mmaps",), [[0x10401000, 0x10401800]]),  # not page-aligned
+    (("mmaps",), [[0x1000, 0x2000]]),  # below the break
+    (("mmaps",), [[1 << 40, (1 << 40) + 4096]]),  # past the heap limit
+    (("mmaps",), [[0x10402000, 0x10403000], [0x10401000, 0x10402000]]),  # not sorted
+    (("mmaps",), [[0x10401000, 0x10401000]]),  # empty
+    (("mmaps",), "x"),
 ]
 
 
@@ -261,6 +267,43 @@ def test_a_short_or_trailing_memory_stream_is_refused(tmp_path, saved):
     assert_one_line_error(tmp_path, state_bytes(header, short), "the header says")
 
 
+MMAP = """global _start
+section .text
+_start:
+    mov eax, 9
+    xor edi, edi
+    mov esi, 8192
+    mov edx, 3
+    mov r10d, 0x22
+    mov r8, -1
+    xor r9d, r9d
+    syscall
+    mov rbx, rax
+    mov qword [rbx + 4096], 77
+    mov rcx, [rbx + 4096]
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_anonymous_mappings_are_saved_and_restored(tmp_path):
+    m = Machine(assemble([("m.asm", MMAP)]), stdout=io.BytesIO())
+    with pytest.raises(Fault, match="step limit"):
+        m.run(max_steps=10)  # mapped and written, not yet read back
+    assert m.mem.mmaps
+    save_state(m, tmp_path / "m.state")
+    m2 = load_state(tmp_path / "m.state").machine(stdout=io.BytesIO())
+    assert m2.mem.mmaps == m.mem.mmaps
+    assert m2.run() == 0 and m2.r[1] == 77
+
+
+def test_a_state_without_mmaps_loads(tmp_path, saved):
+    data, header = saved
+    h = _mutate(header, ("mmaps",), DELETE)
+    assert load_bytes(tmp_path, state_bytes(h, split(data)[1])).machine().mem.mmaps == []
+
+
 def test_old_and_wide_vector_register_files_both_load(tmp_path, saved):
     data, header = saved
     stream = split(data)[1]
@@ -290,7 +333,7 @@ def _paths(node, prefix=()):
     """Every key path the schema describes (list items and map entries by index 0)."""
     yield prefix
     if isinstance(node, S.Obj):
-        for k, child in node.fields.items():
+        for k, child in (node.fields | node.optional).items():
             yield from _paths(child, prefix + (k,))
 
 
@@ -319,7 +362,7 @@ JSON = st.recursive(
 def _node_at(path):
     node = HEADER
     for k in path:
-        node = node.fields[k]
+        node = (node.fields | node.optional)[k]
     return node
 
 

@@ -140,16 +140,21 @@ class Anything:
 
 @dataclass(frozen=True)
 class Obj:
-    """A JSON object with these required keys (others are ignored)."""
+    """A JSON object with these required keys, these optional ones (checked
+    when present; states from older versions lack them) and no others that
+    matter (others are ignored)."""
 
     fields: dict[str, Node] = field(default_factory=dict)
+    optional: dict[str, Node] = field(default_factory=dict)
 
     def check(self, value, where: str) -> None:
         if type(value) is not dict:
             raise _fail(where, "an object", value)
-        for k, node in self.fields.items():
+        for k, node in (self.fields | self.optional).items():
             path = f"{where}.{k}" if where else k
             if k not in value:
+                if k in self.optional:
+                    continue
                 raise SchemaError(f"{path}: missing")
             node.check(value[k], path)
 

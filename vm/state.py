@@ -41,7 +41,7 @@ from . import schema as S
 from .asm.assembler import Assembler
 from .atomic import atomic_write
 from .errors import AsmError, VMError
-from .image import Image
+from .image import PAGE, Image
 from .isa import flags as F
 from .memory import ImageTooLarge, address_map, page_up
 
@@ -53,6 +53,8 @@ _CHUNK = 1 << 22
 _U64 = S.Int(0, (1 << 64) - 1)
 _TEXT = S.Str(MAX_HEADER_BYTES)
 _NAME = S.Str(4096)
+_RANGE = S.List(_U64, 2, 2)  # [lo, hi)
+_MAX_MMAPS = 1 << 16
 
 # Every key load_state reads, with its type and range (others are ignored).
 HEADER = S.Obj(
@@ -82,10 +84,11 @@ HEADER = S.Obj(
         "icount": S.Int(0, (1 << 63) - 1),
         "exit_status": S.Nullable(S.Int(0, 255)),
         "brk": _U64,
-        "regions": S.List(S.List(_U64, 2, 2), 1, 4),
+        "regions": S.List(_RANGE, 1, 2 + _MAX_MMAPS),
         "open_files": S.List(S.Int(0, (1 << 31) - 1), 0, 1 << 16),
         "meta": S.Map(S.Anything(), 1 << 16),
-    }
+    },
+    optional={"mmaps": S.List(_RANGE, 0, _MAX_MMAPS)},  # anonymous mappings (mmap), sorted
 )
 
 
@@ -108,7 +111,7 @@ def fingerprint(image: Image) -> str:
 def _regions(machine) -> list[tuple[int, int]]:
     mem = machine.mem
     brk_end = (mem.brk + 0xFFF) & ~0xFFF
-    return [(mem.data, brk_end), (mem.stack_lo, mem.top)]
+    return [(mem.data, brk_end), *mem.mmaps, (mem.stack_lo, mem.top)]
 
 
 def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> None:
@@ -135,6 +138,7 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
         "exit_status": machine.exit_status,
         "brk": mem.brk,
         "regions": regions,
+        "mmaps": mem.mmaps,
         "open_files": sorted(machine.runtime.fds),
         "meta": meta or {},
     }
@@ -195,6 +199,7 @@ class SavedState:
                 f"({len(xmm)} bytes saved, {width} here)"
             )
         m.mem.brk = h["brk"]
+        m.mem.mmaps = [(lo, hi) for lo, hi in h.get("mmaps", [])]
         for lo, hi in h["regions"]:
             m.mem.buf[lo:hi] = self.memory[pos : pos + hi - lo]
             pos += hi - lo
@@ -322,8 +327,21 @@ def _check_memory_map(header: dict, image: Image, p: str) -> None:
             f"({amap.brk_start:#x}-{amap.heap_limit:#x})"
         )
     data_end = page_up(brk)
+    mmaps = header.get("mmaps", [])
+    floor = data_end
+    for lo, hi in mmaps:
+        if not (floor <= lo < hi <= amap.heap_limit and lo % PAGE == 0 and hi % PAGE == 0):
+            raise StateError(
+                f"{p}: bad header: mapping {lo:#x}-{hi:#x} is not a sorted, page-aligned "
+                f"range between the break and the heap limit ({data_end:#x}-{amap.heap_limit:#x})"
+            )
+        floor = hi
     for lo, hi in header["regions"]:
-        inside = (amap.data <= lo <= hi <= data_end) or (amap.stack_lo <= lo <= hi <= amap.top)
+        inside = (
+            (amap.data <= lo <= hi <= data_end)
+            or (amap.stack_lo <= lo <= hi <= amap.top)
+            or any(a <= lo <= hi <= b for a, b in mmaps)
+        )
         if not inside:
             raise StateError(
                 f"{p}: bad header: memory region {lo:#x}-{hi:#x} does not fit the program's "
