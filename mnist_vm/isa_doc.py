@@ -7,7 +7,9 @@ from vm.isa import TABLE, InsnDef
 GROUP_TITLES = {
     "integer": "Integer",
     "control": "Control flow",
+    "string": "String instructions (with rep/repe/repne)",
     "sse": "SSE / SSE2 / SSE3",
+    "sse-int": "SSE2 / SSE4.1 packed integer",
     "system": "System",
 }
 FLAG_NAMES = {"C": "CF", "P": "PF", "Z": "ZF", "S": "SF", "O": "OF"}

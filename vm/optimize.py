@@ -382,6 +382,13 @@ PURE = {
     "sar_flags",
     "rol",
     "ror",
+    "rflags",
+    "with_cf",
+    "bswap",
+    "shld",
+    "shrd",
+    "bit_length",
+    "bit_count",
     "float",
     "abs",
     "divmod",
@@ -574,7 +581,7 @@ class Block:
         self.invariant = {f"r{i}" for i in range(16)} - {f"r{i}" for i in written}
 
 
-CLOBBERS = {"syscall", "hostcall", "accel_call", "observe"}  # may change any state
+CLOBBERS = {"syscall", "hostcall", "accel_call", "observe", "string_op"}  # may change any state
 SYNC = {"wlog"}  # reads the machine state
 COLD = {"fault", "bad_access", "misaligned"}  # raise a Fault
 

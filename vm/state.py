@@ -141,7 +141,8 @@ class SavedState:
             m.mem.buf[lo:hi] = self.memory[pos : pos + n]
             pos += n
         regs = h["registers"]
-        m.r[:] = [int(v) for v in regs["gpr"]]
+        gprs = [int(v) for v in regs["gpr"]]
+        m.r[: len(gprs)] = gprs  # 16 in states saved before DF joined them (r[16])
         m.rip = int(regs["rip"])
         m.fl = (F.RAW, 0, 0, 0, int(regs["rflags"]))
         m.xb[:] = bytes.fromhex(regs["xmm"])

@@ -23,7 +23,7 @@ from ..errors import AsmError, SourceLoc
 from ..image import INSN_SIZE, PAGE, TEXT_BASE, TEXT_FILL, Image, Insn, Row, Section, Symbol
 from ..isa import TABLE, MatchError, lookup, match
 from ..isa.operands import SIZE_KEYWORDS, Imm, Mem, Operand, Reg, register
-from ..isa.spec import operand_fits
+from ..isa.spec import OperandError, imm_warnings, operand_fits
 from . import floats
 from .expr import M64, Evaluator, Node, linearize, parse_expr, uses_symbols
 from .lexer import Token
@@ -54,8 +54,23 @@ DIRECTIVES = (
     | set(DATA_UNITS)
     | set(RES_UNITS)
 )
-UNSUPPORTED_PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock"}
+PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock"}  # part of the instruction after them
 MAX_ERRORS = 20
+
+
+def _prefix_error(word: str) -> str:
+    """Why `prefix instruction` is not an instruction."""
+    prefix, rest = word.split(None, 1)
+    if prefix == "lock":
+        lockable = sorted({d.mnemonic for d in TABLE.values() if d.lockable})
+        return (
+            f"the lock prefix is not allowed on '{rest}' (only on instructions that "
+            f"read, modify and write memory: {', '.join(lockable)})"
+        )
+    strings = "movs, stos, lods" if prefix == "rep" else "cmps, scas"
+    return (
+        f"'{prefix}' goes with string instructions ({strings}, with a b/w/d/q suffix), not '{rest}'"
+    )
 
 
 class AsmInternalError(AsmError):
@@ -196,7 +211,7 @@ def _split_commas(tokens: list[Token]) -> list[list[Token]]:
 
 def is_keyword(word: str) -> bool:
     w = word.lower()
-    return w in DIRECTIVES or lookup(w) is not None or w in UNSUPPORTED_PREFIXES
+    return w in DIRECTIVES or lookup(w) is not None or w in PREFIXES
 
 
 class Assembler:
@@ -526,11 +541,15 @@ class Assembler:
 
     def _insn(self, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc) -> None:
         word = head.text.lower()
-        if word in UNSUPPORTED_PREFIXES:
-            raise AsmError(
-                f"the '{word}' prefix is not supported (write the loop out)", _at(loc, head.col)
-            )
+        if word in PREFIXES:
+            if not args or args[0].kind != "id":
+                raise AsmError(f"an instruction must follow '{word}'", _at(loc, head.col))
+            head = Token("id", f"{word} {args[0].text}", head.col)  # `rep movsb` is one entry
+            args = args[1:]
+            word = head.text.lower()
         d = lookup(word)
+        if (d is None or d.group == "internal") and word.split()[0] in PREFIXES:
+            raise AsmError(_prefix_error(word), _at(loc, head.col))
         if d is None or d.group == "internal":
             if head.kind == "id" and len(args) == 0 and not is_keyword(word):
                 hint = "; a label needs a colon: " + head.text + ":"
@@ -846,10 +865,17 @@ class Assembler:
             ops.append(self._operand(ctx, item, group, ev_here, d))
         try:
             form, fixed = match(d, tuple(ops))
+        except OperandError as e:
+            raise AsmError(str(e), loc) from None
         except MatchError as e:
             raise AsmError(self._form_error(d, ops, str(e)), loc) from None
         self._check_rex(fixed, item, loc)
-        return Insn(addr, item.mnemonic.text.lower(), d, form, fixed, loc)
+        name = item.mnemonic.text.lower()
+        if name.startswith("lock ") and not (fixed and isinstance(fixed[0], Mem)):
+            raise AsmError("lock needs a memory destination (the CPU raises #UD otherwise)", loc)
+        for w in imm_warnings(d, form, tuple(ops)):
+            self.warnings.append(f"{loc.file}:{loc.line}: warning: {w}")
+        return Insn(addr, name, d, form, fixed, loc)
 
     def _form_error(self, d, ops: list[Operand], msg: str) -> str:
         imms = [i for i, o in enumerate(ops) if isinstance(o, Imm)]

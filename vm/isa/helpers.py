@@ -154,3 +154,41 @@ def ror(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
     o = c ^ ((r >> (bits - 2)) & 1)  # defined for n == 1 only
     old = F.rflags(old_fl) & ~(F.CF_BIT | F.OF_BIT)
     return r, old | c | o << 11
+
+
+# ---- flags of single-flag instructions and bit operations -------------------
+
+
+def with_cf(fl, c: int) -> int:
+    """RFLAGS with CF replaced by c and every other flag kept (clc, stc, cmc,
+    bt/bts/btr/btc: ZF and the rest are unchanged)."""
+    return (F.rflags(fl) & ~F.CF_BIT) | c
+
+
+def bswap(a: int, bits: int) -> int:
+    """The bytes of a (bits wide) in reverse order."""
+    return int.from_bytes(a.to_bytes(bits // 8, "little"), "big")
+
+
+def shld(a: int, b: int, n: int, bits: int) -> tuple[int, int]:
+    """Double-precision shift left of a by a masked, nonzero count n, filling
+    from the top of b: (result, rflags). CF is the last bit shifted out of a;
+    OF (defined for n == 1) is set when the sign changed. A 16-bit count
+    above 16 is undefined on hardware; we shift through b:a:b then."""
+    mask = (1 << bits) - 1
+    x = (a << 2 * bits) | (b << bits) | a
+    t = (x >> (2 * bits - n)) & mask
+    c = (x >> (3 * bits - n)) & 1
+    s = (t >> (bits - 1)) & 1
+    return t, F.make_raw(c, F.parity(t), 1 if t == 0 else 0, s, s ^ ((a >> (bits - 1)) & 1))
+
+
+def shrd(a: int, b: int, n: int, bits: int) -> tuple[int, int]:
+    """Double-precision shift right of a by a masked, nonzero count n, filling
+    from the bottom of b: (result, rflags), flags as shld."""
+    mask = (1 << bits) - 1
+    x = (b << 2 * bits) | (a << bits) | b
+    t = (x >> (bits + n)) & mask
+    c = (x >> (bits + n - 1)) & 1
+    s = (t >> (bits - 1)) & 1
+    return t, F.make_raw(c, F.parity(t), 1 if t == 0 else 0, s, s ^ ((a >> (bits - 1)) & 1))

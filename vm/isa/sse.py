@@ -7,6 +7,7 @@ once (bit-exact, see vm/isa/helpers.py). Packed operations with a 128-bit
 memory operand require 16-byte alignment (legacy SSE), except movups/movupd.
 """
 
+from . import strings
 from .spec import insn
 
 S, P = "sse", 16
@@ -23,10 +24,16 @@ insn(
 )
 insn(
     "movsd",
-    "xmm, xmm | xmm, m64 | m64, xmm",
-    {"xmm, xmm": "WAQ0 = BQ0", "xmm, m64": "WAQ0 = BQ0\nWAQ1 = 0", "m64, xmm": "WAQ0 = BQ0"},
+    "xmm, xmm | xmm, m64 | m64, xmm | ",
+    {
+        "xmm, xmm": "WAQ0 = BQ0",
+        "xmm, m64": "WAQ0 = BQ0\nWAQ1 = 0",
+        "m64, xmm": "WAQ0 = BQ0",
+        "": strings.semantics("movs", 4, ""),
+    },
     "Move a scalar float64. From memory the upper lane is zeroed; between registers only "
-    "lane 0 changes.",
+    "lane 0 changes. Without operands: the string instruction, copy the dword at [rsi] to "
+    "[rdi] and move both by 4 (down if DF = 1).",
     group=S,
 )
 for _m, _a, _what in (
