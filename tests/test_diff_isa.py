@@ -966,6 +966,47 @@ def gen_string(d, form, rng, n=24):
     return cases
 
 
+PACKED_COUNTS = (0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255)
+
+
+def gen_sse_int(d, form, rng, n=24):
+    """Packed integers: random lanes, some lanes of dst equal to src (compares),
+    min/max ties, shift counts around each lane width (immediate or in xmm)."""
+    mn, toks = d.mnemonic, form.tokens
+    shift = mn.startswith(("psll", "psrl", "psra"))
+    cases = []
+    for i in range(n):
+        b = Builder(rng)
+        ops = []
+        for t in toks:
+            if t == "imm8":
+                if shift:
+                    v = PACKED_COUNTS[i % len(PACKED_COUNTS)]
+                else:
+                    v = (0, 0x1B, 0xE4, 0xFF, 0x4E, 0xB1)[i] if i < 6 else rng.randrange(256)
+                ops.append(b.imm(8, None, value=v))
+            else:
+                ops.append(b.operand(t, None, align=d.align, mem_prob=0.45))
+        for op in ops:
+            if op.kind == "gpr":
+                b.put(op, random_int(rng, op.size))
+            elif op.kind in ("xmm", "mem"):
+                b.put(op, rng.getrandbits(op.size), op.size // 8)
+        dst, src = ops[0], ops[1] if len(ops) > 1 else None
+        if src is not None and src.kind in ("xmm", "mem") and dst.kind in ("xmm", "mem"):
+            if shift:
+                count = PACKED_COUNTS[i % len(PACKED_COUNTS)] if i % 5 else rng.getrandbits(64)
+                b.put(src, count, 8)
+            elif i % 2 and dst.text != src.text:
+                for at in rng.sample(range(16), rng.randint(1, 12)):
+                    v = rng.getrandbits(8)
+                    b.put(dst, v, 1, at)
+                    b.put(src, v if rng.random() < 0.8 else v ^ 0x80, 1, at)
+        body = [f"{mn} {', '.join(o.text for o in ops)}"]
+        cases.append(b.case(f"{mn}[{form}]#{i}", body, default_flags(d)))
+    return cases
+
+
 # ---------------------------------------------------------------------------
 # dispatch
 
@@ -1029,6 +1070,8 @@ def generator(d):
             return gen_jcc
     if d.group == "string":
         return gen_string
+    if d.group == "sse-int":
+        return gen_sse_int
     if d.group == "sse":
         return gen_sse
     if d.group == "integer" and all(set(f.tokens) <= INT_TOKENS for f in d.forms):

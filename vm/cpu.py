@@ -21,7 +21,7 @@ from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
 from .isa import helpers as H
-from .isa import strings
+from .isa import packed, strings
 from .isa.operands import GPR64, Imm
 from .memory import Memory
 from .runtime import Runtime
@@ -73,6 +73,7 @@ _STATIC_ENV: dict[str, object] = {
     "shrd": H.shrd,
     "bit_length": int.bit_length,
     "bit_count": int.bit_count,
+    **{name: getattr(packed, name) for name in packed.HELPERS},
 }
 
 

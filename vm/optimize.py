@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codegen import Layout, ranges
+from .isa import packed
 
 M64 = (1 << 64) - 1
 
@@ -389,6 +390,7 @@ PURE = {
     "shrd",
     "bit_length",
     "bit_count",
+    *packed.HELPERS,
     "float",
     "abs",
     "divmod",
