@@ -631,8 +631,10 @@ F32_PREFIXES = (
     "ucomi",
     "shuf",
     "unpck",
+    "cmp",
+    "round",
 )
-FLOAT_BINARY = ("add", "sub", "mul", "div", "max", "min", "hadd", "comi", "ucomi")
+FLOAT_BINARY = ("add", "sub", "mul", "div", "max", "min", "hadd", "comi", "ucomi", "cmp", "dp")
 
 
 def lane_kind(mn: str) -> str:
@@ -646,6 +648,14 @@ def lane_kind(mn: str) -> str:
         "cvtdq2ps": "i32",
         "cvtsi2ss": "bits",
         "cvtsi2sd": "bits",
+        "cvtps2pd": "f32",
+        "cvtpd2ps": "f64",
+        "cvtps2dq": "f32",
+        "cvtss2si": "f32",
+        "cvtsd2si": "f64",
+        "dpps": "f32",
+        "movmskps": "f32",
+        "blendvps": "bits",
     }
     if mn in special:
         return special[mn]
