@@ -164,3 +164,38 @@ def test_step_and_run_tiers_agree_on_string_loops():
         except Exception:  # noqa: BLE001 - Exit ends the loop through exit_status
             break
     assert a.r == b.r and a.icount == b.icount
+
+
+# ---- control flow kinds: the run tier follows loop and jrcxz ------------------------
+
+
+def test_loop_closes_a_counted_run_tier_loop():
+    m = machine("mov ecx, 1000\nxor eax, eax\n.top:\nadd rax, rcx\nloop .top\nmov rbx, rax")
+    m.run()
+    assert m.r[3] == 1000 * 1001 // 2
+    loop = next(i for i in m.image.insns if i.mnemonic == "loop")
+    top = loop.operands[0].value
+    fn, n, counted = m._blocks[top]
+    assert counted and n == 2  # a loop block, iterated inside one compiled function
+
+
+def test_traces_follow_the_way_a_loop_instruction_usually_goes():
+    body = """
+    mov r8d, 300
+.outer:
+    mov ecx, 3
+.inner:
+    inc rax
+    loop .inner
+    jrcxz .after
+    nop
+.after:
+    dec r8d
+    jnz .outer
+"""
+    m = machine(body)
+    m.run()
+    loop = next(i for i in m.image.insns if i.mnemonic == "loop")
+    assert m._successor(loop) == loop.operands[0].value  # taken twice as often as not
+    jrcxz = next(i for i in m.image.insns if i.mnemonic == "jrcxz")
+    assert m._successor(jrcxz) == jrcxz.operands[0].value  # always taken here
