@@ -763,7 +763,7 @@ def _xmm_diff(before: bytes, after: bytearray) -> tuple:
         return ()
     return tuple(
         (o, before[o : o + 16])
-        for o in range(0, 256, 16)
+        for o in range(0, len(after), 16)
         if before[o : o + 16] != after[o : o + 16]
     )
 

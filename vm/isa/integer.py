@@ -195,8 +195,10 @@ for _name, _doc, _w, _u in (
         "leaves the flags unchanged.",
         flags_written=_w,
         flags_undefined=_u,
-        notes="OF is defined only for 1-bit shifts/rotates (we compute the 1-bit formula for "
-        "every count). For 8/16-bit operands a count >= the operand size leaves CF "
+        notes="OF is defined only for 1-bit shifts/rotates. For larger counts the VM follows "
+        "the Intel rule measured natively (shl: the 1-bit formula on the original operand; "
+        "shr: its top bit; sar: 0; rotates: the 1-bit formula on the result); see "
+        "docs/machine.md, Flags. For 8/16-bit operands a count >= the operand size leaves CF "
         "undefined on hardware.",
     )
 
@@ -220,6 +222,8 @@ insn(
     implicit="rax, rdx",
     flags_written="CO",
     flags_undefined="PZS",
+    notes="SF, ZF, PF are undefined; the VM follows the Intel rule measured natively "
+    "(SF = top bit of the low half, ZF = 0, PF = parity of its low byte); see docs/machine.md.",
 )
 
 
@@ -254,6 +258,8 @@ insn(
     "(`imul r, imm` is NASM's shorthand for imul r, r, imm). Three: dst = src * imm. CF = OF = (the result was truncated).",
     flags_written="CO",
     flags_undefined="PZS",
+    notes="SF, ZF, PF are undefined; the VM follows the Intel rule measured natively "
+    "(SF = top bit of the low half, ZF = 0, PF = parity of its low byte); see docs/machine.md.",
 )
 
 
@@ -359,16 +365,19 @@ insn(
     "push",
     "r/m64 | imm32 | r/m16",
     {"r/m64": "PUSH(A)", "imm32": "PUSH(A)", "r/m16": "PUSHW(A)"},
-    "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended). `push ax` pushes "
-    "a word (rsp -= 2).",
+    "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended). A memory source "
+    "addressed through rsp is read before the decrement. `push ax` pushes a word (rsp -= 2).",
     implicit="rsp",
 )
 insn(
     "pop",
-    "r/m64 | r/m16",
-    {"r/m64": "t = POP()\nWA = t", "r/m16": "t = POPW()\nWA = t"},
-    "Load the qword at [rsp] into dst; rsp += 8 (a word and 2 for `pop ax`).",
+    "r/m64 | r16",
+    {"r/m64": "t = POP()\nWA = t", "r16": "t = POPW()\nWA = t"},
+    "Load the qword at [rsp] into dst; rsp += 8. A memory destination addressed through "
+    "rsp uses rsp after the increment (`pop qword [rsp]` overwrites the next slot). "
+    "`pop ax` pops a word (rsp += 2).",
     implicit="rsp",
+    rsp_bias=8,
 )
 insn(
     "pushf",
@@ -460,12 +469,25 @@ insn(
 insn(
     "syscall",
     "",
-    "c.syscall()",
+    "c.syscall(NEXT)",
     "Linux system call: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; result in "
-    "rax (-errno on failure). rcx and r11 are clobbered.",
+    "rax (-errno on failure). rcx = the next instruction's address, r11 = RFLAGS.",
     group="system",
     kind="syscall",
     implicit="rax, rcx, r11",
+)
+insn(
+    "int",
+    "imm8",
+    "if A != 0x80:\n"
+    "    FAULT('unsupported', 'only int 0x80 (32-bit Linux system calls) is supported')\n"
+    "c.syscall(NEXT, 0x80)",
+    "Software interrupt; only `int 0x80` is supported: a 32-bit Linux system call (i386 "
+    "numbers in eax, arguments in ebx, ecx, edx, esi, edi, ebp; result in eax, sign-extended "
+    "into rax; 32-bit pointers). Any other vector stops the program with a fault.",
+    group="system",
+    kind="syscall",
+    implicit="rax, rbx, rcx, rdx, rsi, rdi, rbp",
 )
 insn(
     "hostcall",

@@ -13,6 +13,9 @@ Operand-form tokens (Intel manual style):
   r/m8 ... r/m64        register or memory
   imm8 imm16 imm32 imm64  immediate; imm32 in a 64-bit form is sign-extended
   xmm  xmm/m32  xmm/m64  xmm/m128   SSE register, or memory of that size
+  ymm  ymm/m256  zmm  zmm/m512  m256  m512   AVX / AVX-512 registers and memory;
+                        a form with a zmm operand is EVEX-encoded and alone may
+                        name vector registers 16-31
   rel                   branch target (label or address)
   cl                    exactly the cl register (shift counts)
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .operands import Imm, Mem, Operand, Reg
@@ -52,9 +55,11 @@ class OpType:
     token: str
     kinds: frozenset[str]  # subset of {'gpr', 'xmm', 'mem', 'imm', 'rel', 'cl'}
     size: int | None  # bits; None = any (m, rel)
+    vsize: int = 0  # width of the vector register it accepts (128, 256, 512)
 
 
-_TOKEN_RE = re.compile(r"^(r/m|r|m|imm|xmm/m|xmm|rel|cl)(\d*)$")
+_TOKEN_RE = re.compile(r"^(r/m|r|m|imm|[xyz]mm/m|[xyz]mm|rel|cl)(\d*)$")
+_VSIZE = {"x": 128, "y": 256, "z": 512}
 
 
 def parse_token(tok: str) -> OpType:
@@ -72,12 +77,16 @@ def parse_token(tok: str) -> OpType:
         "xmm/m": {"xmm", "mem"},
         "rel": {"rel"},
         "cl": {"cl"},
-    }[base]
-    if base == "xmm":
-        size = 128
+    }.get(base, set())
+    vsize = 0
+    if base[:3] in ("xmm", "ymm", "zmm"):  # alone or with /mN
+        vsize = _VSIZE[base[0]]
+        kinds = {"xmm", "mem"} if base.endswith("/m") else {"xmm"}
+        if size is None:
+            size = vsize
     if base == "cl":
         size = 8
-    return OpType(tok, frozenset(kinds), size)
+    return OpType(tok, frozenset(kinds), size, vsize)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,12 @@ class Form:
 
     def __str__(self) -> str:
         return ", ".join(self.tokens)
+
+    @property
+    def evex(self) -> bool:
+        """An AVX-512 form (it has a zmm operand): the only kind that may name
+        vector registers 16-31, as in the EVEX encoding."""
+        return any(t.vsize == 512 for t in self.types)
 
     def mem_size(self, i: int) -> int | None:
         t = self.types[i]
@@ -146,6 +161,11 @@ class InsnDef:
     implicit: str = ""  # implicit registers, for docs ("rdx:rax")
     align: int = 0  # required alignment of the memory operand
     kind: Kind = ""  # control flow (see KINDS)
+    # bytes added to an rsp-based memory operand's address: pop computes it
+    # with rsp after the increment (the CPU's order), so 8 for pop
+    rsp_bias: int = 0
+    # the CPU feature each form needs (form text -> cpuinfo flag: "avx", "fma", ...)
+    cpuid: dict[str, str] = field(default_factory=dict)
     cond: str | None = None  # condition code for jcc/setcc/cmovcc
     aliases: tuple[str, ...] = ()
     notes: str = ""  # longer explanation (edge cases)
@@ -234,7 +254,7 @@ def _imm_fits(value: int, bits: int, signed_only: bool) -> bool:
 def operand_fits(t: OpType, op: Operand, form: Form, wide: bool = False) -> bool:
     if isinstance(op, Reg):
         if op.kind == "xmm":
-            return "xmm" in t.kinds
+            return "xmm" in t.kinds and op.size == t.vsize and (op.num < 16 or form.evex)
         if "cl" in t.kinds:
             return op.name == "cl"
         return "gpr" in t.kinds and op.size == t.size
@@ -317,12 +337,12 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
     """Memory operands get the form's size; an immediate narrower than 64 bits
     is stored as the CPU sees it: its low bits, sign-extended (so `add rax, -1`
     and `mov qword [x], 0xFFFFFFFF`-style encodings mean what the hardware
-    does). ret's imm16 is an unsigned byte count."""
+    does). ret's imm16 is an unsigned byte count, int's imm8 a vector number."""
     if isinstance(op, Mem) and op.size is None:
         return op.with_size(form.mem_size(i) or 64)
     if isinstance(op, Imm):
         t = form.types[i]
-        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic != "ret":
+        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic not in ("ret", "int"):
             s = 1 << (t.size - 1)
             v = ((op.value & ((1 << t.size) - 1)) ^ s) - s
             if v != op.value:
@@ -332,9 +352,10 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
 
 def describe_operand(op: Operand) -> str:
     if isinstance(op, Reg):
-        return (
-            f"xmm register {op.name}" if op.kind == "xmm" else f"{op.size}-bit register {op.name}"
-        )
+        if op.kind == "xmm":
+            what = op.name[:3] if op.num < 16 else f"{op.name[:3]} (EVEX-only)"
+            return f"{what} register {op.name}"
+        return f"{op.size}-bit register {op.name}"
     if isinstance(op, Mem):
         return f"{op.size}-bit memory" if op.size else "memory"
     return f"immediate {op.value}"
@@ -343,7 +364,12 @@ def describe_operand(op: Operand) -> str:
 def _no_form_message(d: InsnDef, ops: tuple[Operand, ...]) -> str:
     given = ", ".join(describe_operand(o) for o in ops) or "no operands"
     forms = "; ".join(f"{d.mnemonic} {f}".strip() for f in d.forms)
-    return f"operand form not supported: {d.mnemonic} with {given}. Supported forms: {forms}"
+    hint = (
+        " (registers 16-31 exist only in AVX-512 forms, which here take zmm operands)"
+        if any(isinstance(o, Reg) and o.kind == "xmm" and o.num >= 16 for o in ops)
+        else ""
+    )
+    return f"operand form not supported: {d.mnemonic} with {given}{hint}. Supported forms: {forms}"
 
 
 # ---- table self-test (in the manner of Spike's opcode-overlap check) --------------
@@ -364,8 +390,8 @@ def _types_overlap(a: OpType, b: OpType) -> bool:
     if "cl" in a.kinds | b.kinds:
         other = b if "cl" in a.kinds else a
         return "cl" in other.kinds or ("gpr" in other.kinds and other.size == 8)
-    if "xmm" in a.kinds & b.kinds:
-        return True
+    if "xmm" in a.kinds & b.kinds and a.vsize == b.vsize:
+        return True  # vector registers of one width (xmm, ymm or zmm)
     if "gpr" in a.kinds & b.kinds and a.size == b.size:
         return True
     return "mem" in a.kinds & b.kinds and (a.size is None or b.size is None or a.size == b.size)
