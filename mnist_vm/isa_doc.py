@@ -7,7 +7,9 @@ from vm.isa import TABLE, InsnDef
 GROUP_TITLES = {
     "integer": "Integer",
     "control": "Control flow",
+    "string": "String instructions (with rep/repe/repne)",
     "sse": "SSE / SSE2 / SSE3",
+    "sse-int": "SSE2 / SSE4.1 packed integer",
     "avx": "AVX / AVX2 (VEX: three operands, upper bits zeroed)",
     "fma": "FMA3 (fused multiply-add, one rounding)",
     "avx512": "AVX-512 (zmm, no masking)",

@@ -463,6 +463,12 @@ def gen_push(d, form, rng):
                 [0, 1, -1, 0x7FFFFFFF, -0x80000000, 0x80, -129, rng.randint(-9999, 9999)]
             )
             text = f"push {imm_text_signed(v)}"
+        elif form.tokens == ("r/m16",):
+            op = b.operand("r/m16", 16)
+            b.put(op, random_int(rng, 16))
+            text = f"push {op.text}"
+            cases.append(b.case(f"push[{form}]#{i}", [text, "mov r9w, [rsp]", "lea rsp, [rsp+2]"]))
+            continue
         else:
             op = b.operand("r/m64", 64)
             b.put(op, random_int(rng, 64))
@@ -479,9 +485,10 @@ def gen_pop(d, form, rng):
     cases = []
     for i in range(16):
         b = Builder(rng)
-        src = b.gpr(64)
-        b.put(src, random_int(rng, 64))
-        dst = b.operand("r/m64", 64)
+        bits = bits_of(form.tokens[0])
+        src = b.gpr(bits)
+        b.put(src, random_int(rng, bits))
+        dst = b.operand(form.tokens[0], bits)
         cases.append(b.case(f"pop[{form}]#{i}", [f"push {src.text}", f"pop {dst.text}"]))
     return cases
 
@@ -628,8 +635,10 @@ F32_PREFIXES = (
     "ucomi",
     "shuf",
     "unpck",
+    "cmp",
+    "round",
 )
-FLOAT_BINARY = ("add", "sub", "mul", "div", "max", "min", "hadd", "comi", "ucomi")
+FLOAT_BINARY = ("add", "sub", "mul", "div", "max", "min", "hadd", "comi", "ucomi", "cmp", "dp")
 
 
 def lane_kind(mn: str) -> str:
@@ -643,6 +652,14 @@ def lane_kind(mn: str) -> str:
         "cvtdq2ps": "i32",
         "cvtsi2ss": "bits",
         "cvtsi2sd": "bits",
+        "cvtps2pd": "f32",
+        "cvtpd2ps": "f64",
+        "cvtps2dq": "f32",
+        "cvtss2si": "f32",
+        "cvtsd2si": "f64",
+        "dpps": "f32",
+        "movmskps": "f32",
+        "blendvps": "bits",
     }
     if mn in special:
         return special[mn]
@@ -782,6 +799,229 @@ def gen_sse(d, form, rng):
 
 
 # ---------------------------------------------------------------------------
+# bit operations, exchanges, flags, stack frames, loops, string instructions
+
+
+def gen_shd(d, form, rng):
+    """shld/shrd: every interesting count (16-bit: counts above 16 are undefined)."""
+    dst_tok, src_tok, cnt_tok = form.tokens
+    bits = bits_of(dst_tok)
+    counts = [c for c in SHIFT_COUNTS if bits != 16 or (c & 31) <= 16]
+    cases = []
+    for i, count in enumerate(counts * 2):
+        b = Builder(rng, legacy=bits != 64 and rng.random() < 0.25, reserved=(1,))
+        dst = b.operand(dst_tok, bits)
+        src = b.gpr(bits)
+        b.put(dst, random_int(rng, bits))
+        b.put(src, random_int(rng, bits))
+        if cnt_tok == "cl":
+            b.state.set_reg("cl", count)
+            cnt = "cl"
+        else:
+            cnt = str(count)
+        text = f"{d.mnemonic} {dst.text}, {src.text}, {cnt}"
+        cases.append(
+            b.case(f"{d.mnemonic}[{form}] count={count}#{i}", [text], shift_flags(d, bits, count))
+        )
+    return cases
+
+
+def gen_cmpxchg(d, form, rng, n=24):
+    """Half the cases find the accumulator equal to the destination."""
+    bits = bits_of(form.tokens[0])
+    acc = {8: "al", 16: "ax", 32: "eax", 64: "rax"}[bits]
+    cases = []
+    for i in range(n):
+        b = Builder(rng, legacy=bits != 64 and rng.random() < 0.25, no_base=(0,))
+        dst = b.operand(form.tokens[0], bits, mem_prob=0.6)
+        src = b.gpr(bits)
+        v = random_int(rng, bits)
+        b.put(dst, v)
+        b.put(src, random_int(rng, bits))
+        if dst.kind == "mem" and i % 2 == 0:
+            b.state.set_reg(acc, v)
+        text = f"{d.mnemonic} {dst.text}, {src.text}"
+        cases.append(b.case(f"{d.mnemonic}[{form}]#{i}", [text], default_flags(d)))
+    return cases
+
+
+def gen_flag_op(d, form, rng):
+    """clc/stc/cmc/cld/std from every flag state; DF is read back with pushf."""
+    cases = []
+    for _i, fl in enumerate(FLAG_STATES):
+        b = Builder(rng, reserved=(9,))
+        b.state.flags = fl
+        cases.append(b.case(f"{d.mnemonic} flags={fl}", [d.mnemonic, "pushf", "pop r9", "cld"]))
+    return cases
+
+
+def gen_pushf(d, form, rng):
+    """pushf's image: status flags (AF too, from the add/sub that loads them), DF, IF."""
+    cases = []
+    for i, fl in enumerate(FLAG_STATES):
+        b = Builder(rng, reserved=(9,))
+        b.state.flags = fl
+        body = (["std"] if i % 3 == 0 else []) + [d.mnemonic, "pop r9", "cld"]
+        cases.append(b.case(f"{d.mnemonic} flags={fl}#{i}", body))
+    return cases
+
+
+POPF_BITS = 0x8D5 | 0x400  # status flags and DF (TF would trap, AC align-check natively)
+
+
+def gen_popf(d, form, rng):
+    cases = []
+    for i in range(24):
+        b = Builder(rng, reserved=(9, 10))
+        v = rng.getrandbits(64) & POPF_BITS if i else POPF_BITS
+        b.state.set_reg("r9", v | 0x202)
+        body = ["push r9", d.mnemonic, "pushf", "pop r10", "cld"]
+        cases.append(b.case(f"{d.mnemonic} {v:#x}", body))
+    return cases
+
+
+def gen_enter(d, form, rng):
+    cases = []
+    for _i, size in enumerate((0, 8, 24, 256, 0xFFF8)):
+        b = Builder(rng, reserved=(5, 9, 10))
+        body = [f"enter {size}, 0", "mov r9, rbp", "sub r9, rsp", "mov r10, [rbp]", "leave"]
+        cases.append(b.case(f"enter {size}, 0", body))
+    return cases
+
+
+def gen_xlatb(d, form, rng):
+    cases = []
+    for i in range(16):
+        b = Builder(rng, reserved=(0, 3))
+        b.state.set_reg("al", rng.randrange(SCRATCH_SIZE - 1) if i else 0)
+        b.setup.append(f"lea rbx, [rel scratch+{i % 2}]")
+        b.rebase.append("rbx")
+        cases.append(b.case(f"{d.mnemonic}#{i}", [d.mnemonic]))
+    return cases
+
+
+def gen_loop(d, form, rng):
+    """One loop/jrcxz decision per case, from counts around 0 and 2**32."""
+    counts = (0, 1, 2, 3, 1 << 32, (1 << 32) + 1, M64_ALL, 0xFFFFFFFF, 0x100000000 - 1)
+    cases = []
+    for i, fl in enumerate(FLAG_STATES + FLAG_STATES[:5]):
+        b = Builder(rng, reserved=(1, 9))
+        b.state.flags = fl
+        b.state.gprs[1] = counts[i % len(counts)]
+        body = [
+            f"{d.mnemonic} {{L}}taken",
+            "mov r9d, 1",
+            "jmp {L}done",
+            "{L}taken:",
+            "mov r9d, 2",
+            "{L}done:",
+        ]
+        cases.append(b.case(f"{d.mnemonic} rcx={b.state.gprs[1]:#x} flags={fl}", body))
+    b = Builder(rng, reserved=(1, 9))
+    b.state.gprs[1] = 5
+    body = ["xor r9d, r9d", "{L}top:", "add r9, rcx", f"{d.mnemonic} {{L}}top"]
+    if not d.mnemonic.startswith("j"):
+        cases.append(b.case(f"{d.mnemonic} counted loop", body))
+    return cases
+
+
+M64_ALL = (1 << 64) - 1
+
+
+def gen_string(d, form, rng, n=24):
+    """String instructions over the scratch area: rsi/rdi inside it, counts
+    that stay inside it, both directions, runs of equal elements for the
+    compares, overlapping moves."""
+    words = d.mnemonic.split()
+    rep = words[0] if len(words) == 2 else ""
+    name = words[-1]
+    op, size = name[:4], {"b": 1, "w": 2, "d": 4, "q": 8}[name[4]]
+    acc = {1: "al", 2: "ax", 4: "eax", 8: "rax"}[size]
+    cases = []
+    for i in range(n):
+        b = Builder(rng, reserved=(0, 1, 6, 7))
+        down = i % 4 == 3
+        limit = SCRATCH_SIZE // size
+        count = rng.choice((0, 1, 2, 3, limit // 2, limit // 3)) if rep else 1
+        span = max(count, 1) * size
+        si = rng.randrange(0, SCRATCH_SIZE - span + 1)
+        di = rng.randrange(0, SCRATCH_SIZE - span + 1)
+        if op == "movs" and i % 5 == 1 and span + size <= SCRATCH_SIZE:
+            si = rng.randrange(0, SCRATCH_SIZE - span - size + 1)
+            di = si + size * rng.choice((1, 1, 2)) // (1 if size > 1 else 1)
+            di = min(di, SCRATCH_SIZE - span)
+        if down:
+            si, di = si + span - size, di + span - size
+        if op in ("scas", "cmps"):
+            # equal runs: copy part of one block onto the other / fill with acc
+            v = random_int(rng, 8 * size)
+            b.state.set_reg(acc, v)
+            k = rng.randrange(0, max(count, 1) + 1)
+            for j in range(k):
+                at = (di - j * size) if down else (di + j * size)
+                if op == "scas":
+                    b.state.set_mem(at, v if rep != "repne" else (v + 1), size)
+                else:
+                    sat = (si - j * size) if down else (si + j * size)
+                    if rep == "repne":
+                        b.state.set_mem(
+                            at,
+                            int.from_bytes(b.state.scratch[sat : sat + size], "little") ^ 1,
+                            size,
+                        )
+                    else:
+                        b.state.scratch[at : at + size] = b.state.scratch[sat : sat + size]
+        b.state.gprs[1] = count if rep else rng.getrandbits(64)
+        b.setup += [f"lea rsi, [rel scratch+{si}]", f"lea rdi, [rel scratch+{di}]"]
+        b.rebase += ["rsi", "rdi"]
+        body = (["std"] if down else []) + [d.mnemonic] + (["cld"] if down else [])
+        flags = default_flags(d)
+        cases.append(b.case(f"{d.mnemonic} count={count} si={si} di={di} down={down}", body, flags))
+    return cases
+
+
+PACKED_COUNTS = (0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255)
+
+
+def gen_sse_int(d, form, rng, n=24):
+    """Packed integers: random lanes, some lanes of dst equal to src (compares),
+    min/max ties, shift counts around each lane width (immediate or in xmm)."""
+    mn, toks = d.mnemonic, form.tokens
+    shift = mn.startswith(("psll", "psrl", "psra"))
+    cases = []
+    for i in range(n):
+        b = Builder(rng)
+        ops = []
+        for t in toks:
+            if t == "imm8":
+                if shift:
+                    v = PACKED_COUNTS[i % len(PACKED_COUNTS)]
+                else:
+                    v = (0, 0x1B, 0xE4, 0xFF, 0x4E, 0xB1)[i] if i < 6 else rng.randrange(256)
+                ops.append(b.imm(8, None, value=v))
+            else:
+                ops.append(b.operand(t, None, align=d.align, mem_prob=0.45))
+        for op in ops:
+            if op.kind == "gpr":
+                b.put(op, random_int(rng, op.size))
+            elif op.kind in ("xmm", "mem"):
+                b.put(op, rng.getrandbits(op.size), op.size // 8)
+        dst, src = ops[0], ops[1] if len(ops) > 1 else None
+        if src is not None and src.kind in ("xmm", "mem") and dst.kind in ("xmm", "mem"):
+            if shift:
+                count = PACKED_COUNTS[i % len(PACKED_COUNTS)] if i % 5 else rng.getrandbits(64)
+                b.put(src, count, 8)
+            elif i % 2 and dst.text != src.text:
+                for at in rng.sample(range(16), rng.randint(1, 12)):
+                    v = rng.getrandbits(8)
+                    b.put(dst, v, 1, at)
+                    b.put(src, v if rng.random() < 0.8 else v ^ 0x80, 1, at)
+        body = [f"{mn} {', '.join(o.text for o in ops)}"]
+        cases.append(b.case(f"{mn}[{form}]#{i}", body, default_flags(d)))
+    return cases
+
+
+# ---------------------------------------------------------------------------
 # dispatch
 
 SPECIAL = {
@@ -793,6 +1033,27 @@ SPECIAL = {
     "cqo": gen_implicit_rax,
     "cdq": gen_implicit_rax,
     "cdqe": gen_implicit_rax,
+    "cbw": gen_implicit_rax,
+    "cwde": gen_implicit_rax,
+    "cwd": gen_implicit_rax,
+    "shld": gen_shd,
+    "shrd": gen_shd,
+    "cmpxchg": gen_cmpxchg,
+    "clc": gen_flag_op,
+    "stc": gen_flag_op,
+    "cmc": gen_flag_op,
+    "cld": gen_flag_op,
+    "std": gen_flag_op,
+    "pushf": gen_pushf,
+    "popf": gen_popf,
+    "enter": gen_enter,
+    "xlatb": gen_xlatb,
+    "movsd": lambda d, form, rng: (gen_string if not form.tokens else gen_sse)(d, form, rng),
+    "loop": gen_loop,
+    "loope": gen_loop,
+    "loopne": gen_loop,
+    "jrcxz": gen_loop,
+    "jecxz": gen_loop,
     "lea": gen_lea,
     "shl": gen_shift,
     "shr": gen_shift,
@@ -821,6 +1082,10 @@ def generator(d):
             return gen_setcc
         if d.mnemonic.startswith("j"):
             return gen_jcc
+    if d.group == "string":
+        return gen_string
+    if d.group == "sse-int":
+        return gen_sse_int
     if d.group == "sse":
         return gen_sse
     if d.group == "integer" and all(set(f.tokens) <= INT_TOKENS for f in d.forms):

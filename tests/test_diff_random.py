@@ -58,8 +58,11 @@ BATCH = 40  # sequences per program
 EXAMPLES = 3  # hypothesis examples per test (each one program)
 BASE = "r15"  # holds the scratch address throughout a sequence
 
-SHIFTS = ("shl", "shr", "sar", "rol", "ror")
+SHIFTS = ("shl", "shr", "sar", "rol", "ror", "shld", "shrd")
+# stack and control instructions, and: xlatb (reads [rbx+al], anywhere), std
+# (DF would stay set into the harness), pushf/popf/enter (stack)
 EXCLUDED = {"push", "pop", "leave", "call", "ret", "jmp", "syscall", "hostcall"}
+EXCLUDED |= {"xlatb", "std", "pushf", "popf", "enter"}
 # condition -> flags it reads
 COND_READS = {
     "o": "O",
@@ -94,9 +97,13 @@ def _pool(groups):
     for d in _defs():
         if d.mnemonic in EXCLUDED or d.group not in groups:
             continue
-        if d.group == "control" and not (d.cond and d.mnemonic.startswith("j")):
+        if d.group == "control" and d.kind != "cond-jump":
             continue
         for f in d.forms:
+            if d.mnemonic in ("shld", "shrd") and f.tokens == ("r/m16", "r16", "cl"):
+                continue  # a count above 16 (cl is random) has an undefined result
+            if d.mnemonic == "movsd" and not f.tokens:
+                continue  # the string instruction: [rsi] and [rdi] are anywhere
             out.append((d.mnemonic, f.tokens))
     return out
 
@@ -274,7 +281,7 @@ class SeqGen:
             return self._stack()
         d = TABLE[mn]
         rng = self.rng
-        if d.cond and mn.startswith("j"):
+        if d.kind == "cond-jump":  # jcc, loop, jrcxz: forward only
             self.nlabel += 1
             label = f"{{L}}j{self.nlabel}"
             self.emit(Unit(f"{mn} {label}", mn, target=label, span=rng.randint(1, 3)))
@@ -297,7 +304,10 @@ class SeqGen:
         ops, count = [], None
         for t in toks:
             if mn in SHIFTS and t == "imm8":
-                count = rng.choice(SHIFT_COUNTS)
+                counts = SHIFT_COUNTS
+                if mn in ("shld", "shrd") and first == 16:
+                    counts = tuple(c for c in counts if c & 31 <= 16)  # else undefined
+                count = rng.choice(counts)
                 ops.append(str(count))
             elif t == "cl":
                 ops.append("cl")

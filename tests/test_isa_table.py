@@ -43,3 +43,10 @@ def test_branch_kinds():
         "add": "",
     }
     assert TABLE["jz"].branch and not TABLE["mov"].branch
+
+
+def test_every_group_is_documented():
+    from mnist_vm.isa_doc import GROUP_TITLES
+
+    groups = {d.group for d in TABLE.values()} - {"internal"}
+    assert groups <= set(GROUP_TITLES), groups - set(GROUP_TITLES)

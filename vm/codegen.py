@@ -26,6 +26,8 @@ Template vocabulary (operand letters A, B, C = operands 0, 1, 2):
   FLAGSRAW(x)      set RFLAGS to x
   JUMP(x)          continue at address x (ends the block)
   PUSH(x)          push a qword;   v = POP()   pop one
+  PUSHW(x)         push a word;    v = POPW()  pop one (push ax, pop ax)
+  r[16]            the direction flag DF (0/1), kept beside the GPRs (vm.isa.flags.DF)
   FAULT(kind, msg) stop the machine with a fault at this instruction
 Reads are taken once, before the body runs, so a template may write an
 operand and still use its old value. Every memory operand is checked
@@ -53,8 +55,8 @@ _KINDS = {name.upper(): i for i, name in enumerate(F.KIND_NAMES)}
 
 _TOKEN = re.compile(r"\b(S[ABCD]|E[ABCD]|[ABCD][FDIQ]1?\d|[ABCD]|N[BCD]?|M|SGN|IP|NEXT|CF|COND)\b")
 _WRITE = re.compile(r"^(\s*)W([ABCD])([FDIQ]1?\d)?\s*=(?!=)\s*(.+)$")
-_MACRO = re.compile(r"^(\s*)(FLAGS|FLAGSRAW|JUMP|PUSH|FAULT)\((.*)\)\s*$")
-_POP = re.compile(r"^(\s*)(\w+)\s*=\s*POP\(\)\s*$")
+_MACRO = re.compile(r"^(\s*)(FLAGS|FLAGSRAW|JUMP|PUSHW|PUSH|FAULT)\((.*)\)\s*$")
+_POP = re.compile(r"^(\s*)(\w+)\s*=\s*(POPW?)\(\)\s*$")
 
 
 def _is_lane(t: str) -> bool:
@@ -266,18 +268,21 @@ class _Gen:
                 return [f"{indent}_n = {args}"]
             if name == "FAULT":
                 return [f"{indent}c.fault({args}, {self.insn.addr}, {self.k})"]
-            if name == "PUSH":
-                out = [f"{indent}_v = {args}", f"{indent}_sp = (r[4] - 8) & {M64}"]
-                out += self._check("_sp", 8, True, indent)
-                out += self._wlog("_sp", 8, indent)
-                out += [f"{indent}WQ1(m, _sp, _v)", f"{indent}r[4] = _sp"]
+            if name in ("PUSH", "PUSHW"):
+                n, wr = (8, "WQ1") if name == "PUSH" else (2, "WW1")
+                v = args if n == 8 else f"({args}) & 0xFFFF"
+                out = [f"{indent}_v = {v}", f"{indent}_sp = (r[4] - {n}) & {M64}"]
+                out += self._check("_sp", n, True, indent)
+                out += self._wlog("_sp", n, indent)
+                out += [f"{indent}{wr}(m, _sp, _v)", f"{indent}r[4] = _sp"]
                 return out
         p = _POP.match(line)
         if p:
-            indent, var = p.groups()
+            indent, var, what = p.groups()
+            n, rd = (8, "RQ1") if what == "POP" else (2, "RW1")
             out = [f"{indent}_sp = r[4]"]
-            out += self._check("_sp", 8, False, indent)
-            out += [f"{indent}{var} = RQ1(m, _sp)[0]", f"{indent}r[4] = (_sp + 8) & {M64}"]
+            out += self._check("_sp", n, False, indent)
+            out += [f"{indent}{var} = {rd}(m, _sp)[0]", f"{indent}r[4] = (_sp + {n}) & {M64}"]
             return out
         return [self._subst(line)]
 

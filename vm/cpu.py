@@ -20,7 +20,7 @@ from . import codegen, optimize
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
-from .isa import fused
+from .isa import fused, packed, strings
 from .isa import helpers as H
 from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
@@ -73,6 +73,19 @@ _STATIC_ENV: dict[str, object] = {
     "sar_flags": H.sar_flags,
     "rol": H.rol,
     "ror": H.ror,
+    "rflags": F.rflags,
+    "with_cf": H.with_cf,
+    "bswap": H.bswap,
+    "shld": H.shld,
+    "shrd": H.shrd,
+    "f32": H.f32,
+    "cvtr": H.cvtr,
+    "fcmpp": H.fcmpp,
+    "fround": H.fround,
+    "dpps": H.dpps,
+    "bit_length": int.bit_length,
+    "bit_count": int.bit_count,
+    **{name: getattr(packed, name) for name in packed.HELPERS},
 }
 
 
@@ -91,7 +104,7 @@ class Machine:
         envp: list[str] | None = None,
     ):
         self.image = image
-        self.r: list[int] = [0] * 16
+        self.r: list[int] = [0] * 17  # rax..r15, then DF (vm.isa.flags.DF)
         self.xb = bytearray(VEC_BYTES)  # zmm0-31, laid out as vec_offset says
         xv = memoryview(self.xb)
         self.xf, self.xd, self.xi, self.xq = xv.cast("f"), xv.cast("d"), xv.cast("I"), xv.cast("Q")
@@ -122,6 +135,7 @@ class Machine:
         self._edges: dict[tuple[int, int], int] = {}  # (branch, next rip) -> times seen
         self._fault_base = 0
         self._fault_k = 0
+        self.sfault: tuple[str, str] | None = None  # set by string_op
         self._native: dict[int, object] = {}  # loop start -> vm.native.NativeTrace
         self._setup_stack(list(argv) if argv else [argv0], list(envp or []))
 
@@ -559,6 +573,10 @@ class Machine:
         raise Fault(kind, msg, ip)
 
     def bad_access(self, ea: int, n: int, what: str, ip: int, k: int):
+        self._raise(*self.access_fault(ea, n, what), ip, k)
+
+    def access_fault(self, ea: int, n: int, what: str) -> tuple[str, str]:
+        """The kind and message of a fault on an access of n bytes at ea."""
         region = self.mem.region(ea)
         if what == "write" and region in ("text", "rodata"):
             kind = "write-to-code" if region == "text" else "segfault"
@@ -575,7 +593,7 @@ class Machine:
             kind = "segfault"
             hint = " (null pointer?)" if ea < 0x1000 else ""
             msg = f"{what} of {n} bytes at unmapped address {ea:#x}{hint}"
-        self._raise(kind, msg, ip, k)
+        return kind, msg
 
     def misaligned(self, ea: int, align: int, ip: int, k: int):
         self._raise(
@@ -600,6 +618,11 @@ class Machine:
         ret = struct.unpack_from("<Q", self.mem.buf, sp)[0]
         self.r[4] = (sp + 8) & M64
         return ret
+
+    def string_op(self, op: str, size: int, rep: str) -> None:
+        """A string instruction (vm.isa.strings); a fault it meets is left in
+        self.sfault for the generated code to raise at the instruction."""
+        self.sfault = strings.execute(self, op, size, rep)
 
     def observe(self, target: int) -> None:
         for hook in self.observers.get(target, ()):

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codegen import Layout, ranges
+from .isa import packed
 
 M64 = (1 << 64) - 1
 
@@ -382,6 +383,19 @@ PURE = {
     "sar_flags",
     "rol",
     "ror",
+    "rflags",
+    "with_cf",
+    "bswap",
+    "shld",
+    "shrd",
+    "f32",
+    "cvtr",
+    "fcmpp",
+    "fround",
+    "dpps",
+    "bit_length",
+    "bit_count",
+    *packed.HELPERS,
     "float",
     "abs",
     "divmod",
@@ -574,7 +588,7 @@ class Block:
         self.invariant = {f"r{i}" for i in range(16)} - {f"r{i}" for i in written}
 
 
-CLOBBERS = {"syscall", "hostcall", "accel_call", "observe"}  # may change any state
+CLOBBERS = {"syscall", "hostcall", "accel_call", "observe", "string_op"}  # may change any state
 SYNC = {"wlog"}  # reads the machine state
 COLD = {"fault", "bad_access", "misaligned"}  # raise a Fault
 

@@ -129,9 +129,9 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
             "fingerprint": fingerprint(image),
         },
         "registers": {
-            "gpr": list(machine.r),
+            "gpr": list(machine.r[:16]),
             "rip": machine.rip,
-            "rflags": F.rflags(machine.fl),
+            "rflags": F.rflags(machine.fl) | machine.r[F.DF] << 10,  # DF is r[16]
             "xmm": bytes(machine.xb).hex(),
         },
         "icount": machine.icount,
@@ -203,9 +203,10 @@ class SavedState:
         for lo, hi in h["regions"]:
             m.mem.buf[lo:hi] = self.memory[pos : pos + hi - lo]
             pos += hi - lo
-        m.r[:] = regs["gpr"]
+        m.r[:16] = regs["gpr"]
+        m.r[F.DF] = (regs["rflags"] >> 10) & 1  # DF lives beside the GPRs (vm.isa.flags)
         m.rip = regs["rip"]
-        m.fl = (F.RAW, 0, 0, 0, regs["rflags"])
+        m.fl = (F.RAW, 0, 0, 0, regs["rflags"] & ~F.DF_BIT)
         m.xb[:] = xmm[:width].ljust(width, b"\0")  # older, narrower states: the rest is zero
         m.icount = h["icount"]
         m.exit_status = h["exit_status"]

@@ -22,7 +22,7 @@ from ..errors import AsmError, SourceLoc
 from ..image import INSN_SIZE, TEXT_FILL, Image, Insn, Row, Section
 from ..isa import TABLE, MatchError, lookup, match
 from ..isa.operands import SIZE_KEYWORDS, Imm, Mem, Operand, Reg, register
-from ..isa.spec import operand_fits
+from ..isa.spec import OperandError, imm_warnings, operand_fits
 from . import floats, limits
 from .directives import BRACKET_FORMS, DATA_UNITS, HANDLERS, RES_UNITS, find_file, split_commas
 from .expr import M64, Evaluator, Node, parse_expr, uses_here
@@ -33,7 +33,22 @@ from .preproc import Line, Preprocessor
 from .records import Chunk, DataItem, Equ, FileCtx, FillItem, InsnItem, Label
 
 SECTION_PERMS = {".text": "rx", ".rodata": "r", ".data": "rw", ".bss": "rw"}
-UNSUPPORTED_PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock"}
+PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock"}  # part of the instruction after them
+
+
+def _prefix_error(word: str) -> str:
+    """Why `prefix instruction` is not an instruction."""
+    prefix, rest = word.split(None, 1)
+    if prefix == "lock":
+        lockable = sorted({d.mnemonic for d in TABLE.values() if d.lockable})
+        return (
+            f"the lock prefix is not allowed on '{rest}' (only on instructions that "
+            f"read, modify and write memory: {', '.join(lockable)})"
+        )
+    strings = "movs, stos, lods" if prefix == "rep" else "cmps, scas"
+    return (
+        f"'{prefix}' goes with string instructions ({strings}, with a b/w/d/q suffix), not '{rest}'"
+    )
 
 
 class AsmInternalError(AsmError):
@@ -67,7 +82,7 @@ class _Errors:
 
 def is_keyword(word: str) -> bool:
     w = word.lower()
-    return w in HANDLERS or lookup(w) is not None or w in UNSUPPORTED_PREFIXES
+    return w in HANDLERS or lookup(w) is not None or w in PREFIXES
 
 
 class Assembler:
@@ -433,11 +448,15 @@ class Assembler:
 
     def insn(self, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc) -> None:
         word = head.text.lower()
-        if word in UNSUPPORTED_PREFIXES:
-            raise AsmError(
-                f"the '{word}' prefix is not supported (write the loop out)", at(loc, head.col)
-            )
+        if word in PREFIXES:
+            if not args or args[0].kind != "id":
+                raise AsmError(f"an instruction must follow '{word}'", at(loc, head.col))
+            head = Token("id", f"{word} {args[0].text}", head.col)  # `rep movsb` is one entry
+            args = args[1:]
+            word = head.text.lower()
         d = lookup(word)
+        if (d is None or d.group == "internal") and word.split()[0] in PREFIXES:
+            raise AsmError(_prefix_error(word), at(loc, head.col))
         if d is None or d.group == "internal":
             close = difflib.get_close_matches(
                 word, [k for k, v in TABLE.items() if v.group != "internal"], n=3
@@ -571,10 +590,17 @@ class Assembler:
         ops: list[Operand] = [parse_operand(group, loc, ev) for group in item.operands]
         try:
             form, fixed = match(d, tuple(ops))
+        except OperandError as e:
+            raise AsmError(str(e), loc) from None
         except MatchError as e:
             raise AsmError(self._form_error(d, ops, str(e)), loc) from None
         self._check_rex(fixed, item, loc)
-        return Insn(addr, item.mnemonic.text.lower(), d, form, fixed, loc)
+        name = item.mnemonic.text.lower()
+        if name.startswith("lock ") and not (fixed and isinstance(fixed[0], Mem)):
+            raise AsmError("lock needs a memory destination (the CPU raises #UD otherwise)", loc)
+        for w in imm_warnings(d, form, tuple(ops)):
+            self.warnings.append(f"{loc.file}:{loc.line}: warning: {w}")
+        return Insn(addr, name, d, form, fixed, loc)
 
     def _form_error(self, d, ops: list[Operand], msg: str) -> str:
         imms = [i for i, o in enumerate(ops) if isinstance(o, Imm)]

@@ -8,8 +8,14 @@ ADD/ADC/SUB/SBB (so the carry/borrow is visible), the masked result otherwise.
 RAW holds a complete RFLAGS value in `r` (used where computing every flag
 eagerly is simpler: shifts, rotates, multiplies, SSE compares).
 
-AF (bit 4) is not modelled: no instruction of the subset reads it, and it
-reads as 0. Bit 1 and IF (bit 9) read as set, as in user mode on Linux.
+AF (bit 4) is derived like the others (only pushf reads it): the carry out
+of bit 3 for the arithmetic kinds, 0 after logic. Bit 1 and IF (bit 9) read
+as set, as in user mode on Linux.
+
+DF (the direction flag of the string instructions, bit 10) is not part of
+these records: it changes only by cld/std/popf, so it lives beside the
+general registers as machine.r[DF] (0 or 1), where every tier keeps it in a
+local and every snapshot (undo records, saved states) carries it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ ADD, ADC, SUB, SBB, LOGIC, INC, DEC, RAW = range(8)
 KIND_NAMES = ("add", "adc", "sub", "sbb", "logic", "inc", "dec", "raw")
 
 CF_BIT, PF_BIT, ZF_BIT, SF_BIT, OF_BIT = 0x1, 0x4, 0x40, 0x80, 0x800
+AF_BIT, DF_BIT = 0x10, 0x400
+STATUS = CF_BIT | PF_BIT | AF_BIT | ZF_BIT | SF_BIT | OF_BIT  # what popf restores
+DF = 16  # machine.r[DF] is the direction flag
 FIXED = 0x202  # reserved bit 1 and IF
 INITIAL = (RAW, 0, 0, 0, FIXED)
 
@@ -77,11 +86,24 @@ def of(fl) -> int:
     return 1 if res == sign - 1 else 0  # DEC
 
 
+def af(fl) -> int:
+    """The adjust flag: the carry (borrow) out of bit 3."""
+    k = fl[0]
+    if k == RAW:
+        return (fl[4] >> 4) & 1
+    if k == LOGIC:
+        return 0
+    if k >= INC:  # INC/DEC: the other operand is 1 (b holds CF)
+        return ((fl[2] ^ fl[4] ^ 1) >> 4) & 1
+    return ((fl[2] ^ fl[3] ^ fl[4]) >> 4) & 1
+
+
 def rflags(fl) -> int:
-    """The full RFLAGS value (with bit 1 and IF set)."""
+    """The full RFLAGS value of the status flags (with bit 1 and IF set; DF
+    is machine.r[DF], see above)."""
     if fl[0] == RAW:
         return fl[4] | FIXED
-    return FIXED | cf(fl) | pf(fl) << 2 | zf(fl) << 6 | sf(fl) << 7 | of(fl) << 11
+    return FIXED | cf(fl) | pf(fl) << 2 | af(fl) << 4 | zf(fl) << 6 | sf(fl) << 7 | of(fl) << 11
 
 
 def make_raw(c: int, p: int, z: int, s: int, o: int) -> int:

@@ -185,3 +185,124 @@ def ror(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
     o = c ^ ((r >> (bits - 2)) & 1)  # defined for n == 1 only
     old = F.rflags(old_fl) & ~(F.CF_BIT | F.OF_BIT)
     return r, old | c | o << 11
+
+
+# ---- flags of single-flag instructions and bit operations -------------------
+
+
+def with_cf(fl, c: int) -> int:
+    """RFLAGS with CF replaced by c and every other flag kept (clc, stc, cmc,
+    bt/bts/btr/btc: ZF and the rest are unchanged)."""
+    return (F.rflags(fl) & ~F.CF_BIT) | c
+
+
+def bswap(a: int, bits: int) -> int:
+    """The bytes of a (bits wide) in reverse order."""
+    return int.from_bytes(a.to_bytes(bits // 8, "little"), "big")
+
+
+def shld(a: int, b: int, n: int, bits: int) -> tuple[int, int]:
+    """Double-precision shift left of a by a masked, nonzero count n, filling
+    from the top of b: (result, rflags). CF is the last bit shifted out of a;
+    OF (defined for n == 1) is set when the sign changed. A 16-bit count
+    above 16 is undefined on hardware; we shift through b:a:b then."""
+    mask = (1 << bits) - 1
+    x = (a << 2 * bits) | (b << bits) | a
+    t = (x >> (2 * bits - n)) & mask
+    c = (x >> (3 * bits - n)) & 1
+    s = (t >> (bits - 1)) & 1
+    return t, F.make_raw(c, F.parity(t), 1 if t == 0 else 0, s, s ^ ((a >> (bits - 1)) & 1))
+
+
+def shrd(a: int, b: int, n: int, bits: int) -> tuple[int, int]:
+    """Double-precision shift right of a by a masked, nonzero count n, filling
+    from the bottom of b: (result, rflags), flags as shld."""
+    mask = (1 << bits) - 1
+    x = (b << 2 * bits) | (a << bits) | b
+    t = (x >> (bits + n)) & mask
+    c = (x >> (bits + n - 1)) & 1
+    s = (t >> (bits - 1)) & 1
+    return t, F.make_raw(c, F.parity(t), 1 if t == 0 else 0, s, s ^ ((a >> (bits - 1)) & 1))
+
+
+# ---- SSE conversions, compares, rounding and dot products ---------------------
+
+_F32 = memoryview(bytearray(4)).cast("f")
+
+
+def f32(x: float) -> float:
+    """x rounded (nearest even) to binary32, as a Python float."""
+    _F32[0] = x
+    return _F32[0]
+
+
+def cvtr(x: float, bits: int) -> int:
+    """Convert to a signed integer of `bits`, rounding to nearest even (the
+    default MXCSR mode); NaN or out of range -> integer indefinite."""
+    if x != x or x in (INF, -INF):
+        return 1 << (bits - 1)
+    v = round(x)  # Python rounds halves to even
+    if not -(1 << (bits - 1)) <= v < (1 << (bits - 1)):
+        return 1 << (bits - 1)
+    return v & ((1 << bits) - 1)
+
+
+# cmpps/cmpss predicates 0-7: eq, lt, le, unord, neq, nlt, nle, ord
+_PREDICATES = (
+    lambda a, b: a == b,
+    lambda a, b: a < b,
+    lambda a, b: a <= b,
+    lambda a, b: a != a or b != b,
+    lambda a, b: not a == b,
+    lambda a, b: not a < b,
+    lambda a, b: not a <= b,
+    lambda a, b: a == a and b == b,
+)
+
+
+def fcmpp(a: float, b: float, pred: int) -> int:
+    """A compare lane: all ones if the predicate (imm8 bits 2:0) holds."""
+    return 0xFFFFFFFF if _PREDICATES[pred & 7](a, b) else 0
+
+
+def fround(x: float, imm: int) -> float:
+    """roundss/roundps/...: imm8 bits 1:0 = nearest even, down, up, toward
+    zero; bit 2 = the MXCSR mode (nearest even by default). The sign of a
+    zero result is the operand's; a NaN is returned quieted."""
+    if x != x or x in (INF, -INF):
+        return x + 0.0
+    mode = 0 if imm & 4 else imm & 3
+    if mode == 0:
+        r = float(round(x))
+    elif mode == 1:
+        r = float(math.floor(x))
+    elif mode == 2:
+        r = float(math.ceil(x))
+    else:
+        r = float(math.trunc(x))
+    return math.copysign(r, x)
+
+
+def _mul32(a: float, b: float) -> float:
+    t = a * b
+    return fnan(a, b) if t != t else f32(t)
+
+
+def _add32(a: float, b: float) -> float:
+    t = a + b
+    return fnan(a, b) if t != t else f32(t)
+
+
+def dpps(a: tuple, b: tuple, imm: int) -> tuple[float, float, float, float]:
+    """The four lanes of dpps: products of the lanes imm8 bits 4-7 select
+    (others +0.0), summed with a float32 rounding at each step, into the
+    lanes bits 0-3 select (others +0.0). Lane i adds
+    (p[i^1] + p[i]) + (p[i^3] + p[i^2]): the same number in every lane, but
+    with NaNs the first operand's NaN wins, so the order (measured on an
+    Intel CPU) decides which NaN each lane gets."""
+    p = [_mul32(a[i], b[i]) if imm >> (4 + i) & 1 else 0.0 for i in range(4)]
+    out = [0.0, 0.0, 0.0, 0.0]
+    for i in range(4):
+        if imm >> i & 1:
+            out[i] = _add32(_add32(p[i ^ 1], p[i]), _add32(p[i ^ 3], p[i ^ 2]))
+    return out[0], out[1], out[2], out[3]

@@ -4,6 +4,8 @@ Each entry is the whole truth about one instruction: forms, semantics (a
 template, see vm/codegen.py for the vocabulary), flags and a one-line doc.
 """
 
+from .flags import DF, STATUS
+from .operands import Imm
 from .spec import conditional, insn
 from .spec import expand_sizes as sizes
 
@@ -25,9 +27,10 @@ insn(
 )
 insn(
     "movsx",
-    "r16, r/m8 | r32, r/m8 | r64, r/m8 | r32, r/m16 | r64, r/m16",
+    "r16, r/m8 | r32, r/m8 | r64, r/m8 | r32, r/m16 | r64, r/m16 | r64, r/m32",
     "WA = SB",
-    "Copy a byte or word, sign-extended to the destination size.",
+    "Copy a byte or word (or a dword into a 64-bit register, as movsxd), sign-extended to "
+    "the destination size.",
 )
 insn("movsxd", "r64, r/m32", "WA = SB", "Copy a dword, sign-extended to 64 bits.")
 insn(
@@ -36,7 +39,13 @@ insn(
     "WA = EB",
     "Load effective address: dst = the address the memory operand names (no memory access).",
 )
-insn("xchg", sizes("r/mN, rN | rN, r/mN"), "WA = B\nWB = A", "Exchange the two operands.")
+insn(
+    "xchg",
+    sizes("r/mN, rN | rN, r/mN"),
+    "WA = B\nWB = A",
+    "Exchange the two operands.",
+    lockable=True,
+)
 conditional(
     "cmov",
     "r16, r/m16 | r32, r/m32 | r64, r/m64",
@@ -53,6 +62,7 @@ insn(
     "t = A + B\nWA = t\nFLAGS(ADD, A, B, t)",
     "Integer add: dst = dst + src.",
     flags_written="CPZSO",
+    lockable=True,
 )
 insn(
     "adc",
@@ -61,6 +71,7 @@ insn(
     "Add with carry: dst = dst + src + CF.",
     flags_read="C",
     flags_written="CPZSO",
+    lockable=True,
 )
 insn(
     "sub",
@@ -68,6 +79,7 @@ insn(
     "t = A - B\nWA = t\nFLAGS(SUB, A, B, t)",
     "Integer subtract: dst = dst - src.",
     flags_written="CPZSO",
+    lockable=True,
 )
 insn(
     "sbb",
@@ -76,6 +88,7 @@ insn(
     "Subtract with borrow: dst = dst - src - CF.",
     flags_read="C",
     flags_written="CPZSO",
+    lockable=True,
 )
 insn(
     "cmp",
@@ -90,6 +103,7 @@ insn(
     "t = A + 1\nWA = t\nFLAGS(INC, A, CF, t)",
     "Increment by 1. CF is left unchanged.",
     flags_written="PZSO",
+    lockable=True,
 )
 insn(
     "dec",
@@ -97,6 +111,7 @@ insn(
     "t = A - 1\nWA = t\nFLAGS(DEC, A, CF, t)",
     "Decrement by 1. CF is left unchanged.",
     flags_written="PZSO",
+    lockable=True,
 )
 insn(
     "neg",
@@ -104,8 +119,9 @@ insn(
     "t = -A\nWA = t\nFLAGS(SUB, 0, A, t)",
     "Two's-complement negate: dst = 0 - dst. CF = (dst != 0).",
     flags_written="CPZSO",
+    lockable=True,
 )
-insn("not", sizes("r/mN"), "WA = ~A", "Bitwise NOT. Flags unchanged.")
+insn("not", sizes("r/mN"), "WA = ~A", "Bitwise NOT. Flags unchanged.", lockable=True)
 insn(
     "and",
     ALU,
@@ -113,6 +129,7 @@ insn(
     "Bitwise AND. CF = OF = 0.",
     flags_written="CPZSO",
     flags_undefined="",
+    lockable=True,
 )
 insn(
     "or",
@@ -120,6 +137,7 @@ insn(
     "t = A | B\nWA = t\nFLAGS(LOGIC, 0, 0, t)",
     "Bitwise OR. CF = OF = 0.",
     flags_written="CPZSO",
+    lockable=True,
 )
 insn(
     "xor",
@@ -127,6 +145,7 @@ insn(
     "t = A ^ B\nWA = t\nFLAGS(LOGIC, 0, 0, t)",
     "Bitwise exclusive OR. CF = OF = 0. `xor eax, eax` is the usual way to zero rax.",
     flags_written="CPZSO",
+    lockable=True,
 )
 insn(
     "test",
@@ -230,12 +249,13 @@ _IMUL3 = "t = SB * SC\nlow = t & M\nWA = low\nFLAGSRAW(mul_flags(t != ((low ^ SG
 _imul_forms = {f"r/m{b}": _imul1(b) for b in (8, 16, 32, 64)}
 _imul_forms.update({f"r{b}, r/m{b}": _IMUL2 for b in (16, 32, 64)})
 _imul_forms.update({f"r{b}, r/m{b}, imm{min(b, 32)}": _IMUL3 for b in (16, 32, 64)})
+_imul_forms.update({f"r{b}, imm{min(b, 32)}": _IMUL2 for b in (16, 32, 64)})  # NASM: imul r, r, imm
 insn(
     "imul",
     " | ".join(_imul_forms),
     _imul_forms,
-    "Signed multiply. One operand: rdx:rax = rax * src. Two: dst = dst * src. "
-    "Three: dst = src * imm. CF = OF = (the result was truncated).",
+    "Signed multiply. One operand: rdx:rax = rax * src. Two: dst = dst * src "
+    "(`imul r, imm` is NASM's shorthand for imul r, r, imm). Three: dst = src * imm. CF = OF = (the result was truncated).",
     flags_written="CO",
     flags_undefined="PZS",
     notes="SF, ZF, PF are undefined; the VM follows the Intel rule measured natively "
@@ -343,20 +363,63 @@ insn(
 )
 insn(
     "push",
-    "r/m64 | imm32",
-    "PUSH(A)",
+    "r/m64 | imm32 | r/m16",
+    {"r/m64": "PUSH(A)", "imm32": "PUSH(A)", "r/m16": "PUSHW(A)"},
     "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended). A memory source "
-    "addressed through rsp is read before the decrement.",
+    "addressed through rsp is read before the decrement. `push ax` pushes a word (rsp -= 2).",
     implicit="rsp",
 )
 insn(
     "pop",
-    "r/m64",
-    "t = POP()\nWA = t",
+    "r/m64 | r16",
+    {"r/m64": "t = POP()\nWA = t", "r16": "t = POPW()\nWA = t"},
     "Load the qword at [rsp] into dst; rsp += 8. A memory destination addressed through "
-    "rsp uses rsp after the increment (`pop qword [rsp]` overwrites the next slot).",
+    "rsp uses rsp after the increment (`pop qword [rsp]` overwrites the next slot). "
+    "`pop ax` pops a word (rsp += 2).",
     implicit="rsp",
     rsp_bias=8,
+)
+insn(
+    "pushf",
+    "",
+    f"PUSH(rflags(c.fl) | (r[{DF}] << 10))",
+    "Push RFLAGS (the status flags, DF, and IF and bit 1 as set in user mode).",
+    aliases=("pushfq",),
+    implicit="rsp",
+    flags_read="CPZSO",
+)
+insn(
+    "popf",
+    "",
+    f"t = POP()\nFLAGSRAW((t & {STATUS:#x}) | 0x202)\nr[{DF}] = (t >> 10) & 1",
+    "Pop RFLAGS: the status flags (CF, PF, AF, ZF, SF, OF) and DF.",
+    aliases=("popfq",),
+    implicit="rsp",
+    flags_written="CPZSO",
+    notes="The system flags are not modelled: TF, AC, NT and ID in the popped value are "
+    "ignored (on hardware TF would trap and AC would enable alignment checks).",
+)
+insn(
+    "enter",
+    "imm16, imm8",
+    "PUSH(r[5])\nr[5] = r[4]\nr[4] = (r[4] - (A & 0xFFFF)) & 0xFFFFFFFFFFFFFFFF",
+    "Make a stack frame: push rbp; mov rbp, rsp; sub rsp, size (nesting level 0 only).",
+    implicit="rsp, rbp",
+    reject=lambda ops: (
+        "enter with a nesting level other than 0 is not supported "
+        "(write push rbp; mov rbp, rsp; sub rsp, N)"
+        if isinstance(ops[1], Imm) and ops[1].value & 0xFF
+        else None
+    ),
+)
+insn(
+    "xlatb",
+    "",
+    "t = (r[3] + (r[0] & 0xFF)) & 0xFFFFFFFFFFFFFFFF\nCHECK(t, 1, 'read')\n"
+    "r[0] = (r[0] & ~0xFF) | RB1(m, t)[0]",
+    "Table look-up: al = byte [rbx + al].",
+    aliases=("xlat",),
+    implicit="al, rbx",
 )
 insn(
     "leave",
@@ -366,6 +429,43 @@ insn(
     implicit="rsp, rbp",
 )
 insn("nop", "", "pass", "Do nothing.")
+
+# loop counts rcx down (flags unchanged) and jumps while it is not zero.
+_LOOP = "t = (r[1] - 1) & 0xFFFFFFFFFFFFFFFF\nr[1] = t\nJUMP(A if t{cond} else NEXT)"
+for _m, _cond, _doc, _read in (
+    ("loop", "", "Decrement rcx; jump if rcx != 0.", ""),
+    ("loope", " and cc_e(c.fl)", "Decrement rcx; jump if rcx != 0 and ZF = 1.", "Z"),
+    ("loopne", " and cc_ne(c.fl)", "Decrement rcx; jump if rcx != 0 and ZF = 0.", "Z"),
+):
+    insn(
+        _m,
+        "rel",
+        _LOOP.format(cond=_cond),
+        _doc + " Flags are unchanged.",
+        group="control",
+        kind="cond-jump",
+        flags_read=_read,
+        implicit="rcx",
+        aliases={"loope": ("loopz",), "loopne": ("loopnz",)}.get(_m, ()),
+    )
+insn(
+    "jrcxz",
+    "rel",
+    "JUMP(A if r[1] == 0 else NEXT)",
+    "Jump if rcx = 0.",
+    group="control",
+    kind="cond-jump",
+    implicit="rcx",
+)
+insn(
+    "jecxz",
+    "rel",
+    "JUMP(A if r[1] & 0xFFFFFFFF == 0 else NEXT)",
+    "Jump if ecx = 0.",
+    group="control",
+    kind="cond-jump",
+    implicit="ecx",
+)
 insn(
     "syscall",
     "",

@@ -23,7 +23,7 @@ Operand-form tokens (Intel manual style):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -169,6 +169,10 @@ class InsnDef:
     cond: str | None = None  # condition code for jcc/setcc/cmovcc
     aliases: tuple[str, ...] = ()
     notes: str = ""  # longer explanation (edge cases)
+    lockable: bool = False  # the lock prefix is allowed (with a memory destination)
+    # operands the forms admit but the machine does not (enter with a nesting
+    # level): returns why, and the assembler reports it as an error
+    reject: Callable[[tuple[Operand, ...]], str | None] | None = None
 
     @property
     def branch(self) -> bool:
@@ -224,11 +228,21 @@ def conditional(prefix: str, forms: str, sem: str, doc: str, **kw) -> None:
 
 
 def lookup(mnemonic: str) -> InsnDef | None:
-    return TABLE.get(mnemonic.lower())
+    """The definition of a mnemonic; `lock x` is x if x takes a lock prefix
+    (one thread: lock changes nothing else)."""
+    name = mnemonic.lower()
+    if name.startswith("lock "):
+        d = TABLE.get(name[5:].strip())
+        return d if d is not None and d.lockable else None
+    return TABLE.get(name)
 
 
 class MatchError(Exception):
     """Operands do not fit any form; the message says why and lists forms."""
+
+
+class OperandError(MatchError):
+    """Operands fit a form but the machine does not take them (InsnDef.reject)."""
 
 
 def _imm_fits(value: int, bits: int, signed_only: bool) -> bool:
@@ -237,7 +251,7 @@ def _imm_fits(value: int, bits: int, signed_only: bool) -> bool:
     return -(1 << (bits - 1)) <= value < (1 << bits)
 
 
-def operand_fits(t: OpType, op: Operand, form: Form) -> bool:
+def operand_fits(t: OpType, op: Operand, form: Form, wide: bool = False) -> bool:
     if isinstance(op, Reg):
         if op.kind == "xmm":
             return "xmm" in t.kinds and op.size == t.vsize and (op.num < 16 or form.evex)
@@ -256,6 +270,8 @@ def operand_fits(t: OpType, op: Operand, form: Form) -> bool:
         first = form.types[0].size if form.types else None
         # imm32 that the CPU sign-extends to 64 bits (push imm32 too): no 0x80000000..
         signed_only = t.size == 32 and (first == 64 or len(form.types) == 1)
+        if wide and signed_only and (1 << 31) <= op.value < (1 << 32):
+            return True  # NASM's second chance: sign-extended, with a warning
         return _imm_fits(op.value, t.size or 64, signed_only)
     return False
 
@@ -265,11 +281,7 @@ def match(d: InsnDef, ops: tuple[Operand, ...]) -> tuple[Form, tuple[Operand, ..
 
     Raises MatchError with a plain message when nothing fits or when a memory
     operand's size is ambiguous (as NASM: 'operation size not specified')."""
-    candidates = [
-        f
-        for f in d.forms
-        if len(f.types) == len(ops) and all(operand_fits(t, op, f) for t, op in zip(f.types, ops))
-    ]
+    candidates = _candidates(d, ops, False) or _candidates(d, ops, True)
     if not candidates:
         raise MatchError(_no_form_message(d, ops))
     for i, op in enumerate(ops):
@@ -284,7 +296,41 @@ def match(d: InsnDef, ops: tuple[Operand, ...]) -> tuple[Form, tuple[Operand, ..
                 )
     form = candidates[0]
     fixed = tuple(_canonical(d, form, i, op) for i, op in enumerate(ops))
+    why = d.reject(fixed) if d.reject is not None else None
+    if why:
+        raise OperandError(why)
     return form, fixed
+
+
+def _candidates(d: InsnDef, ops: tuple[Operand, ...], wide: bool) -> list[Form]:
+    return [
+        f
+        for f in d.forms
+        if len(f.types) == len(ops)
+        and all(operand_fits(t, op, f, wide) for t, op in zip(f.types, ops))
+    ]
+
+
+# Instructions NASM encodes with a sign-extended imm8 when the value allows
+# (its warning text for a too-large dword differs with the encoding).
+_IMM8_ENCODED = {"add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "imul", "push"}
+
+
+def imm_warnings(d: InsnDef, form: Form, ops: tuple[Operand, ...]) -> list[str]:
+    """NASM's warnings for an immediate in 0x80000000..0xFFFFFFFF that a
+    64-bit operation sign-extends (`and rax, 0xFFFFFFFF` means
+    `and rax, -1`), with NASM's words."""
+    out = []
+    for t, op in zip(form.types, ops):
+        if isinstance(op, Imm) and t.size == 32 and (1 << 31) <= op.value < (1 << 32):
+            first = form.types[0].size if form.types else None
+            if first == 64 or len(form.types) == 1:
+                if d.mnemonic in _IMM8_ENCODED and op.value >= (1 << 32) - 128:
+                    out.append("signed dword value exceeds bounds [-w+number-overflow]")
+                else:
+                    out.append("signed dword immediate exceeds bounds [-w+number-overflow]")
+                    out.append("dword data exceeds bounds [-w+number-overflow]")
+    return out
 
 
 def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
@@ -344,8 +390,8 @@ def _types_overlap(a: OpType, b: OpType) -> bool:
     if "cl" in a.kinds | b.kinds:
         other = b if "cl" in a.kinds else a
         return "cl" in other.kinds or ("gpr" in other.kinds and other.size == 8)
-    if "xmm" in a.kinds & b.kinds:
-        return True
+    if "xmm" in a.kinds & b.kinds and a.vsize == b.vsize:
+        return True  # vector registers of one width (xmm, ymm or zmm)
     if "gpr" in a.kinds & b.kinds and a.size == b.size:
         return True
     return "mem" in a.kinds & b.kinds and (a.size is None or b.size is None or a.size == b.size)

@@ -7,6 +7,7 @@ once (bit-exact, see vm/isa/helpers.py). Packed operations with a 128-bit
 memory operand require 16-byte alignment (legacy SSE), except movups/movupd.
 """
 
+from . import strings
 from .spec import insn
 
 S, P = "sse", 16
@@ -23,10 +24,16 @@ insn(
 )
 insn(
     "movsd",
-    "xmm, xmm | xmm, m64 | m64, xmm",
-    {"xmm, xmm": "WAQ0 = BQ0", "xmm, m64": "WAQ0 = BQ0\nWAQ1 = 0", "m64, xmm": "WAQ0 = BQ0"},
+    "xmm, xmm | xmm, m64 | m64, xmm | ",
+    {
+        "xmm, xmm": "WAQ0 = BQ0",
+        "xmm, m64": "WAQ0 = BQ0\nWAQ1 = 0",
+        "m64, xmm": "WAQ0 = BQ0",
+        "": strings.semantics("movs", 4, ""),
+    },
     "Move a scalar float64. From memory the upper lane is zeroed; between registers only "
-    "lane 0 changes.",
+    "lane 0 changes. Without operands: the string instruction, copy the dword at [rsi] to "
+    "[rdi] and move both by 4 (down if DF = 1).",
     group=S,
 )
 for _m, _a, _what in (
@@ -201,6 +208,8 @@ for _m, _expr, _doc in (
     ("orps", "AQ{i} | BQ{i}", "Bitwise OR of 128 bits."),
     ("xorps", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (xorps x, x zeroes a register)."),
     ("andpd", "AQ{i} & BQ{i}", "Bitwise AND of 128 bits (double-precision spelling)."),
+    ("andnpd", "~AQ{i} & BQ{i}", "Bitwise AND NOT (double-precision spelling)."),
+    ("orpd", "AQ{i} | BQ{i}", "Bitwise OR of 128 bits (double-precision spelling)."),
     ("xorpd", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (double-precision spelling)."),
     ("pxor", "AQ{i} ^ BQ{i}", "Bitwise XOR of 128 bits (integer spelling)."),
 ):
@@ -347,3 +356,163 @@ insn(
     group=S,
     align=P,
 )
+insn(
+    "unpcklpd",
+    "xmm, xmm/m128",
+    "WAQ1 = BQ0",
+    "Interleave the low float64 lanes: [d0, s0].",
+    group=S,
+    align=P,
+)
+insn(
+    "unpckhpd",
+    "xmm, xmm/m128",
+    "t = BQ1\nWAQ0 = AQ1\nWAQ1 = t",
+    "Interleave the high float64 lanes: [d1, s1].",
+    group=S,
+    align=P,
+)
+insn(
+    "shufpd",
+    "xmm, xmm/m128, imm8",
+    "t0 = (AQ0, AQ1)[C & 1]\nt1 = (BQ0, BQ1)[(C >> 1) & 1]\nWAQ0 = t0\nWAQ1 = t1",
+    "Shuffle float64 lanes: lane 0 from dst (imm8 bit 0), lane 1 from src (bit 1).",
+    group=S,
+    align=P,
+)
+insn(
+    "movmskps",
+    "r32, xmm | r64, xmm",
+    "WA = (BI0 >> 31) | (BI1 >> 31) << 1 | (BI2 >> 31) << 2 | (BI3 >> 31) << 3",
+    "Gather the sign bits of the four float32 lanes into bits 0-3 of a register.",
+    group=S,
+)
+
+# ---- more conversions ---------------------------------------------------------------
+insn(
+    "cvtps2pd",
+    "xmm, xmm/m64",
+    "t0 = BF0\nt1 = BF1\nWAD0 = t0\nWAD1 = t1",
+    "Widen the two low float32 lanes to float64 (exact).",
+    group=S,
+)
+insn(
+    "cvtpd2ps",
+    "xmm, xmm/m128",
+    "t0 = BD0\nt1 = BD1\nWAF0 = t0\nWAF1 = t1\nWAI2 = 0\nWAI3 = 0",
+    "Narrow two float64 lanes to float32 (nearest even) in lanes 0-1; lanes 2-3 are zeroed.",
+    group=S,
+    align=P,
+)
+insn(
+    "cvtps2dq",
+    "xmm, xmm/m128",
+    "WAI@ = cvtr(BF@, 32)",
+    "Convert four float32 lanes to int32, rounding to nearest even (indefinite 0x80000000 "
+    "on NaN/overflow).",
+    group=S,
+    align=P,
+)
+insn(
+    "cvtss2si",
+    "r32, xmm/m32 | r64, xmm/m32",
+    "WA = cvtr(BF0, N)",
+    "Convert float32 to a signed integer, rounding to nearest even (indefinite on NaN or "
+    "overflow).",
+    group=S,
+    notes="MXCSR is not modelled: the rounding is always the default, nearest even.",
+)
+insn(
+    "cvtsd2si",
+    "r32, xmm/m64 | r64, xmm/m64",
+    "WA = cvtr(BD0, N)",
+    "Convert float64 to a signed integer, rounding to nearest even (indefinite on NaN or "
+    "overflow).",
+    group=S,
+    notes="MXCSR is not modelled: the rounding is always the default, nearest even.",
+)
+
+# ---- compares with a predicate ------------------------------------------------------------
+PREDICATES = ("eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord")
+_PRED_DOC = (
+    "Predicates (imm8 bits 2:0): 0 eq, 1 lt, 2 le, 3 unord, 4 neq, 5 nlt, 6 nle, 7 ord; "
+    "a NaN makes eq/lt/le/ord false and the others true."
+)
+insn(
+    "cmpss",
+    "xmm, xmm/m32, imm8",
+    "WAI0 = fcmpp(AF0, BF0, C)",
+    "Compare scalar float32 lane 0 by a predicate: all ones if it holds, else zeros.",
+    group=S,
+    notes=_PRED_DOC,
+)
+insn(
+    "cmpps",
+    "xmm, xmm/m128, imm8",
+    "WAI@ = fcmpp(AF@, BF@, C)",
+    "Compare four float32 lanes by a predicate: all ones where it holds, else zeros.",
+    group=S,
+    align=P,
+    notes=_PRED_DOC,
+)
+for _k, _p in enumerate(PREDICATES):
+    insn(
+        f"cmp{_p}ss",
+        "xmm, xmm/m32",
+        f"WAI0 = fcmpp(AF0, BF0, {_k})",
+        f"cmpss with predicate {_k} ({_p}).",
+        group=S,
+    )
+    insn(
+        f"cmp{_p}ps",
+        "xmm, xmm/m128",
+        f"WAI@ = fcmpp(AF@, BF@, {_k})",
+        f"cmpps with predicate {_k} ({_p}).",
+        group=S,
+        align=P,
+    )
+
+# ---- SSE4.1 ---------------------------------------------------------------------------------
+insn(
+    "blendvps",
+    "xmm, xmm/m128",
+    "\n".join(f"WAI{i} = BI{i} if xi[{i}] >> 31 else AI{i}" for i in range(4)),
+    "Blend: lane i = src's where the sign bit of xmm0's lane i is set, else dst's (xmm0 is "
+    "implicit).",
+    group=S,
+    align=P,
+    implicit="xmm0",
+)
+insn(
+    "dpps",
+    "xmm, xmm/m128, imm8",
+    "t0, t1, t2, t3 = dpps((AF0, AF1, AF2, AF3), (BF0, BF1, BF2, BF3), C)\n"
+    "WAF0 = t0\nWAF1 = t1\nWAF2 = t2\nWAF3 = t3",
+    "Dot product: the products of the lanes imm8 bits 4-7 select, summed, into the lanes "
+    "bits 0-3 select (others 0).",
+    group=S,
+    align=P,
+    notes="Lane i sums (p[i^1] + p[i]) + (p[i^3] + p[i^2]), each step rounded to float32 "
+    "(the order decides which NaN a lane gets: as measured on Intel).",
+)
+_ROUND_DOC = "imm8 bits 1:0: 0 nearest even, 1 down, 2 up, 3 toward zero; bit 2: the MXCSR mode"
+for _m, _forms, _sem, _what in (
+    ("roundss", "xmm, xmm/m32, imm8", "WAF0 = fround(BF0, C)", "scalar float32 (lane 0)"),
+    ("roundsd", "xmm, xmm/m64, imm8", "WAD0 = fround(BD0, C)", "scalar float64 (lane 0)"),
+    ("roundps", "xmm, xmm/m128, imm8", "WAF@ = fround(BF@, C)", "four float32 lanes"),
+    (
+        "roundpd",
+        "xmm, xmm/m128, imm8",
+        "WAD0 = fround(BD0, C)\nWAD1 = fround(BD1, C)",
+        "two float64 lanes",
+    ),
+):
+    insn(
+        _m,
+        _forms,
+        _sem,
+        f"Round {_what} to an integral value by the mode imm8 gives.",
+        group=S,
+        align=P if "128" in _forms else 0,
+        notes=_ROUND_DOC + " (nearest even: MXCSR is not modelled).",
+    )

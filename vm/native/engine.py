@@ -76,12 +76,12 @@ def assembly(ir_text: str) -> str:
 
 
 class Buffers:
-    """The per-machine memory a compiled trace reads and writes: the GPRs as
-    16 int64 (copied in and out around a call), the xmm bytes in place, and
-    the result words."""
+    """The per-machine memory a compiled trace reads and writes: the GPRs and
+    DF as 17 int64 (machine.r, copied in and out around a call), the xmm
+    bytes in place, and the result words."""
 
     def __init__(self, xmm: bytearray):
-        self.gprs = (ctypes.c_uint64 * 16)()
+        self.gprs = (ctypes.c_uint64 * 17)()  # rax..r15, DF (vm.isa.flags.DF)
         self.out = (ctypes.c_int64 * OUT_WORDS)()
         self.xmm_addr = ctypes.addressof((ctypes.c_char * len(xmm)).from_buffer(xmm))
         self.gprs_addr = ctypes.addressof(self.gprs)

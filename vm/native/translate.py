@@ -1044,8 +1044,13 @@ def rflags_source(kind: int, n: int) -> str:
         F.DEC: f"(1 if {res} == {s - 1} else 0)",
         F.LOGIC: "0",
     }[kind]
+    af = {  # the carry out of bit 3 (vm.isa.flags.af)
+        F.LOGIC: "0",
+        F.INC: "((a ^ r ^ 1) >> 4) & 1",
+        F.DEC: "((a ^ r ^ 1) >> 4) & 1",
+    }.get(kind, "((a ^ b ^ r) >> 4) & 1")
     return (
-        f"{F.FIXED} | ({optimize.cf_source(kind, n)}) | parity(r) << 2"
+        f"{F.FIXED} | ({optimize.cf_source(kind, n)}) | parity(r) << 2 | ({af}) << 4"
         f" | (1 if {res} == 0 else 0) << 6 | ((r >> {n - 1}) & 1) << 7 | {of} << 11"
     )
 

@@ -1,0 +1,122 @@
+; recursive factorial with enter/leave stack frames
+global _start
+section .text
+_start:
+    mov ecx, 1
+.next:
+    mov rdi, rcx
+    push rcx
+    call fact
+    pop rcx
+    call print_dec
+    inc ecx
+    cmp ecx, 15
+    jbe .next
+    jmp exit0
+
+; fact(rdi) -> rax, with a local variable in its frame
+fact:
+    enter 16, 0
+    mov [rbp - 8], rdi
+    cmp rdi, 1
+    jbe .one
+    dec rdi
+    call fact
+    imul rax, [rbp - 8]
+    leave
+    ret
+.one:
+    mov eax, 1
+    leave
+    ret
+
+; ---- output helpers (write, exit) ------------------------------------------
+; print_str: rsi = text, rdx = length
+print_str:
+    push rax
+    push rdi
+    push rcx
+    push r11
+    mov eax, 1
+    mov edi, 1
+    syscall
+    pop r11
+    pop rcx
+    pop rdi
+    pop rax
+    ret
+
+; print_dec: rax = signed number, printed in decimal with a newline
+print_dec:
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    sub rsp, 32
+    lea rsi, [rsp+31]
+    mov byte [rsi], 10
+    mov rbx, rax
+    test rax, rax
+    jns .pos
+    neg rax
+.pos:
+    mov ecx, 10
+.digit:
+    xor edx, edx
+    div rcx
+    add dl, '0'
+    dec rsi
+    mov [rsi], dl
+    test rax, rax
+    jnz .digit
+    test rbx, rbx
+    jns .out
+    dec rsi
+    mov byte [rsi], '-'
+.out:
+    lea rdx, [rsp+32]
+    sub rdx, rsi
+    call print_str
+    add rsp, 32
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    ret
+
+; print_hex: rax printed as 16 hex digits and a newline
+print_hex:
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    sub rsp, 32
+    mov rbx, rax
+    mov ecx, 16
+    lea rsi, [rsp+16]
+    mov byte [rsi], 10
+.nib:
+    dec rsi
+    mov eax, ebx
+    and eax, 15
+    cmp al, 10
+    jb .d
+    add al, 'a' - 10 - '0'
+.d: add al, '0'
+    mov [rsi], al
+    shr rbx, 4
+    dec ecx
+    jnz .nib
+    mov edx, 17
+    call print_str
+    add rsp, 32
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    ret
+
+exit0:
+    mov eax, 60
+    xor edi, edi
+    syscall
