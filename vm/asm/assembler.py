@@ -3,8 +3,8 @@
 Pass 1 reads every file's lines, defines labels at (section piece, offset)
 and sizes every item: an instruction takes INSN_SIZE bytes of .text, data
 directives their bytes. Layout then places the pieces as `ld` would: every
-file's .text, then the built-in libm routines the program calls, then
-.rodata, .data and .bss, each section starting on a new page. Pass 2
+file's .text, then the built-in libm/libc routines the program calls (and
+for a program with `main` and no `_start`, the C start-up), then .rodata, .data and .bss, each section starting on a new page. Pass 2
 evaluates every expression with final addresses, matches each instruction's
 operands against the instruction table and emits data bytes.
 
@@ -24,6 +24,7 @@ from ..image import INSN_SIZE, PAGE, TEXT_BASE, TEXT_FILL, Image, Insn, Row, Sec
 from ..isa import TABLE, MatchError, lookup, match
 from ..isa.operands import SIZE_KEYWORDS, Imm, Mem, Operand, Reg, register
 from ..isa.spec import operand_fits
+from ..libc import CRT, LIBC
 from . import floats
 from .expr import M64, Evaluator, Node, linearize, parse_expr, uses_symbols
 from .lexer import Token
@@ -32,6 +33,7 @@ from .preproc import Line, Preprocessor
 SECTIONS = (".text", ".rodata", ".data", ".bss")
 SECTION_PERMS = {".text": "rx", ".rodata": "r", ".data": "rw", ".bss": "rw"}
 LIBM = ("exp", "log", "expf", "logf")
+HOST_ROUTINES = LIBM + LIBC + CRT  # built into the runtime (vm/runtime.py, vm/libc.py)
 DATA_UNITS = {"db": 1, "dw": 2, "dd": 4, "dq": 8, "do": 16, "ddq": 16}
 RES_UNITS = {"resb": 1, "resw": 2, "resd": 4, "resq": 8, "reso": 16, "resdq": 16}
 DIRECTIVES = (
@@ -616,8 +618,12 @@ class Assembler:
             for name in ctx.externs:
                 if name in ctx.labels or name in ctx.equs or name in self.global_defs:
                     continue
-                if name in LIBM:
+                if name in LIBM or name in LIBC:
                     self.stubs.setdefault(name, 0)
+        defines_start = any("_start" in ctx.labels for ctx in self.files)
+        if not defines_start and "main" in self.global_defs:
+            for name in CRT:  # a C program: the built-in start-up calls main (vm/libc.py)
+                self.stubs.setdefault(name, 0)
 
     def _layout(self) -> None:
         addr = TEXT_BASE
@@ -635,7 +641,7 @@ class Assembler:
                 addr += c.size
             if sec == ".text":
                 addr = (addr + INSN_SIZE - 1) & ~(INSN_SIZE - 1)
-                for name in sorted(self.stubs, key=LIBM.index):
+                for name in sorted(self.stubs, key=HOST_ROUTINES.index):
                     self.stubs[name] = addr
                     addr += INSN_SIZE
             self.section_ranges[sec] = (start, addr)
@@ -697,7 +703,8 @@ class Assembler:
         if name in ctx.externs:
             return (
                 f"undefined symbol '{name}': declared extern, but no file defines it as "
-                f"global (built in: {', '.join(LIBM)})"
+                f"global (built in: {', '.join(LIBM)} and the C library functions "
+                "listed in docs/machine.md)"
             )
         for other in self.files:
             if other is not ctx and (name in other.labels or name in other.equs):
@@ -708,8 +715,8 @@ class Assembler:
                     f"'extern {name}' here"
                 )
                 return f"undefined symbol '{name}'{hint}"
-        if name in LIBM:
-            return f"undefined symbol '{name}' (add 'extern {name}' to use the built-in libm)"
+        if name in LIBM or name in LIBC:
+            return f"undefined symbol '{name}' (add 'extern {name}' to use the built-in one)"
         close = difflib.get_close_matches(name, list(ctx.labels) + list(ctx.equs), n=1)
         return f"undefined symbol '{name}'" + (f" (did you mean {close[0]}?)" if close else "")
 
@@ -751,7 +758,14 @@ class Assembler:
                         self.errors.add(AsmError("expression nested too deeply", item.loc))
         hostdef = TABLE["hostcall"]
         for name, addr in self.stubs.items():
-            loc = SourceLoc("<libm>", 0, 1, f"{name}: built-in libm routine (host C library)")
+            what = (
+                "libm routine (host C library)"
+                if name in LIBM
+                else "C library routine (vm/libc.py)"
+            )
+            loc = SourceLoc(
+                "<libm>" if name in LIBM else "<libc>", 0, 1, f"{name}: built-in {what}"
+            )
             insns.append(Insn(addr, "hostcall", hostdef, hostdef.forms[0], (), loc, host=name))
         insns.sort(key=lambda i: i.addr)
         sections = {}
@@ -956,6 +970,8 @@ class Assembler:
                     continue
             break
         body = toks[i:]
+        if len(body) > 2 and body[-2].is_id("wrt") and body[-1].is_id("..plt"):
+            body = body[:-2]  # `call printf wrt ..plt`: no PLT here, the call goes direct
         if not body:
             raise AsmError("operand expected after the size", _at(loc, toks[0].col))
         first = body[0]
