@@ -426,7 +426,7 @@ class Libc:
             return ptr
         new = self._malloc(n)
         if new:
-            self.write(new, self.read(ptr, size - 16))
+            self.write(new, self.read(ptr, size - 8))  # usable: the chunk minus its header
             self._free(ptr)
         return new
 
