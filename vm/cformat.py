@@ -258,9 +258,8 @@ class Scanner:
             return Store("int", _int_size(length), value)
         if conv in (b"f", b"e", b"g", b"E", b"G", b"a", b"F"):
             text = self._chars(_float_ok, width or big)
-            try:
-                number = float(text.decode())
-            except ValueError:
+            number = parse_float(text)
+            if number is None:
                 return None
             return Store("float", 8 if length in (b"l", b"L") else 4, number)
         if conv == b"s":
@@ -300,9 +299,11 @@ def _number_ok(base: int):
 
 def _parse_int(text: bytes, base: int) -> int | None:
     s = text.decode()
+    if not s.lstrip("+-"):
+        return None
     try:
         if base == 0:
-            sign, body = (s[0], s[1:]) if s[:1] in "+-" else ("", s)
+            sign, body = (s[0], s[1:]) if s[0] in "+-" else ("", s)
             if body[:2].lower() == "0x":
                 v = int(body[2:], 16)
             elif body.startswith("0") and len(body) > 1:
@@ -318,11 +319,27 @@ def _parse_int(text: bytes, base: int) -> int | None:
         return None
 
 
+_FLOAT_PREFIX = re.compile(
+    rb"[+-]?(\d*\.?\d*(e[+-]?\d*)?|0(x[\da-f]*\.?[\da-f]*(p[+-]?\d*)?)?"
+    rb"|i(n(f(i(n(i(t(y)?)?)?)?)?)?)?|n(a(n)?)?)"
+)
+
+
 def _float_ok(prefix: bytes, c: int) -> bool:
-    cand = (prefix + bytes([c])).lower()
-    return bool(
-        re.fullmatch(rb"[+-]?(\d*\.?\d*(e[+-]?\d*)?|i(n(f(i(n(i(t(y)?)?)?)?)?)?)?|n(a(n)?)?)", cand)
-    )
+    """Whether prefix + c can still begin a strtod number (decimal, hex, inf, nan)."""
+    return bool(_FLOAT_PREFIX.fullmatch((prefix + bytes([c])).lower()))
+
+
+def parse_float(text: bytes) -> float | None:
+    s = text.decode().lower()
+    try:
+        if "0x" in s:
+            sign = -1.0 if s.startswith("-") else 1.0
+            body = s.lstrip("+-")
+            return sign * float.fromhex(body if "p" in body else body + "p0")
+        return float(s)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _scanset(body: bytes) -> set[int]:
