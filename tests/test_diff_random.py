@@ -533,3 +533,44 @@ def replay(seed: int, pool=None, length: int = 20) -> str:
 
 if __name__ == "__main__":
     print(replay(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+
+
+# ---------------------------------------------------------------------------
+# vector code (AVX / AVX2 / FMA / AVX-512): sequences compared over the whole
+# zmm0-31 file by tests/native_vec.py, with the forms the host CPU can run
+
+
+def _vector_pool():
+    from native_vec import missing_feature
+
+    seen = {}
+    for d in TABLE.values():
+        if d.group in ("avx", "fma", "avx512"):
+            seen[d.mnemonic] = d
+    return [
+        (d, f) for d in seen.values() for f in d.forms if missing_feature(d.cpuid[str(f)]) is None
+    ]
+
+
+VECTOR_POOL = _vector_pool() if TABLE else []
+
+
+@pytest.mark.skipif(not VECTOR_POOL, reason="no vector forms, or the host CPU has no AVX")
+@SETTINGS
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=12, max_size=12))
+def test_random_vector_sequences(seeds):
+    from native import require_native
+    from native_vec import random_sequence, run_vec_cases
+
+    require_native()
+    cases = [
+        random_sequence(
+            VECTOR_POOL, random.Random(s), f"vec seed={s}", random.Random(s).randint(4, 24)
+        )
+        for s in seeds
+    ]
+    with tempfile.TemporaryDirectory() as work:
+        report = run_vec_cases(cases, work, name="vecseq")
+    assert not report, f"{len(report)} of {len(cases)} sequences differ:\n" + "\n\n".join(
+        report[:4]
+    )

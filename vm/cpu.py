@@ -20,24 +20,20 @@ from . import codegen, optimize
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
+from .isa import fused
 from .isa import helpers as H
-from .isa.operands import GPR64, Imm
+from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
 from .runtime import Runtime
 
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
 SLICE = 1 << 16  # loop iterations between checks of stop_requested
-SYNC = "sync"
+AT_SYSCALL = "syscall"  # a block's third field: it ends in a syscall (see run())
+SYNC = "sync"  # stop_requested value asking run() to publish rip/icount and go on
 STACK_ARGS_MAX = 256 << 10  # room for argument/environment strings at the top of the stack
-AT_NULL, AT_PAGESZ, AT_ENTRY, AT_PLATFORM, AT_RANDOM, AT_EXECFN = (
-    0,
-    6,
-    9,
-    15,
-    25,
-    31,
-)  # stop_requested value asking run() to publish rip/icount and go on
+# auxiliary vector keys of the initial stack (as Linux lays it for a static binary)
+AT_NULL, AT_PAGESZ, AT_ENTRY, AT_PLATFORM, AT_RANDOM, AT_EXECFN = 0, 6, 9, 15, 25, 31
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
@@ -51,7 +47,7 @@ def _readers() -> dict[str, Callable]:
         ("f", "RF"),
         ("d", "RDD"),
     ):
-        for count in (1, 2, 4):
+        for count in (1, 2, 4, 8, 16):
             env[f"{name}{count}"] = struct.Struct(f"<{count}{code}").unpack_from
     for code, name in (("B", "WB"), ("H", "WW"), ("I", "WI"), ("Q", "WQ")):
         env[f"{name}1"] = struct.Struct(f"<{code}").pack_into
@@ -64,6 +60,9 @@ _STATIC_ENV: dict[str, object] = {
     **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
     "fdiv": H.fdiv,
     "fnan": H.fnan,
+    "fma32": fused.fma32,
+    "fma64": fused.fma64,
+    "fnan3": fused.fnan3,
     "fsqrt": H.fsqrt,
     "fcmp": H.fcmp,
     "cvtt": H.cvtt,
@@ -93,7 +92,7 @@ class Machine:
     ):
         self.image = image
         self.r: list[int] = [0] * 16
-        self.xb = bytearray(256)
+        self.xb = bytearray(VEC_BYTES)  # zmm0-31, laid out as vec_offset says
         xv = memoryview(self.xb)
         self.xf, self.xd, self.xi, self.xq = xv.cast("f"), xv.cast("d"), xv.cast("I"), xv.cast("Q")
         self.fl = F.INITIAL
@@ -117,12 +116,13 @@ class Machine:
         self.wlog: Callable[[int, int], None] = lambda addr, n: None
         self._steps: dict[int, Callable] = {}
         self._traced: dict[int, Callable] = {}
-        self._blocks: dict[int, tuple[Callable, int, bool]] = {}
-        self._tblocks: dict[int, tuple[Callable, int, bool]] = {}
+        self._blocks: dict[int, tuple[Callable, int, bool | str]] = {}
+        self._tblocks: dict[int, tuple[Callable, int, bool | str]] = {}
         self._heat: dict[tuple[int, bool], int] = {}  # block -> runs before optimising
         self._edges: dict[tuple[int, int], int] = {}  # (branch, next rip) -> times seen
         self._fault_base = 0
         self._fault_k = 0
+        self._native: dict[int, object] = {}  # loop start -> vm.native.NativeTrace
         self._setup_stack(list(argv) if argv else [argv0], list(envp or []))
 
     # ---- state -----------------------------------------------------------
@@ -183,6 +183,7 @@ class Machine:
         self._traced.clear()
         self._blocks.clear()
         self._tblocks.clear()
+        self._native.clear()
 
     # ---- compilation -------------------------------------------------------
     def _env(self) -> dict[str, object]:
@@ -223,7 +224,7 @@ class Machine:
 
     def _lines(self, insn: Insn, k: int, trace: bool) -> tuple[list[str], bool]:
         target = insn.operands[0] if insn.operands else None
-        if insn.defn.mnemonic == "call" and isinstance(target, Imm):
+        if insn.defn.kind == "call" and isinstance(target, Imm):
             t = target.value & M64
             pre = [f"c.observe({t})"] if t in self.observers else []
             if t in self.accel:
@@ -293,12 +294,11 @@ class Machine:
         last, start = insns[-1], insns[0].addr
         target = last.operands[0] if last.operands else None
         return (
-            last.defn.branch
-            and last.defn.mnemonic not in ("call", "ret")
+            last.defn.kind in ("jump", "cond-jump")
             and isinstance(target, Imm)
             and (
                 target.value == start
-                or (last.defn.cond is not None and last.addr + INSN_SIZE == start)
+                or (last.defn.kind == "cond-jump" and last.addr + INSN_SIZE == start)
             )
             and start not in self.breakpoints
             and not trace
@@ -312,11 +312,11 @@ class Machine:
         if not isinstance(target, Imm):
             return None
         t = target.value & M64
-        if d.mnemonic == "jmp":
+        if d.kind == "jump":
             return t
-        if d.mnemonic == "call":
+        if d.kind == "call":
             return None if t in self.accel or t in self.observers else t
-        if d.cond is not None and d.mnemonic.startswith("j"):
+        if d.kind == "cond-jump":
             taken = self._edges.get((insn.addr, t), 0)
             fall = self._edges.get((insn.addr, insn.addr + INSN_SIZE), 0)
             if taken == fall == 0:
@@ -340,7 +340,7 @@ class Machine:
                 or (path and (a in self.breakpoints or a in self.observers))
             ):
                 break
-            if path and insn.defn.mnemonic in ("syscall", "hostcall"):
+            if path and insn.defn.kind in ("syscall", "hostcall"):
                 break
             path.append(insn)
             seen.add(a)
@@ -366,8 +366,13 @@ class Machine:
     # milliseconds, which code that runs once never pays back.
     hot_loop = 1
     hot_block = 16
+    # Execution tier of run(): "native" (loop traces that ran native_after
+    # instructions are compiled to machine code by vm.native, when llvmlite
+    # is there), "run" (Python only) or "step" (one instruction at a time).
+    tier = "native"
+    native_after = 20_000
 
-    def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool]:
+    def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool | str]:
         insns = [self._insn(addr)]
         a = addr
         while not insns[-1].defn.branch and len(insns) < MAX_BLOCK:
@@ -391,12 +396,20 @@ class Machine:
                 edges[branch, nxt] = edges.get((branch, nxt), 0) + 1
                 return nxt
 
-            b = cache[addr] = (fn, len(insns), False)
+            ends_in_syscall = insns[-1].defn.kind == "syscall"
+            b = cache[addr] = (fn, len(insns), AT_SYSCALL if ends_in_syscall else False)
             return b
         if not trace:
             insns = self._trace(addr, insns)
         fn, counted = self._compile(insns, trace, f"b_{addr:x}", block=True)
+        if not counted and insns[-1].defn.kind == "syscall":
+            counted = AT_SYSCALL  # run() publishes the exact icount for the syscall
         b = cache[addr] = (fn, len(insns), counted)
+        if not trace and self.tier == "native" and counted is not AT_SYSCALL:
+            from . import native
+
+            if native.available():
+                b = cache[addr] = native.warm(self, addr, insns, b, cache)
         return b
 
     # ---- execution -----------------------------------------------------------
@@ -431,6 +444,8 @@ class Machine:
         runs before each basic block; it may raise StopIteration to stop there."""
         if self.exit_status is not None:
             return self.exit_status
+        if self.tier == "step" and block_hook is None:
+            return self._run_steps(max_steps, stop_at_breakpoints)
         blocks = self._tblocks if block_hook else self._blocks
         bps = self.breakpoints if stop_at_breakpoints else ()
         limit = None if max_steps is None else self.icount + max_steps
@@ -460,7 +475,13 @@ class Machine:
                         return None
                 if limit is not None and n + ln > limit:
                     break  # the last few one at a time (below)
-                if loop:
+                if loop is AT_SYSCALL:
+                    # the block ends in a syscall: what it writes is stamped with
+                    # the exact instruction count (the debugger's output pane)
+                    self.icount = n + ln - 1
+                    rip = fn()
+                    n += ln
+                elif loop:
                     # a counted trace; in slices, so that a stop request is seen while a loop spins
                     rip, count = fn(min(SLICE, never if limit is None else (limit - n) // ln))
                     n += count
@@ -480,6 +501,24 @@ class Machine:
         finally:
             self.rip, self.icount = rip, n
         return self._finish_steps(limit, block_hook is not None)
+
+    def _run_steps(self, max_steps: int | None, stop_at_breakpoints: bool) -> int | None:
+        """run() in the step tier: one instruction at a time (the reference)."""
+        bps = self.breakpoints if stop_at_breakpoints else ()
+        limit = None if max_steps is None else self.icount + max_steps
+        first = True
+        try:
+            while limit is None or self.icount < limit:
+                if not first and (self.rip in bps or self.stop_requested):
+                    stop = self.rip in bps or self.stop_requested is not SYNC
+                    self.stop_requested = False
+                    if stop:
+                        return None
+                first = False
+                self.step()
+        except Exit as e:
+            return e.status
+        return self._finish_steps(limit)
 
     def _finish_steps(self, limit: int, trace: bool = False) -> int | None:
         try:

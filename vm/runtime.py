@@ -8,7 +8,9 @@ buffer pointer gives -EFAULT, an unknown call -ENOSYS, as Linux would.
 
 File syscalls are confined to one host directory (the granted root):
 absolute paths, `..` that climbs out, and symlinks that lead out all fail
-with EACCES and never reach the host file system outside the root.
+with EACCES and never reach the host file system outside the root. Paths
+are opened by vm/sandbox.py, one component at a time beneath a descriptor
+of the root, so a symlink swapped in during the lookup cannot lead out.
 
 libm: exp, log (double) and expf, logf (float) are the host C library's own
 functions called through ctypes, so on Linux they return exactly the bits a
@@ -26,6 +28,7 @@ import struct
 from typing import Any
 
 from .errors import Exit
+from .sandbox import PATH_MAX, Sandbox
 from .syscalls import SYSCALLS, SYSCALLS_I386, ProcessCalls
 
 M64 = (1 << 64) - 1
@@ -115,6 +118,7 @@ class Runtime(ProcessCalls):
     def __init__(self, machine, root: str, stdout, stderr, stdin):
         self.m = machine
         self.root = os.path.realpath(root)
+        self.sandbox = Sandbox(root)
         self.stdout, self.stderr, self.stdin = stdout, stderr, stdin
         self.fds: dict[int, int] = {}  # program fd -> host fd
         self.next_fd = 3
@@ -352,40 +356,14 @@ class Runtime(ProcessCalls):
                 return -(e.errno or errno.EIO)
         return 0 if self._put(statbuf, data) else -errno.EFAULT
 
-    def resolve(self, path: bytes) -> str | None:
-        """The host path for a program path inside the granted root, or None."""
-        try:
-            text = path.decode()
-        except UnicodeDecodeError:
-            return None
-        if text.startswith("/"):
-            return None
-        full = os.path.realpath(os.path.join(self.root, text))
-        if full != self.root and not full.startswith(self.root + os.sep):
-            return None
-        return full
-
     def sys_open(self, path_ptr, flags, mode, *_):
-        path = self.m.mem.read_cstring(path_ptr)
-        if path is None:
-            return -errno.EFAULT
-        host_path = self.resolve(path)
-        if host_path is None:
-            return -errno.EACCES
-        acc = flags & O_ACCMODE
-        hflags = {0: os.O_RDONLY, 1: os.O_WRONLY, 2: os.O_RDWR}.get(acc)
-        if hflags is None:
-            return -errno.EINVAL
-        if flags & O_CREAT:
-            hflags |= os.O_CREAT
-        if flags & O_TRUNC:
-            hflags |= os.O_TRUNC
-        if flags & O_APPEND:
-            hflags |= os.O_APPEND
+        path = self.m.mem.read_cstring(path_ptr, PATH_MAX)
+        if path is None:  # no NUL in PATH_MAX mapped bytes, or an unmapped byte first
+            return -errno.ENAMETOOLONG if self.m.mem.mapped(path_ptr, PATH_MAX) else -errno.EFAULT
         try:
-            host = os.open(host_path, hflags | getattr(os, "O_CLOEXEC", 0), mode & 0o777 or 0o644)
+            host = self.sandbox.open(path, flags, mode & 0o7777)
         except OSError as e:
-            return -e.errno
+            return -(e.errno or errno.EIO)
         fd = self.next_fd
         while fd in self.fds:
             fd += 1
@@ -449,6 +427,7 @@ class Runtime(ProcessCalls):
 
     def __del__(self):
         self.close_all()
+        self.sandbox.close()
 
 
 def _pack_stat(st: os.stat_result | None) -> bytes:

@@ -316,9 +316,9 @@ insn(
 )
 
 # ---- control flow -------------------------------------------------------------
-insn("jmp", "rel | r/m64", "JUMP(A)", "Jump to the target.", group="control", branch=True)
+insn("jmp", "rel | r/m64", "JUMP(A)", "Jump to the target.", group="control", kind="jump")
 conditional(
-    "j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.", group="control", branch=True
+    "j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.", group="control", kind="cond-jump"
 )
 insn(
     "call",
@@ -326,7 +326,7 @@ insn(
     "t = A\nPUSH(NEXT)\nJUMP(t)",
     "Push the return address and jump to the routine.",
     group="control",
-    branch=True,
+    kind="call",
     implicit="rsp",
 )
 insn(
@@ -338,7 +338,7 @@ insn(
     },
     "Pop the return address and jump to it (ret N also drops N bytes of arguments).",
     group="control",
-    branch=True,
+    kind="ret",
     implicit="rsp",
 )
 insn(
@@ -356,7 +356,7 @@ insn(
     "Load the qword at [rsp] into dst; rsp += 8. A memory destination addressed through "
     "rsp uses rsp after the increment (`pop qword [rsp]` overwrites the next slot).",
     implicit="rsp",
-    extra={"rsp_before_ea": 8},
+    rsp_bias=8,
 )
 insn(
     "leave",
@@ -373,7 +373,7 @@ insn(
     "Linux system call: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; result in "
     "rax (-errno on failure). rcx = the next instruction's address, r11 = RFLAGS.",
     group="system",
-    branch=True,
+    kind="syscall",
     implicit="rax, rcx, r11",
 )
 insn(
@@ -386,7 +386,7 @@ insn(
     "numbers in eax, arguments in ebx, ecx, edx, esi, edi, ebp; result in eax, sign-extended "
     "into rax; 32-bit pointers). Any other vector stops the program with a fault.",
     group="system",
-    branch=True,
+    kind="syscall",
     implicit="rax, rbx, rcx, rdx, rsi, rdi, rbp",
 )
 insn(
@@ -396,5 +396,5 @@ insn(
     "Built-in routine of the runtime (libm exp/log/expf/logf), reached with call; not "
     "written in source.",
     group="internal",
-    branch=True,
+    kind="hostcall",
 )
