@@ -538,7 +538,9 @@ class Assembler:
         hostdef = TABLE["hostcall"]
         for name, addr in self.linker.stubs.items():
             what = "libm routine (host C library)" if name in LIBM else "C library routine"
-            loc = SourceLoc("<libm>" if name in LIBM else "<libc>", 0, 1, f"{name}: built-in {what}")
+            loc = SourceLoc(
+                "<libm>" if name in LIBM else "<libc>", 0, 1, f"{name}: built-in {what}"
+            )
             insns.append(Insn(addr, "hostcall", hostdef, hostdef.forms[0], (), loc, host=name))
         insns.sort(key=lambda i: i.addr)
         sections = {}
