@@ -24,6 +24,7 @@ FAULT_STATUS = {
     "misaligned": 139,
     "bad-jump": 139,
     "divide-error": 136,
+    "abort": 134,
     "step-limit": 124,
 }
 

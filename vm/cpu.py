@@ -613,7 +613,11 @@ class Machine:
         self.runtime.syscall(next_ip, vector)
 
     def hostcall(self, ip: int) -> int:
-        self.runtime.hostcall(self.insns[ip].host)
+        name = self.insns[ip].host
+        assert name is not None
+        nxt = self.runtime.hostcall(name)
+        if nxt is not None:  # the C start-up jumps to main
+            return nxt
         sp = self.r[4]
         ret = struct.unpack_from("<Q", self.mem.buf, sp)[0]
         self.r[4] = (sp + 8) & M64

@@ -25,6 +25,7 @@ import errno
 import math
 import os
 import struct
+from typing import Any
 
 from .errors import Exit
 from .sandbox import PATH_MAX, Sandbox
@@ -36,6 +37,7 @@ SYSCALL_NAMES = SYSCALLS  # x86-64 number -> name
 UIO_MAXIOV = 1024
 SEEK_MAX = 4  # SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE
 STDIO = (0, 1, 2)
+LIBM_NAMES = ("exp", "log", "expf", "logf")
 
 CALLER_SAVED_GPRS = (0, 1, 2, 6, 7, 8, 9, 10, 11)  # rax rcx rdx rsi rdi r8-r11
 POISON64 = 0xDEADBEEFDEADBEEF
@@ -121,12 +123,22 @@ class Runtime(ProcessCalls):
         self.fds: dict[int, int] = {}  # program fd -> host fd
         self.next_fd = 3
         self.closed_std: set[int] = set()  # stdin/stdout/stderr the program closed
+        self.libc: Any = None  # the C library's state (vm/libc.py), made on first use
         self.calls: dict[str, int] = {}
 
     # ---- libm ------------------------------------------------------------
-    def hostcall(self, name: str) -> None:
+    def hostcall(self, name: str) -> int | None:
+        """A built-in routine reached with call (or, for the C start-up, as the
+        entry point). Returns where to continue when that is not the caller's
+        return address (None: return to the caller)."""
         m = self.m
         self.calls[name] = self.calls.get(name, 0) + 1
+        if name not in LIBM_NAMES:
+            if self.libc is None:
+                from .libc import Libc
+
+                self.libc = Libc(self)
+            return self.libc.call(name)
         fn = libm(name)
         if name.endswith("f"):
             x = m.xf[0]
@@ -138,6 +150,7 @@ class Runtime(ProcessCalls):
             y = fn(x)
             poison_caller_saved(m)
             m.xd[0] = y
+        return None
 
     # ---- syscalls ------------------------------------------------------------
     def syscall(self, next_ip: int, vector: int | None = None) -> None:
@@ -215,22 +228,28 @@ class Runtime(ProcessCalls):
         """read(0, ...): at most one host read, so a pipe or a terminal gives
         what is there now (a line, a chunk), as Linux does, never waiting to
         fill the whole buffer."""
+        data = self.read_stdin_bytes(len(buf_view))
+        if isinstance(data, int):
+            return data
+        if data:
+            self.m.wlog(buf, len(data))  # a memory write, like a store (traced tier)
+            buf_view[: len(data)] = data
+        return len(data)
+
+    def read_stdin_bytes(self, n: int) -> bytes | int:
+        """At most n bytes from the program's stdin in one host read (b"" at
+        end of input), or -errno."""
         stream = self.stdin
-        if stream is None:
-            return 0
+        if stream is None or 0 in self.closed_std:
+            return b"" if stream is None else -errno.EBADF
         try:
             read1 = getattr(stream, "read1", None)
-            n = len(buf_view)
             data = read1(n) if read1 is not None else stream.read(n)
         except OSError as e:
             return -(e.errno or errno.EIO)
         except ValueError:  # a closed stream
             return -errno.EBADF
-        data = data or b""
-        if data:
-            self.m.wlog(buf, len(data))  # a memory write, like a store (traced tier)
-            buf_view[: len(data)] = data
-        return len(data)
+        return data or b""
 
     def sys_write(self, fd, buf, count, *_):
         if self._bad_fd(fd) or fd == 0:

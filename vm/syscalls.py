@@ -149,7 +149,11 @@ class ProcessCalls:
         sec, nsec = struct.unpack("<qq", raw)
         if sec < 0 or not 0 <= nsec < NSEC:
             return -errno.EINVAL
-        time.sleep(sec + nsec / NSEC)
+        remaining = sec + nsec / NSEC
+        while remaining > 0:  # in steps: time.sleep refuses very long sleeps
+            step = min(remaining, 86400.0)
+            time.sleep(step)
+            remaining -= step
         return 0
 
     # ---- randomness ---------------------------------------------------------------

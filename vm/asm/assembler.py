@@ -27,7 +27,7 @@ from . import floats, limits
 from .directives import BRACKET_FORMS, DATA_UNITS, HANDLERS, RES_UNITS, find_file, split_commas
 from .expr import M64, Evaluator, Node, parse_expr, uses_here
 from .lexer import Token, decode_source
-from .link import SECTIONS, Linker
+from .link import LIBM, SECTIONS, Linker
 from .operands import at, parse_operand
 from .preproc import Line, Preprocessor
 from .records import Chunk, DataItem, Equ, FileCtx, FillItem, InsnItem, Label
@@ -556,7 +556,10 @@ class Assembler:
                         self.errors.add(AsmError("expression nested too deeply", item.loc))
         hostdef = TABLE["hostcall"]
         for name, addr in self.linker.stubs.items():
-            loc = SourceLoc("<libm>", 0, 1, f"{name}: built-in libm routine (host C library)")
+            what = "libm routine (host C library)" if name in LIBM else "C library routine"
+            loc = SourceLoc(
+                "<libm>" if name in LIBM else "<libc>", 0, 1, f"{name}: built-in {what}"
+            )
             insns.append(Insn(addr, "hostcall", hostdef, hostdef.forms[0], (), loc, host=name))
         insns.sort(key=lambda i: i.addr)
         sections = {}

@@ -2,8 +2,8 @@
 means, where every section piece goes, symbol values and the entry point.
 
 Layout: every file's .text (in the order the files are given), then the
-built-in libm routines the program declares extern, then .rodata, .data and
-.bss, each section starting on a new page; .text starts at 0x401000.
+built-in libm/libc routines the program declares extern (and, for a program
+with `main` and no `_start`, the C start-up), then .rodata, .data and .bss, each section starting on a new page; .text starts at 0x401000.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import os
 
 from ..errors import AsmError, SourceLoc
 from ..image import INSN_SIZE, PAGE, TEXT_BASE, Insn, Symbol
+from ..libc import CRT, LIBC
 from .expr import M64, Evaluator, Node
 from .operands import at
 from .records import Equ, FileCtx, Label
 
 SECTIONS = (".text", ".rodata", ".data", ".bss")
 LIBM = ("exp", "log", "expf", "logf")
+HOST_ROUTINES = LIBM + LIBC + CRT  # built into the runtime (vm/runtime.py, vm/libc.py)
 
 
 class Linker:
@@ -26,7 +28,7 @@ class Linker:
         self.files = files
         self.errors = errors  # .add(AsmError)
         self.warnings = warnings
-        self.stubs: dict[str, int] = {}  # libm routine -> address
+        self.stubs: dict[str, int] = {}  # libm/libc routine -> address
         self.global_defs: dict[str, tuple[FileCtx, Label | Equ]] = {}
         self.section_ranges: dict[str, tuple[int, int]] = {}
 
@@ -57,8 +59,12 @@ class Linker:
             for name in ctx.externs:
                 if name in ctx.labels or name in ctx.equs or name in self.global_defs:
                     continue
-                if name in LIBM:
+                if name in LIBM or name in LIBC:
                     self.stubs.setdefault(name, 0)
+        defines_start = any("_start" in ctx.labels for ctx in self.files)
+        if not defines_start and "main" in self.global_defs:
+            for name in CRT:  # a C program: the built-in start-up calls main (vm/libc.py)
+                self.stubs.setdefault(name, 0)
 
     def layout(self) -> None:
         addr = TEXT_BASE
@@ -76,7 +82,7 @@ class Linker:
                 addr += c.size
             if sec == ".text":
                 addr = (addr + INSN_SIZE - 1) & ~(INSN_SIZE - 1)
-                for name in sorted(self.stubs, key=LIBM.index):
+                for name in sorted(self.stubs, key=HOST_ROUTINES.index):
                     self.stubs[name] = addr
                     addr += INSN_SIZE
             self.section_ranges[sec] = (start, addr)
@@ -137,7 +143,8 @@ class Linker:
         if name in ctx.externs:
             return (
                 f"undefined symbol '{name}': declared extern, but no file defines it as "
-                f"global (built in: {', '.join(LIBM)})"
+                f"global (built in: {', '.join(LIBM)} and the C library functions "
+                "listed in docs/machine.md)"
             )
         for other in self.files:
             if other is not ctx and (name in other.labels or name in other.equs):
@@ -148,8 +155,8 @@ class Linker:
                     f"'extern {name}' here"
                 )
                 return f"undefined symbol '{name}'{hint}"
-        if name in LIBM:
-            return f"undefined symbol '{name}' (add 'extern {name}' to use the built-in libm)"
+        if name in LIBM or name in LIBC:
+            return f"undefined symbol '{name}' (add 'extern {name}' to use the built-in one)"
         close = difflib.get_close_matches(name, list(ctx.labels) + list(ctx.equs), n=1)
         return f"undefined symbol '{name}'" + (f" (did you mean {close[0]}?)" if close else "")
 
