@@ -466,7 +466,7 @@ class Assembler:
         if c.size % INSN_SIZE:  # data in .text before this instruction
             self.fill(INSN_SIZE - c.size % INSN_SIZE, loc)
         self._grow(INSN_SIZE, at(loc, head.col), True, insns=1)
-        c.items.append(InsnItem(c, c.size, head, groups, at(loc, head.col), self.parent))
+        c.items.append(InsnItem(c, c.size, head, groups, loc, self.parent))
         c.size += INSN_SIZE
 
     def critical(self, ctx: FileCtx, toks: list[Token], loc: SourceLoc) -> int:
@@ -514,7 +514,9 @@ class Assembler:
                     continue
                 start = self.linker.section_ranges[sec][0]
                 blob = blobs[sec]
-                for item in c.items:
+                items, c.items = c.items, []  # each item is dropped once encoded
+                for k, item in enumerate(items):
+                    items[k] = None
                     addr = c.base + item.offset
                     try:
                         if isinstance(item, InsnItem):
@@ -535,6 +537,7 @@ class Assembler:
                         self.errors.add(e)
                     except RecursionError:
                         self.errors.add(AsmError("expression nested too deeply", item.loc))
+                del items
         hostdef = TABLE["hostcall"]
         for name, addr in self.linker.stubs.items():
             loc = SourceLoc("<libm>", 0, 1, f"{name}: built-in libm routine (host C library)")
@@ -572,8 +575,8 @@ class Assembler:
         try:
             form, fixed = match(d, tuple(ops))
         except MatchError as e:
-            raise AsmError(self._form_error(d, ops, str(e)), loc) from None
-        self._check_rex(fixed, item, loc)
+            raise AsmError(self._form_error(d, ops, str(e)), at(loc, item.mnemonic.col)) from None
+        self._check_rex(fixed, item, at(loc, item.mnemonic.col))
         return Insn(addr, item.mnemonic.text.lower(), d, form, fixed, loc)
 
     def _form_error(self, d, ops: list[Operand], msg: str) -> str:

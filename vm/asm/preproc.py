@@ -64,7 +64,7 @@ SUPPORTED = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     loc: SourceLoc  # file, line, column 1, the source text
     tokens: list[Token]
