@@ -301,6 +301,7 @@ class Preprocessor:
         self.reps += 1
         try:
             for _ in range(count):
+                self._spend("", loc)  # an empty body still costs its repetitions
                 try:
                     self._run(body, depth, frame, f"the %rep at line {loc.line}")
                 except _Exit as e:
