@@ -452,7 +452,9 @@ def _nasm_data(src: Path) -> bytes:
     if shutil.which("nasm") is None or shutil.which("objcopy") is None:
         pytest.skip("nasm/objcopy not installed (apt-get install nasm binutils)")
     obj, raw = src.with_suffix(".o"), src.with_suffix(".bin")
-    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(obj)], check=True)
+    subprocess.run(
+        ["nasm", "-felf64", "-w-all", f"-i{src.parent}/", str(src), "-o", str(obj)], check=True
+    )
     subprocess.run(["objcopy", "-O", "binary", "-j", ".data", str(obj), str(raw)], check=True)
     return raw.read_bytes()
 
@@ -565,6 +567,17 @@ p2: istruc point
 iend
   dq point_size, point.y, point.name, pair_size, first, second, p2 - p1
 """,
+    "incbin": """
+section .data
+  db "<"
+  incbin "blob.bin"
+  db "|"
+  incbin "blob.bin", 3
+  db "|"
+  incbin "blob.bin", 2, 4
+  db ">"
+common shared 16
+""",
     "literals-and-forms": """
 [BITS 64]
 default rel
@@ -585,6 +598,7 @@ section .note.GNU-stack noalloc noexec nowrite progbits
 def test_nasm_features_make_nasms_bytes(name, tmp_path):
     text = NASM_FEATURES[name] + "section .text\nglobal _start\n_start: ret\n"
     src = tmp_path / "f.asm"
+    (tmp_path / "blob.bin").write_bytes(bytes(range(250, 256)) + b"\x00binary\xff")
     src.write_bytes(text.encode("latin-1"))  # \xe9 stays one Latin-1 byte
     _assert_data_like_nasm(src)
 
