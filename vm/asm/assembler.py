@@ -26,7 +26,7 @@ from ..isa.spec import operand_fits
 from . import floats, limits
 from .directives import BRACKET_FORMS, DATA_UNITS, HANDLERS, RES_UNITS, find_file, split_commas
 from .expr import M64, Evaluator, Node, parse_expr, uses_here
-from .lexer import Token, decode_source
+from .lexer import Token, decode_source, strip_comment, tokenize
 from .link import SECTIONS, Linker
 from .operands import at, parse_operand
 from .preproc import Line, Preprocessor
@@ -92,6 +92,7 @@ class Assembler:
         # pass-1 state
         self.cur: Chunk
         self.parent = ""  # the last label without a dot: `.x` means parent.x
+        self.plain_line = False  # the current line's tokens are those of its text
         self.struc: tuple[str, Chunk, SourceLoc] | None = None
         self.istruc: tuple[str, Chunk, int, SourceLoc] | None = None
 
@@ -209,6 +210,7 @@ class Assembler:
     def _line(self, ctx: FileCtx, line: Line) -> None:
         toks = line.tokens
         loc = line.loc
+        self.plain_line = line.plain
         if not toks:
             return
         # NASM's primitive forms: [section .data], [global _start], [bits 64]
@@ -466,7 +468,8 @@ class Assembler:
         if c.size % INSN_SIZE:  # data in .text before this instruction
             self.fill(INSN_SIZE - c.size % INSN_SIZE, loc)
         self._grow(INSN_SIZE, at(loc, head.col), True, insns=1)
-        c.items.append(InsnItem(c, c.size, head, groups, loc, self.parent))
+        keep = None if self.plain_line else groups  # a plain line is read again in pass 2
+        c.items.append(InsnItem(c, c.size, head, keep, loc, self.parent))
         c.size += INSN_SIZE
 
     def critical(self, ctx: FileCtx, toks: list[Token], loc: SourceLoc) -> int:
@@ -571,7 +574,8 @@ class Assembler:
         ev = Evaluator(
             loc, self.linker.resolver(ctx, item.parent, loc), _const(addr), _const(item.chunk.base)
         )
-        ops: list[Operand] = [parse_operand(group, loc, ev) for group in item.operands]
+        groups = item.operands if item.operands is not None else _operands_again(item)
+        ops: list[Operand] = [parse_operand(group, loc, ev) for group in groups]
         try:
             form, fixed = match(d, tuple(ops))
         except MatchError as e:
@@ -702,6 +706,13 @@ class Assembler:
             out += (n & ((1 << bits) - 1)).to_bytes(unit, "little")
             pos += unit
         return bytes(out)
+
+
+def _operands_again(item: InsnItem) -> list[list[Token]]:
+    """The operand tokens of an instruction on a plain line, from its text."""
+    toks = tokenize(strip_comment(item.loc.text), item.loc)
+    k = next(k for k, t in enumerate(toks) if t.col == item.mnemonic.col)
+    return split_commas(toks[k + 1 :]) if k + 1 < len(toks) else []
 
 
 def _const(v: int):

@@ -68,6 +68,9 @@ SUPPORTED = (
 class Line:
     loc: SourceLoc  # file, line, column 1, the source text
     tokens: list[Token]
+    # the tokens are exactly those of loc.text (no define expanded, one physical
+    # line): pass 1 need not keep them, pass 2 can read them again
+    plain: bool = False
 
 
 @dataclass
@@ -252,7 +255,9 @@ class Preprocessor:
                 self._call(*call, body, loc, depth)
                 return
         tokens = tokenize(body, loc)
-        self.emit(Line(loc, self.expand(tokens, loc)))
+        expanded = self.expand(tokens, loc)
+        plain = expanded is tokens and strip_comment(loc.text) == body
+        self.emit(Line(loc, expanded, plain))
 
     # ---- %macro and %rep ---------------------------------------------------------
     def _collect(self, opener: str, rest: Iterator[Physical], at: SourceLoc) -> list[Physical]:
@@ -672,6 +677,8 @@ class Preprocessor:
                     f"define '{t.text}' expands to more than {limits.MAX_LINE_TOKENS:,} tokens",
                     SourceLoc(loc.file, loc.line, t.col, loc.text),
                 )
+        if len(out) == len(tokens) and all(a is b for a, b in zip(out, tokens)):
+            return tokens  # nothing expanded: the caller may rely on `is`
         return out
 
 

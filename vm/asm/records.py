@@ -33,7 +33,7 @@ class InsnItem:
     chunk: Chunk
     offset: int
     mnemonic: Token
-    operands: list[list[Token]]
+    operands: list[list[Token]] | None  # None: read again from loc.text in pass 2
     loc: SourceLoc  # the line's (shared, column 1): the mnemonic is at mnemonic.col
     parent: str
 
