@@ -546,6 +546,49 @@ section .data
 %endmacro
   rec 4
 """,
+    "conditions-in-macros": """
+%macro kind 0-1
+%ifempty %1
+  db 0
+%elifnum %1
+  db 1
+%elifstr %1
+  db 2
+%elifid %1
+  db 3
+%else
+  db 4
+%endif
+%ifidni %1, RAX
+  db 9
+%endif
+%ifnidn %1, rax
+  db 8
+%endif
+%endmacro
+%macro early 1
+  db 0x10
+%if %1
+%exitmacro
+%endif
+  db 0x11
+%endmacro
+section .data
+  kind
+  kind 5
+  kind "s"
+  kind rax
+  kind 1+1
+  early 0
+  early 1
+%ifmacro early
+  db 0x20
+%endif
+%unmacro early 1
+%ifnmacro early
+  db 0x21
+%endif
+""",
     "structures": """
 struc point
   .x:    resd 1

@@ -544,7 +544,7 @@ class Preprocessor:
                 result = not toks
             else:
                 kind_of = {"num": "num", "str": "str", "id": "id"}[test]
-                result = len(toks) == 1 and toks[0].kind == kind_of
+                result = bool(toks) and toks[0].kind == kind_of  # the first token, as NASM
         return result != negate
 
     def _number(self, text: str, col: int, loc: SourceLoc) -> int:
