@@ -193,6 +193,7 @@ ERRORS = [
     ),
     pytest.param("struc p\n  .x: resd 1\n", 1, 1, "struc p has no endstruc", id="struc-open"),
     pytest.param("section .data\n  iend\n", 2, 3, "iend without istruc", id="iend-alone"),
+    pytest.param("struc rax\nendstruc\n", 1, 7, "'rax' is a reserved word", id="struc-name"),
     pytest.param(
         "struc p\n.x: resd 1\n.y: resd 1\nendstruc\nsection .data\n"
         "istruc p\n  at p.y, dd 1\n  at p.x, dd 2\niend\n",
