@@ -8,6 +8,9 @@ GROUP_TITLES = {
     "integer": "Integer",
     "control": "Control flow",
     "sse": "SSE / SSE2 / SSE3",
+    "avx": "AVX / AVX2 (VEX: three operands, upper bits zeroed)",
+    "fma": "FMA3 (fused multiply-add, one rounding)",
+    "avx512": "AVX-512 (zmm, no masking)",
     "system": "System",
 }
 FLAG_NAMES = {"C": "CF", "P": "PF", "Z": "ZF", "S": "SF", "O": "OF"}
@@ -45,8 +48,22 @@ def entry_text(d: InsnDef) -> str:
     )
     if d.implicit:
         lines.append(f"  uses:    {d.implicit}")
-    if d.align:
+    if d.align < 0:
+        lines.append("  memory:  a memory operand must be aligned to its size (16, 32 or 64 bytes)")
+    elif d.align:
         lines.append(f"  memory:  a 128-bit memory operand must be {d.align}-byte aligned")
+    cpuid = d.cpuid or None
+    if cpuid:  # the CPU feature each form needs natively (the VM runs them all)
+        short = {form: form.split(",")[0] for form in cpuid}  # the destination's width
+        if len({(short[f], flag) for f, flag in cpuid.items()}) > len(set(short.values())):
+            short = {form: form for form in cpuid}  # one width, two features: whole forms
+        by_flag: dict[str, list[str]] = {}
+        for form, flag in cpuid.items():
+            by_flag.setdefault(flag, []).append(short[form])
+        lines.append(
+            "  cpu:     "
+            + "; ".join(f"{flag} ({', '.join(dict.fromkeys(fs))})" for flag, fs in by_flag.items())
+        )
     if d.notes:
         lines.append(f"  note:    {d.notes}")
     return "\n".join(lines)

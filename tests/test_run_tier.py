@@ -39,6 +39,14 @@ from vm.memory import page_up
 LIMIT = 30_000  # instructions per program (the step tier is slow)
 
 
+@pytest.fixture(autouse=True)
+def _run_tier_only(monkeypatch):
+    """These tests look at the run tier's compiled Python (its source, its
+    caches): keep hot loops out of the native tier, which test_native_tier.py
+    checks against this one."""
+    monkeypatch.setattr(Machine, "tier", "run")
+
+
 # ---------------------------------------------------------------------------
 # running and comparing
 

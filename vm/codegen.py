@@ -11,8 +11,11 @@ Template vocabulary (operand letters A, B, C = operands 0, 1, 2):
   A B C            unsigned integer value of the operand (its size)
   SA SB SC         the same, signed
   EA EB            effective address of a memory operand
-  AF0..AF3         float32 lanes of an xmm/memory operand (Python float)
+  AF0..AF3         float32 lanes of an xmm/memory operand (Python float);
+                   ymm/zmm operands have AF0..AF7 / AF0..AF15
   AD0 AD1          float64 lanes;  AI0..AI3 uint32 lanes;  AQ0 AQ1 uint64 lanes
+                   (likewise up to AD7, AI15, AQ7 for the wider registers)
+  D, DF0 ...       a fourth operand (vinsertf128's imm8 ...), as A B C
   WA = e           write operand A (masked; 32-bit register writes zero-extend,
                    8/16-bit writes merge); likewise WB, WAF0 = e, WAI2 = e ...
   @                in a line: repeat the line for lanes 0..3 (packed ops)
@@ -37,19 +40,26 @@ from dataclasses import dataclass
 
 from .image import INSN_SIZE, Insn
 from .isa import flags as F
-from .isa.operands import Imm, Mem, Reg
+from .isa.operands import Imm, Mem, Reg, vec_index
 
 M64 = (1 << 64) - 1
 _LANES = {"F": (4, "xf", 4), "D": (2, "xd", 8), "I": (4, "xi", 4), "Q": (2, "xq", 8)}
+_LETTERS = "ABCD"
+
 _MEMFMT = {("F", 4): "RF", ("D", 8): "RDD", ("I", 4): "RI", ("Q", 8): "RQ"}
 _INT_READ = {8: "RB", 16: "RW", 32: "RI", 64: "RQ"}
 _INT_WRITE = {8: "WB", 16: "WW", 32: "WI", 64: "WQ"}
 _KINDS = {name.upper(): i for i, name in enumerate(F.KIND_NAMES)}
 
-_TOKEN = re.compile(r"\b(S[ABC]|E[ABC]|[ABC][FDIQ][0-3]|[ABC]|N[BC]?|M|SGN|IP|NEXT|CF|COND)\b")
-_WRITE = re.compile(r"^(\s*)W([ABC])([FDIQ][0-3])?\s*=(?!=)\s*(.+)$")
+_TOKEN = re.compile(r"\b(S[ABCD]|E[ABCD]|[ABCD][FDIQ]1?\d|[ABCD]|N[BCD]?|M|SGN|IP|NEXT|CF|COND)\b")
+_WRITE = re.compile(r"^(\s*)W([ABCD])([FDIQ]1?\d)?\s*=(?!=)\s*(.+)$")
 _MACRO = re.compile(r"^(\s*)(FLAGS|FLAGSRAW|JUMP|PUSH|FAULT)\((.*)\)\s*$")
 _POP = re.compile(r"^(\s*)(\w+)\s*=\s*POP\(\)\s*$")
+
+
+def _is_lane(t: str) -> bool:
+    """A lane token: operand letter, lane kind, lane number (AF0, BQ7, CI15)."""
+    return len(t) >= 3 and t[0] in _LETTERS and t[1] in "FDIQ" and t[2:].isdigit()
 
 
 class TemplateError(Exception):
@@ -82,7 +92,7 @@ class _Gen:
 
     # -- operand facts --------------------------------------------------
     def _op(self, letter: str):
-        i = "ABC".index(letter)
+        i = _LETTERS.index(letter)
         if i >= len(self.ops):
             raise TemplateError(f"{self.insn.mnemonic}: template uses operand {letter}")
         return self.ops[i]
@@ -97,14 +107,17 @@ class _Gen:
 
     def _ea_expr(self, mem: Mem) -> str:
         parts = []
+        disp = mem.disp
         if mem.base is not None:
             parts.append(f"r[{mem.base.num}]")
+            if mem.base.num == 4:  # pop [rsp+d]: the CPU addresses with rsp after the pop
+                disp += self.insn.defn.rsp_bias
         if mem.index is not None:
             parts.append(f"r[{mem.index.num}]" + (f" * {mem.scale}" if mem.scale != 1 else ""))
         if not parts:
-            return str(mem.disp & M64)
-        if mem.disp:
-            parts.append(str(mem.disp))
+            return str(disp & M64)
+        if disp:
+            parts.append(str(disp))
         return f"({' + '.join(parts)}) & {M64}"
 
     def _check(self, ea: str, nbytes: int, write: bool, indent: str = "") -> list[str]:
@@ -115,9 +128,7 @@ class _Gen:
 
     # -- code -------------------------------------------------------------
     def generate(self) -> list[str]:
-        sem = self.insn.defn.sem
-        if isinstance(sem, dict):
-            sem = sem[str(self.insn.form)]
+        sem = self.insn.defn.semantics(self.insn.form)
         lines = []
         for line in sem.strip("\n").split("\n"):
             if "@" in line:
@@ -140,40 +151,43 @@ class _Gen:
     def _prologue(self, used: set[str], writes: set[str]) -> None:
         d = self.insn.defn
         for i, op in enumerate(self.ops):
-            letter = "ABC"[i]
+            letter = _LETTERS[i]
             if not isinstance(op, Mem):
                 continue
             ea = f"_e{letter.lower()}"
             self.pro.append(f"{ea} = {self._ea_expr(op)}")
             reads = any(
-                u == letter or u == "S" + letter or (len(u) == 3 and u[0] == letter) for u in used
+                u == letter or u == "S" + letter or (_is_lane(u) and u[0] == letter) for u in used
             )
             nbytes = (op.size or 64) // 8
-            if d.align and nbytes >= d.align:
-                self.pro.append(f"ALIGN({ea}, {d.align})")
+            align = nbytes if d.align < 0 else d.align  # < 0: its own size (vmovaps)
+            if align and nbytes >= align:
+                self.pro.append(f"ALIGN({ea}, {align})")
             if reads or letter in writes:
                 self.pro.extend(self._check(ea, nbytes, letter in writes))
         # operand reads, each bound once
         for u in sorted(used):
-            if u[0] in "ABC" and len(u) == 1:
+            if u[0] in _LETTERS and len(u) == 1:
                 self.pro.append(f"_{u.lower()} = {self._int_read(u)}")
             elif u[0] == "S" and len(u) == 2:
                 if u[1] not in used:
                     self.pro.append(f"_{u[1].lower()} = {self._int_read(u[1])}")
-                bits = self._size("ABC".index(u[1]))
+                bits = self._size(_LETTERS.index(u[1]))
                 s = 1 << (bits - 1)
                 self.pro.append(f"_s{u[1].lower()} = (_{u[1].lower()} ^ {s}) - {s}")
         lane_groups: dict[tuple[str, str], set[int]] = {}
         for u in used:
-            if len(u) == 3 and u[0] in "ABC":
-                lane_groups.setdefault((u[0], u[1]), set()).add(int(u[2]))
+            if _is_lane(u):
+                lane_groups.setdefault((u[0], u[1]), set()).add(int(u[2:]))
         for (letter, kind), lanes in sorted(lane_groups.items()):
             op = self._op(letter)
-            count, view, width = _LANES[kind]
+            _, view, width = _LANES[kind]
             names = {j: f"_{letter.lower()}{kind.lower()}{j}" for j in lanes}
             if isinstance(op, Reg) and op.kind == "xmm":
+                if max(lanes) * width >= op.size // 8:
+                    raise TemplateError(f"{self.insn.mnemonic}: lane {max(lanes)} of {op.name}")
                 for j in sorted(lanes):
-                    self.pro.append(f"{names[j]} = {view}[{count * op.num + j}]")
+                    self.pro.append(f"{names[j]} = {view}[{vec_index(op.num, j, width)}]")
             elif isinstance(op, Mem):
                 avail = (op.size or 128) // (8 * width)
                 if max(lanes) >= avail:
@@ -188,7 +202,7 @@ class _Gen:
 
     def _int_read(self, letter: str) -> str:
         op = self._op(letter)
-        i = "ABC".index(letter)
+        i = _LETTERS.index(letter)
         if isinstance(op, Imm):
             return str(op.value & _mask(self._size(i)))
         if isinstance(op, Mem):
@@ -205,18 +219,18 @@ class _Gen:
     def _subst(self, text: str) -> str:
         def rep(m: re.Match) -> str:
             t = m.group(1)
-            if t in ("A", "B", "C"):
+            if t in ("A", "B", "C", "D"):
                 return f"_{t.lower()}"
             if t[0] == "S" and len(t) == 2:
                 return f"_s{t[1].lower()}"
             if t[0] == "E":
                 return f"_e{t[1].lower()}"
-            if len(t) == 3 and t[0] in "ABC":
-                return f"_{t[0].lower()}{t[1].lower()}{t[2]}"
+            if _is_lane(t):
+                return f"_{t[0].lower()}{t[1].lower()}{t[2:]}"
             if t == "N":
                 return str(self.n0)
-            if t in ("NB", "NC"):
-                return str(self._size("ABC".index(t[1])))
+            if t in ("NB", "NC", "ND"):
+                return str(self._size(_LETTERS.index(t[1])))
             if t == "M":
                 return str(_mask(self.n0))
             if t == "SGN":
@@ -287,10 +301,12 @@ class _Gen:
                 return [f"{indent}r[{n}] = ({expr}) & {_mask(32)}"]
             m = _mask(op.size)
             return [f"{indent}r[{n}] = (r[{n}] & {M64 ^ m}) | (({expr}) & {m})"]
-        kind, j = lane[0], int(lane[1])
-        count, view, width = _LANES[kind]
+        kind, j = lane[0], int(lane[1:])
+        _, view, width = _LANES[kind]
         if isinstance(op, Reg) and op.kind == "xmm":
-            return [f"{indent}{view}[{count * op.num + j}] = {expr}"]
+            if j * width >= 64:  # a write may go past the operand (VEX zeroing), not the register
+                raise TemplateError(f"{self.insn.mnemonic}: lane write {lane} to {op.name}")
+            return [f"{indent}{view}[{vec_index(op.num, j, width)}] = {expr}"]
         if isinstance(op, Mem) and kind in "IQ":
             ea = f"_e{letter.lower()}"
             addr = f"{ea} + {j * width}" if j else ea

@@ -255,7 +255,7 @@ class History:
             rt.stderr = _Gate(rt.stderr, self)
         else:
             rt.stdout.h = rt.stderr.h = self
-        self._syscalls = {i.addr for i in machine.image.insns if i.defn.mnemonic == "syscall"}
+        self._syscalls = {i.addr for i in machine.image.insns if i.defn.kind == "syscall"}
         self.checkpoints: list[Checkpoint] = []
         self.reset()
 
@@ -763,7 +763,7 @@ def _xmm_diff(before: bytes, after: bytearray) -> tuple:
         return ()
     return tuple(
         (o, before[o : o + 16])
-        for o in range(0, 256, 16)
+        for o in range(0, len(after), 16)
         if before[o : o + 16] != after[o : o + 16]
     )
 

@@ -25,7 +25,7 @@ import struct
 from dataclasses import dataclass
 
 from vm.isa import flags as F
-from vm.isa.operands import register
+from vm.isa.operands import VEC_NAMES, register, vec_offset, vec_read, vec_write
 
 M64 = (1 << 64) - 1
 
@@ -133,11 +133,11 @@ class Context:
         r = register(name)
         if r is None:
             raise ExprError(f"unknown register {name}")
-        if r.kind == "xmm":
+        if r.kind == "xmm":  # xmm, ymm or zmm: the register's low r.size bits
             return Value(
-                int.from_bytes(m.xb[16 * r.num : 16 * r.num + 16], "little"),
-                "xmm",
-                Place("xmmall", (r.num,)),
+                int.from_bytes(vec_read(m.xb, r.num, r.size // 8), "little"),
+                r.name[:3],
+                Place("xmmall", (r.num, r.size // 8)),
             )
         full = m.r[r.num]
         if r.high8:
@@ -146,11 +146,12 @@ class Context:
             v = full & ((1 << r.size) - 1)
         return Value(v, {8: "u8", 16: "u16", 32: "u32", 64: "qword"}[r.size], Place("reg", (name,)))
 
-    def lane(self, num: int, lane_type: str, i: int) -> Value:
+    def lane(self, num: int, lane_type: str, i: int, nbytes: int = 16) -> Value:
         size, kind, count = LANES[lane_type]
+        count = count * nbytes // 16
         if not 0 <= i < count:
-            raise ExprError(f"xmm{num}.{lane_type} has lanes 0..{count - 1}")
-        off = 16 * num + size * i
+            raise ExprError(f"{VEC_NAMES[8 * nbytes]}{num}.{lane_type} has lanes 0..{count - 1}")
+        off = vec_offset(num, size * i)
         (v,) = struct.unpack(_STRUCT[(size, kind)], bytes(self.m.xb[off : off + size]))
         return Value(v, lane_type, Place("xmm", (num, lane_type, i)))
 
@@ -182,10 +183,25 @@ class Context:
         return s.value
 
 
+GDB_ALIASES = {"pc": "rip", "sp": "rsp", "fp": "rbp"}
+
+
 def _near(name: str, symbols) -> str | None:
+    """The closest symbol name: same letters with other digits (W9 -> W1),
+    other case, or a close spelling."""
     import difflib
 
-    found = difflib.get_close_matches(name, list(symbols), n=1, cutoff=0.75)
+    names = [n for n in symbols if "." not in n.lstrip(".")] or list(symbols)
+    low = name.lower()
+    for n in names:
+        if n.lower() == low:
+            return n
+    stem = low.rstrip("0123456789")
+    if stem != low:
+        same = sorted(n for n in names if n.lower().rstrip("0123456789") == stem)
+        if same:
+            return ", ".join(same[:3])
+    found = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
     return found[0] if found else None
 
 
@@ -268,9 +284,15 @@ class _Parser:
 
     def unary(self) -> Value:
         t = self.peek()
-        if t and t[0] == "op" and t[1] in ("-", "+", "~", "!", "*"):
+        if t and t[0] == "op" and t[1] in ("-", "+", "~", "!", "*", "&"):
             self.i += 1
             v = self.unary()
+            if t[1] == "&":  # C's address-of: a symbol is its address already
+                if v.place is not None and v.place.kind == "mem":
+                    return Value(v.place.args[0])
+                if v.place is not None:
+                    raise ExprError("& takes a symbol or memory, not a register")
+                return Value(v.v)
             if t[1] == "-":
                 return Value(-v.v)
             if t[1] == "+":
@@ -329,8 +351,10 @@ class _Parser:
                 return self.ctx.load(_as_int(addr.v, "an address"), "qword")
             raise ExprError(f"unexpected '{text}' in '{self.text}'")
         name = text[1:] if text.startswith("$") else text
+        if text.startswith("$") and name.lower() in GDB_ALIASES:
+            name = GDB_ALIASES[name.lower()]  # gdb's $pc $sp $fp
         low = name.lower()
-        lane = re.fullmatch(r"(xmm\d+)\.(\w+)", low)
+        lane = re.fullmatch(r"([xyz]mm\d+)\.(\w+)", low)
         if lane:
             r = register(lane.group(1))
             if r is None or lane.group(2) not in LANES:
@@ -340,7 +364,7 @@ class _Parser:
             self.expect("[")
             idx = self.binary(0)
             self.expect("]")
-            return self.ctx.lane(r.num, lane.group(2), _as_int(idx.v, "a lane"))
+            return self.ctx.lane(r.num, lane.group(2), _as_int(idx.v, "a lane"), r.size // 8)
         if low in ("rip", "rflags", "eflags", "flags") or low in FLAG_BITS or register(low):
             if name in self.ctx.symbols:
                 return Value(self.ctx.symbols[name].value)
@@ -453,12 +477,12 @@ def assign(place: Place, value, ctx: Context) -> None:
         num, lane_type, i = place.args
         size, kind, _ = LANES[lane_type]
         data = _pack(value, size, kind, f"xmm{num}.{lane_type}[{i}]")
-        off = 16 * num + size * i
+        off = vec_offset(num, size * i)
         m.xb[off : off + size] = data
     elif place.kind == "xmmall":
-        (num,) = place.args
-        v = _as_int(value, f"a value for xmm{num}") & ((1 << 128) - 1)
-        m.xb[16 * num : 16 * num + 16] = v.to_bytes(16, "little")
+        num, nbytes = place.args
+        v = _as_int(value, f"a value for {VEC_NAMES[8 * nbytes]}{num}") & ((1 << 8 * nbytes) - 1)
+        vec_write(m.xb, num, v.to_bytes(nbytes, "little"))
     elif place.kind == "mem":
         addr, type_name = place.args
         size, kind = TYPES[type_name]

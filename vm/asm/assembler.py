@@ -619,9 +619,7 @@ class Assembler:
                 )
         regs = [o for o in ops if isinstance(o, Reg) and o.kind == "gpr"]
         mems = [o for o in ops if isinstance(o, Mem) and o.size]
-        if d.mnemonic not in ("movzx", "movsx", "movsxd", "movd", "movq") and not msg.startswith(
-            "operation size"
-        ):
+        if not msg.startswith("operation size"):
             widths = {r.size for r in regs} | {m.size for m in mems}
             if (
                 len(regs) + len(mems) >= 2

@@ -283,5 +283,11 @@ def tokenize(text: str, loc: SourceLoc, col0: int = 1) -> list[Token]:
                 i += len(op)
                 break
         else:
+            if ch == "{":  # AVX-512 decorators: {k1} {z} {1to16} {rn-sae}
+                raise AsmError(
+                    "AVX-512 masking ({k1}, {z}), broadcast ({1to16}) and rounding "
+                    "decorators are not supported: write the operation unmasked",
+                    _at(loc, col),
+                )
             raise AsmError(f"unexpected character {ch!r}", _at(loc, col))
     return out

@@ -84,18 +84,73 @@ GPR8 = (
 )
 GPR8H = ("ah", "ch", "dh", "bh")  # bits 8..15 of rax, rcx, rdx, rbx
 XMM = tuple(f"xmm{i}" for i in range(16))
+# AVX / AVX-512 views of the 32 vector registers: xmmN is bits 0-127 of zmmN,
+# ymmN bits 0-255. Registers 16-31 are reachable by EVEX (AVX-512) forms only.
+VEC_NAMES = {128: "xmm", 256: "ymm", 512: "zmm"}
+VREGS = 32
+VEC_BYTES = VREGS * 64  # machine.xb
+
 
 RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI = range(8)
 R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
 
-SIZE_NAMES = {8: "byte", 16: "word", 32: "dword", 64: "qword", 128: "oword"}
-SIZE_KEYWORDS = {"byte": 8, "word": 16, "dword": 32, "qword": 64, "oword": 128, "xmmword": 128}
+SIZE_NAMES = {
+    8: "byte",
+    16: "word",
+    32: "dword",
+    64: "qword",
+    128: "oword",
+    256: "yword",
+    512: "zword",
+}
+SIZE_KEYWORDS = {
+    "byte": 8,
+    "word": 16,
+    "dword": 32,
+    "qword": 64,
+    "oword": 128,
+    "xmmword": 128,
+    "yword": 256,
+    "ymmword": 256,
+    "zword": 512,
+    "zmmword": 512,
+}
+
+
+def vec_offset(num: int, byte: int) -> int:
+    """Where byte `byte` (0-63) of vector register `num` lives in machine.xb.
+
+    The file is stored in 128-bit slices, slice-major: bytes 0-511 hold bits
+    0-127 of registers 0-31, bytes 512-1023 bits 128-255, and so on. So the
+    first 256 bytes are xmm0-15 exactly as a machine without AVX stored them
+    (older saved states are a prefix), and xmm0-15 stay at 16 * N."""
+    return 512 * (byte >> 4) + 16 * num + (byte & 15)
+
+
+def vec_index(num: int, lane: int, width: int) -> int:
+    """Index of lane `lane` of a `width`-byte element view (xf, xd, xi, xq) of
+    register `num` (a lane never straddles a 128-bit slice)."""
+    return vec_offset(num, lane * width) // width
+
+
+def vec_read(xb, num: int, nbytes: int) -> bytes:
+    """The low nbytes (16, 32 or 64) of vector register num, in memory order."""
+    return b"".join(
+        bytes(xb[vec_offset(num, o) : vec_offset(num, o) + 16]) for o in range(0, nbytes, 16)
+    )
+
+
+def vec_write(xb, num: int, data: bytes) -> None:
+    """Set the low len(data) bytes (a multiple of 16) of vector register num."""
+    for o in range(0, len(data), 16):
+        xb[vec_offset(num, o) : vec_offset(num, o) + 16] = data[o : o + 16]
 
 
 @dataclass(frozen=True)
 class Reg:
-    """A register operand. kind is 'gpr' or 'xmm'; num is the hardware number;
-    size is in bits; high8 marks ah/ch/dh/bh (bits 8..15 of register num)."""
+    """A register operand. kind is 'gpr' or 'xmm' (any vector register: xmm,
+    ymm or zmm by size 128/256/512); num is the hardware number; size is in
+    bits; high8 marks ah/ch/dh/bh (bits 8..15 of register num)."""
 
     name: str
     kind: str
@@ -171,8 +226,9 @@ def _build_registers() -> dict[str, Reg]:
             regs[name] = Reg(name, "gpr", num, size)
     for num, name in enumerate(GPR8H):
         regs[name] = Reg(name, "gpr", num, 8, high8=True)
-    for num, name in enumerate(XMM):
-        regs[name] = Reg(name, "xmm", num, 128)
+    for size, prefix in VEC_NAMES.items():
+        for num in range(VREGS):
+            regs[f"{prefix}{num}"] = Reg(f"{prefix}{num}", "xmm", num, size)
     return regs
 
 

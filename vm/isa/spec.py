@@ -13,6 +13,9 @@ Operand-form tokens (Intel manual style):
   r/m8 ... r/m64        register or memory
   imm8 imm16 imm32 imm64  immediate; imm32 in a 64-bit form is sign-extended
   xmm  xmm/m32  xmm/m64  xmm/m128   SSE register, or memory of that size
+  ymm  ymm/m256  zmm  zmm/m512  m256  m512   AVX / AVX-512 registers and memory;
+                        a form with a zmm operand is EVEX-encoded and alone may
+                        name vector registers 16-31
   rel                   branch target (label or address)
   cl                    exactly the cl register (shift counts)
 """
@@ -20,7 +23,9 @@ Operand-form tokens (Intel manual style):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .operands import Imm, Mem, Operand, Reg
 
@@ -50,9 +55,11 @@ class OpType:
     token: str
     kinds: frozenset[str]  # subset of {'gpr', 'xmm', 'mem', 'imm', 'rel', 'cl'}
     size: int | None  # bits; None = any (m, rel)
+    vsize: int = 0  # width of the vector register it accepts (128, 256, 512)
 
 
-_TOKEN_RE = re.compile(r"^(r/m|r|m|imm|xmm/m|xmm|rel|cl)(\d*)$")
+_TOKEN_RE = re.compile(r"^(r/m|r|m|imm|[xyz]mm/m|[xyz]mm|rel|cl)(\d*)$")
+_VSIZE = {"x": 128, "y": 256, "z": 512}
 
 
 def parse_token(tok: str) -> OpType:
@@ -70,12 +77,16 @@ def parse_token(tok: str) -> OpType:
         "xmm/m": {"xmm", "mem"},
         "rel": {"rel"},
         "cl": {"cl"},
-    }[base]
-    if base == "xmm":
-        size = 128
+    }.get(base, set())
+    vsize = 0
+    if base[:3] in ("xmm", "ymm", "zmm"):  # alone or with /mN
+        vsize = _VSIZE[base[0]]
+        kinds = {"xmm", "mem"} if base.endswith("/m") else {"xmm"}
+        if size is None:
+            size = vsize
     if base == "cl":
         size = 8
-    return OpType(tok, frozenset(kinds), size)
+    return OpType(tok, frozenset(kinds), size, vsize)
 
 
 @dataclass(frozen=True)
@@ -86,13 +97,15 @@ class Form:
     def __str__(self) -> str:
         return ", ".join(self.tokens)
 
+    @property
+    def evex(self) -> bool:
+        """An AVX-512 form (it has a zmm operand): the only kind that may name
+        vector registers 16-31, as in the EVEX encoding."""
+        return any(t.vsize == 512 for t in self.types)
+
     def mem_size(self, i: int) -> int | None:
         t = self.types[i]
-        if "mem" not in t.kinds:
-            return None
-        if t.token.startswith("xmm/m"):
-            return t.size
-        return t.size
+        return t.size if "mem" in t.kinds else None
 
 
 def parse_forms(spec: str) -> tuple[Form, ...]:
@@ -116,32 +129,64 @@ def expand_sizes(spec: str, sizes=(8, 16, 32, 64)) -> str:
     return " | ".join(out)
 
 
+# How an instruction changes control flow; everything that follows the
+# program's path (the run tier's traces, the debugger's next/until/finish,
+# the history's syscall bookkeeping) asks the table this, never a mnemonic.
+#   ""          falls through to the next instruction
+#   "jump"      always continues at its target (jmp)
+#   "cond-jump" continues at its target or falls through (jcc, loop, jrcxz)
+#   "call"      pushes the return address and jumps (call)
+#   "ret"       pops its target (ret)
+#   "syscall"   enters the runtime, which may change any state (syscall)
+#   "hostcall"  a built-in routine of the runtime, returning like ret (hostcall)
+Kind = Literal["", "jump", "cond-jump", "call", "ret", "syscall", "hostcall"]
+KINDS: tuple[Kind, ...] = ("", "jump", "cond-jump", "call", "ret", "syscall", "hostcall")
+
+# A template, or one template per form (keyed by the form's text, "r/m64, imm32").
+Semantics = str | dict[str, str]
+
+
 @dataclass
 class InsnDef:
     """One instruction: the single source of truth for it."""
 
     mnemonic: str
     forms: tuple[Form, ...]
-    sem: str  # code template, see vm.codegen
+    sem: Semantics  # code template(s), see vm.codegen
     doc: str  # one-line description
     flags_read: str = ""  # subset of "CPZSO"
     flags_written: str = ""  # flags given a defined value
     flags_undefined: str = ""  # flags left architecturally undefined
-    group: str = "integer"  # integer | sse | control | system
+    group: str = "integer"  # integer | sse | control | system | internal
     implicit: str = ""  # implicit registers, for docs ("rdx:rax")
     align: int = 0  # required alignment of the memory operand
-    branch: bool = False  # ends a basic block
+    kind: Kind = ""  # control flow (see KINDS)
+    # bytes added to an rsp-based memory operand's address: pop computes it
+    # with rsp after the increment (the CPU's order), so 8 for pop
+    rsp_bias: int = 0
+    # the CPU feature each form needs (form text -> cpuinfo flag: "avx", "fma", ...)
+    cpuid: dict[str, str] = field(default_factory=dict)
     cond: str | None = None  # condition code for jcc/setcc/cmovcc
     aliases: tuple[str, ...] = ()
     notes: str = ""  # longer explanation (edge cases)
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def branch(self) -> bool:
+        """Whether it may not fall through to the next instruction (ends a basic block)."""
+        return self.kind != ""
+
+    def semantics(self, form: Form) -> str:
+        """The template of one form."""
+        return self.sem if isinstance(self.sem, str) else self.sem[str(form)]
 
 
 TABLE: dict[str, InsnDef] = {}  # mnemonic (and aliases) -> definition
 
 
-def insn(mnemonic: str, forms: str, sem: str, doc: str, **kw) -> InsnDef:
+def insn(mnemonic: str, forms: str, sem: Semantics, doc: str, **kw) -> InsnDef:
     d = InsnDef(mnemonic, parse_forms(forms), sem, doc, **kw)
+    if d.kind not in KINDS:
+        raise ValueError(f"{mnemonic}: unknown kind {d.kind!r}")
     if isinstance(sem, dict) and set(sem) != {str(f) for f in d.forms}:
         raise ValueError(
             f"{mnemonic}: semantics given for {sorted(sem)}, forms are "
@@ -195,7 +240,7 @@ def _imm_fits(value: int, bits: int, signed_only: bool) -> bool:
 def operand_fits(t: OpType, op: Operand, form: Form) -> bool:
     if isinstance(op, Reg):
         if op.kind == "xmm":
-            return "xmm" in t.kinds
+            return "xmm" in t.kinds and op.size == t.vsize and (op.num < 16 or form.evex)
         if "cl" in t.kinds:
             return op.name == "cl"
         return "gpr" in t.kinds and op.size == t.size
@@ -246,12 +291,12 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
     """Memory operands get the form's size; an immediate narrower than 64 bits
     is stored as the CPU sees it: its low bits, sign-extended (so `add rax, -1`
     and `mov qword [x], 0xFFFFFFFF`-style encodings mean what the hardware
-    does). ret's imm16 is an unsigned byte count."""
+    does). ret's imm16 is an unsigned byte count, int's imm8 a vector number."""
     if isinstance(op, Mem) and op.size is None:
         return op.with_size(form.mem_size(i) or 64)
     if isinstance(op, Imm):
         t = form.types[i]
-        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic != "ret":
+        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic not in ("ret", "int"):
             s = 1 << (t.size - 1)
             v = ((op.value & ((1 << t.size) - 1)) ^ s) - s
             if v != op.value:
@@ -261,9 +306,10 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
 
 def describe_operand(op: Operand) -> str:
     if isinstance(op, Reg):
-        return (
-            f"xmm register {op.name}" if op.kind == "xmm" else f"{op.size}-bit register {op.name}"
-        )
+        if op.kind == "xmm":
+            what = op.name[:3] if op.num < 16 else f"{op.name[:3]} (EVEX-only)"
+            return f"{what} register {op.name}"
+        return f"{op.size}-bit register {op.name}"
     if isinstance(op, Mem):
         return f"{op.size}-bit memory" if op.size else "memory"
     return f"immediate {op.value}"
@@ -272,4 +318,62 @@ def describe_operand(op: Operand) -> str:
 def _no_form_message(d: InsnDef, ops: tuple[Operand, ...]) -> str:
     given = ", ".join(describe_operand(o) for o in ops) or "no operands"
     forms = "; ".join(f"{d.mnemonic} {f}".strip() for f in d.forms)
-    return f"operand form not supported: {d.mnemonic} with {given}. Supported forms: {forms}"
+    hint = (
+        " (registers 16-31 exist only in AVX-512 forms, which here take zmm operands)"
+        if any(isinstance(o, Reg) and o.kind == "xmm" and o.num >= 16 for o in ops)
+        else ""
+    )
+    return f"operand form not supported: {d.mnemonic} with {given}{hint}. Supported forms: {forms}"
+
+
+# ---- table self-test (in the manner of Spike's opcode-overlap check) --------------
+# `match` takes the first form that fits, so two forms of one mnemonic that
+# can both fit the same operands must mean the same thing, or the order of
+# the forms silently decides what a program does. Forms whose templates are
+# identical are harmless (mov r64, r/m64 and mov r/m64, r64 for two
+# registers); any other overlap must be listed here with the reason.
+OVERLAP_ALLOWED: dict[tuple[str, str, str], str] = {}
+
+
+def _types_overlap(a: OpType, b: OpType) -> bool:
+    """Whether some operand fits both tokens (operand_fits' rules; an unsized
+    memory operand fitting two sizes is an 'operation size' error, not a
+    choice)."""
+    if {"imm", "rel"} & a.kinds and {"imm", "rel"} & b.kinds:
+        return True  # a small immediate (or a label) fits every immediate size
+    if "cl" in a.kinds | b.kinds:
+        other = b if "cl" in a.kinds else a
+        return "cl" in other.kinds or ("gpr" in other.kinds and other.size == 8)
+    if "xmm" in a.kinds & b.kinds:
+        return True
+    if "gpr" in a.kinds & b.kinds and a.size == b.size:
+        return True
+    return "mem" in a.kinds & b.kinds and (a.size is None or b.size is None or a.size == b.size)
+
+
+def forms_overlap(a: Form, b: Form) -> bool:
+    """Whether one operand list could fit both forms."""
+    return len(a.types) == len(b.types) and all(
+        _types_overlap(x, y) for x, y in zip(a.types, b.types)
+    )
+
+
+def table_problems(defs: Iterable[InsnDef] | None = None) -> list[str]:
+    """Every overlap of two forms of one mnemonic with different semantics
+    that OVERLAP_ALLOWED does not explain (empty when the table is sound)."""
+    problems = []
+    seen: set[int] = set()
+    for d in TABLE.values() if defs is None else defs:
+        if id(d) in seen:
+            continue
+        seen.add(id(d))
+        for i, a in enumerate(d.forms):
+            for b in d.forms[i + 1 :]:
+                if not forms_overlap(a, b) or d.semantics(a) == d.semantics(b):
+                    continue
+                if (d.mnemonic, str(a), str(b)) not in OVERLAP_ALLOWED:
+                    problems.append(
+                        f"{d.mnemonic}: forms '{a}' and '{b}' both fit some operands but "
+                        "have different semantics (the first would always win)"
+                    )
+    return problems

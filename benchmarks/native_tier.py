@@ -1,0 +1,172 @@
+"""MIPS per execution tier (run vs native), and the MNIST program vs its native build.
+
+Programs: run_tier.py's scalar and packed dot products and integer program,
+plus `probe` (the scalar dot product with a 32-bit counter, `inc ecx / cmp
+ecx, 784 / jl` and `mulss xmm1, [mem]`). Each is run in a fresh Machine per
+tier, best of N; the native tier's time includes compiling its loops. The
+results of the tiers are compared (registers, memory) so a fast wrong answer
+cannot pass unnoticed.
+
+    python benchmarks/native_tier.py                    # all four, best of 3
+    python benchmarks/native_tier.py probe -n 1
+    python benchmarks/native_tier.py --mnist 640        # MNIST, 640 training images
+    python benchmarks/native_tier.py --show probe       # the hot loop's LLVM IR
+
+--mnist N trains one epoch on the first N training images (no twins) in the
+native tier and in the nasm + ld build of the same sources, side by side,
+and prints both times and their ratio (needs nasm, ld and the unpacked IDX
+files in MNIST_DATA or /work/shared/mnist-style directory given by --data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+import run_tier  # noqa: E402
+
+from vm import Machine, assemble  # noqa: E402
+
+PROBE = (
+    run_tier._DATA
+    + """
+section .text
+global _start
+_start:
+    mov r8d, REPEAT
+.again:
+    lea rdi, [rel vec_a]
+    lea rsi, [rel vec_b]
+    xorps xmm0, xmm0
+    xor ecx, ecx
+.loop:
+    movss xmm1, [rdi + rcx*4]
+    mulss xmm1, [rsi + rcx*4]
+    addss xmm0, xmm1
+    inc ecx
+    cmp ecx, 784
+    jl .loop
+    dec r8d
+    jnz .again
+"""
+    + run_tier._EXIT
+)
+
+PROGRAMS = {**run_tier.PROGRAMS, "probe": (PROBE, 2000)}
+TIERS = ("run", "native")
+
+
+def build(name: str, repeat: int | None = None):
+    src, default = PROGRAMS[name]
+    return assemble([(f"{name}.asm", src)], defines={"REPEAT": str(repeat or default)})
+
+
+def measure(name: str, tier: str, runs: int, repeat: int | None) -> tuple[int, float, tuple]:
+    """(instructions, best CPU seconds of this process, final state). CPU time
+    is less disturbed than wall-clock time by other load on a shared machine."""
+    image = build(name, repeat)
+    best, count, state = float("inf"), 0, ()
+    for _ in range(runs):
+        m = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
+        m.tier = tier
+        t0 = time.process_time()
+        status = m.run()
+        dt = time.process_time() - t0
+        if status != 0:
+            raise SystemExit(f"{name}: exit status {status}")
+        best, count = min(best, dt), m.icount
+        state = (list(m.r), bytes(m.xb), bytes(m.mem.buf[m.mem.data : m.mem.data + (1 << 16)]))
+    return count, best, state
+
+
+def show(name: str) -> None:
+    from vm import native
+
+    m = Machine(build(name, 50), stdout=io.BytesIO(), stderr=io.BytesIO())
+    m.native_after = 0
+    m.run()
+    t = native.hottest(m)
+    print(t.ir if t else "no loop was compiled")
+
+
+def mnist(limit: int, data: str) -> None:
+    from native import build_native
+
+    here = os.path.join(os.path.dirname(__file__), "..", "programs", "mnist")
+    srcs = sorted(os.path.join(here, f) for f in os.listdir(here) if f.endswith(".asm"))
+    defines = {"EPOCHS": "1", "TRAIN_LIMIT": str(limit), "TEST_LIMIT": str(max(limit // 6, 10))}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "data")
+        os.mkdir(root)
+        for f in os.listdir(data):
+            src = os.path.join(data, f)
+            if f.endswith(".gz"):
+                with gzip.open(src) as g, open(os.path.join(root, f[:-3]), "wb") as out:
+                    shutil.copyfileobj(g, out)
+            elif "idx" in f:
+                shutil.copy(src, root)
+        exe = build_native(srcs, defines, workdir=tmp)
+        t0 = time.perf_counter()
+        proc = subprocess.run([str(exe)], cwd=root, capture_output=True, timeout=3600)
+        t_native = time.perf_counter() - t0  # wall-clock, as is the VM's below
+        image = assemble(srcs, defines=defines)
+        out = io.BytesIO()
+        m = Machine(image, root=root, stdout=out, stderr=io.BytesIO())
+        t0 = time.perf_counter()
+        status = m.run()
+        t_vm = time.perf_counter() - t0
+    same = out.getvalue() == proc.stdout and status == proc.returncode
+    print(
+        f"MNIST 1 epoch, {limit} training images: native build {t_native:.3f} s, "
+        f"VM native tier {t_vm:.3f} s ({m.icount / t_vm / 1e6:.1f} MIPS), "
+        f"ratio {t_vm / t_native:.1f}x, output {'identical' if same else 'DIFFERENT'}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("programs", nargs="*", metavar="PROGRAM", help=f"any of {', '.join(PROGRAMS)}")
+    p.add_argument("-n", "--runs", type=int, default=3, help="runs per program and tier")
+    p.add_argument("--repeat", type=int, help="override each program's repetition count")
+    p.add_argument("--show", action="store_true", help="print the hot loop's LLVM IR instead")
+    p.add_argument("--mnist", type=int, metavar="N", help="MNIST epoch on N images vs nasm+ld")
+    p.add_argument("--data", default=os.environ.get("MNIST_DATA", "/work/shared/mnist"))
+    args = p.parse_args(argv)
+    for name in args.programs:
+        if name not in PROGRAMS:
+            p.error(f"unknown program {name!r}")
+    if args.mnist:
+        mnist(args.mnist, args.data)
+        return 0
+    print(
+        f"Python {sys.version.split()[0]}, best of {args.runs}, CPU-time MIPS "
+        "(native includes LLVM start-up and compiling)"
+    )
+    for name in args.programs or PROGRAMS:
+        if args.show:
+            show(name)
+            continue
+        results = {t: measure(name, t, args.runs, args.repeat) for t in TIERS}
+        count = results["run"][0]
+        same = results["run"][2] == results["native"][2]
+        line = "  ".join(f"{t} {count / results[t][1] / 1e6:8.1f} MIPS" for t in TIERS)
+        ratio = results["run"][1] / results["native"][1]
+        print(
+            f"{name:8s} {count:>12,} instructions  {line}  native/run {ratio:5.1f}x"
+            f"  {'same state' if same else 'STATES DIFFER'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The debugger's vector registers: ymm/zmm lanes for programs that use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mnist_vm.debugger import render as R
+from mnist_vm.debugger.commands import execute
+from mnist_vm.debugger.session import Session
+from vm import assemble
+
+DENSE = Path(__file__).parent / "asm" / "dense_avx512.asm"
+
+
+def _changed_text(panel) -> list[str]:
+    return [panel.plain[sp.start : sp.end] for sp in panel.spans if sp.style == R.CHANGED]
+
+
+def test_zmm_lanes_shown_for_a_zmm_program_with_changed_lanes_highlighted():
+    s = Session(assemble([str(DENSE)], defines={"INPUTS": "16"}))
+    execute(s, "break _start.input")
+    execute(s, "continue")
+    execute(s, "step")  # vbroadcastss zmm8, [rsi + rcx*4]: all sixteen lanes change
+    panel = R.registers_panel(s, 130)
+    text = panel.plain
+    assert "zmm8 " in text and "zmm0 " in text and "xmm0 " not in text
+    assert "zmm31" not in text  # only the registers the program names
+    x = s.machine.xf[4 * 8]  # lane 0 of zmm8: x[0], broadcast
+    changed = _changed_text(panel)
+    assert len([c for c in changed if c.strip() == f"{x:.9g}"]) == 16, changed
+    execute(s, "xmm xmm")
+    assert "xmm15" in R.registers_panel(s, 130).plain
+    execute(s, "xmm zmm")
+    assert "zmm31" in R.registers_panel(s, 130).plain
+
+
+def test_sse_program_keeps_the_xmm_panel():
+    s = Session(assemble([str(Path(__file__).parent.parent / "programs/examples/dot_product.asm")]))
+    text = R.registers_panel(s, 100).plain
+    assert "xmm15" in text and "ymm0" not in text and "zmm0" not in text
+
+
+def test_ymm_and_zmm_in_expressions_and_set():
+    s = Session(assemble([str(DENSE)], defines={"INPUTS": "16"}))
+    execute(s, "set zmm3.f32[15] = 2.5")
+    execute(s, "set ymm3.f32[1] = -1")
+    m = s.machine
+    assert m.xf[3 * 4 + 1] == -1.0  # ymm3 lane 1 is xmm3 lane 1
+    reply = execute(s, "print zmm3.f32[15]")
+    assert "2.5" in " ".join(map(str, reply.lines))
+    assert "lanes 0..7" in " ".join(map(str, execute(s, "print ymm3.f32[8]").lines))
+    text = " ".join(map(str, execute(s, "print zmm3").lines))
+    assert text.count(",") >= 15 and "2.5" in text

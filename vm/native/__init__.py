@@ -1,0 +1,179 @@
+"""The native tier: hot loop traces compiled to machine code with LLVM.
+
+The run tier (vm.cpu, vm.optimize) finds traces and compiles them to Python.
+When a loop trace has run `Machine.native_after` instructions, this package
+translates the same generated code (vm.codegen's expansion of the table's
+templates) to LLVM IR (translate.py), compiles it (engine.py) and puts it in
+the run loop's place: called with the machine's memory, registers and xmm
+bytes, it runs iterations until the loop leaves, a memory check fails, the
+trace's branches go another way or the iteration budget is spent, and
+returns the next RIP and the exact instruction count, as the run tier's
+counted traces do. A trace that cannot be translated from its first
+instruction stays in the run tier; one that stops part-way is cut there.
+
+Everything here is optional: without llvmlite, or on a host other than
+x86-64, `available()` is False and the run tier runs alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..cpu import Machine
+    from ..image import Insn
+
+from ..isa.flags import rflags
+
+M64 = (1 << 64) - 1
+_AVAILABLE: list[bool] = []
+
+
+def available() -> bool:
+    """llvmlite imports and the host is x86-64 (checked once, lazily)."""
+    if not _AVAILABLE:
+        import importlib.util
+        import platform
+
+        host = platform.machine().lower() in ("x86_64", "amd64")
+        _AVAILABLE.append(host and importlib.util.find_spec("llvmlite") is not None)
+    return _AVAILABLE[0]
+
+
+class NativeTrace:
+    """One compiled loop trace, callable as a counted run-tier trace."""
+
+    def __init__(self, machine: Machine, start: int, length: int, ir_text: str, name: str):
+        from .engine import TRACE_FN, Buffers, compile_trace
+
+        self.machine, self.start, self.length = machine, start, length
+        self.ir, self.name = ir_text, name
+        self.fn = TRACE_FN(compile_trace(ir_text, name))
+        bufs = machine.__dict__.get("_native_bufs")
+        if bufs is None:
+            bufs = machine.__dict__["_native_bufs"] = Buffers(machine.xb)
+        self.bufs = bufs
+        self.executed = 0  # instructions run natively (to find the hottest loop)
+        self.fallback: Callable | None = None
+
+    def __call__(self, maxit: int) -> tuple[int, int]:
+        m, bufs = self.machine, self.bufs
+        gprs, out, r = bufs.gprs, bufs.out, m.r
+        gprs[:] = r
+        out[0] = rflags(m.fl)  # the flags a trace reads before it sets them
+        self.fn(bufs.memory(m.mem.buf), bufs.gprs_addr, bufs.xmm_addr, bufs.out_addr, maxit)
+        count = out[1]
+        if count == 0:  # its first instruction would fault: the run tier reports it
+            assert self.fallback is not None
+            return self.fallback(maxit)
+        r[:] = gprs
+        if out[2] >= 0:
+            m.fl = (
+                out[2],
+                out[3],
+                _s128(out[4], out[5]),
+                _s128(out[6], out[7]),
+                _s128(out[8], out[9]),
+            )
+        self.executed += count
+        return out[0] & M64, count
+
+
+def _s128(lo: int, hi: int) -> int:
+    return (hi << 64) | (lo & M64)
+
+
+def items_for(machine: Machine, insns: list[Insn]):
+    from .translate import Item
+
+    out = []
+    for k, insn in enumerate(insns):
+        lines, _ = machine._lines(insn, k, False)
+        expect = insns[k + 1].addr if k + 1 < len(insns) and insn.defn.branch else None
+        out.append(Item(insn.addr, lines, expect))
+    return out
+
+
+def loop_head(machine: Machine, insns: list[Insn]) -> int | None:
+    """The index of the instruction a trace's last branch goes back to (0: a
+    loop; more: a loop after a prefix, such as an outer loop's step before an
+    inner loop), or None."""
+    from ..isa.operands import Imm
+
+    last = insns[-1]
+    d = last.defn
+    if not d.branch or d.mnemonic in ("call", "ret") or not last.operands:
+        return None
+    target = last.operands[0]
+    if not isinstance(target, Imm) or any(i.addr in machine.breakpoints for i in insns):
+        return None
+    where = {i.addr: j for j, i in enumerate(insns)}
+    j = where.get(target.value & M64)
+    if j is None and d.cond is not None:
+        j = where.get(last.addr + 4)
+    return j
+
+
+def compile_loop(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
+    """Translate and compile a loop trace; None when its first instruction
+    cannot be translated or the translated part is no longer a loop."""
+    from .translate import Untranslatable, translate
+
+    name = f"trace_{insns[0].addr:x}"
+    head = loop_head(machine, insns)
+    if head is None:
+        return None
+    try:
+        module, n, loop = translate(name, items_for(machine, insns), machine.mem.layout(), head)
+    except Untranslatable:
+        return None
+    if not loop:
+        return None
+    return NativeTrace(machine, insns[0].addr, n, str(module), name)
+
+
+def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: dict) -> tuple:
+    """Wrap a hot loop trace of the run tier (entry = (fn, length, counted))
+    so that it counts the instructions it runs; past machine.native_after it
+    is compiled, and the cache entry becomes the native trace (or the plain
+    run-tier trace if it cannot be compiled)."""
+    pyfn, ln, counted = entry
+    if loop_head(machine, insns) is None:
+        return entry
+
+    def call(maxit: int) -> tuple[int, int]:
+        if counted:
+            return pyfn(maxit)
+        return pyfn(), ln
+
+    state = {"run": 0}
+
+    def counting(maxit: int) -> tuple[int, int]:
+        rip, n = call(maxit)
+        state["run"] += n
+        if state["run"] >= machine.native_after and cache.get(addr) is b:
+            nt = compile_loop(machine, insns)
+            if nt is None:
+                cache[addr] = entry
+            else:
+                nt.fallback = call
+                cache[addr] = (nt, ln, True)
+                machine._native[addr] = nt
+        return rip, n
+
+    b = (counting, ln, True)
+    if machine.native_after <= 0:
+        nt = compile_loop(machine, insns)
+        if nt is None:
+            return entry
+        nt.fallback = call
+        machine._native[addr] = nt
+        return (nt, ln, True)
+    return b
+
+
+def hottest(machine: Machine) -> NativeTrace | None:
+    """The compiled trace that ran the most instructions."""
+    traces = [t for t in machine._native.values() if isinstance(t, NativeTrace)]
+    return max(traces, key=lambda t: t.executed) if traces else None

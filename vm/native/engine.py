@@ -1,0 +1,96 @@
+"""Compile translated traces with LLVM (llvmlite) and call them.
+
+LLVM is initialised on first use (a program that never gets hot never pays
+for it). Every trace is optimised at -O2 for this host's CPU; the IR has no
+fast-math flags, so LLVM keeps each float operation a single IEEE operation
+in program order and never contracts a multiply and an add into an FMA.
+Compiled code is cached per process by the trace's IR text, so a machine
+that forgets its compiled code (breakpoints changed) or a second machine on
+the same program does not compile the same trace again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+
+from llvmlite import binding as llvm  # type: ignore[import-untyped]
+
+from .translate import OUT_WORDS
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+_cache: dict[str, tuple[int, object]] = {}  # IR text -> (address, engine keeping it alive)
+
+TRACE_FN = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64
+)
+
+
+def _target_machine():
+    tm = _state.get("tm")
+    if tm is None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_default_triple()
+        tm = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(),
+            features=llvm.get_host_cpu_features().flatten(),
+            opt=2,
+        )
+        _state["tm"] = tm
+    return tm
+
+
+def optimise(ir_text: str):
+    """Parse and optimise a module (the IR of one trace); returns it."""
+    tm = _target_machine()
+    mod = llvm.parse_assembly(ir_text)
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    mod.verify()
+    pto = llvm.PipelineTuningOptions(speed_level=2)
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+def compile_trace(ir_text: str, name: str) -> int:
+    """The address of the compiled trace function (compiled once per IR text)."""
+    with _lock:
+        hit = _cache.get(ir_text)
+        if hit is not None:
+            return hit[0]
+        mod = optimise(ir_text)
+        engine = llvm.create_mcjit_compiler(mod, _target_machine())
+        engine.finalize_object()
+        addr = engine.get_function_address(name)
+        _cache[ir_text] = (addr, engine)
+        return addr
+
+
+def assembly(ir_text: str) -> str:
+    """The host machine code of a trace, as assembly text."""
+    with _lock:
+        return _target_machine().emit_assembly(optimise(ir_text))
+
+
+class Buffers:
+    """The per-machine memory a compiled trace reads and writes: the GPRs as
+    16 int64 (copied in and out around a call), the xmm bytes in place, and
+    the result words."""
+
+    def __init__(self, xmm: bytearray):
+        self.gprs = (ctypes.c_uint64 * 16)()
+        self.out = (ctypes.c_int64 * OUT_WORDS)()
+        self.xmm_addr = ctypes.addressof((ctypes.c_char * len(xmm)).from_buffer(xmm))
+        self.gprs_addr = ctypes.addressof(self.gprs)
+        self.out_addr = ctypes.addressof(self.out)
+        self.mem_obj: object = None
+        self.mem_addr = 0
+
+    def memory(self, buf) -> int:
+        if buf is not self.mem_obj:
+            self.mem_addr = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+            self.mem_obj = buf
+        return self.mem_addr
