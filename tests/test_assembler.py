@@ -7,6 +7,7 @@ operands are checked by re-assembling what the disassembler prints.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import struct
 import subprocess
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vm import AsmError, assemble
-from vm.asm import AsmInternalError, listing
+from vm.asm import AsmInternalError, limits, listing
 from vm.isa.operands import Imm, Mem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,6 +193,7 @@ ERRORS = [
     ),
     pytest.param("struc p\n  .x: resd 1\n", 1, 1, "struc p has no endstruc", id="struc-open"),
     pytest.param("section .data\n  iend\n", 2, 3, "iend without istruc", id="iend-alone"),
+    pytest.param("struc rax\nendstruc\n", 1, 7, "'rax' is a reserved word", id="struc-name"),
     pytest.param(
         "struc p\n.x: resd 1\n.y: resd 1\nendstruc\nsection .data\n"
         "istruc p\n  at p.y, dd 1\n  at p.x, dd 2\niend\n",
@@ -451,7 +453,9 @@ def _nasm_data(src: Path) -> bytes:
     if shutil.which("nasm") is None or shutil.which("objcopy") is None:
         pytest.skip("nasm/objcopy not installed (apt-get install nasm binutils)")
     obj, raw = src.with_suffix(".o"), src.with_suffix(".bin")
-    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(obj)], check=True)
+    subprocess.run(
+        ["nasm", "-felf64", "-w-all", f"-i{src.parent}/", str(src), "-o", str(obj)], check=True
+    )
     subprocess.run(["objcopy", "-O", "binary", "-j", ".data", str(obj), str(raw)], check=True)
     return raw.read_bytes()
 
@@ -543,6 +547,49 @@ section .data
 %endmacro
   rec 4
 """,
+    "conditions-in-macros": """
+%macro kind 0-1
+%ifempty %1
+  db 0
+%elifnum %1
+  db 1
+%elifstr %1
+  db 2
+%elifid %1
+  db 3
+%else
+  db 4
+%endif
+%ifidni %1, RAX
+  db 9
+%endif
+%ifnidn %1, rax
+  db 8
+%endif
+%endmacro
+%macro early 1
+  db 0x10
+%if %1
+%exitmacro
+%endif
+  db 0x11
+%endmacro
+section .data
+  kind
+  kind 5
+  kind "s"
+  kind rax
+  kind 1+1
+  early 0
+  early 1
+%ifmacro early
+  db 0x20
+%endif
+%unmacro early 1
+%ifnmacro early
+  db 0x21
+%endif
+""",
     "structures": """
 struc point
   .x:    resd 1
@@ -564,6 +611,17 @@ p2: istruc point
 iend
   dq point_size, point.y, point.name, pair_size, first, second, p2 - p1
 """,
+    "incbin": """
+section .data
+  db "<"
+  incbin "blob.bin"
+  db "|"
+  incbin "blob.bin", 3
+  db "|"
+  incbin "blob.bin", 2, 4
+  db ">"
+common shared 16
+""",
     "literals-and-forms": """
 [BITS 64]
 default rel
@@ -584,6 +642,7 @@ section .note.GNU-stack noalloc noexec nowrite progbits
 def test_nasm_features_make_nasms_bytes(name, tmp_path):
     text = NASM_FEATURES[name] + "section .text\nglobal _start\n_start: ret\n"
     src = tmp_path / "f.asm"
+    (tmp_path / "blob.bin").write_bytes(bytes(range(250, 256)) + b"\x00binary\xff")
     src.write_bytes(text.encode("latin-1"))  # \xe9 stays one Latin-1 byte
     _assert_data_like_nasm(src)
 
@@ -741,3 +800,182 @@ def test_fuzz_source_text_gives_an_image_or_an_assembler_error(parts):
         raise AssertionError(f"internal error for {text!r}: {e}") from e
     except AsmError:
         pass
+
+
+@contextlib.contextmanager
+def _small_limits():
+    saved = {k: getattr(limits, k) for k in ("MAX_PREPROCESSED_LINES", "MAX_INSTRUCTIONS")}
+    limits.MAX_PREPROCESSED_LINES = 20_000
+    limits.MAX_INSTRUCTIONS = 20_000
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(limits, k, v)
+
+
+# lines of the macro, %rep and structure languages, to be shuffled and cut
+# by the fuzzer: any mix must give an image or an AsmError
+MACRO_LINES = [
+    "%macro m 1-3 7, 9",
+    "%macro g 1+",
+    "%macro z 0",
+    "%rmacro r 1",
+    "%imacro I 0-*",
+    "%endmacro",
+    "  db %0, %1, %2",
+    "  dq %%lab - $",
+    "%%lab:",
+    "  r %1",
+    "  m 1",
+    "  m 1, 2, 3, 4",
+    "  g 4, 5, 6",
+    "  z",
+    "  i a, b",
+    "%rotate 1",
+    "%rotate -1",
+    "%rep 3",
+    "%rep %0",
+    "%rep -2",
+    "%rep 1 << 40",
+    "%endrep",
+    "%exitrep",
+    "%exitmacro",
+    "%if 1",
+    "%ifidn %1, rax",
+    "%else",
+    "%endif",
+    "%assign k k + 1",
+    "%assign k 0",
+    "%xdefine A A A",
+    "struc s",
+    "struc s, 4",
+    "  .f: resd 1",
+    "  .g: resb 3",
+    "  .h: dd 1",
+    "endstruc",
+    "istruc s",
+    "  at s.f, dd 1",
+    "  at s.g, db 1, 2, 3, 4, 5",
+    "iend",
+    "section .data",
+    "section .text",
+    "section .bss",
+    "section .note.GNU-stack noalloc",
+    "[section .data]",
+    "common c 8",
+    "  dt 1.5",
+    "  resb 1 << 33",
+    "  times 1 << 30 nop",
+    "  times 1 << 12 nop",
+    "  call f wrt ..plt",
+    "f: ret",
+    "  nop",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(MACRO_LINES),
+            st.builds(lambda a, b: a[: len(a) // 2] + b, st.sampled_from(MACRO_LINES), st.text()),
+        ),
+        max_size=30,
+    )
+)
+def test_fuzz_macros_rep_and_strucs_give_an_image_or_an_assembler_error(lines):
+    text = "\n".join(lines)
+    try:
+        with _small_limits():  # the same checks, reached in milliseconds
+            asm(text)
+    except AsmInternalError as e:
+        raise AssertionError(f"internal error for {text!r}: {e}") from e
+    except AsmError:
+        pass
+
+
+# ---------------------------------------------------------------------------
+# limits: hostile inputs end in one AsmError, in bounded memory and time
+
+
+def _include_tree(tmp_path: Path, levels: int) -> Path:
+    """level0.asm includes level1.asm twice, which includes level2.asm twice..."""
+    for k in range(levels):
+        body = f'%include "level{k + 1}.asm"\n' * 2 if k + 1 < levels else "  nop\n"
+        (tmp_path / f"level{k}.asm").write_text(body)
+    return tmp_path / "level0.asm"
+
+
+@pytest.mark.parametrize(
+    ("levels", "fragment"),
+    [(30, "expands to more than 20,000 lines"), (41, "%include nested too deeply")],
+)
+def test_include_tree_is_bounded(tmp_path, levels, fragment):
+    top = _include_tree(tmp_path, levels)  # 2**levels includes if nothing stopped it
+    with _small_limits():
+        with pytest.raises(AsmError) as info:
+            assemble([str(top)])
+    assert fragment in str(info.value)
+    assert not isinstance(info.value, AsmInternalError)
+
+
+def test_rep_bombs_are_bounded_by_the_expansion_limit():
+    for src in ("%rep 1 << 40\n%endrep\n", "%rep 1 << 20\n%rep 1 << 20\n  nop\n%endrep\n%endrep\n"):
+        with _small_limits():
+            e = error_of(src)
+        assert "expands to more than 20,000 lines" in str(e), src
+
+
+def test_source_file_over_the_size_limit_is_refused_before_reading(tmp_path):
+    big = tmp_path / "big.asm"
+    with open(big, "wb") as f:
+        f.truncate(limits.MAX_SOURCE_BYTES + 1)
+    with pytest.raises(AsmError) as info:
+        assemble([str(big)])
+    assert "larger than 16,777,216 bytes" in str(info.value)
+
+
+LIMIT_CASES = {
+    "resb-4g": "section .bss\n resb 1 << 32\n",
+    "resb-1t": "section .bss\n resb 1 << 40\n",
+    "resq-2e61": "section .bss\n resq 1 << 61\n",
+    "times-nop": " times 1 << 28 nop\n",
+    "xdefine": "%xdefine A A A\n" * 40,
+    "rep-nop": "%rep 1 << 40\n nop\n%endrep\n",
+}
+_CHILD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))  # 2 GiB of address space
+from vm.asm import assemble
+from vm.errors import AsmError
+out = {}
+for name, src in json.loads(sys.stdin.read()).items():
+    try:
+        assemble([("t.asm", src)])
+        out[name] = "assembled"
+    except AsmError as e:
+        out[name] = type(e).__name__ + ": " + e.message
+out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_hostile_sources_fail_cleanly_within_a_memory_ceiling():
+    import json
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD],
+        input=json.dumps(LIMIT_CASES),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    for name in LIMIT_CASES:
+        assert result[name].startswith("AsmError: "), (name, result[name])
+    assert result["maxrss_mb"] < 400, result

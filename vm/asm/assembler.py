@@ -26,7 +26,7 @@ from ..isa.spec import OperandError, imm_warnings, operand_fits
 from . import floats, limits
 from .directives import BRACKET_FORMS, DATA_UNITS, HANDLERS, RES_UNITS, find_file, split_commas
 from .expr import M64, Evaluator, Node, parse_expr, uses_here
-from .lexer import Token, decode_source
+from .lexer import Token, decode_source, strip_comment, tokenize
 from .link import LIBM, SECTIONS, Linker
 from .operands import at, parse_operand
 from .preproc import Line, Preprocessor
@@ -107,6 +107,7 @@ class Assembler:
         # pass-1 state
         self.cur: Chunk
         self.parent = ""  # the last label without a dot: `.x` means parent.x
+        self.plain_line = False  # the current line's tokens are those of its text
         self.struc: tuple[str, Chunk, SourceLoc] | None = None
         self.istruc: tuple[str, Chunk, int, SourceLoc] | None = None
 
@@ -224,6 +225,7 @@ class Assembler:
     def _line(self, ctx: FileCtx, line: Line) -> None:
         toks = line.tokens
         loc = line.loc
+        self.plain_line = line.plain
         if not toks:
             return
         # NASM's primitive forms: [section .data], [global _start], [bits 64]
@@ -485,7 +487,8 @@ class Assembler:
         if c.size % INSN_SIZE:  # data in .text before this instruction
             self.fill(INSN_SIZE - c.size % INSN_SIZE, loc)
         self._grow(INSN_SIZE, at(loc, head.col), True, insns=1)
-        c.items.append(InsnItem(c, c.size, head, groups, at(loc, head.col), self.parent))
+        keep = None if self.plain_line else groups  # a plain line is read again in pass 2
+        c.items.append(InsnItem(c, c.size, head, keep, loc, self.parent))
         c.size += INSN_SIZE
 
     def critical(self, ctx: FileCtx, toks: list[Token], loc: SourceLoc) -> int:
@@ -533,7 +536,9 @@ class Assembler:
                     continue
                 start = self.linker.section_ranges[sec][0]
                 blob = blobs[sec]
-                for item in c.items:
+                items, c.items = c.items, []  # each item is dropped once encoded
+                for k, item in enumerate(items):
+                    items[k] = None
                     addr = c.base + item.offset
                     try:
                         if isinstance(item, InsnItem):
@@ -554,6 +559,7 @@ class Assembler:
                         self.errors.add(e)
                     except RecursionError:
                         self.errors.add(AsmError("expression nested too deeply", item.loc))
+                del items
         hostdef = TABLE["hostcall"]
         for name, addr in self.linker.stubs.items():
             what = "libm routine (host C library)" if name in LIBM else "C library routine"
@@ -590,17 +596,21 @@ class Assembler:
         ev = Evaluator(
             loc, self.linker.resolver(ctx, item.parent, loc), _const(addr), _const(item.chunk.base)
         )
-        ops: list[Operand] = [parse_operand(group, loc, ev) for group in item.operands]
+        groups = item.operands if item.operands is not None else _operands_again(item)
+        ops: list[Operand] = [parse_operand(group, loc, ev) for group in groups]
         try:
             form, fixed = match(d, tuple(ops))
         except OperandError as e:
             raise AsmError(str(e), loc) from None
         except MatchError as e:
-            raise AsmError(self._form_error(d, ops, str(e)), loc) from None
-        self._check_rex(fixed, item, loc)
+            raise AsmError(self._form_error(d, ops, str(e)), at(loc, item.mnemonic.col)) from None
+        self._check_rex(fixed, item, at(loc, item.mnemonic.col))
         name = item.mnemonic.text.lower()
         if name.startswith("lock ") and not (fixed and isinstance(fixed[0], Mem)):
-            raise AsmError("lock needs a memory destination (the CPU raises #UD otherwise)", loc)
+            raise AsmError(
+                "lock needs a memory destination (the CPU raises #UD otherwise)",
+                at(loc, item.mnemonic.col),
+            )
         for w in imm_warnings(d, form, tuple(ops)):
             self.warnings.append(f"{loc.file}:{loc.line}: warning: {w}")
         return Insn(addr, name, d, form, fixed, loc)
@@ -726,6 +736,13 @@ class Assembler:
             out += (n & ((1 << bits) - 1)).to_bytes(unit, "little")
             pos += unit
         return bytes(out)
+
+
+def _operands_again(item: InsnItem) -> list[list[Token]]:
+    """The operand tokens of an instruction on a plain line, from its text."""
+    toks = tokenize(strip_comment(item.loc.text), item.loc)
+    k = next(k for k, t in enumerate(toks) if t.col == item.mnemonic.col)
+    return split_commas(toks[k + 1 :]) if k + 1 < len(toks) else []
 
 
 def _const(v: int):

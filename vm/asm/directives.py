@@ -242,10 +242,16 @@ def _struc(asm: Assembler, ctx: FileCtx, head: Token, args: list[Token], loc: So
         )
     start = asm.critical(ctx, groups[1], loc) if len(groups) > 1 else 0
     name = groups[0][0]
-    asm.struc = (name.text, asm.cur, loc)
+    asm.check_name(name, loc, "structure name")
+    outer = asm.cur
     asm.cur = asm.chunk(ctx, "struc " + name.text, loaded=False, absolute=True)
     asm.cur.size = start
-    asm.label(ctx, name, loc)
+    try:
+        asm.label(ctx, name, loc)
+    except AsmError:
+        asm.cur = outer
+        raise
+    asm.struc = (name.text, outer, loc)
 
 
 def _endstruc(asm: Assembler, ctx: FileCtx, head: Token, args: list[Token], loc: SourceLoc):
@@ -253,7 +259,7 @@ def _endstruc(asm: Assembler, ctx: FileCtx, head: Token, args: list[Token], loc:
         raise AsmError("endstruc without struc", at(loc, head.col))
     name, outer, _ = asm.struc
     body = asm.cur
-    start = ctx.labels[name].offset
+    start = ctx.labels[name].offset if name in ctx.labels else 0
     size_name = name + "_size"
     asm.define_symbol(ctx, size_name, head, loc)
     # NAME_size: an absolute symbol (an offset in a chunk that stays at 0)

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import AsmError, SourceLoc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     kind: str  # 'id' 'num' 'float' 'str' 'op'
     text: str  # as written (for 'str': the decoded text is in value)

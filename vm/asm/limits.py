@@ -6,15 +6,17 @@ is allocated, so a `resb 1 << 40` costs nothing to reject.
 
 from __future__ import annotations
 
+from ..image import MAX_IMAGE_BYTES as _IMAGE_LIMIT
+
 KIB = 1 << 10
 MIB = 1 << 20
 GIB = 1 << 30
 
 # one source or include file (a larger file is refused before it is read)
 MAX_SOURCE_BYTES = 16 * MIB
-# every section of the linked image together, .bss included (the machine's
-# memory; the VM maps .bss lazily, so this is address space, not RAM)
-MAX_IMAGE_BYTES = 1 * GIB
+# every section of the linked image together, .bss included: the machine's
+# own limit (vm/image.py), so whatever assembles also loads
+MAX_IMAGE_BYTES = _IMAGE_LIMIT
 # initialised bytes (.text, .rodata, .data, incbin): these are really stored
 MAX_INITIALISED_BYTES = 256 * MIB
 # instructions in the program (each is an object in every tier)

@@ -68,7 +68,7 @@ class Linker:
 
     def layout(self) -> None:
         addr = TEXT_BASE
-        self.section_ranges: dict[str, tuple[int, int]] = {}
+        self.section_ranges = {}
         for sec in SECTIONS:
             if sec != ".text":
                 addr = (addr + PAGE - 1) & ~(PAGE - 1)

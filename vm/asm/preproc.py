@@ -64,10 +64,13 @@ SUPPORTED = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     loc: SourceLoc  # file, line, column 1, the source text
     tokens: list[Token]
+    # the tokens are exactly those of loc.text (no define expanded, one physical
+    # line): pass 1 need not keep them, pass 2 can read them again
+    plain: bool = False
 
 
 @dataclass
@@ -252,7 +255,9 @@ class Preprocessor:
                 self._call(*call, body, loc, depth)
                 return
         tokens = tokenize(body, loc)
-        self.emit(Line(loc, self.expand(tokens, loc)))
+        expanded = self.expand(tokens, loc)
+        plain = expanded is tokens and strip_comment(loc.text) == body
+        self.emit(Line(loc, expanded, plain))
 
     # ---- %macro and %rep ---------------------------------------------------------
     def _collect(self, opener: str, rest: Iterator[Physical], at: SourceLoc) -> list[Physical]:
@@ -301,6 +306,7 @@ class Preprocessor:
         self.reps += 1
         try:
             for _ in range(count):
+                self._spend("", loc)  # an empty body still costs its repetitions
                 try:
                     self._run(body, depth, frame, f"the %rep at line {loc.line}")
                 except _Exit as e:
@@ -538,7 +544,7 @@ class Preprocessor:
                 result = not toks
             else:
                 kind_of = {"num": "num", "str": "str", "id": "id"}[test]
-                result = len(toks) == 1 and toks[0].kind == kind_of
+                result = bool(toks) and toks[0].kind == kind_of  # the first token, as NASM
         return result != negate
 
     def _number(self, text: str, col: int, loc: SourceLoc) -> int:
@@ -671,6 +677,8 @@ class Preprocessor:
                     f"define '{t.text}' expands to more than {limits.MAX_LINE_TOKENS:,} tokens",
                     SourceLoc(loc.file, loc.line, t.col, loc.text),
                 )
+        if len(out) == len(tokens) and all(a is b for a, b in zip(out, tokens)):
+            return tokens  # nothing expanded: the caller may rely on `is`
         return out
 
 

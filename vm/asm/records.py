@@ -28,17 +28,17 @@ class Chunk:
     absolute: bool = False  # a struc body: its labels are plain offsets from 0
 
 
-@dataclass
+@dataclass(slots=True)
 class InsnItem:
     chunk: Chunk
     offset: int
     mnemonic: Token
-    operands: list[list[Token]]
-    loc: SourceLoc
+    operands: list[list[Token]] | None  # None: read again from loc.text in pass 2
+    loc: SourceLoc  # the line's (shared, column 1): the mnemonic is at mnemonic.col
     parent: str
 
 
-@dataclass
+@dataclass(slots=True)
 class DataItem:
     chunk: Chunk
     offset: int
@@ -50,7 +50,7 @@ class DataItem:
     parent: str
 
 
-@dataclass
+@dataclass(slots=True)
 class FillItem:  # align padding, resb/resd ... (zeros; nops in .text)
     chunk: Chunk
     offset: int
@@ -59,7 +59,7 @@ class FillItem:  # align padding, resb/resd ... (zeros; nops in .text)
     fill: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Label:
     name: str
     chunk: Chunk
@@ -67,7 +67,7 @@ class Label:
     loc: SourceLoc
 
 
-@dataclass
+@dataclass(slots=True)
 class Equ:
     name: str
     node: Node
