@@ -82,7 +82,7 @@ class Buffers:
 
     def __init__(self, xmm: bytearray):
         self.gprs = (ctypes.c_uint64 * 16)()
-        self.out = (ctypes.c_int64 * OUT_WORDS)()
+        self.out = (ctypes.c_uint64 * OUT_WORDS)()
         self.xmm_addr = ctypes.addressof((ctypes.c_char * len(xmm)).from_buffer(xmm))
         self.gprs_addr = ctypes.addressof(self.gprs)
         self.out_addr = ctypes.addressof(self.out)

@@ -166,6 +166,7 @@ class Trace:
         self.flk: tuple[int, int] | None = None  # static (kind, n) of the flags record
         self.phis: dict[tuple, Any] = {}
         self.it: Any = ir.Constant(I64, 0)
+        self.needs_flags = False  # a condition reads the RFLAGS value (maybe the caller's)
         self.branching = False  # inside an if-converted branch
         self._flag_vals: tuple | None = None
         self.nexits = 0
@@ -994,6 +995,7 @@ class Trace:
                 else optimize.cond_source(name[3:], F.RAW, 0)
             )
             assert raw is not None  # every condition has a RAW test
+            self.needs_flags = True
             fl = V("int", self.b.zext(self.get(("fl", 0)), I128), 0, 0xFFF)
             return self._flag_eval(raw, (_cint(0), _cint(0), fl))
         return self._flag_eval(src)
@@ -1089,4 +1091,5 @@ def translate(
         return first.module, len(items), False
     t = Trace(name, items, layout, head, frozenset(first.written))
     t.build()
+    t.module.needs_flags = t.needs_flags
     return t.module, len(items), True
