@@ -212,6 +212,47 @@ def test_the_real_cpu_programs_run_native_code():
     assert ran >= 6, f"native code ran in {ran} of 12 programs"
 
 
+NESTED = """
+global _start
+section .data
+align 16
+v: times 64 dd 1.5
+out: times 64 dd 0
+section .text
+_start:
+    lea rdi, [rel v]
+    lea rsi, [rel out]
+    mov r8d, 300
+.outer:
+    xorps xmm0, xmm0
+    xor ecx, ecx
+.inner:
+    movss xmm1, [rdi + rcx*4]
+    mulss xmm1, [rdi + rcx*4]
+    addss xmm0, xmm1
+    inc ecx
+    cmp ecx, 60
+    jl .inner
+    mov eax, r8d
+    and eax, 63
+    movss [rsi + rax*4], xmm0
+    dec r8d
+    jnz .outer
+    mov rax, [rel v + 4096 * 1024]   ; leaves through a fault
+"""
+
+
+@pytest.mark.parametrize("limit", [100, 371, 5555, 20000, 55555, 10**6])
+def test_nested_loops_run_as_one_trace_and_stop_exactly(limit):
+    """An outer loop whose inner loop exits to the trace's start runs both
+    loops natively; step limits inside either and the final fault are exact."""
+    outcome, natively = check_native(NESTED, f"nested loops, limit {limit}", limit)
+    if limit >= 20000:
+        assert natively > min(limit, 200_000) // 2
+    if limit == 10**6:
+        assert outcome[:2] == ("fault", "segfault")
+
+
 def test_helper_sources_match_the_helpers():
     """The IR versions of the flag helpers are translated from Python over
     their arguments; that Python must equal vm/isa/helpers.py."""
