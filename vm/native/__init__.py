@@ -58,6 +58,7 @@ class NativeTrace:
         self.bufs = bufs
         self.executed = 0  # instructions run natively (to find the hottest loop)
         self.fallback: Callable | None = None
+        self.listing: list[str] = []  # the trace's instructions, for people reading the IR
         self.needs_flags = flags  # the code may read the RFLAGS it was entered with
 
     def __call__(self, maxit: int) -> tuple[int, int]:
@@ -125,7 +126,9 @@ def compile_loop(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
         return None
     if not loop:
         return None
-    return NativeTrace(machine, insns[0].addr, n, str(module), name, module.needs_flags)
+    nt = NativeTrace(machine, insns[0].addr, n, str(module), name, module.needs_flags)
+    nt.listing = [f"{i.addr:#x}: {i.text()}" for i in insns[:n]]
+    return nt
 
 
 def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: dict) -> tuple:
@@ -167,6 +170,14 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
         machine._native[addr] = nt
         return (nt, ln, True)
     return b
+
+
+def describe(trace: NativeTrace) -> str:
+    """The trace's instructions and its LLVM IR after optimisation."""
+    from .engine import optimise
+
+    head = "\n".join("; " + line for line in trace.listing)
+    return f"{head}\n{optimise(trace.ir)}"
 
 
 def hottest(machine: Machine) -> NativeTrace | None:
