@@ -54,6 +54,7 @@ def check_native(src: str, what: str, limit: int = LIMIT) -> tuple[tuple, int]:
         problems = diff(want, t.state())
         if got != expected:
             problems.insert(0, f"  outcome: step {expected} vs {name} {got}")
+        problems += t.m.__dict__.get("native_errors", [])
         if problems:
             ir = "\n".join(n.ir for n in t.m._native.values())
             raise AssertionError(
