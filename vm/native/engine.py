@@ -20,26 +20,39 @@ from .translate import OUT_WORDS
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
-_cache: dict[str, tuple[int, object]] = {}  # IR text -> (address, engine keeping it alive)
+_cache: dict[str, tuple[int, object]] = {}  # IR text -> (address, module in the engine)
 
 TRACE_FN = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64
 )
 
 
+def _new_target_machine():
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=2
+    )
+
+
 def _target_machine():
+    """The target machine for optimising and printing (the JIT owns its own)."""
     tm = _state.get("tm")
     if tm is None:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_default_triple()
-        tm = target.create_target_machine(
-            cpu=llvm.get_host_cpu_name(),
-            features=llvm.get_host_cpu_features().flatten(),
-            opt=2,
-        )
-        _state["tm"] = tm
+        tm = _state["tm"] = _new_target_machine()
     return tm
+
+
+def _engine():
+    """One MCJIT engine per process; each trace is a module added to it (an
+    engine owns its target machine, so engines never share one)."""
+    engine = _state.get("engine")
+    if engine is None:
+        _target_machine()
+        empty = llvm.parse_assembly("")
+        engine = _state["engine"] = llvm.create_mcjit_compiler(empty, _new_target_machine())
+    return engine
 
 
 def optimise(ir_text: str):
@@ -61,11 +74,13 @@ def compile_trace(ir_text: str, name: str) -> int:
         hit = _cache.get(ir_text)
         if hit is not None:
             return hit[0]
-        mod = optimise(ir_text)
-        engine = llvm.create_mcjit_compiler(mod, _target_machine())
+        unique = f"{name}_{len(_cache)}"  # one engine: every function named apart
+        mod = optimise(ir_text.replace(f'@"{name}"', f'@"{unique}"'))
+        engine = _engine()
+        engine.add_module(mod)
         engine.finalize_object()
-        addr = engine.get_function_address(name)
-        _cache[ir_text] = (addr, engine)
+        addr = engine.get_function_address(unique)
+        _cache[ir_text] = (addr, mod)
         return addr
 
 
@@ -82,7 +97,7 @@ class Buffers:
 
     def __init__(self, xmm: bytearray):
         self.gprs = (ctypes.c_uint64 * 17)()  # rax..r15, DF (vm.isa.flags.DF)
-        self.out = (ctypes.c_int64 * OUT_WORDS)()
+        self.out = (ctypes.c_uint64 * OUT_WORDS)()
         self.xmm_addr = ctypes.addressof((ctypes.c_char * len(xmm)).from_buffer(xmm))
         self.gprs_addr = ctypes.addressof(self.gprs)
         self.out_addr = ctypes.addressof(self.out)

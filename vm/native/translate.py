@@ -185,6 +185,22 @@ class Trace:
         self.flk: tuple[int, int] | None = None  # static (kind, n) of the flags record
         self.phis: dict[tuple, Any] = {}
         self.it: Any = ir.Constant(I64, 0)
+        # A loop after a prefix whose inner loop exits to the trace's start
+        # runs as two nested loops: `top` has phis for the state and `base`,
+        # the instructions run before this pass.
+        self.nested = bool(head)
+        self.base: Any = ir.Constant(I64, 0)
+        self.top_phis: dict[tuple, Any] = {}
+        self.budget: Any = None
+        if self.nested:
+            self.base = self.b.phi(I64, "base")
+            self.base.add_incoming(ir.Constant(I64, 0), self.entry)
+            for key in sorted(phis):
+                p = self.b.phi(self._type(key), f"top_{key[0]}{key[1]}")
+                p.add_incoming(self._entry(key), self.entry)
+                self.top_phis[key] = p
+                self.st[key] = p
+        self.needs_flags = False  # a condition reads the RFLAGS value (maybe the caller's)
         self.branching = False  # inside an if-converted branch
         self._flag_vals: tuple | None = None
         self.nexits = 0
@@ -252,9 +268,11 @@ class Trace:
         """Instructions run when leaving at item k (this iteration's count)."""
         h = self.headk
         if h is None or k < h or not self.loop_block:
-            return ir.Constant(I64, k)
-        per = ir.Constant(I64, len(self.items) - h)
-        return self.b.add(self.b.mul(self.it, per), ir.Constant(I64, k))
+            here: Any = ir.Constant(I64, k)
+        else:
+            per = ir.Constant(I64, len(self.items) - h)
+            here = self.b.add(self.b.mul(self.it, per), ir.Constant(I64, k))
+        return here if not self.nested else self.b.add(self.base, here)
 
     loop_block = None
 
@@ -329,21 +347,54 @@ class Trace:
         self.nexits += 1
 
     def _close_loop(self, nxt: V, n: int) -> None:
+        """The back edge: another iteration while the budget (maxit passes'
+        worth of instructions) allows one; a nested trace's inner loop
+        leaving to the trace's start begins another outer pass."""
         b = self.b
         it1 = b.add(self.it, ir.Constant(I64, 1))
         target = self.items[self.headk].addr  # type: ignore[index]
+        if self.budget is None:
+            self.eb.position_before(self.entry.terminator)
+            self.budget = self.eb.mul(self.maxit, ir.Constant(I64, n))
         if nxt.const is None:
             back = b.icmp_signed("==", nxt.v, ir.Constant(I128, target))
-            self._guard(back, nxt, n)
+            if self.nested:
+                self._outer_edge(back, nxt, n)
+            else:
+                self._guard(back, nxt, n)
         elif nxt.const != target:
             raise Untranslatable("loop trace does not branch back")
-        more = b.icmp_signed("<", it1, self.maxit)
+        room = ir.Constant(I64, n - self.headk)  # type: ignore[operator]
+        more = b.icmp_unsigned("<=", b.add(self._count(n), room), self.budget)
         self._guard(more, target, n)
         latch = b.block
         for key, p in self.phis.items():
             p.add_incoming(self.get(key), latch)
         self.it.add_incoming(it1, latch)
         b.branch(self.loop_block)
+
+    def _outer_edge(self, back, nxt: V, n: int) -> None:
+        """Inner loop left: to the trace's start is another outer pass (if the
+        budget allows a whole one), anywhere else an exit."""
+        b = self.b
+        inner, other = self._new("inner"), self._new("other")
+        b.cbranch(back, inner, other)
+        b.position_at_end(other)
+        again = b.icmp_signed("==", nxt.v, ir.Constant(I128, self.start))
+        outer, out = self._new("outer"), self._new("leave")
+        b.cbranch(again, outer, out)
+        b.position_at_end(out)
+        self._exit(nxt, self._count(n))
+        b.position_at_end(outer)
+        done = self._count(n)
+        fits = b.icmp_unsigned("<=", b.add(done, ir.Constant(I64, n)), self.budget)
+        self._guard(fits, self.start, n)
+        latch = b.block
+        for key, p in self.top_phis.items():
+            p.add_incoming(self.get(key), latch)
+        self.base.add_incoming(self._count(n), latch)
+        b.branch(self.head)
+        b.position_at_end(inner)
 
     # ---- one instruction -------------------------------------------------------
     def _insn(self, k: int, item: Item) -> V | None:
@@ -1014,6 +1065,7 @@ class Trace:
                 else optimize.cond_source(name[3:], F.RAW, 0)
             )
             assert raw is not None  # every condition has a RAW test
+            self.needs_flags = True
             fl = V("int", self.b.zext(self.get(("fl", 0)), I128), 0, 0xFFF)
             return self._flag_eval(raw, (_cint(0), _cint(0), fl))
         return self._flag_eval(src)
@@ -1114,4 +1166,5 @@ def translate(
         return first.module, len(items), False
     t = Trace(name, items, layout, head, frozenset(first.written))
     t.build()
+    t.module.needs_flags = t.needs_flags
     return t.module, len(items), True
