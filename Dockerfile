@@ -1,12 +1,18 @@
 # mnist-vm: build the package and train the assembly network in fast mode.
+#
 #   docker build -t mnist-vm .
-#   docker run --rm -it -v mnist-cache:/root/.cache/mnist-vm mnist-vm
+#   docker run --rm -it -v mnist-cache:/root/.cache/mnist-vm mnist-vm      # downloads MNIST once
+#
+# Offline: mount a directory holding the four MNIST files (.gz or raw; only read):
+#
+#   docker run --rm -it -v /path/to/mnist:/data:ro mnist-vm run --fast --data /data
+#   docker run --rm -it -v /path/to/fashion:/data:ro mnist-vm run --fast --dataset fashion-mnist --data /data
+#
+# The number of helper processes follows the container's CPU quota (docker run
+# --cpus N, cgroup cpu.max), not the host's CPU count.
 FROM python:3.11-slim
 
-# nasm is only needed for the differential tests; the product itself is pure Python.
-RUN apt-get update && apt-get install -y --no-install-recommends nasm binutils \
-    && rm -rf /var/lib/apt/lists/*
-
+# The product is pure Python: no nasm/binutils (only the differential tests use them).
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY vm ./vm
@@ -14,7 +20,7 @@ COPY mnist_vm ./mnist_vm
 COPY programs ./programs
 RUN pip install --no-cache-dir .
 
-# MNIST is downloaded on first use into the cache volume.
+# Downloads and unpacked copies go to the cache volume, never into a mounted --data directory.
 VOLUME ["/root/.cache/mnist-vm"]
 ENTRYPOINT ["mnist-vm"]
 CMD ["run", "--fast"]

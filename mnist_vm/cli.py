@@ -8,9 +8,13 @@ Python traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
 import time
 from pathlib import Path
+
+from .options import available_cpus, jobs_option, parse_defines, positive_int
 
 # Exit statuses for faults mirror what a shell shows for the native signal.
 FAULT_STATUS = {
@@ -24,52 +28,20 @@ FAULT_STATUS = {
 }
 
 
-def parse_defines(items: list[str] | None) -> dict[str, str]:
-    defines = {}
-    for item in items or []:
-        name, _, value = item.partition("=")
-        if not name.isidentifier():
-            raise SystemExit(_usage_error(f"-D expects NAME=VALUE, got {item!r}"))
-        defines[name] = value
-    return defines
-
-
-def _usage_error(msg: str) -> int:
-    print(f"mnist-vm: error: {msg}", file=sys.stderr)
-    return 2
-
-
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
-
-
-def jobs_option(parser) -> None:
-    parser.add_argument(
-        "--jobs",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="with --fast: processes for the large layers, 1 or 2 (more counts as 2; default 2 "
-        "when this process may use two CPUs; the results are the same)",
-    )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
-    return v
 
 
 def _assemble(files: list[str], defines: dict[str, str]):
     from vm import assemble
 
-    missing = [f for f in files if not Path(f).is_file()]
-    if missing:
-        raise FileNotFoundError(f"no such file: {missing[0]}")
+    for f in files:
+        if Path(f).is_dir():
+            raise FileNotFoundError(
+                f"{f} is a directory; give the source files, e.g. {Path(f) / '*.asm'}"
+            )
+        if not Path(f).is_file():
+            raise FileNotFoundError(f"no such file: {f}")
     image = assemble(files, defines=defines)
     for w in image.warnings:
         _err(w)
@@ -88,14 +60,26 @@ def cmd_exec(args) -> int:
     except FileNotFoundError as e:
         _err(f"mnist-vm: error: {e}")
         return 2
-    machine = Machine(image, root=args.root, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
+    try:
+        machine = Machine(
+            image,
+            root=args.root,
+            stdout=sys.stdout.buffer,
+            stderr=sys.stderr.buffer,
+            stdin=sys.stdin.buffer if sys.stdin is not None else None,
+            argv=[args.files[0], *getattr(args, "program_args", [])],
+        )
+    except ValueError as e:  # arguments that do not fit the stack
+        _err(f"mnist-vm: error: {e}")
+        return 2
     if args.fast:
         from vm.accel import attach
 
         from .kernels import parallel, twins
 
-        attach(machine, twins())
-        parallel.start(machine, args.jobs)
+        for line in attach(machine, twins()).messages():
+            _err(line)
+        parallel.start(machine, args.jobs if args.jobs is not None else available_cpus())
     t0 = time.perf_counter()
     try:
         status = machine.run(max_steps=args.max_steps)
@@ -179,12 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="assemble and run a program",
         description="Assemble FILEs (linked like nasm -felf64 + ld) and run them; "
         "the exit status is the program's (139 on a memory fault, "
-        "136 on a divide error, 124 at the step limit).",
+        "136 on a divide error, 124 at the step limit). Arguments after `--` are "
+        "the program's (argv[1:]; argv[0] is the first FILE as given); stdin is passed on.",
+        usage="mnist-vm exec [options] FILE.asm [FILE.asm ...] [-- ARG ...]",
     )
     asm_inputs(e)
     e.add_argument(
         "--max-steps",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="stop with a fault after N instructions",
@@ -251,19 +237,67 @@ def _optional_commands():
     return out
 
 
+def _innermost(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub)parser the words of argv select: `run --fats` is an error of `run`."""
+    current = parser
+    for word in argv:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and word in subs[0].choices:
+            current = subs[0].choices[word]
+    return current
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """parse_args, but unknown words are reported by the subcommand they were given to,
+    with its usage and the closest option it has."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    args, extra = parser.parse_known_args(words)
+    if extra:
+        sub = _innermost(parser, words)
+        options = [o for a in sub._actions for o in a.option_strings]
+        close = difflib.get_close_matches(extra[0].split("=")[0], options, n=1)
+        sub.error(
+            f"unrecognized arguments: {' '.join(extra)}"
+            + (f" (did you mean {close[0]}?)" if close else "")
+        )
+    return args
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of our stdout went away (`| head`): end quietly, as cat does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, the status a shell shows for cat
+
+
+def _split_program_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`exec FILE -- a b c`: the words after the first `--` are the program's."""
+    if argv and argv[0] == "exec" and "--" in argv:
+        k = argv.index("--")
+        return argv[:k], argv[k + 1 :]
+    return argv, []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    own, program_args = _split_program_args(list(sys.argv[1:] if argv is None else argv))
+    args = _parse(parser, own)
+    args.program_args = program_args
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
     except BrokenPipeError:
-        return 0
+        return _quiet_broken_pipe()
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def entry_text(d: InsnDef) -> str:
         lines.append("  memory:  a memory operand must be aligned to its size (16, 32 or 64 bytes)")
     elif d.align:
         lines.append(f"  memory:  a 128-bit memory operand must be {d.align}-byte aligned")
-    cpuid = d.extra.get("cpuid")
+    cpuid = d.cpuid or None
     if cpuid:  # the CPU feature each form needs natively (the VM runs them all)
         short = {form: form.split(",")[0] for form in cpuid}  # the destination's width
         if len({(short[f], flag) for f, flag in cpuid.items()}) > len(set(short.values())):

@@ -11,14 +11,27 @@ and the lines the program prints, and renders them live.
 
 from __future__ import annotations
 
-import argparse
 import re
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from .options import (
+    available_cpus,
+    data_options,
+    hms,
+    int_between,
+    jobs_option,
+    positive_float,
+    positive_int,
+)
+from .options import (
+    console as make_console,
+)
 
 DEFAULTS = {
     "EPOCHS": 10,
@@ -34,6 +47,12 @@ FINAL_LINE = re.compile(rb"^final test_acc ([0-9.]+)% \((\d+)/(\d+)\)")
 PROGRESS_ROUTINE = "progress_batch"
 EVALUATE_ROUTINE = "evaluate"
 SPARK = "▁▂▃▄▅▆▇█"
+MAX_TRAIN, MAX_TEST = 60000, 10000  # the program's buffers (programs/mnist/config.inc)
+# Samples per second of an interpreted run (no --fast), training plus evaluation, on
+# an idle core (measured: 740 samples in 14.9 s of CPU time; a busy machine gives
+# less, 7/s of wall-clock time with the other core shared); only to warn about long runs.
+INTERPRETED_RATE = 40.0
+SLOW_RUN_S = 60.0
 
 
 def program_dir() -> Path:
@@ -82,6 +101,7 @@ class Progress:
     final: tuple[float, int, int] | None = None
     started: float = field(default_factory=time.perf_counter)
     samples: int = 0
+    dataset: str | None = None
 
     def on_batch(self, machine) -> None:
         self.epoch = machine.r[7] & 0xFFFFFFFF
@@ -141,21 +161,80 @@ def sparkline(values: list[float], width: int = 60) -> str:
     return "".join(SPARK[min(7, int((v - lo) / span * 7.999))] for v in vals)
 
 
-def cmd_run(args) -> int:
-    from rich.console import Console
+def check_save_path(path: str) -> str | None:
+    """Why the state cannot be saved at path (None if it can): checked before training."""
+    p = Path(path)
+    if p.is_dir():
+        return f"--save {path}: is a directory; give a file name, e.g. {p / 'trained.state'}"
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        return f"--save {path}: no such directory {parent}"
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{p.name}.", suffix=".probe"):
+            pass
+    except OSError as e:
+        return f"--save {path}: cannot write in {parent} ({e.strerror or e})"
+    return None
 
+
+def fit_to_data(args, counts: dict[str, int], where: Path) -> str | None:
+    """Check --limit/--test-limit/--batch-size against the dataset; default the limits to
+    what a smaller set holds. Returns the problem, in the options' own names, or None."""
+    from .data import TEST_IMAGES, TRAIN_IMAGES
+
+    train, test = min(counts[TRAIN_IMAGES], MAX_TRAIN), min(counts[TEST_IMAGES], MAX_TEST)
+    if args.limit is None and train < MAX_TRAIN:
+        args.limit = train
+    if args.test_limit is None and test < MAX_TEST:
+        args.test_limit = test
+    if args.limit is not None and args.limit > counts[TRAIN_IMAGES]:
+        return f"--limit {args.limit}: the training set in {where} holds {counts[TRAIN_IMAGES]:,} images"
+    if args.test_limit is not None and args.test_limit > counts[TEST_IMAGES]:
+        return f"--test-limit {args.test_limit}: the test set in {where} holds {counts[TEST_IMAGES]:,} images"
+    limit = args.limit if args.limit is not None else MAX_TRAIN
+    batch = args.batch_size if args.batch_size is not None else DEFAULTS["BATCH"]
+    if batch > limit:
+        return f"--batch-size {batch} is larger than the training samples used ({limit}, --limit)"
+    return None
+
+
+def slow_run_note(opts: dict, fast: bool, rate: float = INTERPRETED_RATE) -> str | None:
+    """A warning when an interpreted run would take over a minute (None otherwise)."""
+    if fast:
+        return None
+    samples = int(opts["EPOCHS"]) * (int(opts["TRAIN_LIMIT"]) + int(opts["TEST_LIMIT"]))
+    seconds = samples / rate
+    if seconds <= SLOW_RUN_S:
+        return None
+    return (
+        f"note: without --fast every instruction is interpreted (about {rate:g} samples/s on "
+        f"an idle core): this run would take at least {hms(seconds)}. `--fast` runs the same "
+        "program bit-identically in seconds; or try --limit 640 --test-limit 100 --epochs 1."
+    )
+
+
+def cmd_run(args) -> int:
     from vm import AsmError, Fault, Machine, assemble
     from vm.accel import attach
 
-    from .data import DataError, data_dir, prepare
+    from .data import DataError, counts, data_dir, prepare
 
-    console = Console(stderr=False)
-    err = Console(stderr=True)
+    console = make_console()
+    err = make_console(stderr=True)
+    if args.save:
+        problem = check_save_path(args.save)
+        if problem:
+            err.print(f"[bold red]error:[/] {problem}", highlight=False)
+            return 2
     try:
-        root = prepare(data_dir(args.data), console=err)
+        root = prepare(data_dir(args.data, args.dataset), console=err, dataset_name=args.dataset)
+        problem = fit_to_data(args, counts(root), root)
     except DataError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         return 1
+    if problem:
+        err.print(f"[bold red]error:[/] {problem}", highlight=False)
+        return 2
     defines = defines_from(args)
     try:
         image = assemble(program_files(), defines=defines)
@@ -165,17 +244,24 @@ def cmd_run(args) -> int:
     opts = {**DEFAULTS, **{k: v for k, v in defines.items()}}
     epochs, batch = int(opts["EPOCHS"]), int(opts["BATCH"])
     batches = int(opts["TRAIN_LIMIT"]) // batch
-    progress = Progress(epochs, batches, batch)
+    progress = Progress(epochs, batches, batch, dataset=args.dataset)
     live = console.is_terminal and not args.quiet
+    note = slow_run_note(opts, args.fast)
+    if note and not args.quiet:
+        err.print(note, markup=False, highlight=False)
     tap = OutputTap(progress, None if live else console.print, args.quiet)
     machine = Machine(image, root=str(root), stdout=tap, stderr=sys.stderr.buffer)
     twins_attached: list[str] = []
+    twins_refused: list[str] = []
     processes = 1
     if args.fast:
         from .kernels import parallel, twins
 
-        twins_attached = attach(machine, twins())
-        processes = parallel.start(machine, args.jobs)
+        attachment = attach(machine, twins())
+        twins_attached, twins_refused = attachment.attached, attachment.messages()
+        processes = parallel.start(
+            machine, args.jobs if args.jobs is not None else available_cpus()
+        )
     sym = image.symbols.get(PROGRESS_ROUTINE)
     if sym is not None:
         machine.observers[sym.value] = [progress.on_batch]
@@ -267,7 +353,17 @@ def cmd_run(args) -> int:
         except OSError as e:
             err.print(f"[bold red]error:[/] could not save state: {e}", highlight=False)
             return 1
-    _summary(console, progress, machine, elapsed, interrupted, twins_attached, args, processes)
+    _summary(
+        console,
+        progress,
+        machine,
+        elapsed,
+        interrupted,
+        twins_attached,
+        args,
+        processes,
+        twins_refused,
+    )
     if fault is not None:
         return 1
     if interrupted:
@@ -330,9 +426,9 @@ def _view(p: Progress, machine):
         ("  loss ", "dim"),
         (f"{p.loss:.4f}", "bold cyan"),
         ("  elapsed ", "dim"),
-        (f"{elapsed:5.1f}s", ""),
+        (hms(elapsed), ""),
         ("  ETA ", "dim"),
-        (f"{eta:5.1f}s" if eta == eta else "  -  ", ""),
+        (hms(eta), ""),
         ("  ", ""),
         (f"{rate:,.0f} samples/s", "green"),
     )
@@ -354,6 +450,11 @@ def _view(p: Progress, machine):
         style="dim",
     )
     parts = [head, bar]
+    if p.dataset and p.dataset != "mnist":
+        from .data import class_names, dataset
+
+        names = ", ".join(f"{i} {n}" for i, n in enumerate(class_names(p.dataset)))
+        parts.insert(0, Text(f"{dataset(p.dataset).title}: {names}", style="dim"))
     if p.epoch_rows:
         parts.append(table)
     parts.append(stats)
@@ -369,11 +470,14 @@ def _summary(
     twins: list[str],
     args,
     processes: int = 1,
+    refused: list[str] | None = None,
 ) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
     if args.quiet:
+        for line in refused or ():
+            console.print(line, highlight=False, markup=False)
         if p.final:
             console.print(
                 f"test accuracy {p.final[0]:.2f}% ({p.final[1]}/{p.final[2]}) in {elapsed:.1f}s",
@@ -406,6 +510,8 @@ def _summary(
         + (f", large layers on {processes} processes" if processes > 1 else "")
         + "\n"
     )
+    for line in refused or ():
+        lines.append(line + "\n", style="yellow")
     if p.losses:
         lines.append(f"loss            {sparkline(p.losses)}\n", style="cyan")
         lines.append(f"                first {p.losses[0]:.4f} -> last {p.losses[-1]:.4f}")
@@ -415,8 +521,6 @@ def _summary(
 
 
 def add_run_parser(sub) -> None:
-    from .cli import _positive_int, jobs_option
-
     r = sub.add_parser(
         "run",
         help="train the MNIST network (programs/mnist) with a live view",
@@ -426,34 +530,30 @@ def add_run_parser(sub) -> None:
         "numpy twin run as the twin, bit-identically.",
     )
     r.add_argument("--fast", action="store_true", help="use the numpy twins (fast mode)")
-    r.add_argument("--epochs", type=_positive_int, metavar="N", help="default 10")
-    r.add_argument("--batch-size", type=_positive_int, metavar="N", help="default 64")
-    r.add_argument("--lr", type=_positive_float, metavar="X", help="learning rate, default 0.01")
-    r.add_argument("--seed", type=_positive_int, metavar="N", help="PRNG seed (nonzero)")
+    r.add_argument("--epochs", type=positive_int, metavar="N", help="default 10")
+    r.add_argument("--batch-size", type=positive_int, metavar="N", help="default 64")
+    r.add_argument("--lr", type=positive_float, metavar="X", help="learning rate, default 0.01")
+    r.add_argument("--seed", type=positive_int, metavar="N", help="PRNG seed (nonzero)")
     r.add_argument("--no-shuffle", action="store_true", help="keep the training order fixed")
     r.add_argument(
         "--limit",
-        type=_positive_int,
+        type=int_between(1, MAX_TRAIN),
         metavar="N",
-        help="training samples to use (default all 60000)",
+        help=f"training samples to use, 1 to {MAX_TRAIN} (default all the set holds)",
     )
     r.add_argument(
         "--test-limit",
-        type=_positive_int,
+        type=int_between(1, MAX_TEST),
         metavar="N",
-        help="test samples to evaluate (default all 10000)",
+        help=f"test samples to evaluate, 1 to {MAX_TEST} (default all the set holds)",
     )
     r.add_argument(
         "--print-every",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="batches between the program's batch-loss lines (default 100)",
     )
-    r.add_argument(
-        "--data",
-        metavar="DIR",
-        help="MNIST directory (default: $MNIST_VM_DATA, else ~/.cache/mnist-vm)",
-    )
+    data_options(r)
     r.add_argument(
         "--save",
         metavar="STATE",
@@ -464,13 +564,3 @@ def add_run_parser(sub) -> None:
     r.add_argument("--quiet", action="store_true", help="print only the final accuracy")
     jobs_option(r)
     r.set_defaults(func=cmd_run)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return v

@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 import reference_model as rm
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest_data import MISSING, mnist_source_dir
 
 
 def _data_source() -> Path:
-    candidates = [
-        os.environ.get("MNIST_DATA"),
-        str(REPO.parent / "shared" / "mnist"),
-        os.environ.get("MNIST_VM_DATA"),
-        str(Path.home() / ".cache" / "mnist-vm"),
-    ]
-    for c in candidates:
-        if c and all(
-            (Path(c) / n).exists() or (Path(c) / (n + ".gz")).exists() for n in rm.FILES.values()
-        ):
-            return Path(c)
-    pytest.fail(
-        "MNIST not found: set MNIST_DATA to a directory with the four IDX files "
-        "(train-images-idx3-ubyte[.gz], ...); tried " + ", ".join(filter(None, candidates))
-    )
+    src = mnist_source_dir()
+    if src is None:
+        pytest.fail(MISSING)
+    return src
+
+
+@pytest.fixture(scope="session")
+def mnist_source() -> Path:
+    """The directory holding the real MNIST files (raw or .gz), as found by mnist-vm."""
+    return _data_source()
 
 
 @pytest.fixture(scope="session")

@@ -1,29 +1,37 @@
-"""Helpers for tests/test_data.py: the real MNIST files and a local HTTP mirror server.
+"""The one place the tests look for MNIST, plus helpers for tests/test_data.py
+(a local HTTP mirror server, synthetic IDX sets).
 
-Not a conftest.py (nothing here is collected or auto-loaded); test_data.py imports it.
+The real files are found as `mnist-vm` finds them (mnist_vm.data.data_dir): $MNIST_VM_DATA
+(alias $MNIST_DATA), else the download cache. Not a conftest.py (nothing here is
+collected or auto-loaded); conftest.py and the test modules import it.
 """
 
 from __future__ import annotations
 
 import gzip
 import http.server
-import os
 import socket
+import struct
 import threading
 from functools import cache
 from pathlib import Path
 
-from mnist_vm.data import FILES, NAMES
+import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from mnist_vm.data import COUNTS, ENV_DATA, KINDS, NAMES, data_dir
+
+MISSING = (
+    f"MNIST not found: set {ENV_DATA} to a directory holding the four IDX files "
+    "(train-images-idx3-ubyte[.gz], ...), or run `mnist-vm data download` once"
+)
 
 
+@cache
 def mnist_source_dir() -> Path | None:
-    """$MNIST_DATA, else <repo>/../shared/mnist; None if neither has the four files."""
-    candidates = [os.environ.get("MNIST_DATA"), str(REPO.parent / "shared" / "mnist")]
-    for c in candidates:
-        if c and all(source_file(Path(c), n) is not None for n in NAMES):
-            return Path(c)
+    """Where the real MNIST files are (as `mnist-vm` looks for them); None if nowhere."""
+    d = data_dir(None)
+    if all(source_file(d, n) is not None for n in NAMES):
+        return d
     return None
 
 
@@ -45,19 +53,48 @@ def gz_bytes(d: Path, name: str) -> bytes:
 @cache
 def wrong_gz(name: str) -> bytes:
     """A well-formed file of the right size with the wrong content (checksum mismatch)."""
-    spec = FILES[name]
-    header = (
-        (
-            (2051).to_bytes(4, "big")
-            + spec.count.to_bytes(4, "big")
-            + (28).to_bytes(4, "big")
-            + (28).to_bytes(4, "big")
-        )
-        if spec.kind == "images"
-        else (2049).to_bytes(4, "big") + spec.count.to_bytes(4, "big")
+    n = COUNTS[name]
+    content = (
+        idx_images(np.zeros((n, 28, 28), np.uint8))
+        if KINDS[name] == "images"
+        else idx_labels(bytes(n))
     )
-    body = bytes(spec.size - len(header))
-    return gzip.compress(header + body, compresslevel=1)
+    return gzip.compress(content, compresslevel=1)
+
+
+def idx_images(images) -> bytes:
+    images = np.asarray(images, dtype=np.uint8)
+    n, rows, cols = images.shape
+    return struct.pack(">IIII", 2051, n, rows, cols) + images.tobytes()
+
+
+def idx_labels(labels) -> bytes:
+    labels = bytes(labels)
+    return struct.pack(">II", 2049, len(labels)) + labels
+
+
+def synthetic_set(
+    d: Path, train: int = 128, test: int = 64, seed: int = 1, gz: bool = False
+) -> Path:
+    """A small learnable MNIST-format set in d: class k is a bright square at spot k."""
+    rng = np.random.default_rng(seed)
+    d.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", train), ("t10k", test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+        for i, k in enumerate(labels):
+            r, c = 2 + 8 * (k // 4), 2 + 6 * (k % 4)
+            images[i, r : r + 6, c : c + 5] = 250
+        for kind, content in (
+            ("images-idx3", idx_images(images)),
+            ("labels-idx1", idx_labels(labels)),
+        ):
+            name = f"{prefix}-{kind}-ubyte"
+            if gz:
+                (d / (name + ".gz")).write_bytes(gzip.compress(content, compresslevel=1))
+            else:
+                (d / name).write_bytes(content)
+    return d
 
 
 def snapshot(d: Path) -> dict:
@@ -102,7 +139,7 @@ class MirrorServer:
                 state.requests.append(self.path)
                 mode, _, fname = self.path.lstrip("/").partition("/")
                 name = fname.removesuffix(".gz")
-                if name not in FILES or not fname.endswith(".gz") or mode == "missing":
+                if name not in NAMES or not fname.endswith(".gz") or mode == "missing":
                     self.send_error(404)
                     return
                 if mode == "garbage":

@@ -53,127 +53,184 @@ def assert_points_at(e: AsmError, line: int, column: int, fragment: str) -> None
     assert src.strip(), text
 
 
-def test_unknown_instruction_suggests_close_mnemonics():
-    e = error_of("global _start\n_start:\n    mvo rax, 1\n")
-    assert_points_at(e, 3, 5, "unknown instruction 'mvo'")
-    assert "mov" in str(e)
+ERRORS = [
+    # (source, line, column, fragment of the first line of the message)
+    pytest.param(
+        "global _start\n_start:\n    mvo rax, 1\n",
+        3,
+        5,
+        "unknown instruction 'mvo' (did you mean",
+        id="unknown-instruction-suggests",
+    ),
+    pytest.param(
+        "global _start\n_start:\n    nop\nloop_start\n    ret\n",
+        4,
+        1,
+        "unknown instruction 'loop_start'; a label needs a colon",
+        id="bare-word-label-hint",
+    ),
+    pytest.param(
+        prog("    pushf"),
+        6,
+        5,
+        "unknown instruction 'pushf' (did you mean",
+        id="pushf-no-label-hint",
+    ),
+    pytest.param(
+        prog("    movss xmm0, rax"), 6, 5, "operand form not supported", id="form-not-supported"
+    ),
+    pytest.param(
+        prog("    mov eax, rbx"),
+        6,
+        5,
+        "operand size mismatch: eax is 32-bit, rbx is 64-bit",
+        id="size-mismatch",
+    ),
+    pytest.param(prog("    mov qword eax, 1"), 6, 15, "size mismatch", id="size-keyword-mismatch"),
+    pytest.param(prog("    inc [rdi]"), 6, 5, "operation size not specified", id="no-size"),
+    pytest.param(prog("    mov rax, nowhere"), 6, 14, "undefined symbol 'nowhere'", id="undefined"),
+    pytest.param(prog("    jmp .missing"), 6, 9, "'_start.missing'", id="undefined-local"),
+    pytest.param(
+        "global _start\n_start:\n    nop\n_start:\n    ret\n",
+        4,
+        1,
+        "symbol '_start' is already defined at t.asm:2",
+        id="duplicate",
+    ),
+    pytest.param(
+        prog("    %frobnicate 3"),
+        6,
+        5,
+        "unknown preprocessor directive '%frobnicate'",
+        id="unknown-directive",
+    ),
+    pytest.param("section .weird\n", 1, 9, "unknown section '.weird'", id="unknown-section"),
+    pytest.param(
+        "section .text progbits sparkly\n",
+        1,
+        24,
+        "unknown section attribute 'sparkly'",
+        id="unknown-section-attribute",
+    ),
+    pytest.param(
+        "section .data\n    mov eax, 1\n",
+        2,
+        5,
+        "instructions belong in section .text",
+        id="insn-outside-text",
+    ),
+    pytest.param("section .bss\nx: dd 1\n", 2, 4, ".bss holds only zeros", id="data-in-bss"),
+    pytest.param(
+        prog("    add rax, 0x100000000"),
+        6,
+        5,
+        "does not fit: add takes at most imm32",
+        id="immediate-too-large",
+    ),
+    pytest.param(
+        prog("    mov rax, [rdi + rcx*3]"), 6, 14, "scale must be 1, 2, 4 or 8 (got 3)", id="scale"
+    ),
+    pytest.param(
+        prog("    mov rax, [rdi + rsp*2]"), 6, 14, "rsp cannot be an index register", id="rsp-index"
+    ),
+    pytest.param(
+        prog("    mov ah, sil"), 6, 5, "ah cannot be used together with sil", id="high-byte-rex"
+    ),
+    pytest.param('section .data\nmsg: db "oops\n', 2, 9, "unterminated string", id="string"),
+    pytest.param(prog("    mov eax, 12zz"), 6, 14, "invalid number '12zz'", id="bad-number"),
+    pytest.param(prog("    mov eax, 1.5"), 6, 14, "__float32__", id="float-operand"),
+    pytest.param(
+        '%include "no_such_file.inc"\n',
+        1,
+        10,
+        "cannot find include file 'no_such_file.inc'",
+        id="missing-include",
+    ),
+    pytest.param("%ifdef X\nsection .text\n", 1, 1, "no matching %endif", id="if-without-endif"),
+    pytest.param(
+        "%ifndef N\n%error N must be defined\n%endif\n", 2, 1, "N must be defined", id="%error"
+    ),
+    pytest.param(
+        "global _start\nextern f\n_start: mov rax, [rel f wrt ..gotpcrel]\n",
+        3,
+        25,
+        "wrt ..gotpcrel is not supported",
+        id="wrt-got",
+    ),
+    # macros, %rep, structures
+    pytest.param(
+        "%macro two 2\n  db %1, %2\n%endmacro\nsection .data\n  two 1\n",
+        5,
+        3,
+        "macro 'two' takes 2 parameter(s), got 1 (defined at t.asm:1)",
+        id="macro-arity",
+    ),
+    pytest.param(
+        "%macro m 1\n  db %1\n", 1, 1, "%macro has no matching %endmacro", id="macro-unclosed"
+    ),
+    pytest.param("%rep 3\n  nop\n", 1, 1, "%rep has no matching %endrep", id="rep-unclosed"),
+    pytest.param("  %endrep\n", 1, 3, "%endrep without a matching %rep", id="endrep-alone"),
+    pytest.param("%rotate 1\n", 1, 1, "%rotate belongs inside a macro", id="rotate-outside"),
+    pytest.param("%exitrep\n", 1, 1, "%exitrep outside a %rep", id="exitrep-outside"),
+    pytest.param("%rep -1\n%endrep\n", 1, 1, "%rep count is negative", id="rep-negative"),
+    pytest.param(
+        "%macro m 1-2 a, b, c\n%endmacro\n",
+        1,
+        1,
+        "3 default(s) given for 1 optional parameter(s)",
+        id="macro-defaults",
+    ),
+    pytest.param(
+        "%rmacro down 0\n  down\n%endmacro\nsection .text\n  down\n",
+        2,
+        3,
+        "nested more than 100 deep",
+        id="macro-recursion",
+    ),
+    pytest.param(
+        "struc p\n  .x: resd 1\n  .y: dd 3\nendstruc\n", 3, 7, "dd in a struc", id="struc-data"
+    ),
+    pytest.param("struc p\n  .x: resd 1\n", 1, 1, "struc p has no endstruc", id="struc-open"),
+    pytest.param("section .data\n  iend\n", 2, 3, "iend without istruc", id="iend-alone"),
+    pytest.param(
+        "struc p\n.x: resd 1\n.y: resd 1\nendstruc\nsection .data\n"
+        "istruc p\n  at p.y, dd 1\n  at p.x, dd 2\niend\n",
+        8,
+        6,
+        "past this point of the structure",
+        id="istruc-out-of-order",
+    ),
+    pytest.param(
+        'section .data\n  incbin "no_such.bin"\n', 2, 10, "cannot find incbin file", id="incbin"
+    ),
+    pytest.param("section .data\n  dt 5\n", 2, 6, "dt holds 80-bit floating-point", id="dt-int"),
+    # limits: each is one error at the directive, found before anything is allocated
+    pytest.param("section .bss\n  resb 1 << 32\n", 2, 3, "the machine's limit is", id="resb-4g"),
+    pytest.param("section .bss\n  resb 1 << 40\n", 2, 3, "the machine's limit is", id="resb-1t"),
+    pytest.param("section .bss\n  resq 1 << 61\n", 2, 3, "the machine's limit is", id="resq-2e61"),
+    pytest.param("  times 1 << 28 nop\n", 1, 3, "hold 1,073,741,824 bytes", id="times-nop"),
+    pytest.param("  times 1 << 21 nop\n", 1, 3, "too many instructions", id="times-insns"),
+    pytest.param(
+        "section .data\n  times 1 << 29 db 0\n", 2, 17, "bytes of initialised data", id="times-db"
+    ),
+    pytest.param(
+        "section .data\n  times 1 << 62 dq 0\n", 2, 17, "the machine's limit is", id="times-dq"
+    ),
+    pytest.param(
+        "%xdefine A A A\n" * 40, 14, 12, "expands to more than 10,000 tokens", id="xdefine-bomb"
+    ),
+    pytest.param("section .bss\n  align 1 << 40\n", 2, 3, "larger than", id="align-huge"),
+]
 
 
-def test_bare_word_without_colon_is_an_unknown_instruction_with_label_hint():
-    e = error_of("global _start\n_start:\n    nop\nloop_start\n    ret\n")
-    assert_points_at(e, 4, 1, "unknown instruction 'loop_start'")
-    assert "label needs a colon" in str(e)
-
-
-def test_operand_form_not_supported_lists_the_forms():
-    e = error_of(prog("    movss xmm0, rax"))
-    assert_points_at(e, 6, 5, "operand form not supported")
-    assert "movss xmm, m32" in str(e)
-
-
-def test_size_mismatch_between_registers():
-    e = error_of(prog("    mov eax, rbx"))
-    assert_points_at(e, 6, 5, "operand size mismatch: eax is 32-bit, rbx is 64-bit")
-
-
-def test_size_mismatch_between_size_keyword_and_register():
-    e = error_of(prog("    mov qword eax, 1"))
-    assert_points_at(e, 6, 15, "size mismatch")
-
-
-def test_memory_operand_without_size():
-    e = error_of(prog("    inc [rdi]"))
-    assert_points_at(e, 6, 5, "operation size not specified")
-
-
-def test_undefined_symbol():
-    e = error_of(prog("    mov rax, nowhere"))
-    assert_points_at(e, 6, 14, "undefined symbol 'nowhere'")
-
-
-def test_undefined_local_label_names_the_full_name():
-    e = error_of(prog("    jmp .missing"))
-    assert_points_at(e, 6, 9, "'_start.missing'")
-
-
-def test_duplicate_symbol_names_the_first_definition():
-    e = error_of("global _start\n_start:\n    nop\n_start:\n    ret\n")
-    assert_points_at(e, 4, 1, "symbol '_start' is already defined at t.asm:2")
-
-
-def test_unknown_directive():
-    e = error_of(prog("    %frobnicate 3"))
-    assert_points_at(e, 6, 5, "unknown preprocessor directive '%frobnicate'")
-
-
-def test_unknown_section():
-    e = error_of("section .weird\n")
-    assert_points_at(e, 1, 9, "unknown section '.weird'")
-
-
-def test_instruction_outside_text():
-    e = error_of("section .data\n    mov eax, 1\n")
-    assert_points_at(e, 2, 5, "instructions belong in section .text")
-
-
-def test_data_in_bss():
-    e = error_of("section .bss\nx: dd 1\n")
-    assert_points_at(e, 2, 4, ".bss holds only zeros")
-
-
-def test_immediate_too_large():
-    e = error_of(prog("    add rax, 0x100000000"))
-    assert_points_at(e, 6, 5, "does not fit: add takes at most imm32")
-
-
-def test_bad_scale():
-    e = error_of(prog("    mov rax, [rdi + rcx*3]"))
-    assert_points_at(e, 6, 14, "scale must be 1, 2, 4 or 8 (got 3)")
-
-
-def test_rsp_cannot_be_index():
-    e = error_of(prog("    mov rax, [rdi + rsp*2]"))
-    assert_points_at(e, 6, 14, "rsp cannot be an index register")
-
-
-def test_high_byte_register_with_rex_register():
-    e = error_of(prog("    mov ah, sil"))
-    assert_points_at(e, 6, 5, "ah cannot be used together with sil")
-
-
-def test_unterminated_string():
-    e = error_of('section .data\nmsg: db "oops\n')
-    assert_points_at(e, 2, 9, "unterminated string")
-
-
-def test_bad_number():
-    e = error_of(prog("    mov eax, 12zz"))
-    assert_points_at(e, 6, 14, "invalid number '12zz'")
-
-
-def test_float_operand_is_explained():
-    e = error_of(prog("    mov eax, 1.5"))
-    assert_points_at(e, 6, 14, "__float32__")
+@pytest.mark.parametrize(("source", "line", "column", "fragment"), ERRORS)
+def test_error_points_at_the_line_and_says_what_is_wrong(source, line, column, fragment):
+    assert_points_at(error_of(source), line, column, fragment)
 
 
 def test_masm_ptr_is_explained():
     e = error_of(prog("    mov dword ptr [rdi], 1"))
     assert "NASM does not use PTR" in str(e)
-
-
-def test_missing_include():
-    e = error_of('%include "no_such_file.inc"\n')
-    assert_points_at(e, 1, 10, "cannot find include file 'no_such_file.inc'")
-
-
-def test_if_without_endif():
-    e = error_of("%ifdef X\nsection .text\n")
-    assert_points_at(e, 1, 1, "no matching %endif")
-
-
-def test_error_directive_stops_with_its_message():
-    e = error_of("%ifndef N\n%error N must be defined\n%endif\n")
-    assert_points_at(e, 2, 1, "N must be defined")
 
 
 def test_global_but_not_defined():
@@ -389,21 +446,146 @@ h:  db 'end'
 """
 
 
-def test_data_bytes_match_nasm(tmp_path):
+def _nasm_data(src: Path) -> bytes:
+    """The .data bytes nasm itself makes of src (via objcopy)."""
     if shutil.which("nasm") is None or shutil.which("objcopy") is None:
         pytest.skip("nasm/objcopy not installed (apt-get install nasm binutils)")
+    obj, raw = src.with_suffix(".o"), src.with_suffix(".bin")
+    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(obj)], check=True)
+    subprocess.run(["objcopy", "-O", "binary", "-j", ".data", str(obj), str(raw)], check=True)
+    return raw.read_bytes()
+
+
+def _assert_data_like_nasm(src: Path) -> None:
+    native = _nasm_data(src)
+    img = assemble([str(src)])
+    ours = bytes(img.sections[".data"].data[: len(native)])
+    assert ours == native, _first_difference(native, ours, img)
+
+
+def test_data_bytes_match_nasm(tmp_path):
     src = tmp_path / "data.asm"
     src.write_text(DATA + "section .text\nglobal _start\n_start: ret\n")
-    subprocess.run(["nasm", "-felf64", "-w-all", str(src), "-o", str(tmp_path / "d.o")], check=True)
-    subprocess.run(
-        ["objcopy", "-O", "binary", "-j", ".data", str(tmp_path / "d.o"), str(tmp_path / "d.bin")],
-        check=True,
-    )
-    native = (tmp_path / "d.bin").read_bytes()
-    img = assemble([str(src)])
-    sec = img.sections[".data"]
-    ours = bytes(sec.data[: len(native)])
-    assert ours == native, _first_difference(native, ours, img)
+    _assert_data_like_nasm(src)
+
+
+# each block: NASM features learners use, compared with nasm's own bytes
+NASM_FEATURES = {
+    "macro-parameters": """
+%macro m 1-3 7, 9          ; defaults, and %0 counts them
+  db %0, %1, %2, %3
+%endmacro
+%macro g 1+                ; greedy: the commas stay in %1
+  db %1
+%endmacro
+%imacro Twice 1
+  dw %1, %{1}
+%endmacro
+section .data
+  m 1
+  m 1, 2
+  m 1, 2, 3
+  m {1+1}, 2
+  g 4, 5, 6
+  TWICE 300
+here: m 5                  ; a label before a call
+""",
+    "rotate-and-rep": """
+%macro bytes 1-*
+%rep %0
+  db %1 * 2
+%rotate 1
+%endrep
+%endmacro
+%macro rbytes 1-*
+%rep %0
+%rotate -1
+  db %1
+%endrep
+%endmacro
+section .data
+  bytes 10, 11, 12
+  rbytes 1, 2, 3, 4
+%assign i 0
+%rep 10
+  %assign i i + 1
+  %if i == 5
+    %exitrep
+  %endif
+  dw i * i
+%endrep
+%rep 2
+%rep 3
+  db 0xAA
+%endrep
+  db 0xBB
+%endrep
+""",
+    "local-labels-and-conditions": """
+%macro entry 2
+%%start: dd %%end - %%start, %1
+%ifidn %2, big
+  dq -1
+%else
+  dd %2
+%endif
+%%end:
+%endmacro
+section .data
+  entry 1, 5
+  entry 2, big
+  entry 3, 7
+%rmacro rec 1
+  db %1
+%if %1 > 0
+  rec %1 - 1
+%endif
+%endmacro
+  rec 4
+""",
+    "structures": """
+struc point
+  .x:    resd 1
+  .y:    resd 1
+  .name: resb 10
+endstruc
+struc pair, 4
+  first:  resw 1
+  second: resq 1
+endstruc
+section .data
+p1: istruc point
+  at point.x, dd 5
+  at point.y, dd -1
+  at point.name, db "ab"
+iend
+p2: istruc point
+  at point.y, dd 3
+iend
+  dq point_size, point.y, point.name, pair_size, first, second, p2 - p1
+""",
+    "literals-and-forms": """
+[BITS 64]
+default rel
+[SECTION .data]
+  dq 0h, 0x_ff, 0b1010, 1010b, 17q, 0d99, $1F, 1_000
+  dt 1.5, -2.0, 3.14159265358979323846, 0.1, 1e-4940, __Infinity__
+  db 'caf\xe9', "\xfc"      ; Latin-1 bytes \xe9 in a comment
+  dq $$ - $$, 1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1
+section .rodata.str1.1 progbits alloc noexec nowrite
+  db "ro"
+section .note.GNU-stack noalloc noexec nowrite progbits
+[GLOBAL _start]
+""",
+}
+
+
+@pytest.mark.parametrize("name", list(NASM_FEATURES))
+def test_nasm_features_make_nasms_bytes(name, tmp_path):
+    text = NASM_FEATURES[name] + "section .text\nglobal _start\n_start: ret\n"
+    src = tmp_path / "f.asm"
+    src.write_bytes(text.encode("latin-1"))  # \xe9 stays one Latin-1 byte
+    _assert_data_like_nasm(src)
 
 
 def _first_difference(a: bytes, b: bytes, img) -> str:

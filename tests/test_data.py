@@ -1,47 +1,71 @@
-"""MNIST data module: locations, download with mirror fallback, verification, IDX parsing, CLI.
+"""mnist_vm.data: locations, downloads with mirror fallback, the IDX format, datasets, CLI.
 
-Real data comes from $MNIST_DATA (default <repo>/../shared/mnist, read-only .gz files).
-Downloads only ever go to a local HTTP server on 127.0.0.1; every test runs with
-XDG_CACHE_HOME and HOME in a temporary directory and MNIST_VM_MIRRORS pointing
-at a port where nothing listens, so nothing touches the network or ~/.cache.
+The real files come from where `mnist-vm` finds them ($MNIST_VM_DATA, alias
+$MNIST_DATA, else the download cache; see conftest_data.py). Downloads only ever
+go to a local HTTP server on 127.0.0.1; every test runs with XDG_CACHE_HOME and
+HOME in a temporary directory and MNIST_VM_MIRRORS pointing at a port where
+nothing listens, so nothing touches the network or ~/.cache. The source
+directory is only read, so its permissions and history do not matter.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import gzip
 import hashlib
 import io
 import os
 import re
-import shutil
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from conftest_data import MirrorServer, dead_url, gz_bytes, mnist_source_dir, snapshot, source_file
+from conftest_data import (
+    MISSING,
+    MirrorServer,
+    dead_url,
+    gz_bytes,
+    mnist_source_dir,
+    snapshot,
+    source_file,
+    synthetic_set,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnist_vm import data
 from mnist_vm.data import (
-    FILES,
     NAMES,
     DataError,
     add_data_parser,
     check_file,
+    class_label,
+    class_names,
     data_dir,
-    download_file,
+    fetch,
     load_images,
     load_labels,
     prepare,
+    store,
 )
+from mnist_vm.data.datasets import DATASETS
 
 MNIST = mnist_source_dir()
-pytestmark = pytest.mark.skipif(MNIST is None, reason="MNIST files not found: set MNIST_DATA")
-
+MD5 = DATASETS["mnist"].md5
 LABELS = "train-labels-idx1-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+
+
+@pytest.fixture
+def mnist():
+    """The real MNIST directory (read only; the tests fail, not skip, without it)."""
+    if MNIST is None:
+        pytest.fail(MISSING)
+    return MNIST
 
 
 @pytest.fixture(autouse=True)
@@ -49,11 +73,14 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MNIST_VM_DATA", raising=False)
+    monkeypatch.delenv("MNIST_DATA", raising=False)
     monkeypatch.setenv("MNIST_VM_MIRRORS", dead_url())
 
 
 @pytest.fixture(scope="module")
 def server():
+    if MNIST is None:
+        pytest.fail(MISSING)
     s = MirrorServer(MNIST)
     yield s
     s.close()
@@ -61,14 +88,13 @@ def server():
 
 @pytest.fixture(scope="module")
 def unpacked(tmp_path_factory):
-    """prepare() on the real (read-only) MNIST directory, once; returns (result dir, xdg)."""
+    """prepare() on the real MNIST directory, once; returns (result dir, xdg)."""
+    if MNIST is None:
+        pytest.fail(MISSING)
     xdg = tmp_path_factory.mktemp("xdg-shared")
-    before = snapshot(MNIST)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(xdg))
-        mp.delenv("MNIST_VM_DATA", raising=False)
         out = prepare(MNIST, download=False)
-    assert snapshot(MNIST) == before, "prepare() wrote into the source directory"
     return out, xdg
 
 
@@ -79,7 +105,7 @@ def raw_copy(unpacked_dir, dest, names=NAMES):
         try:
             os.link(unpacked_dir / n, dest / n)
         except OSError:
-            shutil.copyfile(unpacked_dir / n, dest / n)
+            (dest / n).write_bytes((unpacked_dir / n).read_bytes())
     return dest
 
 
@@ -91,6 +117,10 @@ def files_in(d):
     return sorted(p.name for p in d.rglob("*")) if d.exists() else []
 
 
+def cache(tmp_path):
+    return tmp_path / "xdg" / "mnist-vm"
+
+
 def run_cli(argv):
     p = argparse.ArgumentParser(prog="mnist-vm")
     add_data_parser(p.add_subparsers(dest="command"))
@@ -98,13 +128,25 @@ def run_cli(argv):
     return args.func(args)
 
 
+def console_buffer(terminal=False):
+    from rich.console import Console
+
+    buf = io.StringIO()
+    return Console(file=buf, force_terminal=terminal, width=100), buf
+
+
+def enospc(*a, **k):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
 # ---- locations -----------------------------------------------------------------
 def test_data_dir_precedence(tmp_path, monkeypatch):
-    assert data_dir(None) == tmp_path / "xdg" / "mnist-vm"
+    assert data_dir(None) == cache(tmp_path) / "mnist"
+    assert data_dir(None, "fashion-mnist") == cache(tmp_path) / "fashion-mnist"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert data_dir(None) == tmp_path / "home" / ".cache" / "mnist-vm"
-    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # XDG spec: must be absolute
-    assert data_dir(None) == tmp_path / "home" / ".cache" / "mnist-vm"
+    assert data_dir(None) == tmp_path / "home" / ".cache" / "mnist-vm" / "mnist"
+    monkeypatch.setenv("MNIST_DATA", str(tmp_path / "alias"))  # the documented alias
+    assert data_dir(None) == tmp_path / "alias"
     monkeypatch.setenv("MNIST_VM_DATA", str(tmp_path / "env"))
     assert data_dir(None) == tmp_path / "env"
     assert data_dir(tmp_path / "explicit") == tmp_path / "explicit"
@@ -113,35 +155,36 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
 
 def test_mirror_list_override(monkeypatch):
     monkeypatch.delenv("MNIST_VM_MIRRORS")
-    assert data.mirrors()[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
-    assert len(data.mirrors()) == 3
+    assert fetch.mirrors(DATASETS["mnist"])[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
+    assert len(fetch.mirrors(DATASETS["mnist"])) == 3
+    assert "fashion-mnist" in fetch.mirrors(DATASETS["fashion-mnist"])[0]
     monkeypatch.setenv("MNIST_VM_MIRRORS", " http://a/x/ , http://b ,")
-    assert data.mirrors() == ["http://a/x/", "http://b"]
+    assert fetch.mirrors(DATASETS["mnist"]) == ["http://a/x/", "http://b"]
 
 
 # ---- loading the real data -----------------------------------------------------
-def test_load_real_files():
-    images = load_images(source_file(MNIST, "t10k-images-idx3-ubyte"))
-    labels = load_labels(source_file(MNIST, TEST_LABELS))
+def test_load_real_files(mnist):
+    images = load_images(source_file(mnist, TEST_IMAGES))
+    labels = load_labels(source_file(mnist, TEST_LABELS))
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (10000,) and labels.dtype == np.uint8
     assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    train_labels = load_labels(source_file(MNIST, LABELS))
+    train_labels = load_labels(source_file(mnist, LABELS))
     assert train_labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert np.bincount(train_labels).sum() == 60000
 
 
-def test_read_item_matches_load():
-    path = source_file(MNIST, "t10k-images-idx3-ubyte")
+def test_read_item_matches_load(mnist):
+    path = source_file(mnist, TEST_IMAGES)
     images = load_images(path)
     assert np.array_equal(data.read_item(path, "images", 1234), images[1234])
-    assert data.read_item(source_file(MNIST, TEST_LABELS), "labels", 0) == 7
+    assert data.read_item(source_file(mnist, TEST_LABELS), "labels", 0) == 7
     with pytest.raises(IndexError, match="out of range"):
         data.read_item(path, "images", 10000)
 
 
-def test_load_split(unpacked, tmp_path):
-    x, y = data.load_split(MNIST, "test")
+def test_load_split(mnist, unpacked, tmp_path):
+    x, y = data.load_split(mnist, "test")
     assert x.shape == (10000, 28, 28) and y[0] == 7
     x2, _ = data.load_split(unpacked[0], "test")
     assert np.array_equal(x, x2)
@@ -149,27 +192,33 @@ def test_load_split(unpacked, tmp_path):
         data.load_split(tmp_path, "train")
 
 
-def test_stale_part_files_are_swept(tmp_path):
-    d = tmp_path / "m"
-    d.mkdir()
-    stale, fresh, other = d / f".{LABELS}.abc.part", d / f".{LABELS}.def.part", d / ".x.part"
-    for p in (stale, fresh, other):
-        p.write_bytes(b"x")
-    os.utime(stale, (1, 1))
-    os.utime(other, (1, 1))
-    with pytest.raises(DataError):
-        prepare(d, download=False)
-    assert not stale.exists() and fresh.exists() and other.exists()
-
-
-# ---- prepare -------------------------------------------------------------------
-def test_prepare_readonly_gz_dir_unpacks_to_cache(unpacked):
+# ---- prepare: the user's directory is only read ----------------------------------
+def test_prepare_gz_dir_unpacks_into_the_cache(unpacked, mnist):
     out, xdg = unpacked
     assert out.is_relative_to(xdg / "mnist-vm" / "unpacked")
     for name in NAMES:
-        assert (out / name).is_file()
-        assert md5(out / name) == FILES[name].md5
+        assert (out / name).is_file() and not (out / name).is_symlink()
+        assert md5(out / name) == MD5[name]
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+
+
+def test_prepare_never_writes_into_a_writable_source(mnist, tmp_path):
+    d = tmp_path / "mine"
+    d.mkdir()
+    for name in NAMES:
+        (d / (name + ".gz")).write_bytes(gz_bytes(mnist, name))
+    d.chmod(0o755)
+    before = snapshot(d)
+    out = prepare(d, download=False)
+    assert snapshot(d) == before  # no raw/, no stamp, nothing
+    assert out.is_relative_to(cache(tmp_path) / "unpacked")
+    assert all(md5(out / n) == MD5[n] for n in NAMES)
+    # a damaged unpacked copy is noticed (stamp mismatch) and rebuilt from the .gz
+    with open(out / TEST_LABELS, "r+b") as f:
+        f.truncate(100)
+    assert prepare(d, download=False) == out
+    assert md5(out / TEST_LABELS) == MD5[TEST_LABELS]
+    assert snapshot(d) == before
 
 
 def test_prepare_reuses_stamp_without_rehashing(unpacked, monkeypatch):
@@ -179,38 +228,49 @@ def test_prepare_reuses_stamp_without_rehashing(unpacked, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("re-verified or re-unpacked a stamped file")
 
-    monkeypatch.setattr(data, "_scan", boom)
+    monkeypatch.setattr(store, "scan", boom)
+    monkeypatch.setattr(store, "check_file", boom)
     assert prepare(MNIST, download=False) == out
-
-
-def test_prepare_writable_gz_dir(tmp_path):
-    d = tmp_path / "mnist"
-    d.mkdir()
-    for name in NAMES:
-        (d / (name + ".gz")).write_bytes(gz_bytes(MNIST, name))
-    out = prepare(d, download=False)
-    assert out == d / "raw"
-    assert all(md5(out / n) == FILES[n].md5 for n in NAMES)
-    # a damaged unpacked copy is noticed (stamp mismatch) and rebuilt from the .gz
-    with open(out / TEST_LABELS, "r+b") as f:
-        f.truncate(100)
-    assert prepare(d, download=False) == out
-    assert md5(out / TEST_LABELS) == FILES[TEST_LABELS].md5
-    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
 
 
 def test_prepare_raw_dir_is_used_as_is(unpacked, tmp_path):
     d = raw_copy(unpacked[0], tmp_path / "raw-mnist")
+    before = snapshot(d)
     assert prepare(d, download=False) == d
-    assert not (d / "raw").exists()
+    assert snapshot(d) == before
 
 
-def test_prepare_missing_without_download(tmp_path):
-    d = tmp_path / "nothing"
+def test_symlinked_raw_files_are_followed_into_the_cache(unpacked, tmp_path):
+    """The guest may not follow symlinks out of its root: hand it real files."""
+    d = tmp_path / "links"
+    d.mkdir()
+    for name in NAMES:
+        (d / name).symlink_to(unpacked[0] / name)
+    out = prepare(d, download=False)
+    assert out != d and out.is_relative_to(cache(tmp_path) / "unpacked")
+    for name in NAMES:
+        assert (out / name).is_file() and not (out / name).is_symlink()
+        assert md5(out / name) == MD5[name]
+
+
+def test_a_typo_is_no_such_directory_and_nothing_is_created(tmp_path):
+    d = tmp_path / "nonexistent" / "mnist"
+    with pytest.raises(DataError, match="no such directory"):
+        prepare(d)
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_missing_files_in_a_named_directory_are_not_downloaded(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_VM_MIRRORS", server.url("good"))
+    d = tmp_path / "partial"
+    d.mkdir()
+    (d / (LABELS + ".gz")).write_bytes(gz_bytes(MNIST, LABELS))
+    server.requests.clear()
     with pytest.raises(DataError) as e:
-        prepare(d, download=False)
+        prepare(d)
     msg = str(e.value)
-    assert str(d) in msg and ".gz" in msg and "--data" in msg and "MNIST_VM_DATA" in msg
+    assert "missing" in msg and TEST_LABELS in msg and "--data" in msg and "MNIST_VM_DATA" in msg
+    assert server.requests == [] and files_in(d) == [LABELS + ".gz"]
 
 
 def test_prepare_rejects_a_file(tmp_path):
@@ -220,120 +280,142 @@ def test_prepare_rejects_a_file(tmp_path):
         prepare(f)
 
 
-def test_prepare_corrupt_gz_names_file_and_leaves_nothing(unpacked, tmp_path):
+def test_prepare_corrupt_gz_names_file_and_leaves_nothing(unpacked, mnist, tmp_path):
     d = raw_copy(unpacked[0], tmp_path / "m", [n for n in NAMES if n != TEST_LABELS])
-    good = gz_bytes(MNIST, TEST_LABELS)
+    good = gz_bytes(mnist, TEST_LABELS)
     (d / (TEST_LABELS + ".gz")).write_bytes(good[: len(good) // 2])
     with pytest.raises(DataError) as e:
         prepare(d, download=False)
     assert f"{TEST_LABELS}.gz" in str(e.value) and "truncated" in str(e.value)
-    assert not [
-        p for p in (d / "raw").iterdir() if p.name.endswith(".part") or p.name == TEST_LABELS
-    ]
+    work = store.unpack_dir(d)
+    assert not [p for p in work.iterdir() if p.name.endswith(".part") or p.name == TEST_LABELS]
 
 
-def test_prepare_corrupt_raw_file_says_what_to_do(unpacked, tmp_path):
+def test_a_modified_file_is_used_and_its_checksum_reported(unpacked, tmp_path):
+    """Any valid IDX set is accepted; the checksum found is reported, not refused."""
     d = raw_copy(unpacked[0], tmp_path / "m", [n for n in NAMES if n != LABELS])
     content = bytearray((unpacked[0] / LABELS).read_bytes())
-    content[500] ^= 1
+    content[500] = (content[500] + 1) % 10
     (d / LABELS).write_bytes(bytes(content))
+    console, buf = console_buffer()
+    assert prepare(d, download=False, console=console) == d
+    note = buf.getvalue()
+    assert "not hold the official MNIST" in note and hashlib.md5(content).hexdigest() in note
+    assert MD5[TEST_LABELS] not in note  # only the files that differ
+
+
+def test_disk_full_while_unpacking_is_one_clear_error(mnist, tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "atomic_write", enospc)
     with pytest.raises(DataError) as e:
-        prepare(d, download=False)
-    msg = str(e.value)
-    assert LABELS in msg and "checksum mismatch" in msg and "Delete or replace" in msg
+        prepare(mnist, download=False)
+    assert "no space left" in str(e.value) and "XDG_CACHE_HOME" in str(e.value)
+
+
+def test_disk_full_in_run_and_debug_is_not_a_traceback(mnist, monkeypatch, capfd):
+    from mnist_vm.cli import main
+
+    monkeypatch.setattr(store, "atomic_write", enospc)
+    assert main(["run", "--fast", "--quiet", "--data", str(mnist)]) == 1
+    err = capfd.readouterr().err
+    assert "no space left" in err and "Traceback" not in err
+    status = main(["debug", "--batch", os.devnull, "--data", str(mnist), "--state", __file__])
+    err = capfd.readouterr().err
+    assert "no space left" in err and "Traceback" not in err and status != 0
 
 
 # ---- download ------------------------------------------------------------------
+def download(name, dest, bases, **kw):
+    return fetch.download_file(name, dest, DATASETS["mnist"], mirror_list=bases, **kw)
+
+
 def test_download_success(server, tmp_path):
-    out = download_file(LABELS, tmp_path, mirrors_=[server.url("good")])
-    assert out == tmp_path / LABELS
-    assert md5(out) == FILES[LABELS].md5
-    assert files_in(tmp_path) == sorted([LABELS, data.STAMP_NAME])
+    out = download(LABELS, tmp_path, [server.url("good")])
+    assert out == tmp_path / (LABELS + ".gz")
+    assert hashlib.md5(gzip.decompress(out.read_bytes())).hexdigest() == MD5[LABELS]
+    assert files_in(tmp_path) == [LABELS + ".gz"]
 
 
 @pytest.mark.parametrize("first", ["missing", "wrong", "garbage", "short", "cut"])
 def test_download_falls_back_to_next_mirror(server, tmp_path, first):
     server.requests.clear()
-    out = download_file(TEST_LABELS, tmp_path, mirrors_=[server.url(first), server.url("good")])
-    assert md5(out) == FILES[TEST_LABELS].md5
+    out = download(TEST_LABELS, tmp_path, [server.url(first), server.url("good")])
+    assert hashlib.md5(gzip.decompress(out.read_bytes())).hexdigest() == MD5[TEST_LABELS]
     assert server.requests == [f"/{first}/{TEST_LABELS}.gz", f"/good/{TEST_LABELS}.gz"]
-    assert files_in(tmp_path) == sorted([TEST_LABELS, data.STAMP_NAME])
+    assert files_in(tmp_path) == [TEST_LABELS + ".gz"]
 
 
 def test_download_progress_on_a_terminal(server, tmp_path):
-    from rich.console import Console
-
-    buf = io.StringIO()
-    console = Console(file=buf, force_terminal=True, width=100)
-    download_file(
-        TEST_LABELS, tmp_path, mirrors_=[server.url("missing"), server.url("good")], console=console
-    )
+    console, buf = console_buffer(terminal=True)
+    download(TEST_LABELS, tmp_path, [server.url("missing"), server.url("good")], console=console)
     out = buf.getvalue()
     assert "HTTP 404" in out and f"{TEST_LABELS}.gz" in out and "4.5 kB" in out
 
 
 def test_interrupted_transfer_everywhere_is_a_clear_error(server, tmp_path):
     with pytest.raises(DataError) as e:
-        download_file(TEST_LABELS, tmp_path, mirrors_=[server.url("short"), server.url("cut")])
+        download(TEST_LABELS, tmp_path, [server.url("short"), server.url("cut")])
     msg = str(e.value)
-    assert "interrupted after" in msg and "truncated" in msg
+    assert "transfer interrupted" in msg and "truncated" in msg
     assert server.url("short") in msg and server.url("cut") in msg
+    assert files_in(tmp_path) == []
+
+
+def test_disk_full_during_download_is_not_a_connection_error(server, tmp_path, monkeypatch):
+    calls = []
+
+    def full(url, bar, timeout):
+        def write(url, output_file, pooch_instance=None):
+            calls.append(url)
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        return write
+
+    monkeypatch.setattr(fetch, "downloader", full)
+    with pytest.raises(DataError) as e:
+        download(TEST_LABELS, tmp_path, [server.url("good"), server.url("good")])
+    msg = str(e.value)
+    assert "no space left" in msg and "connect" not in msg
+    assert len(calls) == 1  # no other mirror can help with a full disk
     assert files_in(tmp_path) == []
 
 
 def test_checksum_mismatch_on_all_mirrors_leaves_nothing(server, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_VM_MIRRORS", f"{server.url('wrong')},{server.url('garbage')}")
-    d = tmp_path / "cache"
+    d = data_dir(None)
     with pytest.raises(DataError) as e:
         prepare(d)
     msg = str(e.value)
-    assert "wrong content (MD5" in msg and "not gzip data" in msg and str(d) in msg
+    assert "wrong content" in msg and "not a gzip file" in msg and "--data" in msg
     assert files_in(d) == []
 
 
 def test_offline_message(tmp_path, monkeypatch):
     dead = [dead_url(), dead_url()]
     monkeypatch.setenv("MNIST_VM_MIRRORS", ",".join(dead))
-    d = tmp_path / "offline"
+    d = data_dir(None)
     with pytest.raises(DataError) as e:
         prepare(d)
     msg = str(e.value)
     for url in dead:
         assert url in msg
     assert "cannot connect" in msg
-    assert str(d) in msg and "--data" in msg and "MNIST_VM_DATA" in msg and ".gz" in msg
+    assert "--data" in msg and "MNIST_VM_DATA" in msg and ".gz" in msg
     assert all(n in msg for n in NAMES)
     assert files_in(d) == []
 
 
-def test_prepare_downloads_everything_then_reuses(server, tmp_path, monkeypatch):
+def test_prepare_downloads_everything_into_the_cache_then_reuses(server, tmp_path, monkeypatch):
     # the one test that transfers train-images (9.7 MB over loopback)
     monkeypatch.setenv("MNIST_VM_MIRRORS", f"{server.url('missing')},{server.url('good')}")
     server.requests.clear()
-    d = tmp_path / "fresh"
-    assert prepare(d) == d
-    assert all(md5(d / n) == FILES[n].md5 for n in NAMES)
+    d = data_dir(None)
+    out = prepare(d)
+    assert out.is_relative_to(cache(tmp_path))
+    assert all(md5(out / n) == MD5[n] for n in NAMES)
     assert len(server.requests) == 8
-    assert prepare(d) == d
+    assert prepare(d) == out
     assert len(server.requests) == 8  # nothing fetched the second time
     assert not [p for p in d.iterdir() if p.name.endswith(".part")]
-
-
-def test_readonly_dir_downloads_into_cache(server, unpacked, tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_VM_MIRRORS", server.url("good"))
-    d = raw_copy(unpacked[0], tmp_path / "ro", [n for n in NAMES if n != LABELS])
-    d.chmod(0o555)
-    try:
-        before = snapshot(d)
-        out = prepare(d)
-        assert snapshot(d) == before
-        assert out.is_relative_to(tmp_path / "xdg" / "mnist-vm" / "unpacked")
-        assert all(md5(out / n) == FILES[n].md5 for n in NAMES)
-        server.requests.clear()
-        assert prepare(d) == out
-        assert server.requests == []
-    finally:
-        d.chmod(0o755)
 
 
 # ---- corrupted and truncated IDX files -----------------------------------------
@@ -404,7 +486,8 @@ def test_missing_file(tmp_path):
 def test_check_file_wrong_count(tmp_path):
     p = _write(tmp_path / LABELS, idx_labels([1, 2, 3]))
     with pytest.raises(DataError, match="wrong labels count in the header: 3, expected 60000"):
-        check_file(p)
+        check_file(p, "labels", 60000)
+    assert check_file(p, "labels") == (3, hashlib.md5(idx_labels([1, 2, 3])).hexdigest())
 
 
 def _write(p, content):
@@ -431,25 +514,102 @@ def test_fuzz_only_data_errors(tmp_path, blob, gz, cut):
             pass
 
 
+# ---- datasets: any MNIST-format set ---------------------------------------------
+def test_class_names():
+    assert class_names("mnist") == tuple("0123456789")
+    assert class_names("fashion-mnist")[9] == "Ankle boot"
+    assert class_label(9, "fashion-mnist") == "9 (Ankle boot)"
+    assert class_label(7, "mnist") == class_label(7) == "7"
+    assert class_label(1, "kmnist") == "1 (ki)"
+    for ds in DATASETS.values():
+        assert len(ds.classes) == 10 and set(ds.gz_md5) == set(NAMES)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_synthetic_set_is_accepted_with_its_checksums(tmp_path, gz):
+    d = synthetic_set(tmp_path / "synth", train=100, test=30, gz=gz)
+    console, buf = console_buffer()
+    out = prepare(d, download=False, console=console, dataset_name="fashion-mnist")
+    assert (out == d) != gz
+    assert data.counts(out) == {
+        "train-images-idx3-ubyte": 100,
+        "train-labels-idx1-ubyte": 100,
+        "t10k-images-idx3-ubyte": 30,
+        "t10k-labels-idx1-ubyte": 30,
+    }
+    note = buf.getvalue()
+    assert "not hold the official Fashion-MNIST" in note
+    assert md5(out / LABELS) in note
+
+
+@pytest.mark.parametrize(
+    "name, content, expect",
+    [
+        (LABELS, struct.pack(">II", 2049, 99) + bytes(99), "99 labels|100 images but 99 labels"),
+        (LABELS, struct.pack(">II", 2049, 100) + bytes([12]) * 100, "label out of range"),
+        (
+            "train-images-idx3-ubyte",
+            struct.pack(">IIII", 2051, 100, 28, 27) + bytes(100 * 28 * 27),
+            "wrong image dimensions 28x27",
+        ),
+    ],
+)
+def test_a_set_of_the_wrong_shape_is_refused(tmp_path, name, content, expect):
+    d = synthetic_set(tmp_path / "synth", train=100, test=30)
+    (d / name).write_bytes(content)
+    with pytest.raises(DataError, match=expect):
+        prepare(d, download=False)
+
+
+def test_cli_verify_a_synthetic_set(tmp_path, capsys):
+    d = synthetic_set(tmp_path / "synth", train=100, test=30)
+    assert run_cli(["data", "verify", "--data", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("not the official MNIST") == 4 and md5(d / LABELS) in out
+    assert "100 items (official: 60,000)" in out
+
+
+def test_cli_show_names_fashion_classes(tmp_path, capsys):
+    d = synthetic_set(tmp_path / "synth", train=100, test=30)
+    label = int((d / LABELS).read_bytes()[8])
+    assert run_cli(["data", "show", "0", "--data", str(d), "--dataset", "fashion-mnist"]) == 0
+    want = f"label {label} ({class_names('fashion-mnist')[label]})"
+    assert want in capsys.readouterr().out
+
+
 # ---- CLI -----------------------------------------------------------------------
-def test_cli_show_first_training_image(capsys):
-    assert run_cli(["data", "show", "0", "--data", str(MNIST)]) == 0
+def test_cli_show_first_training_image(mnist, capsys):
+    assert run_cli(["data", "show", "0", "--data", str(mnist)]) == 0
     out = capsys.readouterr().out
     assert "label 5" in out
     assert "@@" in out and len(out.splitlines()) == 29  # 28 rows of ASCII + the label
 
 
-def test_cli_show_test_image_and_range(capsys):
-    assert run_cli(["data", "show", "0", "--test", "--data", str(MNIST)]) == 0
+def test_cli_show_test_image_and_range(mnist, capsys):
+    assert run_cli(["data", "show", "0", "--test", "--data", str(mnist)]) == 0
     assert "test image 0: label 7" in capsys.readouterr().out
-    assert run_cli(["data", "show", "10000", "--test", "--data", str(MNIST)]) == 2
+    assert run_cli(["data", "show", "10000", "--test", "--data", str(mnist)]) == 2
     assert "error:" in capsys.readouterr().err
 
 
-def test_halfblock_rendering():
+def test_cli_show_into_a_closed_pipe_ends_quietly(mnist):
+    """`mnist-vm data show 7 | head -1`: no 'Broken pipe' message, like cat."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_vm.cli", "data", "show", "7", "--data", str(mnist)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    proc.wait()
+    assert err == "" and proc.returncode in (0, 141)
+
+
+def test_halfblock_rendering(mnist):
     from rich.console import Console
 
-    img = data.read_item(source_file(MNIST, "t10k-images-idx3-ubyte"), "images", 0)
+    img = data.read_item(source_file(mnist, TEST_IMAGES), "images", 0)
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, color_system="truecolor", width=80)
     console.print(data.halfblock_image(img))
@@ -458,51 +618,54 @@ def test_halfblock_rendering():
     assert "\x1b[38;2;255;255;255;48;2;238;238;238m▀" in buf.getvalue()  # fg upper, bg lower
 
 
-def test_cli_verify_real_data(capsys):
-    assert run_cli(["data", "verify", "--data", str(MNIST)]) == 0
+def test_cli_verify_real_data(mnist, capsys):
+    assert run_cli(["data", "verify", "--data", str(mnist)]) == 0
     out = capsys.readouterr().out
-    assert out.count("ok") >= 4 and FILES[LABELS].md5 in out
+    assert out.count("official MNIST") == 4 and MD5[LABELS] in out
 
 
 def test_cli_verify_reports_problems(unpacked, tmp_path, capsys):
     d = raw_copy(unpacked[0], tmp_path / "m", [n for n in NAMES if n not in (LABELS, TEST_LABELS)])
-    _write(d / TEST_LABELS, idx_labels([1, 2]))
+    _write(d / TEST_LABELS, idx_labels([1, 12]))
     assert run_cli(["data", "verify", "--data", str(d)]) == 1
     cap = capsys.readouterr()
-    assert "missing" in cap.out and "wrong labels count" in cap.out
+    assert "missing" in cap.out and "label out of range" in cap.out
     assert "error:" in cap.err and "Traceback" not in cap.err
 
 
-def test_cli_path(tmp_path, monkeypatch, capsys):
+def test_cli_path_prints_the_directory_the_program_reads(mnist, tmp_path, capsys, monkeypatch):
+    """README: `--root "$(mnist-vm data path)"` must hold the four uncompressed files."""
+    monkeypatch.setenv("MNIST_VM_DATA", str(mnist))
     assert run_cli(["data", "path"]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "xdg" / "mnist-vm")
-    monkeypatch.setenv("MNIST_VM_DATA", str(tmp_path / "env"))
-    assert run_cli(["data", "path"]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "env")
-    assert run_cli(["data", "path", "--data", str(tmp_path / "x")]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "x")
+    shown = capsys.readouterr().out.strip()
+    assert shown.startswith(str(cache(tmp_path)))
+    assert all(md5(data_dir(shown) / n) == MD5[n] for n in NAMES)
+    assert run_cli(["data", "path", "--data", str(tmp_path / "typo")]) == 1
+    assert "no such directory" in capsys.readouterr().err
 
 
-def test_cli_download_offline_is_one_error(tmp_path, capsys):
-    assert run_cli(["data", "download", "--data", str(tmp_path / "d")]) == 1
-    err = capsys.readouterr().err
-    assert err.count("error:") == 1 and "Traceback" not in err and str(tmp_path / "d") in err
+def test_cli_download_offline_is_one_error(tmp_path, capfd):
+    assert run_cli(["data", "download"]) == 1
+    err = capfd.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err and "cannot connect" in err
+    assert "Downloading data from" not in err  # pooch's own log line: we report transfers
 
 
-def test_cli_download_from_local_mirror(server, unpacked, tmp_path, monkeypatch, capsys):
+def test_cli_download_from_local_mirror(server, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MNIST_VM_MIRRORS", server.url("good"))
-    d = raw_copy(unpacked[0], tmp_path / "m", [n for n in NAMES if n != TEST_LABELS])
-    assert run_cli(["data", "download", "--data", str(d)]) == 0
-    assert md5(d / TEST_LABELS) == FILES[TEST_LABELS].md5
-    assert str(d) in capsys.readouterr().out
+    assert run_cli(["data", "download"]) == 0
+    out = capsys.readouterr().out
+    ready = out.strip().split(" in ")[-1]
+    assert ready.startswith(str(cache(tmp_path)))
+    assert all(md5(data_dir(ready) / n) == MD5[n] for n in NAMES)
 
 
 def test_cli_without_action_is_usage_error(capsys):
     assert run_cli(["data"]) == 2
 
 
-def test_wired_into_main_cli(capsys):
+def test_wired_into_main_cli(mnist, capsys):
     from mnist_vm.cli import main
 
-    assert main(["data", "show", "0", "--data", str(MNIST)]) == 0
+    assert main(["data", "show", "0", "--data", str(mnist)]) == 0
     assert "label 5" in capsys.readouterr().out

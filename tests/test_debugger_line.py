@@ -180,3 +180,28 @@ continue --fast
     p30 = float(re.search(r"f32 P\[30\] = ([-0-9.e]+)", out).group(1))
     assert 0.0 <= p30 <= 1.0
     assert "fast mode:" in out
+
+
+def _walkthrough_commands() -> list[str]:
+    """The `:` lines of docs/debugger.md's "Train fast, then step", as written."""
+    text = (REPO / "docs" / "debugger.md").read_text()
+    section = text.split("## Train fast, then step", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", section, re.S)
+    lines = [ln for b in blocks for ln in b.splitlines() if ln.startswith(":")]
+    return [ln.split("  #", 1)[0].strip() for ln in lines]
+
+
+@pytest.mark.slow
+def test_the_docs_walkthrough_runs_as_written(tmp_path, capsys, mnist_dir):
+    commands = _walkthrough_commands()
+    assert len(commands) >= 8 and ":f" in commands and ":r" in commands
+    state = tmp_path / "t.state"
+    args = ["run", "--fast", "--epochs", "1", "--limit", "640", "--test-limit", "200"]
+    assert main([*args, "--data", str(mnist_dir), "--save", str(state), "--quiet"]) == 0
+    capsys.readouterr()
+    status, out = debug(tmp_path, capsys, "\n".join(commands) + "\n", "--state", str(state))
+    assert status == 0, out
+    assert "unknown command" not in out and "internal error" not in out, out
+    assert "breakpoint 1, " in out and "returned from softmax_xent" in out, out
+    # :r went back one instruction, :c --fast ran the rest with the twins
+    assert "fast mode:" in out, out

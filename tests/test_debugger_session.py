@@ -452,3 +452,68 @@ def test_every_command_has_help_and_the_docs_list_them():
         assert f"`{c.name}" in doc, f"docs/debugger.md does not describe {c.name}"
         if c.key:
             assert f"`{c.key}`" in doc
+
+
+# ---- gdb habits ------------------------------------------------------------------------
+def test_every_key_is_also_a_command_and_names_win_over_keys():
+    assert C.lookup("f").name == "finish"
+    assert C.lookup("r").name == "reverse-step" and C.lookup("R").name == "reverse-continue"
+    assert C.lookup("x").name == "x"  # gdb's examine, though the x key is `xmm`
+    assert C.lookup("z").name == "pane"
+
+
+def test_gdb_register_names_signed_print_and_one_prefix(s):
+    assert f"{s.machine.rip:#x}" in ok(s, "print $pc")
+    assert f"{s.machine.r[4]:#x}" in ok(s, "print $sp")
+    assert ok(s, "p/d 0xffffffffffffffff").endswith("= -1")
+    assert ok(s, "print &arr").endswith(f"{sym(s, 'arr'):#x} ({sym(s, 'arr')})")
+    assert f"{sym(s, 'arr') + 8:#x}" in ok(s, "print &dword [arr+8]")
+    r = execute(s, "finish")
+    assert r.error and text(r).startswith("finish: ") and "finish: finish" not in text(r)
+    assert "did you mean" in text(execute(s, "print arrr"))
+
+
+def test_disassemble_display_goto_and_frames(s):
+    out = ok(s, "disassemble")
+    assert "=> " in out and "_start" in out
+    ok(s, "display rcx")
+    assert "1: rcx = " in ok(s, "step 3")
+    n = s.machine.icount
+    ok(s, "step 5")
+    ok(s, f"goto {n}")
+    assert s.machine.icount == n
+    ok(s, "break square")
+    ok(s, "continue")
+    assert "#1" in ok(s, "up") and s.code_focus is not None
+    assert "#0" in ok(s, "down")
+    assert "no frame #50" in text(execute(s, "frame 50"))
+
+
+def test_views_and_pictures_stop_at_the_symbols_end(s):
+    r = execute(s, "view arr as i32[64x4]")
+    assert r.error and "arr, which holds 256 bytes" in text(r)
+    assert not execute(s, "view arr as i32[16x4]").error
+    assert "holds" in text(execute(s, "show digit arr"))
+
+
+def test_enter_repeats_moving_commands_only():
+    assert C.repeatable("next") and C.repeatable("x/4g rsp")
+    assert not C.repeatable("break square") and not C.repeatable("set rax = 1")
+
+
+def test_the_output_pane_follows_time(s):
+    ok(s, "continue")  # prints "done" and exits
+    assert s.output.text() == "done\n"
+    ok(s, "reverse-step 5")  # back before the write syscall
+    assert s.output.text() == ""
+    ok(s, "step 5")
+    assert s.output.text() == "done\n", "re-executing the write does not print it twice"
+
+
+def test_set_while_replaying_asks_before_discarding_the_future(s):
+    ok(s, "step 20")
+    ok(s, "reverse-step 10")
+    r = execute(s, "set rax = 7")
+    assert r.error and "10 instructions behind" in text(r)
+    assert s.history.frontier - s.machine.icount == 10, "nothing was discarded"
+    assert "rax = 0x7" in ok(s, "set rax = 7")

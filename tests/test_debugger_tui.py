@@ -217,7 +217,7 @@ def test_xmm_key_memory_view_and_scrolling(tmp_path):
     async def body(app, pilot):
         await pilot.press("x")
         assert s.xmm_mode == "f64" and "xmm as f64" in panel(app, "#regs")
-        await command(app, pilot, "view arr as i32[64x4]")
+        await command(app, pilot, "view arr as i32[16x4]")
         assert "arr" in app.query_one("#memory").border_title
         app.query_one("#memory").focus()
         await pilot.pause()

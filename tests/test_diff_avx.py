@@ -92,7 +92,7 @@ def cases_for(d, form) -> list[VecCase]:
         ops = Operands(d, form, rng, i)
         body = [f"{d.mnemonic} {', '.join(ops.texts)}".strip()]
         case = VecCase.random(f"{d.mnemonic}[{form}]#{i}", body, rng, kind)
-        case.feature = d.extra["cpuid"][str(form)]
+        case.feature = d.cpuid[str(form)]
         if i % 3 == 0:  # every source lane an edge value (NaN, inf, +-0, denormal ...)
             for where, at in ops.where:
                 if where == "reg":
@@ -122,7 +122,7 @@ def test_native_vs_vm(mnemonic, tmp_path):
     d = TABLE[mnemonic]
     cases, skipped = [], []
     for form in d.forms:
-        flag = d.extra["cpuid"][str(form)]
+        flag = d.cpuid[str(form)]
         why = missing_feature(flag)
         if why:
             skipped.append(f"{form}: {why}")
@@ -141,7 +141,7 @@ def test_every_vector_form_has_cases():
     for d in DEFS:
         for form in d.forms:
             assert cases_for(d, form), f"{d.mnemonic} {form}"
-            assert d.extra["cpuid"][str(form)] in ("avx", "avx2", "fma", "avx512f", "avx512dq")
+            assert d.cpuid[str(form)] in ("avx", "avx2", "fma", "avx512f", "avx512dq")
 
 
 def test_midpoint_triples_are_double_rounding_traps():

@@ -1,8 +1,9 @@
 """Random straight-line instruction sequences, native CPU vs VM.
 
 Hypothesis draws sequences of 5-30 instructions across the whole subset
-(integer and SSE, plus forward conditional jumps; no calls, stack or
-syscalls), with register operands, memory operands into an aligned scratch
+(integer and SSE, plus forward conditional jumps and balanced stack groups
+whose push/pop address memory through rsp; no calls or syscalls), with
+register operands, memory operands into an aligned scratch
 buffer (`[rel scratch+d]` and `[r15+d]`, r15 = scratch, never written) and
 edge-case immediates, from edge-case initial registers. Each example batches
 BATCH sequences into one program: one nasm + ld build and one VM run.
@@ -100,9 +101,27 @@ def _pool(groups):
     return out
 
 
-INT_POOL = _pool({"integer"})
+# A stack group (SeqGen._stack): pushes, one push/pop whose memory operand is
+# addressed through rsp (the CPU computes a pop's address after incrementing
+# rsp, a push's before decrementing it), pops back into registers.
+STACK = ("stack", ())
+STACK_FORMS = (
+    "pop qword [rsp]",
+    "pop qword [rsp+8]",
+    "pop qword [rsp-8]",
+    "push qword [rsp]",
+    "push qword [rsp+8]",
+    "push qword [rsp+16]",
+)
+
+
+def _with_stack(pool, share: int = 30):
+    return pool + [STACK] * max(1, len(pool) // share) if pool else pool
+
+
+INT_POOL = _with_stack(_pool({"integer"}))
 SSE_POOL = _pool({"sse"})
-MIXED_POOL = _pool({"integer", "sse", "control"})
+MIXED_POOL = _with_stack(_pool({"integer", "sse", "control"}))
 
 
 # ---------------------------------------------------------------------------
@@ -251,6 +270,8 @@ class SeqGen:
         return f"cmp {a.text}, {c.text}"
 
     def add(self, mn: str, toks: tuple[str, ...]) -> None:
+        if (mn, toks) == STACK:
+            return self._stack()
         d = TABLE[mn]
         rng = self.rng
         if d.cond and mn.startswith("j"):
@@ -308,6 +329,20 @@ class SeqGen:
                 countdown=False,
             )
         self.emit(Unit(f"{mn} {src}", mn, group=self.nlabel))
+
+    def _stack(self) -> None:
+        """Three pushes, one rsp-addressed push or pop, pops until rsp is back."""
+        rng = self.rng
+        b = self.builder()
+        srcs = [b.gpr(64).text for _ in range(3)]
+        form = rng.choice(STACK_FORMS)
+        depth = 3 + (1 if form.startswith("push") else -1)
+        dsts = [b.gpr(64).text for _ in range(depth)]
+        self.nlabel += 1
+        texts = [f"push {r}" for r in srcs] + [form] + [f"pop {r}" for r in dsts]
+        for i, text in enumerate(texts):
+            u = Unit(text, text.split()[0], group=self.nlabel)
+            self.emit(u, countdown=i == len(texts) - 1)
 
 
 def build_case(
@@ -481,7 +516,7 @@ def test_generated_sequences_are_well_formed():
         case, units = build_case(forms, k, f"wf{k}")
         assert flags_after(units)[1]
         for ln in case.body:
-            assert "rsp" not in ln, ln
+            assert "rsp" not in ln or ln in STACK_FORMS, ln
             if " " in ln:
                 dst = ln.split(" ", 1)[1].split(",")[0].strip()
                 assert dst not in ("r15", "r15d", "r15w", "r15b"), ln
@@ -513,10 +548,7 @@ def _vector_pool():
         if d.group in ("avx", "fma", "avx512"):
             seen[d.mnemonic] = d
     return [
-        (d, f)
-        for d in seen.values()
-        for f in d.forms
-        if missing_feature(d.extra["cpuid"][str(f)]) is None
+        (d, f) for d in seen.values() for f in d.forms if missing_feature(d.cpuid[str(f)]) is None
     ]
 
 

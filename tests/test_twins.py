@@ -125,7 +125,7 @@ def _run(
     block = b"".join(int(p).to_bytes(8, "little") for p in params + [0] * (12 - len(params)))
     m.mem.write(sym["params"].value, block + xmm0_bits.to_bytes(4, "little"))
     if fast:
-        attached = attach(m, {routine: twins()[routine]})
+        attached = attach(m, {routine: twins()[routine]}).attached
         assert attached == [routine]
         if jobs > 1:
             if platform.machine() not in parallel.X86_64:

@@ -107,14 +107,17 @@ class _Gen:
 
     def _ea_expr(self, mem: Mem) -> str:
         parts = []
+        disp = mem.disp
         if mem.base is not None:
             parts.append(f"r[{mem.base.num}]")
+            if mem.base.num == 4:  # pop [rsp+d]: the CPU addresses with rsp after the pop
+                disp += self.insn.defn.rsp_bias
         if mem.index is not None:
             parts.append(f"r[{mem.index.num}]" + (f" * {mem.scale}" if mem.scale != 1 else ""))
         if not parts:
-            return str(mem.disp & M64)
-        if mem.disp:
-            parts.append(str(mem.disp))
+            return str(disp & M64)
+        if disp:
+            parts.append(str(disp))
         return f"({' + '.join(parts)}) & {M64}"
 
     def _check(self, ea: str, nbytes: int, write: bool, indent: str = "") -> list[str]:
@@ -125,9 +128,7 @@ class _Gen:
 
     # -- code -------------------------------------------------------------
     def generate(self) -> list[str]:
-        sem = self.insn.defn.sem
-        if isinstance(sem, dict):
-            sem = sem[str(self.insn.form)]
+        sem = self.insn.defn.semantics(self.insn.form)
         lines = []
         for line in sem.strip("\n").split("\n"):
             if "@" in line:

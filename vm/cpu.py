@@ -29,7 +29,11 @@ from .runtime import Runtime
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
 SLICE = 1 << 16  # loop iterations between checks of stop_requested
+AT_SYSCALL = "syscall"  # a block's third field: it ends in a syscall (see run())
 SYNC = "sync"  # stop_requested value asking run() to publish rip/icount and go on
+STACK_ARGS_MAX = 256 << 10  # room for argument/environment strings at the top of the stack
+# auxiliary vector keys of the initial stack (as Linux lays it for a static binary)
+AT_NULL, AT_PAGESZ, AT_ENTRY, AT_PLATFORM, AT_RANDOM, AT_EXECFN = 0, 6, 9, 15, 25, 31
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
@@ -83,6 +87,8 @@ class Machine:
         stderr=None,
         stdin=None,
         argv0: str = "prog",
+        argv: list[str] | None = None,
+        envp: list[str] | None = None,
     ):
         self.image = image
         self.r: list[int] = [0] * 16
@@ -110,24 +116,51 @@ class Machine:
         self.wlog: Callable[[int, int], None] = lambda addr, n: None
         self._steps: dict[int, Callable] = {}
         self._traced: dict[int, Callable] = {}
-        self._blocks: dict[int, tuple[Callable, int, bool]] = {}
-        self._tblocks: dict[int, tuple[Callable, int, bool]] = {}
+        self._blocks: dict[int, tuple[Callable, int, bool | str]] = {}
+        self._tblocks: dict[int, tuple[Callable, int, bool | str]] = {}
         self._heat: dict[tuple[int, bool], int] = {}  # block -> runs before optimising
         self._edges: dict[tuple[int, int], int] = {}  # (branch, next rip) -> times seen
         self._fault_base = 0
         self._fault_k = 0
-        self._setup_stack(argv0)
+        self._setup_stack(list(argv) if argv else [argv0], list(envp or []))
 
     # ---- state -----------------------------------------------------------
-    def _setup_stack(self, argv0: str) -> None:
-        top = self.mem.top
-        name = argv0.encode() + b"\0"
-        name_at = top - 256
-        self.mem.buf[name_at : name_at + len(name)] = name
-        sp = (top - 512) & ~0xF
-        words = [1, name_at, 0, 0, 0, 0]  # argc, argv[0], NULL, envp NULL, AT_NULL
-        for i, w in enumerate(words):
-            struct.pack_into("<Q", self.mem.buf, sp + 8 * i, w)
+    def _setup_stack(self, argv: list[str], envp: list[str]) -> None:
+        """The stack at entry as Linux lays it for a static binary: at the top
+        8 zero bytes, the program name (AT_EXECFN), the environment and
+        argument strings, the platform string and 16 AT_RANDOM bytes; below,
+        16-byte aligned at rsp: argc, argv[0..argc-1], NULL, envp..., NULL,
+        and the auxiliary vector ending with AT_NULL."""
+        buf, top = self.mem.buf, self.mem.top
+        p = top - 8  # the end marker: 8 zero bytes
+
+        def put(data: bytes) -> int:
+            nonlocal p
+            p -= len(data)
+            if p < top - STACK_ARGS_MAX:
+                raise ValueError(
+                    f"program arguments and environment exceed {STACK_ARGS_MAX >> 10} KiB"
+                )
+            buf[p : p + len(data)] = data
+            return p
+
+        execfn = put(argv[0].encode() + b"\0")
+        env_at = [put(e.encode() + b"\0") for e in reversed(envp)][::-1]
+        arg_at = [put(a.encode() + b"\0") for a in reversed(argv)][::-1]
+        p &= ~0xF
+        platform = put(b"x86_64\0")
+        random16 = put(bytes(range(0x10, 0x20)))  # fixed, so runs are reproducible
+        auxv = [
+            (AT_PAGESZ, 4096),
+            (AT_ENTRY, self.image.entry),
+            (AT_RANDOM, random16),
+            (AT_PLATFORM, platform),
+            (AT_EXECFN, execfn),
+            (AT_NULL, 0),
+        ]
+        words = [len(argv), *arg_at, 0, *env_at, 0, *(w for pair in auxv for w in pair)]
+        sp = (p - 8 * len(words)) & ~0xF
+        struct.pack_into(f"<{len(words)}Q", buf, sp, *words)
         self.r[4] = sp
 
     @property
@@ -189,7 +222,7 @@ class Machine:
 
     def _lines(self, insn: Insn, k: int, trace: bool) -> tuple[list[str], bool]:
         target = insn.operands[0] if insn.operands else None
-        if insn.defn.mnemonic == "call" and isinstance(target, Imm):
+        if insn.defn.kind == "call" and isinstance(target, Imm):
             t = target.value & M64
             pre = [f"c.observe({t})"] if t in self.observers else []
             if t in self.accel:
@@ -259,12 +292,11 @@ class Machine:
         last, start = insns[-1], insns[0].addr
         target = last.operands[0] if last.operands else None
         return (
-            last.defn.branch
-            and last.defn.mnemonic not in ("call", "ret")
+            last.defn.kind in ("jump", "cond-jump")
             and isinstance(target, Imm)
             and (
                 target.value == start
-                or (last.defn.cond is not None and last.addr + INSN_SIZE == start)
+                or (last.defn.kind == "cond-jump" and last.addr + INSN_SIZE == start)
             )
             and start not in self.breakpoints
             and not trace
@@ -278,11 +310,11 @@ class Machine:
         if not isinstance(target, Imm):
             return None
         t = target.value & M64
-        if d.mnemonic == "jmp":
+        if d.kind == "jump":
             return t
-        if d.mnemonic == "call":
+        if d.kind == "call":
             return None if t in self.accel or t in self.observers else t
-        if d.cond is not None and d.mnemonic.startswith("j"):
+        if d.kind == "cond-jump":
             taken = self._edges.get((insn.addr, t), 0)
             fall = self._edges.get((insn.addr, insn.addr + INSN_SIZE), 0)
             if taken == fall == 0:
@@ -306,7 +338,7 @@ class Machine:
                 or (path and (a in self.breakpoints or a in self.observers))
             ):
                 break
-            if path and insn.defn.mnemonic in ("syscall", "hostcall"):
+            if path and insn.defn.kind in ("syscall", "hostcall"):
                 break
             path.append(insn)
             seen.add(a)
@@ -333,7 +365,7 @@ class Machine:
     hot_loop = 1
     hot_block = 16
 
-    def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool]:
+    def _block(self, addr: int, trace: bool = False) -> tuple[Callable, int, bool | str]:
         insns = [self._insn(addr)]
         a = addr
         while not insns[-1].defn.branch and len(insns) < MAX_BLOCK:
@@ -357,11 +389,14 @@ class Machine:
                 edges[branch, nxt] = edges.get((branch, nxt), 0) + 1
                 return nxt
 
-            b = cache[addr] = (fn, len(insns), False)
+            ends_in_syscall = insns[-1].defn.kind == "syscall"
+            b = cache[addr] = (fn, len(insns), AT_SYSCALL if ends_in_syscall else False)
             return b
         if not trace:
             insns = self._trace(addr, insns)
         fn, counted = self._compile(insns, trace, f"b_{addr:x}", block=True)
+        if not counted and insns[-1].defn.kind == "syscall":
+            counted = AT_SYSCALL  # run() publishes the exact icount for the syscall
         b = cache[addr] = (fn, len(insns), counted)
         return b
 
@@ -426,7 +461,13 @@ class Machine:
                         return None
                 if limit is not None and n + ln > limit:
                     break  # the last few one at a time (below)
-                if loop:
+                if loop is AT_SYSCALL:
+                    # the block ends in a syscall: what it writes is stamped with
+                    # the exact instruction count (the debugger's output pane)
+                    self.icount = n + ln - 1
+                    rip = fn()
+                    n += ln
+                elif loop:
                     # a counted trace; in slices, so that a stop request is seen while a loop spins
                     rip, count = fn(min(SLICE, never if limit is None else (limit - n) // ln))
                     n += count
@@ -517,8 +558,9 @@ class Machine:
         self._raise(kind, msg, ip, k)
 
     # ---- runtime entry points (called from generated code) ------------------------
-    def syscall(self) -> None:
-        self.runtime.syscall()
+    def syscall(self, next_ip: int, vector: int | None = None) -> None:
+        """`syscall` (vector None) or `int vector`; next_ip: the instruction after it."""
+        self.runtime.syscall(next_ip, vector)
 
     def hostcall(self, ip: int) -> int:
         self.runtime.hostcall(self.insns[ip].host)

@@ -255,7 +255,7 @@ class History:
             rt.stderr = _Gate(rt.stderr, self)
         else:
             rt.stdout.h = rt.stderr.h = self
-        self._syscalls = {i.addr for i in machine.image.insns if i.defn.mnemonic == "syscall"}
+        self._syscalls = {i.addr for i in machine.image.insns if i.defn.kind == "syscall"}
         self.checkpoints: list[Checkpoint] = []
         self.reset()
 

@@ -20,6 +20,7 @@ TEXT_BASE = 0x401000
 INSN_SIZE = 4  # every instruction occupies 4 bytes of text
 STACK_SIZE = 8 << 20  # 8 MiB, like Linux's default ulimit -s
 HEAP_MAX = 256 << 20  # brk may grow this far past the end of bss
+MAX_IMAGE_BYTES = 1 << 30  # all sections, .bss included: the machine maps no more (docs/machine.md)
 TEXT_FILL = 0xCC  # what reading an instruction slot as data yields
 
 

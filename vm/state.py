@@ -18,10 +18,18 @@ Layout (version 1):
 Files are written to a temporary file in the same directory, flushed to
 disk and renamed over the target, so an interrupted save never leaves a
 half-written state behind.
+
+A state file is untrusted input. Loading checks the whole header against
+HEADER (vm/schema.py) before using any of it, assembles only the sources the
+state carries (an %include of anything else fails; no host file named in a
+state is ever opened), checks the memory map against the program's and the
+machine's limits, and inflates the memory image incrementally, never past the
+size the header declares. Anything wrong is one StateError line.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -29,14 +37,56 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from . import schema as S
+from .asm.assembler import Assembler
 from .atomic import atomic_write
 from .errors import AsmError, VMError
 from .image import Image
 from .isa import flags as F
+from .memory import ImageTooLarge, address_map, page_up
 
 MAGIC = b"MNISTVM-STATE\n"
 VERSION = 1
+FORMAT = "mnist-vm machine state"
+MAX_HEADER_BYTES = 64 << 20  # the JSON header (it carries the program's sources)
 _CHUNK = 1 << 22
+_U64 = S.Int(0, (1 << 64) - 1)
+_TEXT = S.Str(MAX_HEADER_BYTES)
+_NAME = S.Str(4096)
+
+# Every key load_state reads, with its type and range (others are ignored).
+HEADER = S.Obj(
+    {
+        "format": S.Const(FORMAT),
+        "version": S.Const(VERSION),
+        "program": S.Obj(
+            {
+                "files": S.List(_NAME, 1, 10_000),
+                "defines": S.Map(
+                    S.OneOf((_NAME, S.Int(-(1 << 63), (1 << 64) - 1)), "a string or an integer"),
+                    10_000,
+                ),
+                "sources": S.Map(_TEXT, 100_000),
+                "fingerprint": S.Hex((64,)),
+            }
+        ),
+        "registers": S.Obj(
+            {
+                "gpr": S.List(_U64, 16, 16),
+                "rip": _U64,
+                "rflags": _U64,
+                # 16 x 16 bytes (xmm0-15, states before AVX) or 32 x 64 bytes (zmm0-31)
+                "xmm": S.Hex((2 * 256, 2 * 2048)),
+            }
+        ),
+        "icount": S.Int(0, (1 << 63) - 1),
+        "exit_status": S.Nullable(S.Int(0, 255)),
+        "brk": _U64,
+        "regions": S.List(S.List(_U64, 2, 2), 1, 4),
+        "open_files": S.List(S.Int(0, (1 << 31) - 1), 0, 1 << 16),
+        "meta": S.Map(S.Anything(), 1 << 16),
+    }
+)
 
 
 class StateError(VMError):
@@ -50,7 +100,7 @@ def fingerprint(image: Image) -> str:
         h.update(f"{insn.addr:x} {insn.text()} {insn.host or ''}\n".encode())
     for sec in image.sections.values():
         h.update(f"{sec.name} {sec.addr:x} {sec.size:x}\n".encode())
-        h.update(bytes(sec.data))
+        h.update(sec.data)
     h.update(f"entry {image.entry:x}".encode())
     return h.hexdigest()
 
@@ -67,7 +117,7 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
     mem = machine.mem
     regions = _regions(machine)
     header = {
-        "format": "mnist-vm machine state",
+        "format": FORMAT,
         "version": VERSION,
         "program": {
             "files": image.files,
@@ -113,7 +163,7 @@ class SavedState:
     path: str
     header: dict
     image: Image
-    memory: bytes  # the regions' bytes, concatenated
+    memory: bytes | bytearray  # the regions' bytes, concatenated
 
     @property
     def meta(self) -> dict:
@@ -129,23 +179,30 @@ class SavedState:
 
     def restore_into(self, m) -> None:
         h = self.header
-        m.mem.brk = int(h["brk"])
         pos = 0
         for lo, hi in h["regions"]:
-            n = hi - lo
-            if lo < m.mem.data or hi > m.mem.top:
+            if lo < m.mem.data or hi > m.mem.top:  # checked at load; m may be another machine
                 raise StateError(
                     f"{self.path}: memory region {lo:#x}-{hi:#x} does not fit "
                     "the program's memory map"
                 )
-            m.mem.buf[lo:hi] = self.memory[pos : pos + n]
-            pos += n
         regs = h["registers"]
-        m.r[:] = [int(v) for v in regs["gpr"]]
-        m.rip = int(regs["rip"])
-        m.fl = (F.RAW, 0, 0, 0, int(regs["rflags"]))
-        m.xb[:] = bytes.fromhex(regs["xmm"])
-        m.icount = int(h["icount"])
+        xmm = bytes.fromhex(regs["xmm"])
+        width = len(m.xb)
+        if any(xmm[width:]):
+            raise StateError(
+                f"{self.path}: the state uses vector registers wider than this machine's "
+                f"({len(xmm)} bytes saved, {width} here)"
+            )
+        m.mem.brk = h["brk"]
+        for lo, hi in h["regions"]:
+            m.mem.buf[lo:hi] = self.memory[pos : pos + hi - lo]
+            pos += hi - lo
+        m.r[:] = regs["gpr"]
+        m.rip = regs["rip"]
+        m.fl = (F.RAW, 0, 0, 0, regs["rflags"])
+        m.xb[:] = xmm[:width].ljust(width, b"\0")  # older, narrower states: the rest is zero
+        m.icount = h["icount"]
         m.exit_status = h["exit_status"]
         m.invalidate()
 
@@ -154,54 +211,149 @@ def load_state(path: str | os.PathLike) -> SavedState:
     """Read and check a state file; re-assemble its program. Raises StateError."""
     p = os.fspath(path)
     try:
-        with open(p, "rb") as f:
-            data = f.read()
+        f = open(p, "rb")
     except OSError as e:
         raise StateError(f"cannot read state file {p}: {e.strerror or e}") from None
-    if not data.startswith(MAGIC):
+    try:
+        with f:
+            header = _read_header(f, p)
+            image = _assemble_carried(header["program"], p)
+            _check_memory_map(header, image, p)
+            expected = sum(hi - lo for lo, hi in header["regions"])
+            memory = _inflate(f, expected, p)
+    except OSError as e:
+        raise StateError(f"cannot read state file {p}: {e.strerror or e}") from None
+    return SavedState(p, header, image, memory)
+
+
+def _read_header(f, p: str) -> dict:
+    head = f.read(len(MAGIC) + 12)
+    if not head.startswith(MAGIC):
         raise StateError(
             f"{p} is not an mnist-vm machine state (saved with "
             "`mnist-vm run --save FILE` or the debugger's `save FILE`)"
         )
-    try:
-        version, hlen = struct.unpack_from("<IQ", data, len(MAGIC))
-    except struct.error:
-        raise StateError(f"{p}: the file is truncated (no header)") from None
+    if len(head) < len(MAGIC) + 12:
+        raise StateError(f"{p}: the file is truncated (no header)")
+    version, hlen = struct.unpack_from("<IQ", head, len(MAGIC))
     if version != VERSION:
         raise StateError(
             f"{p}: state format version {version} is not supported "
             f"(this mnist-vm reads version {VERSION})"
         )
-    start = len(MAGIC) + 12
+    if hlen > MAX_HEADER_BYTES:
+        raise StateError(
+            f"{p}: the header says it is {hlen:,} bytes, more than the "
+            f"{MAX_HEADER_BYTES:,} a state may have (damaged?)"
+        )
+    blob = f.read(hlen)
+    if len(blob) < hlen:
+        raise StateError(f"{p}: the header is damaged or truncated")
     try:
-        header = json.loads(data[start : start + hlen])
-        prog = header["program"]
-        regions = header["regions"]
-    except (ValueError, KeyError, TypeError):
+        header = json.loads(blob)
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, huge numbers, deep nesting
         raise StateError(f"{p}: the header is damaged or truncated") from None
     try:
-        memory = zlib.decompress(data[start + hlen :])
-    except zlib.error:
-        raise StateError(f"{p}: the memory image is damaged or truncated") from None
-    expected = sum(hi - lo for lo, hi in regions)
-    if len(memory) != expected:
-        raise StateError(
-            f"{p}: the memory image has {len(memory)} bytes, the header says {expected}"
-        )
-    from .asm import assemble
+        HEADER.check(header, "")
+    except S.SchemaError as e:
+        raise StateError(f"{p}: bad header: {e}") from None
+    return header
 
+
+def _assemble_carried(prog: dict, p: str) -> Image:
+    """The program assembled from the sources the state carries, and nothing else."""
     sources = prog["sources"]
+    missing = [f for f in prog["files"] if f not in sources]
+    if missing:
+        raise StateError(f"{p}: bad header: program file {missing[0]!r} is not among its sources")
     try:
-        image = assemble(
-            [(f, sources[f]) if f in sources else f for f in prog["files"]],
-            defines=prog["defines"],
-            overlay=sources,
+        image = _CarriedSources(prog["defines"], [], sources).assemble(
+            [(f, sources[f]) for f in prog["files"]]
         )
     except AsmError as e:
         raise StateError(f"{p}: the saved program no longer assembles:\n{e}") from None
+    except (RecursionError, MemoryError) as e:
+        raise StateError(
+            f"{p}: the saved program cannot be assembled ({type(e).__name__})"
+        ) from None
     if fingerprint(image) != prog["fingerprint"]:
         raise StateError(
             f"{p}: the re-assembled program differs from the one that was saved "
             "(saved by a different mnist-vm version?)"
         )
-    return SavedState(p, header, image, memory)
+    return image
+
+
+class _CarriedSources(Assembler):
+    """An assembler whose files are the state's sources only: an %include (or
+    incbin) of anything else is an error, and the host file is never opened."""
+
+    def _read(self, path: str) -> str:
+        if path in self.overlay:
+            return self.overlay[path]
+        raise FileNotFoundError(errno.ENOENT, "not among the sources the state carries")
+
+    def read_binary(self, target: str, including: str, loc, *rest):
+        """incbin, in assemblers that have it: the file the assembler would pick
+        (next to the including file, then as given) must be a carried one."""
+        here = os.path.dirname(including)
+        if os.path.isabs(target):
+            candidates = [target]
+        else:
+            candidates = [os.path.join(here, target) if here else target, target]
+        for c in candidates:
+            if c in self.overlay and os.path.normpath(c) in self.overlay:
+                return super().read_binary(target, including, loc, *rest)
+            if c in self.overlay or os.path.lexists(c):
+                break
+        raise AsmError(f"incbin file '{target}' is not among the sources the state carries", loc)
+
+
+def _check_memory_map(header: dict, image: Image, p: str) -> None:
+    """brk and every region inside the program's map (as Memory would lay it out)."""
+    try:
+        amap = address_map(image)
+    except ImageTooLarge as e:
+        raise StateError(f"{p}: {e}") from None
+    brk = header["brk"]
+    if not amap.brk_start <= brk <= amap.heap_limit:
+        raise StateError(
+            f"{p}: bad header: brk {brk:#x} is outside the heap "
+            f"({amap.brk_start:#x}-{amap.heap_limit:#x})"
+        )
+    data_end = page_up(brk)
+    for lo, hi in header["regions"]:
+        inside = (amap.data <= lo <= hi <= data_end) or (amap.stack_lo <= lo <= hi <= amap.top)
+        if not inside:
+            raise StateError(
+                f"{p}: bad header: memory region {lo:#x}-{hi:#x} does not fit the program's "
+                f"memory map (data {amap.data:#x}-{data_end:#x}, "
+                f"stack {amap.stack_lo:#x}-{amap.top:#x})"
+            )
+
+
+def _inflate(f, expected: int, p: str) -> bytearray:
+    """The zlib stream that follows the header, inflated chunk by chunk and
+    never past expected bytes (a zlib bomb stops at the first extra byte)."""
+    d = zlib.decompressobj()
+    out = bytearray()
+    try:
+        while not d.eof:
+            data = f.read(_CHUNK)
+            if not data:
+                break
+            while data and not d.eof:
+                out += d.decompress(data, expected - len(out) + 1)
+                if len(out) > expected:
+                    raise StateError(
+                        f"{p}: the memory image is larger than the {expected:,} bytes "
+                        "the header says"
+                    )
+                data = d.unconsumed_tail
+    except zlib.error:
+        raise StateError(f"{p}: the memory image is damaged or truncated") from None
+    if not d.eof:
+        raise StateError(f"{p}: the memory image is damaged or truncated")
+    if len(out) != expected:
+        raise StateError(f"{p}: the memory image has {len(out)} bytes, the header says {expected}")
+    return out

@@ -7,6 +7,8 @@ import sys
 
 
 def add_debug_parser(sub) -> None:
+    from ..options import data_options
+
     d = sub.add_parser(
         "debug",
         help="step through a program in a full-screen debugger",
@@ -31,12 +33,7 @@ def add_debug_parser(sub) -> None:
         metavar="FILE",
         help="open a machine state saved by `mnist-vm run --save` or `save`",
     )
-    d.add_argument(
-        "--data",
-        metavar="DIR",
-        help="MNIST directory granted to the program (default: $MNIST_VM_DATA, "
-        "else ~/.cache/mnist-vm); used for the MNIST program and --state",
-    )
+    data_options(d, "the dataset granted to the MNIST program and --state")
     d.add_argument(
         "--root",
         metavar="DIR",
@@ -67,9 +64,11 @@ def _root(args, mnist: bool) -> str | None:
 
     from ..data import DataError, data_dir, prepare
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
-        return str(prepare(data_dir(args.data), console=err))
+        return str(
+            prepare(data_dir(args.data, args.dataset), console=err, dataset_name=args.dataset)
+        )
     except DataError as e:
         if not mnist:
             err.print(f"[bold red]error:[/] {e}", highlight=False)
@@ -87,11 +86,15 @@ def build_session(args):
     from vm import AsmError
     from vm.state import StateError
 
-    from ..cli import parse_defines
+    from ..options import parse_defines
     from .session import Session
 
     budget = args.history_mb << 20 if args.history_mb else None
     if args.state:
+        if not os.path.isfile(args.state):
+            what = "is a directory" if os.path.isdir(args.state) else "no such file"
+            print(f"mnist-vm debug: --state {args.state}: {what}", file=sys.stderr)
+            return 2
         root = _root(args, mnist=True)
         if root is None:
             return 2
@@ -131,6 +134,8 @@ def cmd_debug(args) -> int:
     session = build_session(args)
     if isinstance(session, int):
         return session
+    # `show digit` names the classes of this dataset (mnist_vm.data.class_label)
+    session.dataset = args.dataset
     if args.batch or args.line or not sys.stdout.isatty() or not sys.stdin.isatty():
         from .repl import main_loop
 

@@ -66,8 +66,12 @@ GROUPS = ("running", "reverse", "breakpoints", "data", "pictures", "session")
 # keys the full-screen UI handles itself (documented with the commands)
 UI_KEYS = [
     (":", "open the command line (Up/Down recall earlier commands, Esc closes it)"),
-    ("x", "switch the xmm display: f32 / f64 / hex / i32"),
     ("Esc / Ctrl+C", "interrupt a running continue, reverse search or profile"),
+    (
+        "Shift+Up/Down, Ctrl+B/F",
+        "scroll the console a line / a page back and forward (Shift+PgUp/PgDn too)",
+    ),
+    ("Enter", "on an empty command line: repeat the last command (as gdb does)"),
     (
         "Tab",
         "move the focus between panels; arrows, PgUp/PgDn and Home scroll "
@@ -93,6 +97,16 @@ def command(
 
 
 def lookup(word: str) -> Command | None:
+    """A command by its name or alias, then by its key in the full-screen UI
+    (case matters: r and R differ; the name wins, so `x` stays gdb's examine
+    while the x key switches the xmm format), then by an unambiguous prefix
+    of two letters or more."""
+    for c in COMMANDS:
+        if word == c.name or word in c.aliases:
+            return c
+    for c in COMMANDS:
+        if word == c.key:
+            return c
     word = word.lower()
     for c in COMMANDS:
         if word == c.name or word in c.aliases:
@@ -105,8 +119,11 @@ _SPLIT = re.compile(r"^\s*([A-Za-z][\w-]*|[?])(/\w*)?\s*(.*)$", re.S)
 
 
 def execute(session: Session, line: str) -> Reply:
-    """Run one command line; never raises (errors become a one-line Reply)."""
+    """Run one command line; never raises (errors become a one-line Reply).
+    A leading `:` is allowed (as typed in the full-screen UI or in the docs)."""
     line = line.strip()
+    if line.startswith(":"):
+        line = line[1:].strip()
     if not line or line.startswith("#"):
         return Reply()
     m = _SPLIT.match(line)
@@ -127,11 +144,15 @@ def execute(session: Session, line: str) -> Reply:
     if cmd.moves:
         session.machine.stop_requested = False  # an interrupt meant for an earlier command
     try:
-        reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
+        if cmd.moves:
+            with session.command_scope(cmd.name):
+                reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
+        else:
+            reply = cmd.fn(session, (slash + " " + rest) if slash else rest)
     except (DebugError, E.ExprError, HistoryError, Interrupted) as e:
-        return _error(f"{cmd.name}: {e}")
+        return _error(_prefixed(cmd.name, str(e)))
     except VMError as e:
-        return _error(f"{cmd.name}: {str(e).splitlines()[0]}")
+        return _error(_prefixed(cmd.name, str(e).splitlines()[0]))
     except OSError as e:
         return _error(f"{cmd.name}: {e.strerror or e}")
     except Exception as e:  # a bug: report it in one line, keep going
@@ -142,7 +163,23 @@ def execute(session: Session, line: str) -> Reply:
         )
     reply.lines.extend(session.notes)
     session.notes = []
+    if cmd.moves:
+        session.frame_level = 0
+        reply.lines.extend(display_lines(session))
     return reply
+
+
+def _prefixed(name: str, msg: str) -> str:
+    """name: msg, unless the message already starts with the command's name."""
+    return msg if msg.startswith(f"{name}:") or msg.startswith(f"{name} ") else f"{name}: {msg}"
+
+
+def repeatable(line: str) -> bool:
+    """Whether an empty line (Enter) may repeat `line`, as gdb repeats step,
+    next, continue, x and list but not break, set or save."""
+    m = _SPLIT.match(line.strip().lstrip(":"))
+    cmd = lookup(m.group(1)) if m else None
+    return cmd is not None and (cmd.moves or cmd.name in ("x", "list"))
 
 
 def _error(msg: str) -> Reply:
@@ -396,12 +433,7 @@ def _tbreak(s: Session, args: str) -> Reply:
 def _watch(s: Session, args: str) -> Reply:
     what, length = _split_length(args)
     wp = s.add_watchpoint(what, length)
-    return Reply(
-        [
-            f"watchpoint {wp.num}: {wp.what} = {wp.addr:#x} <{s.describe(wp.addr)}>, "
-            f"{wp.length} bytes"
-        ]
-    )
+    return Reply([f"watchpoint {wp.num}: {wp.what} = {s.addr_text(wp.addr)}, {wp.length} bytes"])
 
 
 def _split_length(args: str) -> tuple[str, int | None]:
@@ -529,7 +561,7 @@ def _x(s: Session, args: str) -> Reply:
             raw = mem.read_cstring(addr, 4096)
             if raw is None:
                 raise DebugError(f"cannot read a string at {addr:#x}")
-            lines.append(f"{addr:#x} <{s.describe(addr)}>: {raw.decode(errors='replace')!r}")
+            lines.append(f"{s.addr_text(addr)}: {raw.decode(errors='replace')!r}")
             addr += len(raw) + 1
         return Reply(lines)
     size = _X_SIZES[unit] if unit else {"c": 1, "a": 8, "f": 4}.get(fmt, 4)
@@ -563,9 +595,9 @@ def _x(s: Session, args: str) -> Reply:
             elif fmt == "c":
                 cells.append(f"{v:3d} {chr(v)!r:>6}" if 32 <= v < 127 else f"{v:3d} {'':>6}")
             elif fmt == "a":
-                cells.append(f"{v:#x} <{s.describe(v)}>")
+                cells.append(f"{s.addr_text(v)}")
         a = addr + i * size
-        lines.append(f"{a:#x} <{s.describe(a)}>:  " + "  ".join(f"{c:>12}" for c in cells))
+        lines.append(f"{s.addr_text(a)}:  " + "  ".join(f"{c:>12}" for c in cells))
     return Reply(lines)
 
 
@@ -619,7 +651,7 @@ def _bits(s: Session, args: str) -> Reply:
 
 @command(
     "info",
-    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|history",
+    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|line|history",
     "show registers, breakpoints and watchpoints, symbols (addresses, "
     "sections, sizes), the current frame, or the reverse-execution history",
     "data",
@@ -627,7 +659,7 @@ def _bits(s: Session, args: str) -> Reply:
 )
 def _info(s: Session, args: str) -> Reply:
     what, _, rest = args.strip().partition(" ")
-    topics = ("registers", "breakpoints", "watchpoints", "symbols", "frame", "history")
+    topics = ("registers", "breakpoints", "watchpoints", "symbols", "frame", "line", "history")
     match = [t for t in topics if what and t.startswith(what.lower())]
     if what in ("r", "reg"):
         match = ["registers"]
@@ -642,6 +674,8 @@ def _info(s: Session, args: str) -> Reply:
         return Reply(_info_symbols(s, rest.strip()))
     if topic == "frame":
         return Reply(_info_frame(s))
+    if topic == "line":
+        return Reply([_info_line(s, rest.strip())])
     h = s.history
     return Reply(
         [
@@ -653,6 +687,18 @@ def _info(s: Session, args: str) -> Reply:
             f"now at instruction {s.machine.icount:,} ({s.mode_text()})",
         ]
     )
+
+
+def _info_line(s: Session, location: str) -> str:
+    """gdb's info line: where a source line's code starts and ends."""
+    addr = s.resolve_location(location)[0] if location else s.machine.rip
+    insn = s.machine.insns.get(addr)
+    if insn is None:
+        raise DebugError(f"no instruction at {addr:#x}")
+    f, ln = insn.loc.file, insn.loc.line
+    addrs = [a for a, i in s.machine.insns.items() if i.loc.file == f and i.loc.line == ln]
+    lo, hi = min(addrs), max(addrs) + 4
+    return f"line {ln} of {f} starts at {s.addr_text(lo)} and ends at {s.addr_text(hi)}"
 
 
 def _info_registers(s: Session, names: list[str]) -> list:
@@ -676,7 +722,7 @@ def _info_breakpoints(s: Session, watch_only: bool) -> list[str]:
     for w in sorted(s.watchpoints.values(), key=lambda w: w.num):
         rows.append(
             f"{w.num:<4}{'watch':<7}{'y' if w.enabled else 'n':<4}{w.hits:<6}"
-            f"{w.what} = {w.addr:#x} <{s.describe(w.addr)}>, {w.length} bytes"
+            f"{w.what} = {s.addr_text(w.addr)}, {w.length} bytes"
         )
     if not rows:
         return ["no breakpoints or watchpoints"]
@@ -684,10 +730,18 @@ def _info_breakpoints(s: Session, watch_only: bool) -> list[str]:
 
 
 def _info_symbols(s: Session, pattern: str) -> list[str]:
+    """The symbol named PATTERN if there is one; else those starting with it;
+    else those containing it (case-insensitive)."""
     rows = []
-    for name, sym in sorted(s.image.symbols.items(), key=lambda kv: kv[1].value):
-        if pattern and pattern.lower() not in name.lower():
-            continue
+    names = s.image.symbols
+    if pattern in names:
+        chosen = [pattern]
+    else:
+        low = pattern.lower()
+        chosen = [n for n in names if n.lower().startswith(low)] or [
+            n for n in names if low in n.lower()
+        ]
+    for name, sym in sorted(((n, names[n]) for n in chosen), key=lambda kv: kv[1].value):
         sec = sym.section or "equ"
         size = f"{sym.size:,}" if sym.size is not None else ""
         rows.append(
@@ -708,7 +762,7 @@ def _info_frame(s: Session) -> list[str]:
     if f0.slot is not None:
         ret = int.from_bytes(m.mem.read(f0.slot, 8), "little")
         lines.append(
-            f"  return address {ret:#x} <{s.describe(ret)}> stored at {f0.slot:#x} "
+            f"  return address {s.addr_text(ret)} stored at {f0.slot:#x} "
             f"(rsp+{f0.slot - m.r[4]:#x}); called from {s.where(frames[1].pc)}"
         )
     else:
@@ -810,6 +864,7 @@ def _view(s: Session, args: str) -> Reply:
         v.top, v.left = at
     if rows is not None:
         n = v.nbytes
+        s.check_within(addr, n, f"view {target} as {spec}")
         if not s.machine.mem.mapped(addr, n):
             raise DebugError(
                 f"{target} as {spec} needs {n:,} bytes from {addr:#x}; they are "
@@ -847,17 +902,20 @@ def _floats(s: Session, addr: int, n: int, type_name: str) -> list[float]:
 
 @command(
     "show",
-    "show digit EXPR [INDEX] [as u8|f32]",
+    "show digit EXPR [INDEX] [as u8|f32] | show prediction [INDEX]",
     "draw 784 bytes or floats as a 28x28 "
     "image: show digit X (the first image of the batch), show digit X 5, show digit "
     "train_images_file+16 as u8. The type is guessed (floats in 0..1 or bytes) unless "
-    "given; batch_labels gives the caption",
+    "given; batch_labels gives the caption. show prediction 3: image 3 of the batch "
+    "beside the network's 10 probabilities (P), its argmax and the true label",
     "pictures",
 )
 def _show(s: Session, args: str) -> Reply:
     what, _, rest = args.strip().partition(" ")
+    if what == "prediction":
+        return _show_prediction(s, rest.strip())
     if what != "digit":
-        raise DebugError("show digit EXPR [INDEX] [as u8|f32]")
+        raise DebugError("show digit EXPR [INDEX] [as u8|f32] | show prediction [INDEX]")
     target, spec = _split_as(rest)
     if not target:
         raise DebugError("show digit what? e.g. show digit X")
@@ -872,9 +930,18 @@ def _show(s: Session, args: str) -> Reply:
             raise DebugError("show digit reads u8 (pixel bytes) or f32 (pixels / 255)")
         t = "u8" if t == "hex" else t
     else:
-        t = _guess_pixels(s, base + 784 * 4 * index)
+        t = _guess_pixels(s, base, index)
     size = 1 if t == "u8" else 4
     addr = base + 784 * size * index
+    ext = s.extent(base)
+    if ext is not None and ext[1] == base and ext[2] >= 784 * size:
+        count = ext[2] // (784 * size)
+        if index >= count:
+            raise DebugError(
+                f"{target} holds {count} image{'s' if count > 1 else ''} of {t} "
+                f"(0..{count - 1}); {index} is past its end"
+            )
+    s.check_within(addr, 784 * size, f"show digit {target} {index} ({t})", base)
     vals = _floats(s, addr, 784, t)
     caption = _label_caption(s, target, index)
     s.picture = Picture(
@@ -884,24 +951,78 @@ def _show(s: Session, args: str) -> Reply:
     return Reply([R.picture(s.picture, 18, 60)], view=True)
 
 
-def _guess_pixels(s: Session, addr: int) -> str:
+def _show_prediction(s: Session, text: str) -> Reply:
+    """Image i of the batch (X) beside the network's 10 probabilities (P) as
+    bars, the argmax and the true label (batch_labels). P is stale until
+    softmax_xent has run on this batch: checked by recomputing softmax of Z3."""
+    index = int(text, 0) if text else 0
+    syms = s.image.symbols
+    missing = [n for n in ("X", "P", "Z3", "batch_labels") if n not in syms]
+    if missing:
+        raise DebugError(f"show prediction needs the MNIST program's {', '.join(missing)}")
+    rows = (syms["batch_labels"].size or 1) if syms["batch_labels"].size else 1
+    if not 0 <= index < rows:
+        raise DebugError(f"the batch has rows 0..{rows - 1}; {index} is past its end")
+    pixels = _floats(s, syms["X"].value + 784 * 4 * index, 784, "f32")
+    probs = _floats(s, syms["P"].value + 40 * index, 10, "f32")
+    logits = _floats(s, syms["Z3"].value + 40 * index, 10, "f32")
+    label = s.machine.mem.read(syms["batch_labels"].value + index, 1)[0]
+    top = max(logits) if all(v == v for v in logits) else 0.0
+    ex = [math.exp(min(v - top, 0.0)) if v == v else 0.0 for v in logits]
+    fresh = all(abs(e / (sum(ex) or 1.0) - p) < 1e-4 for e, p in zip(ex, probs, strict=True))
+    best = max(range(10), key=lambda k: probs[k] if probs[k] == probs[k] else -1.0)
+    from ..data.datasets import class_names
+
+    names = list(class_names(getattr(s, "dataset", None)))
+    bars = [
+        (
+            f"{names[k]:>{max(len(n) for n in names)}}",
+            probs[k],
+            "bold green"
+            if k == best == label
+            else "bold red"
+            if k == best
+            else "bold"
+            if k == label
+            else "",
+        )
+        for k in range(10)
+    ]
+    verdict = "right" if best == label else "wrong"
+    caption = f"predicted {names[best]} ({probs[best]:.1%}), label {names[label]}: {verdict}"
+    if not fresh:
+        caption += "\nP still holds the previous batch's values (softmax_xent has not run on it)"
+    s.picture = Picture(f"prediction for X[{index}]", pixels, 28, 28, "digit", caption, bars)
+    s.panel = "picture"
+    return Reply([R.picture(s.picture, 18, 60)], view=True)
+
+
+def _guess_pixels(s: Session, base: int, index: int) -> str:
+    """f32 when the symbol's first values read as ordinary floats (finite,
+    zero or of a plausible magnitude), else u8: bytes read as floats give
+    denormals and huge values. The guess looks at the start of the symbol, so
+    an index past its end is refused afterwards instead of guessed away."""
+    ext = s.extent(base)
+    n = min(784, ext[2] // 4) if ext is not None else 784
     try:
-        vals = _floats(s, addr, 784, "f32")
+        vals = _floats(s, base, max(1, n), "f32")
     except DebugError:
         return "u8"
-    ok = all(v == v and -0.01 <= v <= 1.01 for v in vals)
-    return "f32" if ok else "u8"
+    plausible = all(v == 0.0 or (v == v and 1e-12 < abs(v) < 1e9) for v in vals)
+    return "f32" if plausible else "u8"
 
 
 def _label_caption(s: Session, target: str, index: int) -> str:
     sym = s.image.symbols.get("batch_labels")
-    if target.strip() != "X" or sym is None:
+    if target.strip() != "X" or sym is None or (sym.size is not None and index >= sym.size):
         return ""
     try:
         label = s.machine.mem.read(sym.value + index, 1)[0]
     except ValueError:
         return ""
-    return f"label batch_labels[{index}] = {label}"
+    from ..data import class_label
+
+    return f"label batch_labels[{index}] = {class_label(label, getattr(s, 'dataset', None))}"
 
 
 @command(
@@ -965,10 +1086,12 @@ def _heatmap(s: Session, args: str) -> Reply:
 
 @command(
     "xmm",
-    "xmm f32|f64|hex|i32|xmm|ymm|zmm|auto",
-    "how the registers panel shows the vector registers: lane format (the x key "
-    "cycles) or width (auto: ymm/zmm when the program uses them, its registers only)",
+    "xmm [f32|f64|hex|i32|xmm|ymm|zmm|auto]",
+    "how the registers panel shows the vector registers: lane format (without an "
+    "argument, or the x key: the next one) or width (auto: ymm/zmm when the program "
+    "uses them, its registers only)",
     "pictures",
+    key="x",
 )
 def _xmm(s: Session, args: str) -> Reply:
     mode = args.strip().lower() or XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
@@ -979,6 +1102,25 @@ def _xmm(s: Session, args: str) -> Reply:
         raise DebugError("xmm " + "|".join(XMM_MODES + VEC_VIEWS))
     s.xmm_mode = mode
     return Reply([f"xmm registers shown as {mode}"], view=True)
+
+
+PANES = ("normal", "code", "memory", "console")
+
+
+@command(
+    "pane",
+    "pane [normal|code|memory|console]",
+    "which pane fills the screen's large space (without an argument, or the z key: the "
+    "next one); on small terminals the memory panel shows only this way",
+    "pictures",
+    key="z",
+)
+def _pane(s: Session, args: str) -> Reply:
+    want = args.strip().lower() or PANES[(PANES.index(s.zoom) + 1) % len(PANES)]
+    if want not in PANES:
+        raise DebugError("pane " + "|".join(PANES))
+    s.zoom = want
+    return Reply([f"pane: {want}"], view=True)
 
 
 # ---- session ------------------------------------------------------------------------------------------
@@ -1086,3 +1228,7 @@ def help_lines() -> list[str]:
         "Expressions: help print."
     )
     return lines
+
+
+# the commands gdb users reach for, registered in the same table
+from .commands_nav import display_lines  # noqa: E402

@@ -183,10 +183,25 @@ class Context:
         return s.value
 
 
+GDB_ALIASES = {"pc": "rip", "sp": "rsp", "fp": "rbp"}
+
+
 def _near(name: str, symbols) -> str | None:
+    """The closest symbol name: same letters with other digits (W9 -> W1),
+    other case, or a close spelling."""
     import difflib
 
-    found = difflib.get_close_matches(name, list(symbols), n=1, cutoff=0.75)
+    names = [n for n in symbols if "." not in n.lstrip(".")] or list(symbols)
+    low = name.lower()
+    for n in names:
+        if n.lower() == low:
+            return n
+    stem = low.rstrip("0123456789")
+    if stem != low:
+        same = sorted(n for n in names if n.lower().rstrip("0123456789") == stem)
+        if same:
+            return ", ".join(same[:3])
+    found = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
     return found[0] if found else None
 
 
@@ -269,9 +284,15 @@ class _Parser:
 
     def unary(self) -> Value:
         t = self.peek()
-        if t and t[0] == "op" and t[1] in ("-", "+", "~", "!", "*"):
+        if t and t[0] == "op" and t[1] in ("-", "+", "~", "!", "*", "&"):
             self.i += 1
             v = self.unary()
+            if t[1] == "&":  # C's address-of: a symbol is its address already
+                if v.place is not None and v.place.kind == "mem":
+                    return Value(v.place.args[0])
+                if v.place is not None:
+                    raise ExprError("& takes a symbol or memory, not a register")
+                return Value(v.v)
             if t[1] == "-":
                 return Value(-v.v)
             if t[1] == "+":
@@ -330,6 +351,8 @@ class _Parser:
                 return self.ctx.load(_as_int(addr.v, "an address"), "qword")
             raise ExprError(f"unexpected '{text}' in '{self.text}'")
         name = text[1:] if text.startswith("$") else text
+        if text.startswith("$") and name.lower() in GDB_ALIASES:
+            name = GDB_ALIASES[name.lower()]  # gdb's $pc $sp $fp
         low = name.lower()
         lane = re.fullmatch(r"([xyz]mm\d+)\.(\w+)", low)
         if lane:

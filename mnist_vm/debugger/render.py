@@ -18,7 +18,8 @@ from rich.text import Text
 from vm.isa.operands import VEC_NAMES, vec_read
 
 from . import expr as E
-from .session import XMM_MODES, MemView, Picture, Session, _signed
+from .model import _signed
+from .session import XMM_MODES, MemView, Picture, Session
 
 CHANGED = "bold black on yellow"
 CURRENT = "bold white on dark_blue"
@@ -65,7 +66,10 @@ def code_title(s: Session) -> str:
     return f"Code  {where}  in {r[1] if r else '?'}" + ("  (list)" if s.code_focus else "")
 
 
-def code_panel(s: Session, height: int = 20, scroll: int = 0) -> Text:
+def code_panel(s: Session, height: int = 20, scroll: int = 0, width: int = 100) -> Text:
+    """Source around the current line (or the `list` focus), with breakpoints,
+    the current line marked and each line's address (left out when narrow:
+    the registers panel's rip line has it)."""
     m = s.machine
     addr = s.code_focus if s.code_focus is not None else m.rip
     insn = m.insns.get(addr)
@@ -92,10 +96,15 @@ def code_panel(s: Session, height: int = 20, scroll: int = 0) -> Text:
         else:
             out.append(" ")
         out.append(mark, style="bold green")
-        out.append(f"{a:8x} " if a is not None else " " * 9, style=DIM)
+        if width >= 50:
+            out.append(f"{a:8x} " if a is not None else " " * 9, style=DIM)
         out.append(f"{ln:4d} ", style=DIM)
         style = CURRENT if ln == cur_line else ""
         _asm_line(out, text, style)
+        if ln == cur_line and s.code_focus is None:
+            note = s.annotate()
+            if note:
+                out.append(f"   ◂ {note}", style="magenta")
         out.append("\n")
     out.rstrip()
     return out
@@ -122,50 +131,55 @@ def _asm_line(out: Text, text: str, base: str) -> None:
 
 
 # ---- registers -----------------------------------------------------------------------------
-def registers_panel(s: Session, width: int = 88) -> Text:
-    """GPRs in hex and signed decimal (two per line when the panel is wide
-    enough), rip, decoded RFLAGS, xmm0-15 in the chosen lane format."""
+def registers_panel(s: Session, width: int = 88, height: int = 40) -> Text:
+    """rip and RFLAGS first (always visible), then the GPRs in as many columns
+    as the width holds (with signed decimal when there is room), then as many
+    xmm registers as the height leaves, in the chosen lane format."""
     m = s.machine
     prev_r, prev_x, prev_fl, _ = s.prev_regs
     out = Text(no_wrap=True, overflow="ellipsis")
-    per_line = 2 if width >= 86 else 1
-    for i, name in enumerate(GPR_ORDER):
-        n = _GPR_NUM[name]
-        v = m.r[n]
-        style = CHANGED if v != prev_r[n] else ""
-        out.append(f"{name:>3} ", style="bold")
-        out.append(f"{v:016x}", style=style)
-        out.append(f" {_signed(v, 64):>20}", style=DIM)
-        out.append("\n" if i % per_line == per_line - 1 else "  ")
     out.append("rip ", style="bold")
     out.append(f"{m.rip:016x}", style="")
     out.append(f" <{s.describe(m.rip)}>\n", style="cyan")
-    rf = m.rflags
-    out.append("flg ", style="bold")
-    out.append(f"{rf:#06x} ")
-    for name, bit in FLAG_NAMES:
-        on = bool(rf & bit)
-        was = bool(prev_fl & bit)
-        style = CHANGED if on != was else ("bold" if on else DIM)
-        out.append(f" {name}={int(on)}", style=style)
-    out.append("\n")
+    _flags_line(out, m.rflags, prev_fl, wide=width >= 48)
+    hex_cols, dec_cols = (width + 2) // 22, (width + 2) // 43
+    decimal = dec_cols >= 2 or (dec_cols == 1 and hex_cols < 2)
+    per_line = max(1, dec_cols if decimal else hex_cols)
+    for i, name in enumerate(GPR_ORDER):
+        n = _GPR_NUM[name]
+        v = m.r[n]
+        out.append(f"{name:>3} ", style="bold")
+        out.append(f"{v:016x}", style=CHANGED if v != prev_r[n] else "")
+        if decimal:
+            out.append(f" {_signed(v, 64):>20}", style=DIM)
+        last = i == len(GPR_ORDER) - 1
+        out.append("\n" if i % per_line == per_line - 1 or last else "  ")
+    used = 2 + (len(GPR_ORDER) + per_line - 1) // per_line
+    room = height - used
+    if room < 2:
+        out.rstrip()
+        return out
     mode = s.xmm_mode
     bits, regs = _vector_view(s)
     name, nbytes = VEC_NAMES[bits], bits // 8
     per_line = 32 if width >= 124 else 16  # bytes of lanes per line (f32: 8 or 4 lanes)
+    lines_each = (nbytes + per_line - 1) // per_line
+    lane_room = (width - len(name) - 3) // (per_line // 16)
+    shown = 0
     for k in regs:
+        if (shown + 1) * lines_each > room - 1:
+            break
         cur, old = vec_read(m.xb, k, nbytes), vec_read(prev_x, k, nbytes)
         out.append(f"{name}{k:<2} ", style="bold")
         for at in range(0, nbytes, per_line):  # the high lanes on the next lines
             if at:
                 out.append("\n" + " " * (len(name) + 3))
             for sl in range(at, min(at + per_line, nbytes), 16):
-                _xmm_lanes(out, cur[sl : sl + 16], old[sl : sl + 16], mode)
+                _xmm_lanes(out, cur[sl : sl + 16], old[sl : sl + 16], mode, lane_room)
         out.append("\n")
-    out.append(
-        f"{name} as {mode}  (x or `xmm f32|f64|hex|i32` switches; `xmm xmm|ymm|zmm|auto`)",
-        style=DIM,
-    )
+        shown += 1
+    more = f"  +{len(regs) - shown} more: info registers" if shown < len(regs) else ""
+    out.append(f"{name} as {mode}{more}  x switches, `xmm ymm|zmm|auto` widens", style=DIM)
     return out
 
 
@@ -182,24 +196,40 @@ def _vector_view(s: Session) -> tuple[int, tuple[int, ...]]:
     return bits, tuple(range(32 if bits == 512 else 16))
 
 
-def _xmm_lanes(out: Text, cur: bytes, old: bytes, mode: str) -> None:
-    if mode == "f64":
-        size, fmt, width = 8, "<d", 22
-    elif mode == "i32":
-        size, fmt, width = 4, "<i", 11
-    elif mode == "hex":
-        size, fmt, width = 4, None, 8
-    else:
-        size, fmt, width = 4, "<f", 13
-    for j in range(0, 16, size)[::-1] if mode == "hex" else range(0, 16, size):
+def _flags_line(out: Text, rf: int, prev: int, wide: bool) -> None:
+    out.append("flg ", style="bold")
+    out.append(f"{rf:#06x} ")
+    for name, bit in FLAG_NAMES:
+        on = bool(rf & bit)
+        was = bool(prev & bit)
+        style = CHANGED if on != was else ("bold" if on else DIM)
+        out.append(f" {name}={int(on)}" if wide else f" {name[0]}{int(on)}", style=style)
+    out.append("\n")
+
+
+def _xmm_lanes(out: Text, cur: bytes, old: bytes, mode: str, room: int = 60) -> None:
+    """Lane 0 first in every format (as the f32/i32 lists read), each lane cut
+    to the room there is: f32 with up to 9 significant digits, fewer when narrow."""
+    size = 8 if mode == "f64" else 4
+    lanes = 16 // size
+    width = max(6, room // lanes - 1)
+    for j in range(0, 16, size):
         a, b = cur[j : j + size], old[j : j + size]
-        if fmt is None:
+        if mode == "hex":
             text = a[::-1].hex()
         else:
-            (v,) = struct.unpack(fmt, a)
-            text = f"{v:.9g}" if mode == "f32" else f"{v:.17g}" if mode == "f64" else str(v)
+            (v,) = struct.unpack({"f64": "<d", "i32": "<i"}.get(mode, "<f"), a)
+            text = str(v) if mode == "i32" else _short_float(v, 17 if mode == "f64" else 9, width)
         out.append(f"{text:>{width}}", style=CHANGED if a != b else "")
         out.append(" ")
+
+
+def _short_float(v: float, digits: int, width: int) -> str:
+    for d in range(digits, 0, -1):
+        text = f"{v:.{d}g}"
+        if len(text) <= width:
+            return text
+    return text
 
 
 # ---- memory -------------------------------------------------------------------------------------
@@ -218,10 +248,14 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
     if s.panel == "picture" and s.picture is not None:
         return picture(s.picture, max(8, height), max(20, width))
     v = s.current_view()
+    want = min(v.nbytes, _linear_bytes(v, height, width) if v.rows is None else v.nbytes)
+    ext = s.extent(v.addr) if v.rows is None and v.expr in s.image.symbols else None
+    end_note = None
+    if ext is not None and v.addr + want > ext[1] + ext[2]:
+        want = max(1, ext[1] + ext[2] - v.addr)
+        end_note = f"(end of {ext[0]}: {ext[2]:,} bytes)"
     try:
-        data = s.machine.mem.read(
-            v.addr, min(v.nbytes, _linear_bytes(v, height, width) if v.rows is None else v.nbytes)
-        )
+        data = s.machine.mem.read(v.addr, want)
     except ValueError:
         return Text(
             f"{v.addr:#x} is not mapped ({s.machine.mem.region(v.addr)} memory)", style="bold red"
@@ -229,7 +263,10 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
     prev = v.prev if v.prev is not None and v.prev_addr == v.addr else None
     if v.rows is not None:
         return _matrix(v, data, prev, height, width)
-    return _linear(s, v, data, prev, height, width)
+    out = _linear(s, v, data, prev, height, width)
+    if end_note:
+        out.append("\n" + end_note, style=DIM)
+    return out
 
 
 def _linear_bytes(v: MemView, height: int, width: int) -> int:
@@ -388,12 +425,15 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
                 else:
                     ch = _SHADES[min(9, max(0, int(v * 9.99)))]
                     out.append(ch + ch)
+            if y >= 9:
+                _bar(out, p, y - 9, max(30, width - 2 * W))
             out.append("\n")
     for y in range(0, H, 2) if not ascii else ():
         for x in range(W):
             top = color(grid[y][x])
             bot = color(grid[y + 1][x]) if y + 1 < H else "black"
             out.append("▀", style=f"{top} on {bot}")
+        _bar(out, p, y // 2 - 2, width - W - 3)
         out.append("\n")
     cap = f"{rows}x{cols}" + (f" shown {H}x{W} (each pixel averages {f}x{f})" if f > 1 else "")
     cap += f"   min {lo:.4g}  max {hi:.4g}"
@@ -403,6 +443,18 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
     if p.caption:
         out.append("\n" + p.caption, style="bold")
     return out
+
+
+def _bar(out: Text, p: Picture, k: int, room: int) -> None:
+    """Bar k of a picture's bar chart (show prediction), to the right of its row."""
+    if not 0 <= k < len(p.bars) or room < 16:
+        return
+    label, value, style = p.bars[k]
+    n = max(0, room - len(label) - 10)
+    filled = int(round(value * n)) if value == value else 0
+    out.append(f"  {label} ", style=style or "")
+    out.append("█" * filled + "·" * (n - filled), style=style or DIM)
+    out.append(f" {value:6.1%}" if value == value else "    nan", style=style or "")
 
 
 def _grey(x: float) -> str:
@@ -424,21 +476,23 @@ def stack_panel(s: Session, height: int = 12) -> Text:
     m = s.machine
     out = Text(no_wrap=True, overflow="ellipsis")
     frames = s.frames()
-    for f in frames[: max(1, height // 2)]:
+    for f in frames[: max(1, height // 2 if height >= 4 else 1)]:
         out.append(f"#{f.level} ", style="bold")
         out.append(f"{f.routine}", style="bold cyan")
         out.append(f"  {s.loc_text(f.pc)}\n", style=DIM)
     sp = m.r[4]
     slots = {f.slot for f in frames if f.slot is not None}
-    left = max(1, height - len(out.plain.splitlines()) - 1)
-    out.append("stack\n", style="bold " + DIM)
+    left = max(1, height - len(out.plain.splitlines()))
+    if height >= 6:
+        out.append("stack\n", style="bold " + DIM)
+        left -= 1
     for k in range(left):
         a = sp + 8 * k
         try:
             q = int.from_bytes(m.mem.read(a, 8), "little")
         except ValueError:
             break
-        out.append(f"rsp+{8 * k:<4x}", style=DIM)
+        out.append(f"rsp+{8 * k:#x}".ljust(9), style=DIM)
         out.append(f"{q:016x}")
         if a in slots:
             out.append(f"  ret to {s.describe(q)}", style="magenta")
@@ -471,7 +525,9 @@ def status_text(s: Session) -> Text:
         "watchpoint": "bold black on yellow",
         "interrupt": "bold white on magenta",
     }.get(kind, "bold")
-    out.append(f" {kind} ", style=style)
+    cmd = s.last_command
+    label = cmd if kind in ("step", "finish", "start", cmd) else f"{cmd}: {kind}"
+    out.append(f" {label} ", style=style)
     out.append(f" {s.mode_text()} ", style="italic")
     out.append(f" history {h.depth:,} back, {h.used / 2**20:.0f} MiB ", style=DIM)
     out.append(" ? help  : command  q quit", style=DIM)

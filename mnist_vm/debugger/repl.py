@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from . import render as R
-from .commands import execute
+from .commands import execute, repeatable
 from .session import Session
 
 PROMPT = "(mnist-vm) "
@@ -39,8 +39,13 @@ def run_lines(
     console.print(session.stop.text, markup=False)
     if prompt:
         console.print(PROMPT, end="", markup=False)
+    last = ""
     for raw in lines:
         line = raw.rstrip("\n")
+        if prompt and not line.strip() and last:
+            line = last  # Enter repeats the last step/next/continue/x/list, as in gdb
+        elif repeatable(line):
+            last = line
         if echo and line.strip() and not line.lstrip().startswith("#"):
             console.print(f"{PROMPT}{line}", markup=False)
         reply = execute(session, line)

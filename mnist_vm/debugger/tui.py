@@ -19,13 +19,25 @@ from textual.widgets import Input, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from . import render as R
-from .commands import COMMANDS, Reply, execute, help_lines, lookup
-from .session import XMM_MODES, Session
+from .commands import COMMANDS, Reply, execute, help_lines, lookup, repeatable
+from .session import Session
 
 HINT = (
     "s step  n next  f finish  c continue  r/R reverse step/continue  b breakpoint  "
     ": command  ? help  q quit"
 )
+
+
+SIZE_CLASSES = ("small", "medium", "large")
+
+
+def size_class(width: int, height: int) -> str:
+    """small: 80x24 up to 119x35; medium: up to 169x45; large beyond."""
+    if width < 120 or height < 36:
+        return "small"
+    if width < 170 or height < 46:
+        return "medium"
+    return "large"
 
 
 class Panel(Widget):
@@ -134,12 +146,18 @@ class DebuggerApp(App):
     AUTO_FOCUS = None
     # Every key goes through action_key, so a key typed just after ':' (before the
     # command line has the focus) still lands in the command line.
-    KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open", "x": "xmm"}
+    KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open"}
     BINDINGS = [
         Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
         for k in KEYS
     ] + [
         Binding("enter", "submit_line", show=False),
+        Binding("shift+up", "scroll_console(-1)", show=False),
+        Binding("shift+down", "scroll_console(1)", show=False),
+        Binding("shift+pageup", "scroll_console(-10)", show=False),
+        Binding("shift+pagedown", "scroll_console(10)", show=False),
+        Binding("ctrl+b", "scroll_console(-10)", show=False),
+        Binding("ctrl+f", "scroll_console(10)", show=False),
         Binding("escape", "interrupt", show=False),
         Binding("ctrl+c", "interrupt", show=False, priority=True),
     ]
@@ -150,6 +168,7 @@ class DebuggerApp(App):
         self.busy: str | None = None
         self.queued: list[tuple[str, bool]] = []
         self.code_scroll = 0
+        self.last_line = ""  # what Enter repeats
         self._started = 0.0
         self._panels_ready = False
 
@@ -164,7 +183,9 @@ class DebuggerApp(App):
                 yield Panel("Call stack", id="stack")
         with Horizontal(id="bottom"):
             yield Panel("Program output", id="output")
-            yield RichLog(id="console", wrap=True, markup=False, max_lines=2000)
+            # min_width: lines wrap at the console's own width (RichLog's default
+            # of 78 cut them at small sizes instead of wrapping)
+            yield RichLog(id="console", wrap=True, markup=False, max_lines=2000, min_width=10)
         yield CommandLine(id="cmdline")
         yield Static(id="status")
 
@@ -183,10 +204,24 @@ class DebuggerApp(App):
     def write(self, item) -> None:
         self.query_one("#console", RichLog).write(item)
 
+    def on_resize(self, event) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        """The size class and zoom as classes on the screen; the stylesheet
+        does the rest."""
+        screen = self.screen
+        size = size_class(width, height)
+        for c in SIZE_CLASSES:
+            screen.set_class(c == size, f"-{c}")
+        for p in ("code", "memory", "console"):
+            screen.set_class(self.session.zoom == p, f"zoom-{p}")
+
     def refresh_panels(self) -> None:
         if not self._panels_ready or self.busy:
             return
         s = self.session
+        self._apply_layout(self.size.width, self.size.height)
         for pid, draw, title in self._panels():
             panel = self.query_one(pid, Panel)
             h, w = _size(panel)
@@ -202,9 +237,9 @@ class DebuggerApp(App):
 
     def _panels(self):
         return (
-            ("#code", lambda s, h, w: R.code_panel(s, h, self.code_scroll), R.code_title),
+            ("#code", lambda s, h, w: R.code_panel(s, h, self.code_scroll, w), R.code_title),
             ("#memory", R.memory_panel, R.view_title),
-            ("#regs", lambda s, h, w: R.registers_panel(s, w), None),
+            ("#regs", lambda s, h, w: R.registers_panel(s, w, h), None),
             ("#stack", lambda s, h, w: R.stack_panel(s, h), None),
             ("#output", lambda s, h, w: R.output_panel(s, h), None),
         )
@@ -256,6 +291,8 @@ class DebuggerApp(App):
             else:
                 self.bell()
             return
+        if repeatable(line):
+            self.last_line = line
         if echo:
             self.write(Text(f"› {line}", style="bold cyan"))
         word, _, args = line.partition(" ")
@@ -314,8 +351,6 @@ class DebuggerApp(App):
         what = self.KEYS[key]
         if what == "open":
             self.action_open_command_line()
-        elif what == "xmm":
-            self.action_cycle_xmm()
         elif what == "break":
             self.action_toggle_break()
         elif what == "help":
@@ -325,6 +360,10 @@ class DebuggerApp(App):
         else:
             self.run_line(what)
 
+    def action_scroll_console(self, lines: int) -> None:
+        console = self.query_one("#console", RichLog)
+        console.scroll_relative(y=lines, animate=False)
+
     def action_toggle_break(self) -> None:
         if self.busy:
             return
@@ -333,11 +372,6 @@ class DebuggerApp(App):
             self.write(Text(self.session.toggle_breakpoint_here()))
         except Exception as e:  # a bad position: say so, never crash
             self.write(Text(f"break: {e}", style="bold red"))
-        self.refresh_panels()
-
-    def action_cycle_xmm(self) -> None:
-        s = self.session
-        s.xmm_mode = XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
         self.refresh_panels()
 
     def action_open_command_line(self) -> None:
@@ -365,10 +399,13 @@ class DebuggerApp(App):
             event.stop()
 
     def action_submit_line(self) -> None:
-        """Enter typed before the command line had the focus."""
+        """Enter typed before the command line had the focus, or with it
+        closed: then it repeats the last step/next/continue/x/list (gdb)."""
         line = self.query_one("#cmdline", CommandLine)
         if line.has_class("open"):
             self._submit(line.value)
+        elif self.last_line:
+            self.run_line(self.last_line)
 
     @on(Input.Submitted, "#cmdline")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -376,7 +413,7 @@ class DebuggerApp(App):
 
     def _submit(self, value: str) -> None:
         line = self.query_one("#cmdline", CommandLine)
-        text = value.strip().lstrip(":").strip()
+        text = value.strip().lstrip(":").strip() or self.last_line
         if text and (not line.history or line.history[-1] != text):
             line.history.append(text)
         self.close_command_line()

@@ -18,7 +18,7 @@ import weakref
 
 import numpy as np
 
-from vm.accel import SYSV, Twin
+from vm.accel import SYSV, Twin, fingerprint
 from vm.errors import Fault
 
 from . import nn, parallel
@@ -398,23 +398,61 @@ def _shuffle(m, perm, n):
     m.mem.write(rng, x.to_bytes(8, "little"))
 
 
+# ---- the known routines ------------------------------------------------------------
+_known_images: dict[tuple, object] = {}
+
+
+def _known_image(defines: dict[str, str]):
+    """programs/mnist as shipped, assembled with the program's -D defines
+    (hyper-parameters are not edits), or None if it does not assemble so."""
+    from vm import AsmError, assemble
+
+    from ..training import program_files
+
+    key = tuple(sorted(defines.items()))
+    if key not in _known_images:
+        try:
+            image = assemble(program_files(), defines=defines)
+        except AsmError:
+            image = None
+        if len(_known_images) > 16:
+            _known_images.clear()
+        _known_images[key] = image
+    return _known_images[key]
+
+
+def _known(name: str, reads: tuple[str, ...] = ()):
+    """Twin.known for routine name of programs/mnist."""
+
+    def known(defines: dict[str, str]) -> str | None:
+        image = _known_image(defines)
+        return None if image is None else fingerprint(image, name, reads)
+
+    return known
+
+
+def _twin_of(name: str, fn, args=(), returns=(), reads: tuple[str, ...] = ()) -> Twin:
+    return Twin(name, fn, args, returns, known=_known(name, reads), reads=reads)
+
+
 TWINS: dict[str, Twin] = {
     t.name: t
     for t in (
-        Twin("dense_forward", _dense_forward, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
-        Twin("dense_backward", _dense_backward, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
-        Twin("relu_forward", _relu_forward, ("rdi", "rsi")),
-        Twin("relu_backward", _relu_backward, ("rdi", "rsi", "rdx")),
-        Twin(
+        _twin_of("dense_forward", _dense_forward, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
+        _twin_of("dense_backward", _dense_backward, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
+        _twin_of("relu_forward", _relu_forward, ("rdi", "rsi")),
+        _twin_of("relu_backward", _relu_backward, ("rdi", "rsi", "rdx")),
+        _twin_of(
             "softmax_xent",
             _softmax_xent,
             ("rdi", "rsi", "rdx", "rcx", "r8", "r9"),
             returns=("xmm0.s",),
         ),
-        Twin("sgd_update", _sgd_update, ("rdi", "rsi", "rdx")),
-        Twin("load_batch", _load_batch, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
-        Twin("count_correct", _count_correct, ("rdi", "rsi", "rdx", "rcx"), returns=("rax",)),
-        Twin("init_weights", _init_weights),
-        Twin("shuffle", _shuffle, ("rdi", "rsi")),
+        _twin_of("sgd_update", _sgd_update, ("rdi", "rsi", "rdx")),
+        _twin_of("load_batch", _load_batch, ("rdi", "rsi", "rdx", "rcx", "r8", "r9")),
+        _twin_of("count_correct", _count_correct, ("rdi", "rsi", "rdx", "rcx"), returns=("rax",)),
+        # the twin reads the layer widths from layer_sizes
+        _twin_of("init_weights", _init_weights, reads=("layer_sizes",)),
+        _twin_of("shuffle", _shuffle, ("rdi", "rsi")),
     )
 }

@@ -33,9 +33,10 @@ def wrap(v: int) -> int:
 
 @dataclass(frozen=True)
 class Node:
-    kind: str  # num sym here base str reg float un bin fn
+    kind: str  # num sym here base str reg float un bin chain fn
     col: int
-    value: Any = None  # num: int; sym: name; str: bytes; reg: Reg; float: text
+    value: Any = None  # num: int; sym: name; str: bytes; reg: Reg; float: text;
+    # chain: ((op, col), ...) between args[0], args[1], ... (left to right)
     op: str = ""
     args: tuple = ()
 
@@ -91,14 +92,22 @@ class Parser:
     def _level(self, k: int) -> Node:
         if k == len(BINARY_LEVELS):
             return self._unary()
-        left = self._level(k + 1)
+        # a left-associative run `a + b - c ...` becomes one flat node, however
+        # long (NASM accepts sums of any length; a nested tree would not be)
+        operands = [self._level(k + 1)]
+        ops: list[Token] = []
         while True:
             tok = self.peek()
             if tok is None or tok.kind != "op" or tok.text not in BINARY_LEVELS[k]:
-                return left
+                break
             self.i += 1
-            right = self._level(k + 1)
-            left = Node("bin", tok.col, op=tok.text, args=(left, right))
+            ops.append(tok)
+            operands.append(self._level(k + 1))
+        if not ops:
+            return operands[0]
+        if len(ops) == 1:
+            return Node("bin", ops[0].col, op=ops[0].text, args=tuple(operands))
+        return Node("chain", ops[0].col, tuple((t.text, t.col) for t in ops), args=tuple(operands))
 
     def _unary(self) -> Node:
         tok = self.peek()
@@ -258,10 +267,15 @@ class Evaluator:
             if node.op == "~":
                 return wrap(~v), None
             return (0 if v else 1), None
-        # binary
-        op = node.op
-        lv, lb = self.eval(node.args[0])
-        rv, rb = self.eval(node.args[1])
+        if k == "chain":
+            acc = self.eval(node.args[0])
+            for (op, col), arg in zip(node.value, node.args[1:]):
+                acc = self._binary(op, acc, self.eval(arg), Node("bin", col, op=op))
+            return acc
+        return self._binary(node.op, self.eval(node.args[0]), self.eval(node.args[1]), node)
+
+    def _binary(self, op: str, left: Value, right: Value, node: Node) -> Value:
+        (lv, lb), (rv, rb) = left, right
         if op == "+":
             if lb is not None and rb is not None:
                 raise self.error("cannot add two addresses", node)
@@ -335,6 +349,11 @@ def _binop(op: str, a: int, b: int, ev: Evaluator, node: Node) -> int:
     raise ev.error(f"unknown operator {op}", node)
 
 
+def uses_here(node: Node) -> bool:
+    """Whether node's value depends on where it stands ($, or a symbol that may)."""
+    return node.kind in ("here", "sym") or any(uses_here(a) for a in node.args)
+
+
 def uses_symbols(node: Node) -> list[str]:
     if node.kind == "sym":
         return [node.value]
@@ -357,6 +376,11 @@ def linearize(node: Node, ev: Evaluator) -> tuple[dict[Reg, int], list[Node]]:
         return n.kind == "reg" or any(has_reg(a) for a in n.args)
 
     def walk(n: Node, sign: int) -> None:
+        if n.kind == "chain":  # back to a (short: it has registers) left-deep tree
+            left = n.args[0]
+            for (op, col), arg in zip(n.value, n.args[1:]):
+                left = Node("bin", col, op=op, args=(left, arg))
+            n = left
         if not has_reg(n):
             rest.append(n if sign > 0 else Node("un", n.col, op="-", args=(n,)))
             return

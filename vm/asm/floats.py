@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 # (exponent bits, fraction bits) of the IEEE binary formats
-FORMATS = {16: (5, 10), 32: (8, 23), 64: (11, 52)}
+FORMATS = {16: (5, 10), 32: (8, 23), 64: (11, 52), 79: (15, 63)}  # 79: x87 without its J bit
 SPECIALS = {
     "__infinity__": "inf",
     "__?infinity?__": "inf",
@@ -43,7 +43,15 @@ def _parse(text: str) -> Fraction:
 
 
 def bits(text: str, width: int, negative: bool = False) -> int:
-    """The IEEE bit pattern of the literal (optionally negated) in `width` bits."""
+    """The IEEE bit pattern of the literal (optionally negated) in `width` bits.
+
+    Width 80 is the x87 extended format of `dt`: 15 exponent bits and a 64-bit
+    significand whose integer bit is explicit (set unless the value is zero or
+    denormal)."""
+    if width == 80:
+        v = bits(text, 79, negative)
+        sign, exp, frac = v >> 78, (v >> 63) & 0x7FFF, v & ((1 << 63) - 1)
+        return (sign << 79) | (exp << 64) | ((1 if exp else 0) << 63) | frac
     ebits, fbits = FORMATS[width]
     sign = 1 << (width - 1)
     if text.startswith(("-", "+")):

@@ -100,13 +100,13 @@ def parse_int(text: str) -> int | None:
     try:
         if t.startswith("$"):
             return int(t[1:], 16)
-        if t.startswith(("0x", "0h")):
+        if t.startswith(("0x", "0h")) and len(t) > 2:
             return int(t[2:], 16)
-        if t.startswith(("0b", "0y")):
+        if t.startswith(("0b", "0y")) and len(t) > 2:
             return int(t[2:], 2)
-        if t.startswith(("0o", "0q")):
+        if t.startswith(("0o", "0q")) and len(t) > 2:
             return int(t[2:], 8)
-        if t.startswith(("0d", "0t")):
+        if t.startswith(("0d", "0t")) and len(t) > 2:
             return int(t[2:], 10)
         if t[-1] in "hx" and t[0].isdigit():
             return int(t[:-1], 16)
@@ -130,13 +130,30 @@ def is_float_literal(text: str) -> bool:
     return bool(re.fullmatch(r"[0-9]+(\.[0-9]*)?(e[+-]?[0-9]+)?", t)) and ("." in t or "e" in t)
 
 
+# Sources are read as UTF-8; bytes that are not (Latin-1 text in a comment or a
+# string) are kept as lone surrogates and come back out as the same bytes.
+SOURCE_ERRORS = "surrogateescape"
+
+
+def decode_source(raw: bytes) -> str:
+    return raw.decode("utf-8", SOURCE_ERRORS)
+
+
+def printable(text: str) -> str:
+    """text with each undecodable source byte shown as its Latin-1 character
+    (safe to print; one character per byte, so columns still line up)."""
+    if text.isascii() or not any("\udc80" <= c <= "\udcff" for c in text):
+        return text
+    return "".join(chr(ord(c) - 0xDC00) if "\udc80" <= c <= "\udcff" else c for c in text)
+
+
 def _backquote(body: str, loc: SourceLoc, col: int) -> bytes:
     out = bytearray()
     i = 0
     while i < len(body):
         ch = body[i]
         if ch != "\\":
-            out += ch.encode()
+            out += ch.encode("utf-8", SOURCE_ERRORS)
             i += 1
             continue
         i += 1
@@ -216,7 +233,7 @@ def tokenize(text: str, loc: SourceLoc, col0: int = 1) -> list[Token]:
             if j >= n:
                 raise AsmError("unterminated string (missing closing quote)", _at(loc, col))
             body = text[i + 1 : j]
-            value = _backquote(body, loc, col) if ch == "`" else body.encode("utf-8")
+            value = _backquote(body, loc, col) if ch == "`" else body.encode("utf-8", SOURCE_ERRORS)
             out.append(Token("str", text[i : j + 1], col, value))
             i = j + 1
             continue

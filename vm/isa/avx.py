@@ -476,7 +476,6 @@ for _name, (_np, _nz, _meaning) in _SIGNS.items():
 
 # CPU feature each form needs (tests skip natively where the host lacks it; docs show it).
 for _d in {id(d): d for d in TABLE.values() if d.group in (AVX, FMA, AVX512)}.values():
-    _d.extra["cpuid"] = {}
     for _form in _d.forms:
         _flag = "fma" if _d.group == FMA else "avx"
         if _form.evex:
@@ -485,4 +484,4 @@ for _d in {id(d): d for d in TABLE.values() if d.group in (AVX, FMA, AVX512)}.va
                 _flag = "avx512dq"
         elif _d.mnemonic == "vbroadcastss" and "mem" not in _form.types[1].kinds:
             _flag = "avx2"
-        _d.extra["cpuid"][str(_form)] = _flag
+        _d.cpuid[str(_form)] = _flag

@@ -16,6 +16,7 @@ that cannot rely on the host's own float unit follow that rule explicitly.
 from __future__ import annotations
 
 import math
+import os
 import struct
 
 from . import flags as F
@@ -98,13 +99,40 @@ def i2f32(v: int) -> float:
 # ---- integer multiply / divide --------------------------------------------
 
 
+# ---- architecturally undefined flags -------------------------------------------
+# SF/ZF/PF after mul/imul and OF after a shift by more than 1 are undefined;
+# real CPUs still produce something, and programs that test them (setz after
+# mul) print what their CPU does. The VM follows one vendor's measured rule,
+# picked with MNIST_VM_UNDEFINED_FLAGS (see docs/machine.md, "Flags"):
+#   intel    measured on an Intel Xeon (this project's host) with a native probe:
+#            mul/imul SF = top bit of the low half, ZF = 0, PF = parity of its
+#            low byte; shl OF = the 1-bit formula on the *original* operand
+#            (bit N-1 xor bit N-2), shr OF = its top bit, sar OF = 0.
+#   lowhalf  the VM's earlier choice: mul/imul SF/ZF/PF from the low half; shl
+#            OF = top bit of the result xor CF. Not known to match a CPU.
+# AMD's rule could not be measured here (no AMD host): it is not modelled.
+UNDEFINED_FLAGS_PROFILES = ("intel", "lowhalf")
+UNDEFINED_FLAGS = os.environ.get("MNIST_VM_UNDEFINED_FLAGS", "intel")
+if UNDEFINED_FLAGS not in UNDEFINED_FLAGS_PROFILES:
+    UNDEFINED_FLAGS = "intel"
+
+
+def set_undefined_flags(profile: str) -> None:
+    """Pick the undefined-flags rule for code run from now on."""
+    global UNDEFINED_FLAGS
+    if profile not in UNDEFINED_FLAGS_PROFILES:
+        raise ValueError(f"undefined-flags profile must be one of {UNDEFINED_FLAGS_PROFILES}")
+    UNDEFINED_FLAGS = profile
+
+
 def mul_flags(overflow: bool, low: int, bits: int) -> int:
-    """RFLAGS after mul/imul: CF=OF=overflow. SF, ZF, PF are architecturally
-    undefined; we set them from the low half of the result (documented)."""
+    """RFLAGS after mul/imul: CF=OF=overflow; SF, ZF, PF (undefined) by the
+    UNDEFINED_FLAGS rule, from the low half of the result."""
     o = 1 if overflow else 0
     mask = (1 << bits) - 1
     low &= mask
-    return F.make_raw(o, F.parity(low), 1 if low == 0 else 0, (low >> (bits - 1)) & 1, o)
+    z = 0 if UNDEFINED_FLAGS == "intel" else (1 if low == 0 else 0)
+    return F.make_raw(o, F.parity(low), z, (low >> (bits - 1)) & 1, o)
 
 
 def signed(v: int, bits: int) -> int:
@@ -121,13 +149,16 @@ def signed(v: int, bits: int) -> int:
 
 def shl_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (a >> (bits - n)) & 1 if n <= bits else 0
-    o = ((r >> (bits - 1)) & 1) ^ c  # defined for n == 1 only
+    if UNDEFINED_FLAGS == "intel":  # defined for n == 1 only: see UNDEFINED_FLAGS
+        o = ((a >> (bits - 1)) ^ (a >> (bits - 2))) & 1
+    else:
+        o = ((r >> (bits - 1)) & 1) ^ c
     return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
 
 
 def shr_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (a >> (n - 1)) & 1
-    o = (a >> (bits - 1)) & 1  # defined for n == 1 only
+    o = (a >> (bits - 1)) & 1  # defined for n == 1 only; the same rule in both profiles
     return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
 
 

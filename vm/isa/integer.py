@@ -176,8 +176,10 @@ for _name, _doc, _w, _u in (
         "leaves the flags unchanged.",
         flags_written=_w,
         flags_undefined=_u,
-        notes="OF is defined only for 1-bit shifts/rotates (we compute the 1-bit formula for "
-        "every count). For 8/16-bit operands a count >= the operand size leaves CF "
+        notes="OF is defined only for 1-bit shifts/rotates. For larger counts the VM follows "
+        "the Intel rule measured natively (shl: the 1-bit formula on the original operand; "
+        "shr: its top bit; sar: 0; rotates: the 1-bit formula on the result); see "
+        "docs/machine.md, Flags. For 8/16-bit operands a count >= the operand size leaves CF "
         "undefined on hardware.",
     )
 
@@ -201,6 +203,8 @@ insn(
     implicit="rax, rdx",
     flags_written="CO",
     flags_undefined="PZS",
+    notes="SF, ZF, PF are undefined; the VM follows the Intel rule measured natively "
+    "(SF = top bit of the low half, ZF = 0, PF = parity of its low byte); see docs/machine.md.",
 )
 
 
@@ -234,6 +238,8 @@ insn(
     "Three: dst = src * imm. CF = OF = (the result was truncated).",
     flags_written="CO",
     flags_undefined="PZS",
+    notes="SF, ZF, PF are undefined; the VM follows the Intel rule measured natively "
+    "(SF = top bit of the low half, ZF = 0, PF = parity of its low byte); see docs/machine.md.",
 )
 
 
@@ -310,9 +316,9 @@ insn(
 )
 
 # ---- control flow -------------------------------------------------------------
-insn("jmp", "rel | r/m64", "JUMP(A)", "Jump to the target.", group="control", branch=True)
+insn("jmp", "rel | r/m64", "JUMP(A)", "Jump to the target.", group="control", kind="jump")
 conditional(
-    "j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.", group="control", branch=True
+    "j", "rel", "JUMP(A if COND else NEXT)", "Jump if {test}.", group="control", kind="cond-jump"
 )
 insn(
     "call",
@@ -320,7 +326,7 @@ insn(
     "t = A\nPUSH(NEXT)\nJUMP(t)",
     "Push the return address and jump to the routine.",
     group="control",
-    branch=True,
+    kind="call",
     implicit="rsp",
 )
 insn(
@@ -332,22 +338,25 @@ insn(
     },
     "Pop the return address and jump to it (ret N also drops N bytes of arguments).",
     group="control",
-    branch=True,
+    kind="ret",
     implicit="rsp",
 )
 insn(
     "push",
     "r/m64 | imm32",
     "PUSH(A)",
-    "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended).",
+    "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended). A memory source "
+    "addressed through rsp is read before the decrement.",
     implicit="rsp",
 )
 insn(
     "pop",
     "r/m64",
     "t = POP()\nWA = t",
-    "Load the qword at [rsp] into dst; rsp += 8.",
+    "Load the qword at [rsp] into dst; rsp += 8. A memory destination addressed through "
+    "rsp uses rsp after the increment (`pop qword [rsp]` overwrites the next slot).",
     implicit="rsp",
+    rsp_bias=8,
 )
 insn(
     "leave",
@@ -360,12 +369,25 @@ insn("nop", "", "pass", "Do nothing.")
 insn(
     "syscall",
     "",
-    "c.syscall()",
+    "c.syscall(NEXT)",
     "Linux system call: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; result in "
-    "rax (-errno on failure). rcx and r11 are clobbered.",
+    "rax (-errno on failure). rcx = the next instruction's address, r11 = RFLAGS.",
     group="system",
-    branch=True,
+    kind="syscall",
     implicit="rax, rcx, r11",
+)
+insn(
+    "int",
+    "imm8",
+    "if A != 0x80:\n"
+    "    FAULT('unsupported', 'only int 0x80 (32-bit Linux system calls) is supported')\n"
+    "c.syscall(NEXT, 0x80)",
+    "Software interrupt; only `int 0x80` is supported: a 32-bit Linux system call (i386 "
+    "numbers in eax, arguments in ebx, ecx, edx, esi, edi, ebp; result in eax, sign-extended "
+    "into rax; 32-bit pointers). Any other vector stops the program with a fault.",
+    group="system",
+    kind="syscall",
+    implicit="rax, rbx, rcx, rdx, rsi, rdi, rbp",
 )
 insn(
     "hostcall",
@@ -374,5 +396,5 @@ insn(
     "Built-in routine of the runtime (libm exp/log/expf/logf), reached with call; not "
     "written in source.",
     group="internal",
-    branch=True,
+    kind="hostcall",
 )

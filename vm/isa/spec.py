@@ -23,7 +23,9 @@ Operand-form tokens (Intel manual style):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .operands import Imm, Mem, Operand, Reg
 
@@ -103,11 +105,7 @@ class Form:
 
     def mem_size(self, i: int) -> int | None:
         t = self.types[i]
-        if "mem" not in t.kinds:
-            return None
-        if t.token.startswith("xmm/m"):
-            return t.size
-        return t.size
+        return t.size if "mem" in t.kinds else None
 
 
 def parse_forms(spec: str) -> tuple[Form, ...]:
@@ -131,32 +129,64 @@ def expand_sizes(spec: str, sizes=(8, 16, 32, 64)) -> str:
     return " | ".join(out)
 
 
+# How an instruction changes control flow; everything that follows the
+# program's path (the run tier's traces, the debugger's next/until/finish,
+# the history's syscall bookkeeping) asks the table this, never a mnemonic.
+#   ""          falls through to the next instruction
+#   "jump"      always continues at its target (jmp)
+#   "cond-jump" continues at its target or falls through (jcc, loop, jrcxz)
+#   "call"      pushes the return address and jumps (call)
+#   "ret"       pops its target (ret)
+#   "syscall"   enters the runtime, which may change any state (syscall)
+#   "hostcall"  a built-in routine of the runtime, returning like ret (hostcall)
+Kind = Literal["", "jump", "cond-jump", "call", "ret", "syscall", "hostcall"]
+KINDS: tuple[Kind, ...] = ("", "jump", "cond-jump", "call", "ret", "syscall", "hostcall")
+
+# A template, or one template per form (keyed by the form's text, "r/m64, imm32").
+Semantics = str | dict[str, str]
+
+
 @dataclass
 class InsnDef:
     """One instruction: the single source of truth for it."""
 
     mnemonic: str
     forms: tuple[Form, ...]
-    sem: str | dict[str, str]  # code template (or one per form), see vm.codegen
+    sem: Semantics  # code template(s), see vm.codegen
     doc: str  # one-line description
     flags_read: str = ""  # subset of "CPZSO"
     flags_written: str = ""  # flags given a defined value
     flags_undefined: str = ""  # flags left architecturally undefined
-    group: str = "integer"  # integer | sse | control | system
+    group: str = "integer"  # integer | sse | control | system | internal
     implicit: str = ""  # implicit registers, for docs ("rdx:rax")
     align: int = 0  # required alignment of the memory operand
-    branch: bool = False  # ends a basic block
+    kind: Kind = ""  # control flow (see KINDS)
+    # bytes added to an rsp-based memory operand's address: pop computes it
+    # with rsp after the increment (the CPU's order), so 8 for pop
+    rsp_bias: int = 0
+    # the CPU feature each form needs (form text -> cpuinfo flag: "avx", "fma", ...)
+    cpuid: dict[str, str] = field(default_factory=dict)
     cond: str | None = None  # condition code for jcc/setcc/cmovcc
     aliases: tuple[str, ...] = ()
     notes: str = ""  # longer explanation (edge cases)
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def branch(self) -> bool:
+        """Whether it may not fall through to the next instruction (ends a basic block)."""
+        return self.kind != ""
+
+    def semantics(self, form: Form) -> str:
+        """The template of one form."""
+        return self.sem if isinstance(self.sem, str) else self.sem[str(form)]
 
 
 TABLE: dict[str, InsnDef] = {}  # mnemonic (and aliases) -> definition
 
 
-def insn(mnemonic: str, forms: str, sem: str | dict[str, str], doc: str, **kw) -> InsnDef:
+def insn(mnemonic: str, forms: str, sem: Semantics, doc: str, **kw) -> InsnDef:
     d = InsnDef(mnemonic, parse_forms(forms), sem, doc, **kw)
+    if d.kind not in KINDS:
+        raise ValueError(f"{mnemonic}: unknown kind {d.kind!r}")
     if isinstance(sem, dict) and set(sem) != {str(f) for f in d.forms}:
         raise ValueError(
             f"{mnemonic}: semantics given for {sorted(sem)}, forms are "
@@ -261,12 +291,12 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
     """Memory operands get the form's size; an immediate narrower than 64 bits
     is stored as the CPU sees it: its low bits, sign-extended (so `add rax, -1`
     and `mov qword [x], 0xFFFFFFFF`-style encodings mean what the hardware
-    does). ret's imm16 is an unsigned byte count."""
+    does). ret's imm16 is an unsigned byte count, int's imm8 a vector number."""
     if isinstance(op, Mem) and op.size is None:
         return op.with_size(form.mem_size(i) or 64)
     if isinstance(op, Imm):
         t = form.types[i]
-        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic != "ret":
+        if "imm" in t.kinds and t.size and t.size < 64 and d.mnemonic not in ("ret", "int"):
             s = 1 << (t.size - 1)
             v = ((op.value & ((1 << t.size) - 1)) ^ s) - s
             if v != op.value:
@@ -294,3 +324,56 @@ def _no_form_message(d: InsnDef, ops: tuple[Operand, ...]) -> str:
         else ""
     )
     return f"operand form not supported: {d.mnemonic} with {given}{hint}. Supported forms: {forms}"
+
+
+# ---- table self-test (in the manner of Spike's opcode-overlap check) --------------
+# `match` takes the first form that fits, so two forms of one mnemonic that
+# can both fit the same operands must mean the same thing, or the order of
+# the forms silently decides what a program does. Forms whose templates are
+# identical are harmless (mov r64, r/m64 and mov r/m64, r64 for two
+# registers); any other overlap must be listed here with the reason.
+OVERLAP_ALLOWED: dict[tuple[str, str, str], str] = {}
+
+
+def _types_overlap(a: OpType, b: OpType) -> bool:
+    """Whether some operand fits both tokens (operand_fits' rules; an unsized
+    memory operand fitting two sizes is an 'operation size' error, not a
+    choice)."""
+    if {"imm", "rel"} & a.kinds and {"imm", "rel"} & b.kinds:
+        return True  # a small immediate (or a label) fits every immediate size
+    if "cl" in a.kinds | b.kinds:
+        other = b if "cl" in a.kinds else a
+        return "cl" in other.kinds or ("gpr" in other.kinds and other.size == 8)
+    if "xmm" in a.kinds & b.kinds:
+        return True
+    if "gpr" in a.kinds & b.kinds and a.size == b.size:
+        return True
+    return "mem" in a.kinds & b.kinds and (a.size is None or b.size is None or a.size == b.size)
+
+
+def forms_overlap(a: Form, b: Form) -> bool:
+    """Whether one operand list could fit both forms."""
+    return len(a.types) == len(b.types) and all(
+        _types_overlap(x, y) for x, y in zip(a.types, b.types)
+    )
+
+
+def table_problems(defs: Iterable[InsnDef] | None = None) -> list[str]:
+    """Every overlap of two forms of one mnemonic with different semantics
+    that OVERLAP_ALLOWED does not explain (empty when the table is sound)."""
+    problems = []
+    seen: set[int] = set()
+    for d in TABLE.values() if defs is None else defs:
+        if id(d) in seen:
+            continue
+        seen.add(id(d))
+        for i, a in enumerate(d.forms):
+            for b in d.forms[i + 1 :]:
+                if not forms_overlap(a, b) or d.semantics(a) == d.semantics(b):
+                    continue
+                if (d.mnemonic, str(a), str(b)) not in OVERLAP_ALLOWED:
+                    problems.append(
+                        f"{d.mnemonic}: forms '{a}' and '{b}' both fit some operands but "
+                        "have different semantics (the first would always win)"
+                    )
+    return problems
