@@ -344,7 +344,7 @@ def _types_overlap(a: OpType, b: OpType) -> bool:
     if "cl" in a.kinds | b.kinds:
         other = b if "cl" in a.kinds else a
         return "cl" in other.kinds or ("gpr" in other.kinds and other.size == 8)
-    if "xmm" in a.kinds & b.kinds:
+    if "xmm" in a.kinds & b.kinds and a.vsize == b.vsize:  # xmm fits no ymm token
         return True
     if "gpr" in a.kinds & b.kinds and a.size == b.size:
         return True
