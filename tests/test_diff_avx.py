@@ -271,3 +271,25 @@ def test_vector_loop_in_every_tier():
     """VEX/EVEX writes (upper bits zeroed) mixed with a legacy SSE write
     (upper bits kept) in a loop: every tier agrees with the step tier."""
     assert check_tiers(VECTOR_LOOP, "vector loop") == ("exit", 0)
+
+
+def test_legacy_sse_writes_keep_the_upper_bits(tmp_path):
+    """Legacy SSE instructions (every form with only xmm, memory and imm8
+    operands) on registers whose bits 128-511 are set: natively and in the VM
+    those bits stay, unlike a VEX write."""
+    require_native()
+    require_vm()
+    rng = random.Random(12)
+    cases = []
+    sse = {d.mnemonic: d for d in TABLE.values() if d.group == "sse"}
+    for d in sse.values():
+        for form in d.forms:
+            if not all(t.kinds <= {"xmm", "mem", "imm"} for t in form.types):
+                continue
+            for i in range(2):
+                ops = Operands(d, form, rng, i)
+                body = [f"{d.mnemonic} {', '.join(ops.texts)}"]
+                cases.append(VecCase.random(f"{d.mnemonic}[{form}]#{i}", body, rng))
+    assert len(cases) > 40
+    report = run_vec_cases(cases, tmp_path, name="legacy")
+    assert not report, f"{len(report)} of {len(cases)} cases differ:\n" + "\n\n".join(report[:6])
