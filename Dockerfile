@@ -8,11 +8,11 @@
 #   docker run --rm -it -v /path/to/mnist:/data:ro mnist-vm run --fast --data /data
 #   docker run --rm -it -v /path/to/fashion:/data:ro mnist-vm run --fast --dataset fashion-mnist --data /data
 #
-# The number of helper processes follows the container's CPU quota (docker run
-# --cpus N, cgroup cpu.max), not the host's CPU count.
+# Fast mode runs in one process (compiled kernels); one CPU is enough.
 FROM python:3.11-slim
 
-# The product is pure Python: no nasm/binutils (only the differential tests use them).
+# No nasm/binutils: only the differential tests use them (numba and llvmlite
+# come as wheels with their own LLVM).
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY vm ./vm

@@ -1,20 +1,20 @@
 """Fast mode (`mnist-vm run --fast`) end to end: wall time, peak RSS, accuracy.
 
 Runs the default training job (10 epochs, full MNIST, batch 64) with every
-numpy twin attached, the way `mnist-vm run --fast --quiet` does, and reports
-the wall time of the machine run (assembly and data loading excluded, as in
-the CLI's own "in N s"), the peak RSS of the process and of its helper
-(kernels/parallel.py) and the final test accuracy.
+twin attached, the way `mnist-vm run --fast --quiet` does, and reports the
+wall and CPU time of the machine run (assembly and data loading excluded, as
+in the CLI's own "in N s"), the peak RSS and the final test accuracy. The
+whole command against the native build: benchmarks/fast_vs_native.py.
 
     python benchmarks/fast_mode.py                 # the full default job
     python benchmarks/fast_mode.py --epochs 1      # quicker
     python benchmarks/fast_mode.py --profile       # + time per routine/shape
     python benchmarks/fast_mode.py --repeat 3      # best of 3 runs
-    python benchmarks/fast_mode.py --jobs 1        # without the helper process
 
---profile wraps every twin in a timer (a little overhead per call) and
-splits the time into twins (by routine and layer shape) and everything else
-(the interpreted instructions between the twins, observers, output).
+--profile wraps every twin in a CPU-time timer (a little overhead per call)
+and splits the CPU time into twins (by routine and layer shape) and
+everything else (the interpreted instructions between the twins, observers,
+output).
 MNIST comes from --data, $MNIST_DATA, $MNIST_VM_DATA or the mnist-vm cache.
 """
 
@@ -48,10 +48,9 @@ def _label(name: str, m, args) -> str:
     return name
 
 
-# --profile times twins in wall-clock time: with the helper process a twin's
-# cost is its wall time (this process may be waiting for the helper), which
-# the CPU time of this process would not show
-_clock = time.perf_counter
+# --profile times twins in CPU time of this thread: on a shared machine the
+# wall time of a call also counts the time other processes held the core
+_clock = time.thread_time
 
 
 def _timed(twins: dict, totals: dict, counts: dict) -> dict:
@@ -73,9 +72,9 @@ def _timed(twins: dict, totals: dict, counts: dict) -> dict:
     return out
 
 
-def run_once(data: str, epochs: int | None, profile: bool, jobs: int | None):
+def run_once(data: str, epochs: int | None, profile: bool):
     from mnist_vm.data import data_dir, prepare
-    from mnist_vm.kernels import parallel, twins
+    from mnist_vm.kernels import twins
     from mnist_vm.training import Progress, program_files
     from vm import Machine, assemble
     from vm.accel import attach
@@ -94,13 +93,11 @@ def run_once(data: str, epochs: int | None, profile: bool, jobs: int | None):
     sym = image.symbols["progress_batch"]
     machine.observers[sym.value] = [progress.on_batch]
     machine.invalidate()
-    used = parallel.start(machine, jobs)
     t0 = time.perf_counter()
     c0 = time.process_time()
     status = machine.run()
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
-    parallel.stop(machine)
     m = FINAL.search(out.getvalue())
     return {
         "wall": wall,
@@ -108,7 +105,6 @@ def run_once(data: str, epochs: int | None, profile: bool, jobs: int | None):
         "status": status,
         "icount": machine.icount,
         "accel_calls": machine.accel_calls,
-        "jobs": used,
         "totals": dict(totals),
         "counts": dict(counts),
         "final": (float(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None,
@@ -125,24 +121,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--repeat", type=int, default=1, help="runs; the best is reported")
     ap.add_argument("--profile", action="store_true", help="time every twin call")
-    ap.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        help="processes for the big kernels (default: as mnist-vm run, "
-        "2 when two CPUs are available)",
-    )
     args = ap.parse_args(argv)
-    runs = [run_once(args.data, args.epochs, args.profile, args.jobs) for _ in range(args.repeat)]
+    runs = [run_once(args.data, args.epochs, args.profile) for _ in range(args.repeat)]
     best = min(runs, key=lambda r: r["wall"])
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     epochs = args.epochs or 10
     batches = 937 * epochs
-    print(
-        f"fast mode, {epochs} epoch(s), {batches} batches + {epochs} evaluations of 10000, "
-        f"{best['jobs']} process(es)"
-    )
+    print(f"fast mode, {epochs} epoch(s), {batches} batches + {epochs} evaluations of 10000")
     print(
         f"wall time      {best['wall']:.2f} s   (best of {len(runs)}: "
         + ", ".join(f"{r['wall']:.2f}" for r in runs)
@@ -153,11 +138,6 @@ def main(argv=None) -> int:
     print(
         f"peak RSS       {rss_mb:.0f} MB"
         + (f" (over all {len(runs)} runs in this process)" if len(runs) > 1 else "")
-        + (
-            f" (helper process: {child_mb:.0f} MB, most of it shared with this one)"
-            if best["jobs"] > 1
-            else ""
-        )
     )
     if best["final"]:
         acc, c, t = best["final"]
@@ -170,9 +150,9 @@ def main(argv=None) -> int:
         for key, t in sorted(tot.items(), key=lambda kv: -kv[1]):
             n = best["counts"][key]
             print(f"{key:38s} {n:8d} {t:8.3f} {t / n * 1e6:8.1f} {t / batches * 1e3:9.3f}")
-        rest = best["wall"] - twin_time
+        rest = best["cpu"] - twin_time
         print(
-            f"{'twins total (wall time)':38s} {'':8s} {twin_time:8.3f} {'':8s} "
+            f"{'twins total (CPU time)':38s} {'':8s} {twin_time:8.3f} {'':8s} "
             f"{twin_time / batches * 1e3:9.3f}"
         )
         print(

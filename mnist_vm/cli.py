@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .options import available_cpus, jobs_option, parse_defines, positive_int
+from .options import parse_defines, positive_int
 
 # Exit statuses for faults mirror what a shell shows for the native signal.
 FAULT_STATUS = {
@@ -77,11 +77,10 @@ def cmd_exec(args) -> int:
     if args.fast:
         from vm.accel import attach
 
-        from .kernels import parallel, twins
+        from .kernels import twins
 
         for line in attach(machine, twins()).messages():
             _err(line)
-        parallel.start(machine, args.jobs if args.jobs is not None else available_cpus())
     t0 = time.perf_counter()
     try:
         status = machine.run(max_steps=args.max_steps)
@@ -203,9 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--fast",
         action="store_true",
-        help="run routines that have a numpy twin as the twin (fast mode)",
+        help="run routines that have a twin (a compiled stand-in) as the twin (fast mode)",
     )
-    jobs_option(e)
     e.add_argument(
         "--stats", action="store_true", help="print instructions executed and speed to stderr"
     )

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-from pathlib import Path
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def usage_error(msg: str) -> int:
@@ -64,18 +60,6 @@ def positive_float(text: str) -> float:
     return v
 
 
-def jobs_option(parser) -> None:
-    parser.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="with --fast: processes for the large layers, 1 or 2 (more counts as 2; default 2 "
-        "when this process may use two CPUs, counting a container's CPU quota; the results "
-        "are the same)",
-    )
-
-
 def data_options(parser, what: str = "the dataset") -> None:
     """--data DIR and --dataset NAME."""
     from .data import DATASETS, DEFAULT_DATASET, ENV_DATA
@@ -96,55 +80,6 @@ def data_options(parser, what: str = "the dataset") -> None:
 
 
 # ---- CPUs ----------------------------------------------------------------------
-def _cgroup_quota(root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/cgroup")):
-    """CPUs allowed by the cgroup CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us), or None.
-
-    Looks at this process's cgroup and at the root of the mount (what a container
-    sees of its own cgroup); the smallest quota found wins."""
-    try:
-        lines = proc_cgroup.read_text().splitlines()
-    except OSError:
-        lines = []
-    places: list[tuple[str, Path]] = []
-    for line in lines:
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        controllers, path = parts[1], parts[2].lstrip("/")
-        if controllers == "":  # v2 unified hierarchy
-            places += [("v2", root / path), ("v2", root)]
-        elif "cpu" in controllers.split(","):
-            for sub in ("cpu,cpuacct", "cpu"):
-                places += [("v1", root / sub / path), ("v1", root / sub)]
-    quotas = []
-    for version, d in places:
-        try:
-            if version == "v2":
-                fields = (d / "cpu.max").read_text().split()
-                if fields and fields[0] != "max":
-                    quotas.append(int(fields[0]) / int(fields[1] if len(fields) > 1 else 100000))
-            else:
-                quota = int((d / "cpu.cfs_quota_us").read_text())
-                period = int((d / "cpu.cfs_period_us").read_text())
-                if quota > 0 and period > 0:
-                    quotas.append(quota / period)
-        except (OSError, ValueError, ZeroDivisionError):
-            continue
-    return min(quotas) if quotas else None
-
-
-def available_cpus() -> int:
-    """CPUs this process may use: its affinity, capped by a container's CPU quota."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        n = os.cpu_count() or 1
-    quota = _cgroup_quota()
-    if quota is not None:
-        n = min(n, max(1, math.ceil(quota)))
-    return n
-
-
 # ---- terminal output ------------------------------------------------------------
 def console(stderr: bool = False):
     """A Rich console that wraps lines only on a terminal: output going to a file or a

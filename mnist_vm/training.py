@@ -21,16 +21,14 @@ from importlib import resources
 from pathlib import Path
 
 from .options import (
-    available_cpus,
+    console as make_console,
+)
+from .options import (
     data_options,
     hms,
     int_between,
-    jobs_option,
     positive_float,
     positive_int,
-)
-from .options import (
-    console as make_console,
 )
 
 DEFAULTS = {
@@ -253,15 +251,18 @@ def cmd_run(args) -> int:
     machine = Machine(image, root=str(root), stdout=tap, stderr=sys.stderr.buffer)
     twins_attached: list[str] = []
     twins_refused: list[str] = []
-    processes = 1
     if args.fast:
-        from .kernels import parallel, twins
+        from .kernels import twins
 
         attachment = attach(machine, twins())
         twins_attached, twins_refused = attachment.attached, attachment.messages()
-        processes = parallel.start(
-            machine, args.jobs if args.jobs is not None else available_cpus()
-        )
+        from .kernels import nn
+
+        if live:  # the first run compiles for several seconds; later ones load numba's cache
+            with console.status("compiling kernels"):
+                nn.compile_all()
+        else:
+            nn.compile_all()
     sym = image.symbols.get(PROGRESS_ROUTINE)
     if sym is not None:
         machine.observers[sym.value] = [progress.on_batch]
@@ -329,10 +330,6 @@ def cmd_run(args) -> int:
     finally:
         signal.signal(signal.SIGINT, old)
     elapsed = time.perf_counter() - t0
-    if processes > 1:
-        from .kernels import parallel
-
-        parallel.stop(machine)
     if fault is not None:
         err.print(str(fault), markup=False, highlight=False)
     if args.save:
@@ -361,7 +358,6 @@ def cmd_run(args) -> int:
         interrupted,
         twins_attached,
         args,
-        processes,
         twins_refused,
     )
     if fault is not None:
@@ -469,7 +465,6 @@ def _summary(
     interrupted: bool,
     twins: list[str],
     args,
-    processes: int = 1,
     refused: list[str] | None = None,
 ) -> None:
     from rich.panel import Panel
@@ -507,7 +502,6 @@ def _summary(
     lines.append(
         f"accelerated     {machine.accel_calls:,} calls"
         + (f" to {len(twins)} twins" if twins else " (interpreted run)")
-        + (f", large layers on {processes} processes" if processes > 1 else "")
         + "\n"
     )
     for line in refused or ():
@@ -527,9 +521,10 @@ def add_run_parser(sub) -> None:
         description="Assemble programs/mnist with these options as defines and run it on "
         "MNIST (downloaded on first use). Without --fast every instruction is "
         "interpreted (practical with --limit); with --fast routines that have a "
-        "numpy twin run as the twin, bit-identically.",
+        "twin (a compiled stand-in, used only while the routine is unedited) run as the twin, "
+        "bit-identically.",
     )
-    r.add_argument("--fast", action="store_true", help="use the numpy twins (fast mode)")
+    r.add_argument("--fast", action="store_true", help="use the compiled twins (fast mode)")
     r.add_argument("--epochs", type=positive_int, metavar="N", help="default 10")
     r.add_argument("--batch-size", type=positive_int, metavar="N", help="default 64")
     r.add_argument("--lr", type=positive_float, metavar="X", help="learning rate, default 0.01")
@@ -562,5 +557,4 @@ def add_run_parser(sub) -> None:
         "Ctrl-C stopped it) for `mnist-vm debug --state STATE`",
     )
     r.add_argument("--quiet", action="store_true", help="print only the final accuracy")
-    jobs_option(r)
     r.set_defaults(func=cmd_run)

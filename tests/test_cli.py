@@ -252,23 +252,6 @@ def test_readme_native_build_leaves_nothing_in_the_tree():
         assert word.startswith(("/tmp/", '"$TMPDIR', "$TMPDIR", "${TMPDIR")), line
 
 
-def test_cpu_count_follows_the_cgroup_quota(tmp_path):
-    from mnist_vm.options import _cgroup_quota
-
-    proc = tmp_path / "cgroup"
-    proc.write_text("0::/\n")
-    (tmp_path / "cpu.max").write_text("150000 100000\n")
-    assert _cgroup_quota(tmp_path, proc) == 1.5
-    (tmp_path / "cpu.max").write_text("max 100000\n")
-    assert _cgroup_quota(tmp_path, proc) is None
-    v1 = tmp_path / "v1"
-    (v1 / "cpu").mkdir(parents=True)
-    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
-    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    proc.write_text("2:cpu:/\n")
-    assert _cgroup_quota(v1, proc) == 1.0
-
-
 def test_subcommands_do_not_import_the_top_level_cli():
     """No import cycle: mnist_vm/cli.py imports the subcommands, never the reverse."""
     import ast

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import platform
 import re
 import shutil
 
@@ -22,7 +21,7 @@ import pytest
 import reference_model as rm
 from test_program_native import build_mnist, run, run_dir
 
-from mnist_vm.kernels import parallel, twins
+from mnist_vm.kernels import twins
 from mnist_vm.training import program_files
 from vm import Machine, assemble
 from vm.accel import attach
@@ -40,18 +39,12 @@ def image(defines: dict):
     return _images[key]
 
 
-def vm_run(defines: dict, root, fast: bool = False, jobs: int = 1):
+def vm_run(defines: dict, root, fast: bool = False):
     out = io.BytesIO()
     m = Machine(image(defines), root=str(root), stdout=out, stderr=io.BytesIO())
     if fast:
-        attach(m, twins())
-        if jobs > 1:
-            assert parallel.start(m, jobs) == 2
+        assert attach(m, twins()).attached == list(twins())
     status = m.run()
-    if jobs > 1:
-        helper = parallel.worker(m)
-        assert helper is not None and helper.completed > 0  # it took part, and lived
-        parallel.stop(m)
     return out.getvalue(), status, m
 
 
@@ -84,19 +77,6 @@ def test_fast_mode_prints_the_same_and_leaves_the_same_weights(mnist_dir, interp
     assert params_bytes(fm) == params_bytes(m)
     assert fm.accel_calls > 0
     assert fm.icount < m.icount / 20  # the twins really ran instead
-
-
-@pytest.mark.skipif(
-    platform.machine() not in parallel.X86_64,
-    reason="the helper process is only started on x86-64 hosts",
-)
-def test_fast_mode_on_two_processes_prints_and_leaves_the_same(mnist_dir, interpreted):
-    """The default of `run --fast` on two CPUs: the large layers shared with
-    the helper process (kernels/parallel.py)."""
-    out, status, m = interpreted
-    fout, fstatus, fm = vm_run(SMALL, mnist_dir, fast=True, jobs=2)
-    assert (fout, fstatus) == (out, status)
-    assert params_bytes(fm) == params_bytes(m)
 
 
 def test_vm_reports_bad_data_like_the_native_program(tmp_path, mnist_dir):

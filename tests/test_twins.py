@@ -11,10 +11,6 @@ call-preserved registers and the routine's return register.
 from __future__ import annotations
 
 import io
-import math
-import os
-import platform
-import signal
 import struct
 import zlib
 from pathlib import Path
@@ -24,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_vm.kernels import parallel, twins
+from mnist_vm.kernels import twins
 from vm import Machine, assemble
 from vm.accel import attach
 
@@ -114,9 +110,6 @@ def _run(
     params: list[int],
     xmm0_bits: int,
     fast: bool,
-    jobs: int = 1,
-    split: bool = False,
-    kill_helper: bool = False,
 ):
     m = _machine(routine)
     sym = m.image.symbols
@@ -127,22 +120,9 @@ def _run(
     if fast:
         attached = attach(m, {routine: twins()[routine]}).attached
         assert attached == [routine]
-        if jobs > 1:
-            if platform.machine() not in parallel.X86_64:
-                pytest.skip("the helper process is only started on x86-64 hosts")
-            assert parallel.start(m, jobs) == 2
-            if kill_helper:
-                os.kill(parallel.worker(m).pid, signal.SIGKILL)
     # stop right after the call returns: at the instruction that stores rax
     status = m.run(max_steps=50_000_000)
     assert status == 0
-    if kill_helper:
-        assert parallel.worker(m) is None, "a dead helper is noticed and dropped"
-    elif jobs > 1:
-        w = parallel.worker(m)
-        assert w is not None, "the helper process failed"
-        assert (w.completed > 0) == split, "the layer was (not) split as expected"
-        parallel.stop(m)
     return m
 
 
@@ -225,11 +205,11 @@ case = st.fixed_dictionaries(
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _check(routine, build, returns=None, jobs=1, split=False):
+def _check(routine, build, returns=None):
     lay0 = Layout(_image(routine).symbols["scratch"].value)
     params, xmm0 = build(lay0)
     slow = _run(routine, lay0, params, xmm0, fast=False)
-    fast = _run(routine, lay0, params, xmm0, fast=True, jobs=jobs, split=split)
+    fast = _run(routine, lay0, params, xmm0, fast=True)
     _compare(slow, fast, returns)
     if returns == "rax":
         res = slow.image.symbols["result"].value
@@ -488,25 +468,15 @@ FULL = _full_cases()
     ids=["clean", "specials-in-X", "few-specials", "many-specials"],
 )
 @pytest.mark.parametrize("layer", sorted(FULL))
-@pytest.mark.parametrize("jobs", [1, 2], ids=["one-process", "two-processes"])
-def test_full_size_layer_twins_match_interpreter(layer, specials, jobs):
-    """jobs=2: the big layers split their outputs with a helper process
-    (kernels/parallel.py); the bytes must not change."""
+def test_full_size_layer_twins_match_interpreter(layer, specials):
     routine, build = FULL[layer]
     rng = np.random.default_rng(zlib.crc32(f"{layer} {specials}".encode()))
-    _check(
-        routine,
-        lambda lay: (build(rng, lay, *specials), 0),
-        jobs=jobs,
-        split=jobs > 1 and not layer.startswith("forward 64->10"),
-    )
+    _check(routine, lambda lay: (build(rng, lay, *specials), 0))
 
 
-@pytest.mark.parametrize("jobs", [1, 2], ids=["one-process", "two-processes"])
 @pytest.mark.parametrize("specials", [0.0, 0.01], ids=["clean", "specials"])
-def test_full_size_sgd_update_twin_matches_interpreter(jobs, specials):
-    """All six parameter arrays of the program in one call (split with the
-    helper at jobs=2)."""
+def test_full_size_sgd_update_twin_matches_interpreter(specials):
+    """All six parameter arrays of the program in one call."""
     rng = np.random.default_rng(int(specials * 1000) + 11)
     n = 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
 
@@ -515,18 +485,7 @@ def test_full_size_sgd_update_twin_matches_interpreter(jobs, specials):
         dW = lay.put(_scaled(_floats(rng, (n,), 0.3, specials), 1e-3))
         return [W, dW, n], int(np.array([0.01], F32).view(np.uint32)[0])
 
-    _check("sgd_update", build, jobs=jobs, split=jobs > 1)
-
-
-def test_a_dead_helper_process_changes_nothing_but_speed():
-    """The helper dies before the call: the twin computes its half itself."""
-    routine, build = FULL["backward 784->128"]
-    rng = np.random.default_rng(7)
-    lay = Layout(_image(routine).symbols["scratch"].value)
-    params = build(rng, lay, 0.0, 0.0)
-    slow = _run(routine, lay, params, 0, fast=False)
-    fast = _run(routine, lay, params, 0, fast=True, jobs=2, kill_helper=True)
-    _compare(slow, fast, None)
+    _check("sgd_update", build)
 
 
 NANS = np.array([0x7FC00000, 0xFFC00000, 0x7FC12345, 0x7FA00001, 0xFFE00002], np.uint32).view(F32)
@@ -657,11 +616,12 @@ def test_run_twin_leaves_the_registers_poison_caller_saved_leaves(returns):
 
 
 @pytest.mark.parametrize("name", ["exp", "log"])
-def test_vectorised_libm_rounds_to_the_c_librarys_float32(name):
-    """nn.libm_f32 (numpy's exp/log, checked against float32 rounding
-    boundaries) against the C library the VM calls, on a million arguments
-    of the kind softmax_xent passes (exp: fl(z - m) <= 0; log: a probability)
-    plus edges."""
+def test_compiled_libm_calls_are_the_c_librarys(name):
+    """The exp/log the compiled softmax_xent calls against the C library the
+    VM calls, on a million arguments of the kind softmax_xent passes (exp:
+    fl(z - m) <= 0; log: a probability) plus edges: every double bit equal."""
+    from numba import njit
+
     from mnist_vm.kernels import nn
     from vm.runtime import libm
 
@@ -674,53 +634,55 @@ def test_vectorised_libm_rounds_to_the_c_librarys_float32(name):
                 [0.0, -0.0, -87.3, -87.4, -103.9, -104.0, -745.2, -800.0, -np.inf, 1e-30, -1e-30],
             ]
         )
-        fn, fallback = np.exp, (math.exp, nn._exp_c)
+        f = nn._c_exp
     else:
         x = np.concatenate(
             [
                 rng.uniform(0, 1, 500_000),
                 np.exp(-rng.exponential(8.0, 500_000)),
-                [1.0, 0.5, 1e-45, 1.4e-45, 1e-38, 0.0, 2.0**-149],
+                [1.0, 0.5, 1e-45, 1.4e-45, 1e-38, 0.0, 2.0**-149, -1.0, np.inf],
             ]
         )
-        fn, fallback = np.log, (math.log, nn._log_c)
+        f = nn._c_log
+
+    @njit
+    def each(x, out):
+        for i in range(x.size):
+            out[i] = f(x[i])
+
     x = x.astype(F32).astype(np.float64)  # the routine widens a float32
     c = libm(name)
-    want = np.array([c(v) for v in x.tolist()]).astype(F32)
-    with np.errstate(all="ignore"):
-        got = nn.libm_f32(fn, fallback, x)
-    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    want = np.array([c(v) for v in x.tolist()])
+    got = np.empty_like(x)
+    each(x, got)
+    assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
 
 
-def test_calls_whose_outputs_overlap_an_input_are_not_split():
-    """Each half may only read inputs: with an output overlapping another
-    array the twin computes everything itself, in the routine's order."""
-    from mnist_vm.kernels import mnist
+def test_no_fused_multiply_add_in_the_compiled_kernels():
+    """The assembly rounds every product before adding it: the compiled
+    kernels must contain no FMA (LLVM fuses only under fast-math, which they
+    do not use; this checks the machine code numba generates here)."""
+    import re
 
-    m = _machine("dense_forward")
-    if platform.machine() not in parallel.X86_64:
-        pytest.skip("the helper process is only started on x86-64 hosts")
-    assert parallel.start(m, 2) == 2
-    try:
-        big = mnist.SPLIT_MIN
-        assert mnist._helper(m, big, ((0x1000, 64),), ((0x2000, 64),)) is not None
-        assert mnist._helper(m, big, ((0x1000, 64),), ((0x1030, 64),)) is None
-        assert mnist._helper(m, big, ((0x1000, 64), (0x1020, 8)), ()) is None  # two outputs
-        assert mnist._helper(m, big - 1, ((0x1000, 64),), ((0x2000, 64),)) is None  # too small
-    finally:
-        parallel.stop(m)
-    assert parallel.worker(m) is None
+    from numba import njit
 
+    from mnist_vm.kernels import nn
 
-def test_the_helper_process_ends_with_its_machine():
-    import gc
-
-    m = _machine("dense_forward")
-    if platform.machine() not in parallel.X86_64:
-        pytest.skip("the helper process is only started on x86-64 hosts")
-    assert parallel.start(m, 2) == 2
-    pid = parallel.worker(m).pid
-    del m
-    gc.collect()
-    with pytest.raises(ProcessLookupError):  # exited and reaped, not a zombie
-        os.kill(pid, 0)
+    F = F32
+    cases = {
+        "_dense_forward": (
+            np.ones((2, 3), F),
+            np.ones((3, 8), F),
+            np.ones(8, F),
+            np.ones((2, 8), F),
+        ),
+        "_dense_backward_weights": (np.ones((2, 3), F), np.ones((2, 8), F), np.ones((3, 8), F)),
+        "_dense_backward_input": (np.ones((2, 8), F), np.ones((3, 8), F), np.ones((2, 3), F)),
+        "_sgd_update": (np.ones(8, F), np.ones(8, F), F(0.5)),
+    }
+    for name, args in cases.items():
+        fresh = njit(getattr(nn, name).py_func)  # a fresh compile: cached code has no listing
+        fresh(*args)
+        asm = fresh.inspect_asm(fresh.signatures[0])
+        assert "mulps" in asm or "mulss" in asm, name
+        assert not re.search(r"vfn?m(add|sub)", asm), f"{name} uses a fused multiply-add"

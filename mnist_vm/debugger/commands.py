@@ -249,7 +249,7 @@ def _finish(s: Session, args: str) -> Reply:
     "continue",
     "continue [--fast]",
     "run until a breakpoint, a watchpoint, exit or a "
-    "fault. --fast runs routines that have a numpy twin as the twin (whole epochs in "
+    "fault. --fast runs routines that have a twin (a compiled stand-in) as the twin (whole epochs in "
     "seconds; routines holding a breakpoint stay interpreted; history restarts after it)",
     "running",
     ("c", "cont"),

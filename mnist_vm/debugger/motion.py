@@ -211,7 +211,7 @@ class Motion:
         return None
 
     def _continue_fast(self) -> Stop:
-        """continue --fast: numpy twins stand in for routines until a breakpoint
+        """continue --fast: twins stand in for routines until a breakpoint
         or watchpoint (routines that hold a breakpoint stay interpreted)."""
         from vm.accel import attach, detach_all
 
@@ -274,7 +274,7 @@ class Motion:
             self.history.reset()
         dt = time.perf_counter() - t0
         stop.detail.append(
-            f"fast mode: {m.accel_calls - calls0:,} calls ran as numpy twins "
+            f"fast mode: {m.accel_calls - calls0:,} calls ran as twins "
             f"({', '.join(attached) or 'none'}) in {dt:.1f} s"
             + (f"; kept interpreted for breakpoints: {', '.join(kept)}" if kept else "")
             + "; history restarts here"
