@@ -71,11 +71,11 @@ ERRORS = [
         id="bare-word-label-hint",
     ),
     pytest.param(
-        prog("    pushf"),
+        prog("    pushx"),
         6,
         5,
-        "unknown instruction 'pushf' (did you mean",
-        id="pushf-no-label-hint",
+        "unknown instruction 'pushx' (did you mean",
+        id="pushx-no-label-hint",
     ),
     pytest.param(
         prog("    movss xmm0, rax"), 6, 5, "operand form not supported", id="form-not-supported"

@@ -742,7 +742,8 @@ def _operands_again(item: InsnItem) -> list[list[Token]]:
     """The operand tokens of an instruction on a plain line, from its text."""
     toks = tokenize(strip_comment(item.loc.text), item.loc)
     k = next(k for k, t in enumerate(toks) if t.col == item.mnemonic.col)
-    return split_commas(toks[k + 1 :]) if k + 1 < len(toks) else []
+    k += len(item.mnemonic.text.split())  # `rep movsb` is two tokens, one mnemonic
+    return split_commas(toks[k:]) if k < len(toks) else []
 
 
 def _const(v: int):
