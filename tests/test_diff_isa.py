@@ -61,6 +61,7 @@ except Exception:  # noqa: BLE001 - the table not importable: nothing to test
 # Definitions that are not written in source: (mnemonic -> why not generated here)
 NOT_IN_SOURCE = {
     "hostcall": "runtime stub behind `call exp/log/expf/logf`; covered by test_diff_programs",
+    "int": "a system call (int 0x80) compared with the CPU in tests/test_os_boundary.py",
 }
 
 
