@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from native_vec import missing_feature
 
 try:
     import reference_model as rm
@@ -413,6 +414,12 @@ EXPECTED = {
     "dot_product": (
         "a.b scalar = 204.000\na.b packed = 204.000\nc.d scalar = 3.000\nc.d packed = 6.000\n"
     ),
+    "dot_avx2": (
+        "a.b scalar = 204.000\na.b avx2   = 204.000\nc.d scalar = 3.000\nc.d avx2   = 6.000\n"
+    ),
+    "dot_avx512": (
+        "a.b scalar = 1496.000\na.b avx512 = 1496.000\nc.d scalar = 7.000\nc.d avx512 = 14.000\n"
+    ),
     "call_exp": ("exp(1) = 2.718281828\nlog(10) = 2.302585092\nexp(log(10)) = 10.000000000\n"),
     "read_file": (EXAMPLES / "data.txt").read_text(),
 }
@@ -420,6 +427,9 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_output(tmp_path, name):
+    need = {"dot_avx2": ("avx2", "fma"), "dot_avx512": ("avx512f",)}.get(name, ())
+    if why := missing_feature(*need):
+        pytest.skip(why)
     exe = build([EXAMPLES / f"{name}.asm"], tmp_path / name, libm=(name == "call_exp"))
     r = run(exe, EXAMPLES)  # read_file opens data.txt in the current directory
     assert (r.returncode, r.stderr) == (0, "")
