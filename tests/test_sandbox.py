@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -262,7 +263,7 @@ def test_fuzzed_paths_never_open_anything_outside(tree, parts, flag_bits):
 # and a symlink leading out, while the guest opens it in a loop
 
 SWAPPER = r"""
-import os, sys
+import os, shutil, sys
 root, outside, name, n, kind = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 target = os.path.join(root, name)
 link, real, old = target + ".l", target + ".r", target + ".o"
@@ -272,8 +273,10 @@ for i in range(n):
     if kind == "dir":
         os.rename(target, old)
         os.rename(link, target)  # now a symlink out of the root
-        os.unlink(os.path.join(old, "x"))
-        os.rmdir(old)
+        # the guest may still hold the old directory open and create x in it
+        # again (inside the root: allowed), so empty it until it can go
+        while os.path.lexists(old):
+            shutil.rmtree(old, ignore_errors=True)
         os.mkdir(real)
         with open(os.path.join(real, "x"), "w") as f:
             f.write("inside")
@@ -366,12 +369,21 @@ def race(tmp_path, swaps: int, mode: str, kind: str) -> tuple[int, int, int]:
     swapper = subprocess.Popen(
         [sys.executable, "-c", SWAPPER, str(root), str(outside), name, str(swaps), kind],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
+
+    def end_the_guest_loop() -> None:  # also when the swapper dies: the guest waits for `done`
+        swapper.wait()
+        (root / "done").touch()
+
+    watcher = threading.Thread(target=end_the_guest_loop, daemon=True)
+    watcher.start()
     try:
         status = m.run(max_steps=2_000_000_000)
     finally:
-        out, _ = swapper.communicate(timeout=600)
-    assert swapper.returncode == 0 and int(out) == swaps
+        out, err = swapper.communicate(timeout=600)
+        watcher.join()
+    assert swapper.returncode == 0 and int(out) == swaps, err.decode(errors="replace")
     assert status == 0
     secret = (outside / "x") if kind == "dir" else outside
     assert secret.read_text() == "SECRET"  # nothing outside was written
