@@ -14,7 +14,9 @@ memory, output, rip, the instruction count, the fault or exit status.
 
 from __future__ import annotations
 
+import math
 import random
+import struct
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -213,6 +215,39 @@ def test_the_real_cpu_programs_run_native_code():
     assert ran >= 6, f"native code ran in {ran} of 12 programs"
 
 
+DIV_LOOP = """
+global _start
+section .text
+_start:
+    mov ecx, 50
+    mov ebx, 1000
+    mov esi, 5
+.l:
+    xor edx, edx
+    mov eax, ebx
+    lea r8d, [rcx - 7]
+    div r8d                 ; divides by zero when ecx reaches 7
+    add ebx, eax
+    popcnt r9d, ebx
+    rol esi, cl
+    bt esi, 3
+    adc ebx, r9d
+    dec ecx
+    jnz .l
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_a_division_by_zero_inside_a_compiled_loop_faults_exactly():
+    """div's #DE check leaves native code before the instruction; the step
+    tier's fault, registers and count follow."""
+    outcome, natively = check_native(DIV_LOOP, "div loop")
+    assert outcome[:2] == ("fault", "divide-error")
+    assert natively > 100
+
+
 NESTED = """
 global _start
 section .data
@@ -299,6 +334,74 @@ def test_helper_sources_match_the_helpers(undefined_flags_profile):
             bb = b & 1 if kind in (F.INC, F.DEC) else b
             fl = (kind, bits, a, bb, r)
             assert eval(rflags_source(kind, bits), env, {"a": a, "b": bb, "r": r}) == F.rflags(fl)
+
+
+def _finite_or_same(f):
+    return lambda x: float(f(x)) if math.isfinite(x) else x
+
+
+# what the names the helper sources call mean (the LLVM intrinsics they become)
+SOURCE_ENV = {
+    "parity": F.parity,
+    "cvtt": H.cvtt,
+    "roundeven": _finite_or_same(round),
+    "floor": _finite_or_same(math.floor),
+    "ceil": _finite_or_same(math.ceil),
+    "trunc": _finite_or_same(math.trunc),
+    "copysign": math.copysign,
+}
+
+
+def _source_function(name: str):
+    """A helper's translated source as a Python function."""
+    from vm.native.translate import helper_sources
+
+    params, src = helper_sources()[name]
+    body = src if "return " in src else f"return {src}"
+    code = f"def {name}({', '.join(params)}):\n    " + body.replace("\n", "\n    ")
+    scope = dict(SOURCE_ENV)
+    exec(code, scope)
+    return scope[name]
+
+
+def _bits(x) -> bytes:
+    return struct.pack("<d", x) if isinstance(x, float) else repr(x).encode()
+
+
+FLOATS = [0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.7, -3.7, 1e300, -1e-300, 2.0**52 + 0.5]
+FLOATS += [2.0**63, -(2.0**63), 2.0**31 - 0.5, -(2.0**31) - 0.5, math.inf, -math.inf, math.nan]
+FLOATS.append(struct.unpack("<d", struct.pack("<Q", 0xFFF4000000000001))[0])  # a signalling NaN
+
+
+def test_helper_sources_for_rotates_bits_compares_and_rounding_match_the_helpers():
+    """rol/ror/shld/shrd/with_cf/bswap/fcmpp/fround/cvtr are translated from
+    Python over their arguments; it must equal vm/isa/helpers.py (an RFLAGS
+    value stands for the flags record the helpers take)."""
+    rng = random.Random(2)
+    fns = {n: _source_function(n) for n in ("with_cf", "rol", "ror", "shld", "shrd", "bswap")}
+    for _ in range(3000):
+        bits = rng.choice((8, 16, 32, 64))
+        a, b = rng.getrandbits(bits), rng.getrandbits(bits)
+        rec = (F.RAW, 0, 0, 0, rng.getrandbits(12) & 0xED5 | F.FIXED)
+        n = rng.randint(1, 31)
+        fl = F.rflags(rec)
+        assert fns["with_cf"](fl, n & 1) == H.with_cf(rec, n & 1)
+        for name in ("rol", "ror"):
+            assert fns[name](a, n, bits, fl) == getattr(H, name)(a, n, bits, rec), (name, a, n)
+        if bits > 8:
+            k = rng.randint(1, bits - 1)
+            for name in ("shld", "shrd"):
+                assert fns[name](a, b, k, bits) == getattr(H, name)(a, b, k, bits), (name, a, b, k)
+            assert fns["bswap"](a, bits) == H.bswap(a, bits)
+    fcmpp, fround, cvtr = (_source_function(n) for n in ("fcmpp", "fround", "cvtr"))
+    for x in FLOATS:
+        for bits in (32, 64):
+            assert cvtr(x, bits) == H.cvtr(x, bits), (x, bits)
+        for imm in range(16):
+            assert _bits(fround(x, imm)) == _bits(H.fround(x, imm)), (x, imm)
+        for y in FLOATS:
+            for pred in range(16):
+                assert fcmpp(x, y, pred) == H.fcmpp(x, y, pred), (x, y, pred)
 
 
 def test_float_loops_are_compiled_without_fma_contraction():

@@ -77,9 +77,18 @@ class V:
     round32: Any = None  # float: the value rounded to float32
 
 
+class _Wide:
+    """The IR value of a constant wider than 128 bits: usable only folded into
+    other constants (an immediate's sign extension masked later); any use in
+    IR is untranslatable."""
+
+    def __getattr__(self, name):
+        raise Untranslatable("a constant wider than 128 bits")
+
+
 def _cint(x: int) -> V:
     if not LO <= x <= HI:
-        raise Untranslatable(f"constant {x} does not fit 128 bits")
+        return V("int", _Wide(), x, x, const=x)
     return V("int", ir.Constant(I128, x), x, x, const=x)
 
 
@@ -117,6 +126,72 @@ _HELPER_TEMPLATES = {
         " | parity(r) << 2 | (1 if r == 0 else 0) << 6 | ((r >> (bits - 1)) & 1) << 7",
     ),
 }
+# A source is an expression or a function body ending in `return`.
+# rol/ror/shld/shrd return (result, rflags); `fl` is an RFLAGS value (the
+# translator reads the record `c.fl` as one); pred/imm/bits are constants.
+_ROL = "(a << (n % bits) | a >> (bits - n % bits)) & ((1 << bits) - 1) if n % bits else a"
+_ROR = "(a >> (n % bits) | a << (bits - n % bits)) & ((1 << bits) - 1) if n % bits else a"
+_ROT_KEEP = f"(fl & ~{F.CF_BIT | F.OF_BIT})"
+_DOUBLE_SHIFT_FLAGS = (
+    "{FIXED} | c | parity(t) << 2 | (1 if t == 0 else 0) << 6 | s << 7"
+    " | (s ^ ((a >> (bits - 1)) & 1)) << 11"
+)
+
+
+def _bswap_source(bits: int) -> str:
+    n = bits // 8
+    return " | ".join(f"((a >> {8 * i}) & 255) << {8 * (n - 1 - i)}" for i in range(n))
+
+
+_HELPER_TEMPLATES.update(
+    {
+        "with_cf": (("fl", "c"), f"(fl & ~{F.CF_BIT}) | c"),
+        "rol": (
+            ("a", "n", "bits", "fl"),
+            f"r = {_ROL}\n"
+            f"return r, {_ROT_KEEP} | (r & 1) | ((((r >> (bits - 1)) & 1) ^ (r & 1)) << 11)",
+        ),
+        "ror": (
+            ("a", "n", "bits", "fl"),
+            f"r = {_ROR}\n"
+            f"return r, {_ROT_KEEP} | ((r >> (bits - 1)) & 1)"
+            " | ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) << 11)",
+        ),
+        "shld": (
+            ("a", "b", "n", "bits"),
+            "x = (a << 2 * bits) | (b << bits) | a\n"
+            "t = (x >> (2 * bits - n)) & ((1 << bits) - 1)\n"
+            "c = (x >> (3 * bits - n)) & 1\n"
+            "s = (t >> (bits - 1)) & 1\n"
+            f"return t, {_DOUBLE_SHIFT_FLAGS}",
+        ),
+        "shrd": (
+            ("a", "b", "n", "bits"),
+            "x = (b << 2 * bits) | (a << bits) | b\n"
+            "t = (x >> (bits + n)) & ((1 << bits) - 1)\n"
+            "c = (x >> (bits + n - 1)) & 1\n"
+            "s = (t >> (bits - 1)) & 1\n"
+            f"return t, {_DOUBLE_SHIFT_FLAGS}",
+        ),
+        "bswap": (
+            ("a", "bits"),
+            "({}, {}, {})[bits // 32]".format(*(_bswap_source(b) for b in (16, 32, 64))),
+        ),
+        # the cmpps/cmpss predicates 0-7: eq, lt, le, unord, neq, nlt, nle, ord
+        "fcmpp": (
+            ("a", "b", "pred"),
+            "0xFFFFFFFF if (a == b, a < b, a <= b, a != a or b != b, not a == b, not a < b,"
+            " not a <= b, a == a and b == b)[pred & 7] else 0",
+        ),
+        # roundeven/floor/ceil/trunc: the float-valued math functions (IR intrinsics)
+        "fround": (
+            ("x", "imm"),
+            "x + 0.0 if x != x else copysign("
+            "(roundeven(x), floor(x), ceil(x), trunc(x))[0 if imm & 4 else imm & 3], x)",
+        ),
+        "cvtr": (("x", "bits"), "cvtt(roundeven(x), bits)"),
+    }
+)
 # The undefined flags follow vm.isa.helpers.UNDEFINED_FLAGS (see there): intel
 # clears ZF after mul and takes shl's OF from the operand's top two bits.
 _UNDEFINED = {
@@ -129,10 +204,13 @@ _UNDEFINED = {
 
 
 def helper_sources() -> dict[str, tuple[tuple[str, ...], str]]:
-    """The flag helpers of vm/isa/helpers.py as Python over their arguments
+    """The helpers of vm/isa/helpers.py as Python over their arguments
     (translated to IR), for the undefined-flags profile in force;
     tests/test_native_tier.py checks them against the helpers."""
-    out = {}
+    out = _SOURCES.get(H.UNDEFINED_FLAGS)
+    if out is not None:
+        return out
+    out = _SOURCES[H.UNDEFINED_FLAGS] = {}
     for k, (args, src) in _HELPER_TEMPLATES.items():
         for key, val in _UNDEFINED[H.UNDEFINED_FLAGS].items():
             src = src.replace("{" + key + "}", val)
@@ -140,6 +218,7 @@ def helper_sources() -> dict[str, tuple[tuple[str, ...], str]]:
     return out
 
 
+_SOURCES: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {}
 _MEM_READ = {"RB": (I8, 1), "RW": (I16, 2), "RI": (I32, 4), "RQ": (I64, 8), "RF": (F32, 4)}
 _MEM_READ["RDD"] = (F64, 8)
 _MEM_WRITE = {"WB": I8, "WW": I16, "WI": I32, "WQ": I64}
@@ -429,7 +508,7 @@ class Trace:
                 self.next = v
             return
         if isinstance(t, ast.Tuple):
-            vals = self._reader(value)
+            vals = self._tuple(value)
             if len(vals) != len(t.elts):
                 raise Untranslatable("tuple assignment")
             for e, v in zip(t.elts, vals):
@@ -463,6 +542,17 @@ class Trace:
             self.put(("fl", 0), self.b.trunc(self._flag_eval(rflags_source(kind, n)).v, I64))
             return
         raise Untranslatable("assignment target")
+
+    def _tuple(self, node) -> list[V]:
+        """The values of a tuple: a memory read or a tuple-valued expression."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            name = node.func.id.rstrip("0123456789")
+            if name in _MEM_READ:
+                return self._reader(node)
+        v = self.expr(node)
+        if v.kind != "tuple":
+            raise Untranslatable("unpacking a non-tuple")
+        return v.v
 
     def _const_index(self, node) -> int:
         v = self.expr(node)
@@ -583,8 +673,6 @@ class Trace:
             return
         base = name[:-1]
         if base in _MEM_WRITE and name.endswith("1") and len(call.args) == 3:
-            if self.branching:
-                raise Untranslatable("a memory write inside a conditional")
             ty = _MEM_WRITE[base]
             ea = self.expr(call.args[1])
             v = self._as_int(self.expr(call.args[2]))
@@ -597,7 +685,10 @@ class Trace:
     def _if(self, s: ast.If) -> None:
         """Both sides in blocks of their own, joined with phis. A float test
         (a NaN fix-up) is marked unlikely, keeping the fix-up off the fast path."""
-        cond = self._truth(self.expr(s.test))
+        cond = self._test(s.test)
+        if len(s.body) == 1 and _is_fault(s.body[0]) and not s.orelse:
+            self._fault_check(cond)
+            return
         if cond.const is not None:
             for x in s.body if cond.const else s.orelse:
                 self._stmt(x)
@@ -634,7 +725,7 @@ class Trace:
         loc: dict[str, V] = {}
         for name in set(then[0]) | set(self.locals):
             a, b = then[0].get(name), self.locals.get(name)
-            if a is None or b is None or a.kind != b.kind:
+            if a is None or b is None or a.kind != b.kind or a.kind == "tuple":
                 continue  # defined on one side only: not used after (templates)
             loc[name] = a if a is b else self._phi(a, b, ends)
         st = {}
@@ -660,6 +751,27 @@ class Trace:
                 raise Untranslatable("a jump on one side of a conditional")
             self.next = self._phi(then[3], self.next, ends)
         self.locals, self.st = loc, st
+
+    def _fault_check(self, faults: V) -> None:
+        """`if faults: c.fault(...)`: leave before this instruction when it
+        would fault (the run tier then runs it and reports the fault)."""
+        if faults.const is not None:
+            if faults.const:
+                raise Untranslatable("an instruction that always faults")
+            return
+        if self.wrote:
+            raise Untranslatable("a fault check after a write")
+        self._guard(self.b.not_(faults.v), self.addr, self.k)
+
+    def _test(self, e) -> V:
+        """The truth of an `if` test: `x and y` of integers is true when both are."""
+        if isinstance(e, ast.BoolOp):
+            vals = [self._test(x) for x in e.values]
+            out = vals[0]
+            for v in vals[1:]:
+                out = self._and(out, v) if isinstance(e.op, ast.And) else self._or(out, v)
+            return out
+        return self._truth(self.expr(e))
 
     def _new(self, name: str):
         return self.fn.append_basic_block(name)
@@ -743,7 +855,7 @@ class Trace:
                 out = self._and(out, v) if isinstance(e.op, ast.And) else self._or(out, v)
             return out
         if isinstance(e, ast.IfExp):
-            c = self._truth(self.expr(e.test))
+            c = self._test(e.test)
             if c.const is not None:
                 return self.expr(e.body if c.const else e.orelse)
             return self._select(c, self.expr(e.body), self.expr(e.orelse))
@@ -751,13 +863,23 @@ class Trace:
             return self._subscript(e)
         if isinstance(e, ast.Call):
             return self._call(e)
+        if isinstance(e, ast.Tuple):
+            return V("tuple", [self.expr(x) for x in e.elts])
+        if isinstance(e, ast.Attribute) and _is_flags(e):
+            return self._rflags()
         raise Untranslatable(f"expression {type(e).__name__}")
+
+    def _rflags(self) -> V:
+        """`c.fl` as a value: the RFLAGS the record stands for (helpers take
+        the record only to compute this)."""
+        self.needs_flags = True  # the trace may read the flags it was entered with
+        return V("int", self.b.zext(self.get(("fl", 0)), I128), 0, M64)
 
     def _subscript(self, e: ast.Subscript) -> V:
         if isinstance(e.value, ast.Name) and e.value.id in ("r", "xi", "xf", "xq", "xd"):
             return self._read_state(e.value.id, self._const_index(e.slice))
         if isinstance(e.value, ast.Call):
-            vals = self._reader(e.value)
+            vals = self._tuple(e.value)
             return vals[self._const_index(e.slice)]
         if isinstance(e.value, ast.Tuple):
             i = self.expr(e.slice)
@@ -822,6 +944,8 @@ class Trace:
                 ast.BitXor: lambda x, y: x ^ y,
                 ast.LShift: lambda x, y: x << y if 0 <= y < 256 else None,
                 ast.RShift: lambda x, y: x >> y if 0 <= y else None,
+                ast.FloorDiv: lambda x, y: x // y if y else None,
+                ast.Mod: lambda x, y: x % y if y else None,
             }.get(t)
             r = fn(a.const, b.const) if fn else None
             if r is None:
@@ -834,6 +958,8 @@ class Trace:
         if t is ast.Mult:
             cs = [x * y for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
             return self._int(min(cs), max(cs), bb.mul(a.v, b.v))
+        if t in (ast.FloorDiv, ast.Mod):
+            return self._udiv(a, b, "udiv" if t is ast.FloorDiv else "urem")
         if t in (ast.BitAnd, ast.BitOr, ast.BitXor):
             if t is ast.BitAnd and a.const is not None and a.const >= 0:
                 a, b = b, a
@@ -841,6 +967,8 @@ class Trace:
                 if a.lo >= 0 and a.hi <= b.const and (b.const + 1) & b.const == 0:
                     return a  # a mask that cannot change the value
                 lo, hi = 0, min(b.const, a.hi) if a.lo >= 0 else b.const
+            elif t is ast.BitAnd and (a.lo >= 0 or b.lo >= 0):
+                lo, hi = 0, min(x.hi for x in (a, b) if x.lo >= 0)  # x & y <= y when y >= 0
             elif a.lo >= 0 and b.lo >= 0:
                 hi = (1 << max(a.hi.bit_length(), b.hi.bit_length())) - 1
                 lo, hi = 0, min(a.hi, b.hi) if t is ast.BitAnd else hi
@@ -850,8 +978,12 @@ class Trace:
             f = {ast.BitAnd: bb.and_, ast.BitOr: bb.or_, ast.BitXor: bb.xor}[t]
             return self._int(lo, hi, f(a.v, b.v))
         if t in (ast.LShift, ast.RShift):
-            if b.lo < 0:
+            if b.hi < 0:
                 raise Untranslatable("negative shift count")
+            if b.lo < 0:
+                # Python raises on a negative count, so no run reaches this
+                # shift with one (a count on an if-converted side not taken)
+                b = V("int", b.v, 0, b.hi)
             if t is ast.LShift:
                 if b.hi >= 128:
                     raise Untranslatable("shift count too large")
@@ -964,9 +1096,7 @@ class Trace:
             raise Untranslatable("call")
         name = e.func.id
         if name.startswith("cc_") or name == "cf":
-            if not (
-                len(e.args) == 1 and isinstance(e.args[0], ast.Attribute) and e.args[0].attr == "fl"
-            ):
+            if not (len(e.args) == 1 and _is_flags(e.args[0])):
                 raise Untranslatable("flags call")
             return self._flag_test(name)
         args = [self.expr(a) for a in e.args]
@@ -977,9 +1107,36 @@ class Trace:
             saved = self.locals
             self.locals = dict(zip(params, args))
             try:
-                return self.expr(_parse(src))
+                *body, last = _parse_body(src)
+                for st in body:
+                    self._stmt(st)
+                return self.expr(last.value)
             finally:
                 self.locals = saved
+        math_fn = _MATH.get(name)
+        if math_fn is not None and len(args) == math_fn[1]:
+            if any(a.kind != "float" for a in args):
+                raise Untranslatable(f"{name} of a non-float")
+            fn = self._intrinsic(f"{math_fn[0]}.f64", F64, [F64] * math_fn[1])
+            return V("float", b.call(fn, [a.v for a in args]))
+        if name == "bit_count" and len(args) == 1:
+            x = self._as_int(args[0])
+            if x.lo < 0:
+                raise Untranslatable("bit_count of a negative number")
+            pop = b.call(self.module.declare_intrinsic("llvm.ctpop", [I128]), [x.v])
+            return V("int", pop, 0, x.hi.bit_length())
+        if name == "bit_length" and len(args) == 1:
+            x = self._as_int(args[0])
+            mag = x.v if x.lo >= 0 else self._abs(x).v  # (-2**127 too: its bits are 1 << 127)
+            ctlz = self._intrinsic("llvm.ctlz.i128", I128, [I128, I1])
+            lz = b.call(ctlz, [mag, ir.Constant(I1, 0)])
+            width = max(abs(x.lo), abs(x.hi)).bit_length()
+            return V("int", b.sub(ir.Constant(I128, 128), lz), 0, width)
+        if name == "abs" and len(args) == 1:
+            return self._abs(self._as_int(args[0]))
+        if name == "divmod" and len(args) == 2:
+            x, d = (self._as_int(a) for a in args)
+            return V("tuple", [self._udiv(x, d, "udiv"), self._udiv(x, d, "urem")])
         if name == "parity":
             x = b.trunc(self._as_int(args[0]).v, I8)
             pop = b.call(self.module.declare_intrinsic("llvm.ctpop", [I8]), [x])
@@ -1031,6 +1188,40 @@ class Trace:
             r = b.select(uno, k(F.FIXED | F.ZF_BIT | F.PF_BIT | F.CF_BIT), r)
             return V("int", r, 0, 0xFFF)
         raise Untranslatable(f"call {name}")
+
+    def _intrinsic(self, name: str, ret, args: list):
+        """An LLVM intrinsic declared with its full signature (llvmlite's
+        declare_intrinsic knows only some)."""
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name=name)
+        return fn
+
+    def _abs(self, x: V) -> V:
+        if x.lo >= 0:
+            return x
+        neg = self.b.icmp_signed("<", x.v, ir.Constant(I128, 0))
+        v = self.b.select(neg, self.b.neg(x.v), x.v)
+        hi = max(abs(x.lo), abs(x.hi))
+        return self._int(0 if x.hi >= 0 else -x.hi, hi, v)
+
+    def _udiv(self, x: V, d: V, op: str) -> V:
+        """Python's // or % of two non-negative integers (the templates divide
+        after their divide-by-zero check: d == 0 never reaches here at run
+        time), in 64 bits when both fit."""
+        if x.lo < 0 or d.lo < 0:
+            raise Untranslatable("division of negative numbers")
+        if x.const is not None and d.const is not None and d.const:
+            return _cint(x.const // d.const if op == "udiv" else x.const % d.const)
+        b = self.b
+        hi = x.hi if op == "udiv" else min(x.hi, max(d.hi - 1, 0))
+        if d.lo == 0:  # never 0 where it runs, but LLVM must not see a possible trap
+            zero = b.icmp_signed("==", d.v, ir.Constant(I128, 0))
+            d = V("int", b.select(zero, ir.Constant(I128, 1), d.v), 1, max(d.hi, 1))
+        if x.hi <= M64 and d.hi <= M64:
+            q = getattr(b, op)(b.trunc(x.v, I64), b.trunc(d.v, I64))
+            return V("int", b.zext(q, I128), 0, hi)
+        return V("int", getattr(b, op)(x.v, d.v), 0, hi)
 
     def _cvtt(self, x: V, bits: int) -> V:
         b = self.b
@@ -1107,6 +1298,30 @@ def rflags_source(kind: int, n: int) -> str:
     )
 
 
+def _is_flags(e) -> bool:
+    """The expression `c.fl` (the flags record)."""
+    return (
+        isinstance(e, ast.Attribute)
+        and isinstance(e.value, ast.Name)
+        and (
+            e.value.id,
+            e.attr,
+        )
+        == ("c", "fl")
+    )
+
+
+def _is_fault(s) -> bool:
+    """The statement `c.fault(...)`."""
+    return (
+        isinstance(s, ast.Expr)
+        and isinstance(s.value, ast.Call)
+        and isinstance(s.value.func, ast.Attribute)
+        and isinstance(s.value.func.value, ast.Name)
+        and (s.value.func.value.id, s.value.func.attr) == ("c", "fault")
+    )
+
+
 def _is_float_test(test) -> bool:
     """`t != t` and other comparisons of template floats (NaN fix-ups)."""
     return (
@@ -1130,6 +1345,31 @@ def _parse(src: str) -> ast.expr:
     if tree is None:
         tree = _PARSED[src] = ast.parse(src, mode="eval").body
     return tree
+
+
+_BODIES: dict[str, list] = {}
+
+
+def _parse_body(src: str) -> list:
+    """A helper source as statements ending in a `return` (an expression
+    source is its own return value)."""
+    body = _BODIES.get(src)
+    if body is None:
+        text = src if "return " in src else f"return {src}"
+        body = _BODIES[src] = (
+            ast.parse("def f():\n    " + text.replace("\n", "\n    ")).body[0].body
+        )  # type: ignore[attr-defined]
+    return body
+
+
+# float-valued math functions the helper sources use: (intrinsic, arguments)
+_MATH = {
+    "roundeven": ("llvm.roundeven", 1),
+    "floor": ("llvm.floor", 1),
+    "ceil": ("llvm.ceil", 1),
+    "trunc": ("llvm.trunc", 1),
+    "copysign": ("llvm.copysign", 2),
+}
 
 
 def _bits_to_double(x: int) -> float:
