@@ -2,7 +2,10 @@
 
 Programs: run_tier.py's scalar and packed dot products and integer program,
 plus `probe` (the scalar dot product with a 32-bit counter, `inc ecx / cmp
-ecx, 784 / jl` and `mulss xmm1, [mem]`). Each is run in a fresh Machine per
+ecx, 784 / jl` and `mulss xmm1, [mem]`), `avx2` (vmulps + vaddps on ymm) and
+`avx512` (vfmadd231ps on zmm). Tiers step, run and native, and `cpu`: the
+nasm + ld build of the same program on this CPU (20x the repetitions, wall
+time; left out without nasm/ld or the CPU feature). Each is run in a fresh Machine per
 tier, best of N; the native tier's time includes compiling its loops. The
 results of the tiers are compared (registers, memory) so a fast wrong answer
 cannot pass unnoticed.
@@ -11,6 +14,7 @@ cannot pass unnoticed.
     python benchmarks/native_tier.py probe -n 1
     python benchmarks/native_tier.py --mnist 640        # MNIST, 640 training images
     python benchmarks/native_tier.py --show probe       # the hot loop's LLVM IR
+    python benchmarks/native_tier.py --busy             # idle, then beside a busy core
 
 --mnist N trains one epoch on the first N training images (no twins) in the
 native tier and in the nasm + ld build of the same sources, side by side,
@@ -62,8 +66,54 @@ _start:
     + run_tier._EXIT
 )
 
-PROGRAMS = {**run_tier.PROGRAMS, "probe": (PROBE, 2000)}
-TIERS = ("run", "native")
+
+def _vector_program(width: str, body: str, lanes: int) -> str:
+    """The dot product over vec_a, vec_b with `lanes` float32 lanes a step."""
+    return (
+        run_tier._DATA
+        + f"""
+section .text
+global _start
+_start:
+    mov r8d, REPEAT
+.again:
+    lea rdi, [rel vec_a]
+    lea rsi, [rel vec_b]
+    vxorps {width}0, {width}0, {width}0
+    xor ecx, ecx
+.loop:
+{body}
+    add ecx, {lanes}
+    cmp ecx, 784
+    jl .loop
+    dec r8d
+    jnz .again
+    vzeroupper
+"""
+        + run_tier._EXIT
+    )
+
+
+# AVX2: vmulps + vaddps on ymm (two roundings, as packed SSE); AVX-512: vfmadd231ps on zmm
+AVX2 = _vector_program(
+    "ymm",
+    "    vmovups ymm1, [rdi + rcx*4]\n    vmulps ymm1, ymm1, [rsi + rcx*4]\n"
+    "    vaddps ymm0, ymm0, ymm1",
+    8,
+)
+AVX512 = _vector_program(
+    "zmm", "    vmovups zmm1, [rdi + rcx*4]\n    vfmadd231ps zmm0, zmm1, [rsi + rcx*4]", 16
+)
+
+PROGRAMS = {
+    **run_tier.PROGRAMS,
+    "probe": (PROBE, 2000),
+    "avx2": (AVX2, 8000),
+    "avx512": (AVX512, 8000),
+}
+NEEDS = {"avx2": ("avx", "avx2"), "avx512": ("avx512f",)}  # to compare with the host CPU
+TIERS = ("step", "run", "native")
+STEP_SHARE = 100  # the step tier runs 1/STEP_SHARE of the repetitions (MIPS per instruction)
 
 
 def build(name: str, repeat: int | None = None):
@@ -74,6 +124,9 @@ def build(name: str, repeat: int | None = None):
 def measure(name: str, tier: str, runs: int, repeat: int | None) -> tuple[int, float, tuple]:
     """(instructions, best CPU seconds of this process, final state). CPU time
     is less disturbed than wall-clock time by other load on a shared machine."""
+    if tier == "step":
+        repeat = max(1, (repeat or PROGRAMS[name][1]) // STEP_SHARE)
+        runs = 1
     image = build(name, repeat)
     best, count, state = float("inf"), 0, ()
     for _ in range(runs):
@@ -134,6 +187,50 @@ def mnist(limit: int, data: str) -> None:
     )
 
 
+def cpu_mips(name: str, repeat: int | None, count: int) -> float | None:
+    """MIPS of the nasm + ld build of the same program on this CPU (None
+    without nasm/ld or the CPU feature); `count` instructions per REPEAT run
+    in the VM, the native build runs 20 times as many repetitions."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+    from native import build_native, native_skip_reason
+    from native_vec import missing_feature
+
+    if native_skip_reason() or missing_feature(*NEEDS.get(name, ())):
+        return None
+    src, default = PROGRAMS[name]
+    times = 20
+    with tempfile.TemporaryDirectory() as tmp:
+        defines = {"REPEAT": (repeat or default) * times}
+        exe = build_native([(f"{name}.asm", src)], defines, workdir=tmp)
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run([str(exe)], check=True)
+            best = min(best, time.perf_counter() - t0)
+    return count * times / best / 1e6
+
+
+def report(names: list[str], runs: int, repeat: int | None) -> None:
+    for name in names:
+        results = {t: measure(name, t, runs, repeat) for t in TIERS}
+        count = results["run"][0]
+        mips = {t: results[t][0] / results[t][1] / 1e6 for t in TIERS}
+        same = results["run"][2] == results["native"][2]
+        line = "  ".join(f"{t} {mips[t]:8.1f}" for t in TIERS)
+        cpu = cpu_mips(name, repeat, count)
+        tail = f"  cpu {cpu:8.0f}  cpu/native {cpu / mips['native']:6.1f}x" if cpu else ""
+        print(
+            f"{name:8s} {count:>12,} insns  MIPS: {line}  native/run {mips['native'] / mips['run']:5.1f}x"
+            f"{tail}  {'same state' if same else 'STATES DIFFER'}",
+            flush=True,
+        )
+
+
+def busy_core():
+    """A process that keeps one core busy (`python -c "while 1: pass"`)."""
+    return subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("programs", nargs="*", metavar="PROGRAM", help=f"any of {', '.join(PROGRAMS)}")
@@ -142,30 +239,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--show", action="store_true", help="print the hot loop's LLVM IR instead")
     p.add_argument("--mnist", type=int, metavar="N", help="MNIST epoch on N images vs nasm+ld")
     p.add_argument("--data", default=os.environ.get("MNIST_DATA", "/work/shared/mnist"))
+    p.add_argument(
+        "--busy", action="store_true", help="measure twice: idle, then with another core busy"
+    )
     args = p.parse_args(argv)
     for name in args.programs:
         if name not in PROGRAMS:
             p.error(f"unknown program {name!r}")
-    if args.mnist:
-        mnist(args.mnist, args.data)
+    if args.show:
+        for name in args.programs or PROGRAMS:
+            show(name)
         return 0
     print(
         f"Python {sys.version.split()[0]}, best of {args.runs}, CPU-time MIPS "
-        "(native includes LLVM start-up and compiling)"
+        f"(native includes LLVM start-up and compiling; step runs 1/{STEP_SHARE} of the work)"
     )
-    for name in args.programs or PROGRAMS:
-        if args.show:
-            show(name)
-            continue
-        results = {t: measure(name, t, args.runs, args.repeat) for t in TIERS}
-        count = results["run"][0]
-        same = results["run"][2] == results["native"][2]
-        line = "  ".join(f"{t} {count / results[t][1] / 1e6:8.1f} MIPS" for t in TIERS)
-        ratio = results["run"][1] / results["native"][1]
-        print(
-            f"{name:8s} {count:>12,} instructions  {line}  native/run {ratio:5.1f}x"
-            f"  {'same state' if same else 'STATES DIFFER'}"
-        )
+    for busy in (False, True) if args.busy else (False,):
+        hog = busy_core() if busy else None
+        try:
+            print("-- with another core busy --" if busy else "-- idle --", flush=True)
+            if args.mnist:
+                mnist(args.mnist, args.data)
+            else:
+                report(args.programs or list(PROGRAMS), args.runs, args.repeat)
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
     return 0
 
 

@@ -453,3 +453,179 @@ def test_a_short_program_never_loads_llvm():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- vector code (AVX / AVX2 / FMA / AVX-512) ------------------------------------------
+
+
+def vector_loops(seed: int, count: int = 6) -> str:
+    """A tests/native_vec.py batch whose cases run random vector sequences
+    (every AVX/FMA/AVX-512 form the host CPU has, NaN/inf/denormal lanes
+    included) as the body of a loop of a few iterations, then dump zmm0-31
+    and the scratch memory."""
+    from native_vec import _program, random_sequence
+    from test_diff_random import VECTOR_POOL
+
+    if not VECTOR_POOL:
+        pytest.skip("the host CPU has no AVX: no vector forms to run natively")
+    rng = random.Random(seed)
+    cases = []
+    for k in range(count):
+        case = random_sequence(VECTOR_POOL, rng, f"vloop {seed}.{k}", rng.randint(3, 12))
+        iters = rng.choice((2, 3, 5, 9))
+        case.body = [f"mov r14d, {iters}", f".l{k}:", *case.body, "dec r14d", f"jnz .l{k}"]
+        cases.append(case)
+    return _program(cases)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vector_loops_all_tiers_agree_and_run_natively(seed):
+    """ymm/zmm registers (the 32 x 512-bit file), VEX zeroing, FMA: step ==
+    run == native, and the loops ran as native code."""
+    _, natively = check_native(vector_loops(seed), f"vector loops seed {seed}")
+    assert natively > 0, "no vector loop ran as native code"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vector_loops_in_the_native_tier_match_the_real_cpu(seed, tmp_path):
+    from native import build_native, require_native, run_native
+
+    require_native()
+    src = vector_loops(100 + seed)
+    want = run_native(build_native([("v.asm", src)], workdir=tmp_path), cwd=tmp_path)
+    t = tier(assemble([("v.asm", src)]), "native1")
+    status = t.m.run(max_steps=10_000_000)
+    assert (t.out.getvalue(), status) == want
+    assert any(n.executed for n in t.m._native.values())
+
+
+FMA_TRAPS = 64  # float32 triples where x*y + z rounded twice differs from once
+
+
+def fma_trap_loop(seed: int) -> str:
+    """A loop of vfmadd231ps/vfmadd231ss over double-rounding traps
+    (tests/test_diff_avx.py midpoint_triple) and mulps+addps beside it,
+    writing every result to memory and printing it."""
+    from test_diff_avx import midpoint_triple
+
+    rng = random.Random(seed)
+    triples = [midpoint_triple(rng) for _ in range(FMA_TRAPS)]
+    rows = ["x", "y", "z"]
+    data = [f"{name}: dd {', '.join(hex(t[i]) for t in triples)}" for i, name in enumerate(rows)]
+    return f"""
+global _start
+section .data
+align 64
+{chr(10).join(data)}
+fused: times {FMA_TRAPS} dd 0
+twice: times {FMA_TRAPS} dd 0
+single: times {FMA_TRAPS} dd 0
+section .text
+_start:
+    lea r8, [rel x]
+    lea r9, [rel y]
+    lea r10, [rel z]
+    lea r11, [rel fused]
+    lea r12, [rel twice]
+    lea r13, [rel single]
+    xor ecx, ecx
+.l:
+    vmovups ymm0, [r10 + rcx*4]
+    vmovups ymm1, [r8 + rcx*4]
+    vfmadd231ps ymm0, ymm1, [r9 + rcx*4]
+    vmovups [r11 + rcx*4], ymm0
+    vmulps ymm2, ymm1, [r9 + rcx*4]
+    vaddps ymm2, ymm2, [r10 + rcx*4]
+    vmovups [r12 + rcx*4], ymm2
+    vmovss xmm3, [r10 + rcx*4 + 4]
+    vmovss xmm4, [r8 + rcx*4 + 4]
+    vfmadd231ss xmm3, xmm4, [r9 + rcx*4 + 4]
+    vmovss [r13 + rcx*4], xmm3
+    add ecx, 8
+    cmp ecx, {FMA_TRAPS}
+    jb .l
+    mov eax, 1
+    mov edi, 1
+    lea rsi, [rel fused]
+    mov edx, {3 * 4 * FMA_TRAPS}
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_fma_rounds_once_in_native_code_and_mul_add_twice(tmp_path):
+    """vfmadd becomes llvm.fma (one rounding) and mulps/addps two roundings,
+    never contracted: native tier == step tier == the real CPU, on inputs
+    where the two differ."""
+    from native import build_native, require_native, run_native
+    from native_vec import missing_feature
+
+    from vm.native import engine
+
+    src = fma_trap_loop(3)
+    check_native(src, "fma traps")
+    t = tier(assemble([("f.asm", src)]), "native")
+    assert t.m.run() == 0
+    out = t.out.getvalue()
+    fused, twice = out[: 4 * FMA_TRAPS], out[4 * FMA_TRAPS : 8 * FMA_TRAPS]
+    assert fused != twice, "the traps did not separate one rounding from two"
+    (trace,) = [n for n in t.m._native.values() if n.executed]
+    assert "vfmadd" in engine.assembly(trace.ir)
+    unfused = "\n".join(x for x in src.splitlines() if "vfmadd" not in x)
+    u = tier(assemble([("u.asm", unfused)]), "native")
+    assert u.m.run() == 0
+    (trace,) = [n for n in u.m._native.values() if n.executed]
+    asm = engine.assembly(trace.ir)
+    assert "vmul" in asm and "vadd" in asm and "fmadd" not in asm  # no contraction
+    require_native()
+    why = missing_feature("avx", "fma")
+    if why:
+        pytest.skip(why)
+    want = run_native(build_native([("f.asm", src)], workdir=tmp_path), cwd=tmp_path)
+    assert (out, 0) == want
+
+
+def test_the_dense_avx512_layer_runs_natively_as_on_the_real_cpu(tmp_path):
+    """tests/asm/dense_avx512.asm (zmm broadcast + FMA, 64 inputs): its
+    outputs from the native tier equal the real CPU's, byte for byte, and
+    its loops ran as native code."""
+    from pathlib import Path
+
+    from native import build_native, require_native, run_native
+    from native_vec import missing_feature
+
+    path = Path(__file__).parent / "asm" / "dense_avx512.asm"
+    src = "%define INPUTS 64\n" + path.read_text()
+    t = tier(assemble([("d.asm", src)]), "native1")
+    status = t.m.run(max_steps=10_000_000)
+    assert status == 0
+    ran = sum(n.executed for n in t.m._native.values())
+    assert ran > t.m.icount // 2, (ran, t.m.icount)
+    fma = [n for n in t.m._native.values() if any("vfmadd" in x for x in n.listing)]
+    assert fma and fma[0].executed, "the FMA loop did not run as native code"
+    require_native()
+    why = missing_feature("avx512f", "avx512dq")
+    if why:
+        pytest.skip(why)
+    exe = build_native([("d.asm", src)], workdir=tmp_path)
+    assert (t.out.getvalue(), status) == run_native(exe, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("which", ["vector loop", "dense layer, 16 inputs"])
+def test_the_avx_programs_of_test_diff_avx_agree_in_every_tier(which):
+    """tests/test_diff_avx.py's mixed VEX/EVEX/legacy-SSE loop and its dense
+    layer, step == run == native, with native code running."""
+    from pathlib import Path
+
+    from test_diff_avx import VECTOR_LOOP
+
+    if which == "vector loop":
+        src = VECTOR_LOOP
+    else:
+        path = Path(__file__).parent / "asm" / "dense_avx512.asm"
+        src = "%define INPUTS 16\n" + path.read_text()
+    outcome, natively = check_native(src, which, limit=60_000)
+    assert outcome[:2] == ("exit", 0)
+    assert natively > 0

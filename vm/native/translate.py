@@ -14,13 +14,13 @@ Values:
     which is exactly the double result rounded once to float32 (the fact the
     Python tiers rely on); the float32 form is used only where the template
     stores the result into a float32 lane (or tests it for NaN).
-  * Machine state - the 16 general registers (i64), the 64 32-bit xmm lanes
-    and the lazy flags record (kind, n, a, b, r as vm.isa.flags defines it) -
+  * Machine state - the 16 general registers (i64), the 512 32-bit lanes of
+    the 32 x 512-bit vector file and the lazy flags record (kind, n, a, b, r as vm.isa.flags defines it) -
     lives in SSA values: loaded where first used, stored back at exits. A
     condition or CF reader needs the flags record's kind known at that point
     of the trace (vm.optimize.cond_source/cf_source give the test).
-  * `if` statements become selects (if-conversion); they may not write memory
-    or check addresses inside.
+  * `if` statements become branches joined with phis; they may not check
+    addresses inside (`if ...: c.fault(...)` is itself such a check).
 
 Memory checks run where the template has them; a failed check, a branch that
 goes another way than the trace, the end of the trace and the step budget
@@ -28,8 +28,8 @@ each leave the function with the exact machine state and instruction count
 (the instruction that would fault has not run: the step tier then runs it
 and reports the fault). A trace that ends by branching to its start is a
 loop. Anything this module does not know (a helper without an IR version,
-syscalls, twins, observers, division ...) raises Untranslatable; the trace is
-then cut before that instruction.
+syscalls, twins, observers, integers past 128 bits ...) raises Untranslatable;
+the trace is then cut before that instruction.
 
 The compiled function is
     void trace(i8* memory, i64* gprs, i32* xmm, i64* out, i64 max_iterations)
@@ -190,6 +190,8 @@ _HELPER_TEMPLATES.update(
             "(roundeven(x), floor(x), ceil(x), trunc(x))[0 if imm & 4 else imm & 3], x)",
         ),
         "cvtr": (("x", "bits"), "cvtt(roundeven(x), bits)"),
+        # vm.isa.fused.fnan3: the first NaN of x, y, z in x * y + z
+        "fnan3": (("a", "b", "c"), "fnan(a, b) if a != a or b != b else fnan(c, c)"),
     }
 )
 # The undefined flags follow vm.isa.helpers.UNDEFINED_FLAGS (see there): intel
@@ -883,9 +885,16 @@ class Trace:
             return vals[self._const_index(e.slice)]
         if isinstance(e.value, ast.Tuple):
             i = self.expr(e.slice)
-            if i.const is None:
+            if i.const is not None:
+                return self.expr(e.value.elts[i.const])
+            n = len(e.value.elts)
+            if i.kind != "int" or i.lo < 0 or i.hi >= n:
                 raise Untranslatable("computed tuple index")
-            return self.expr(e.value.elts[i.const])
+            out = self.expr(e.value.elts[i.hi])  # a chain of selects
+            for j in range(i.hi - 1, i.lo - 1, -1):
+                hit = V("bool", self.b.icmp_signed("==", i.v, ir.Constant(I128, j)))
+                out = self._select(hit, self.expr(e.value.elts[j]), out)
+            return out
         raise Untranslatable("subscript")
 
     # -- integers and bools
@@ -1007,7 +1016,12 @@ class Trace:
             return V("bool", self.b.not_(c.v))
         if a.kind == "float":
             if t is ast.USub:
-                return V("float", self.b.fneg(a.v))
+                out = V("float", self.b.fneg(a.v))
+                if a.exact32 is not None:
+                    out.exact32 = self.b.fneg(a.exact32)
+                if a.round32 is not None:
+                    out.round32 = self.b.fneg(a.round32)
+                return out
             raise Untranslatable("float operator")
         a = self._as_int(a)
         if a.const is not None:
@@ -1142,6 +1156,8 @@ class Trace:
             pop = b.call(self.module.declare_intrinsic("llvm.ctpop", [I8]), [x])
             odd = b.and_(pop, ir.Constant(I8, 1))
             return V("int", b.zext(b.xor(odd, ir.Constant(I8, 1)), I128), 0, 1)
+        if name in ("fma32", "fma64") and len(args) == 3:
+            return self._fma(name, args)
         if name == "fnan" and len(args) == 2:
             return self._fnan(*args)
         if name == "fdiv" and len(args) == 2:
@@ -1188,6 +1204,23 @@ class Trace:
             r = b.select(uno, k(F.FIXED | F.ZF_BIT | F.PF_BIT | F.CF_BIT), r)
             return V("int", r, 0, 0xFFF)
         raise Untranslatable(f"call {name}")
+
+    def _fma(self, name: str, args: list[V]) -> V:
+        """vm.isa.fused's fma32/fma64: x * y + z rounded once (fma32: to
+        binary32 when its lane is stored), the IEEE fused multiply-add; the
+        only place this module emits llvm.fma (templates call these only for
+        FMA instructions). A NaN's payload is the template's fnan3 business."""
+        if any(a.kind != "float" for a in args):
+            raise Untranslatable(f"{name} of a non-float")
+        b = self.b
+        if name == "fma64":
+            fn = self._intrinsic("llvm.fma.f64", F64, [F64] * 3)
+            return V("float", b.call(fn, [a.v for a in args]))
+        if any(a.exact32 is None for a in args):
+            raise Untranslatable("fma32 of a value that may not be a binary32")
+        fn = self._intrinsic("llvm.fma.f32", F32, [F32] * 3)
+        r = b.call(fn, [a.exact32 for a in args])
+        return V("float", b.fpext(r, F64), exact32=r, round32=r)
 
     def _intrinsic(self, name: str, ret, args: list):
         """An LLVM intrinsic declared with its full signature (llvmlite's
