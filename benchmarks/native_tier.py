@@ -41,34 +41,10 @@ import run_tier  # noqa: E402
 
 from vm import Machine, assemble  # noqa: E402
 
-PROBE = (
-    run_tier._DATA
-    + """
-section .text
-global _start
-_start:
-    mov r8d, REPEAT
-.again:
-    lea rdi, [rel vec_a]
-    lea rsi, [rel vec_b]
-    xorps xmm0, xmm0
-    xor ecx, ecx
-.loop:
-    movss xmm1, [rdi + rcx*4]
-    mulss xmm1, [rsi + rcx*4]
-    addss xmm0, xmm1
-    inc ecx
-    cmp ecx, 784
-    jl .loop
-    dec r8d
-    jnz .again
-"""
-    + run_tier._EXIT
-)
 
-
-def _vector_program(width: str, body: str, lanes: int) -> str:
-    """The dot product over vec_a, vec_b with `lanes` float32 lanes a step."""
+def _dot_program(zero: str, body: str, step: str, after: str = "") -> str:
+    """The dot product over vec_a, vec_b, REPEAT times: `zero` clears the
+    sums, `body` adds a step's products, `step` advances ecx."""
     return (
         run_tier._DATA
         + f"""
@@ -79,30 +55,38 @@ _start:
 .again:
     lea rdi, [rel vec_a]
     lea rsi, [rel vec_b]
-    vxorps {width}0, {width}0, {width}0
+    {zero}
     xor ecx, ecx
 .loop:
 {body}
-    add ecx, {lanes}
+    {step}
     cmp ecx, 784
     jl .loop
     dec r8d
     jnz .again
-    vzeroupper
-"""
+{after}"""
         + run_tier._EXIT
     )
 
 
+PROBE = _dot_program(
+    "xorps xmm0, xmm0",
+    "    movss xmm1, [rdi + rcx*4]\n    mulss xmm1, [rsi + rcx*4]\n    addss xmm0, xmm1",
+    "inc ecx",
+)
 # AVX2: vmulps + vaddps on ymm (two roundings, as packed SSE); AVX-512: vfmadd231ps on zmm
-AVX2 = _vector_program(
-    "ymm",
+AVX2 = _dot_program(
+    "vxorps ymm0, ymm0, ymm0",
     "    vmovups ymm1, [rdi + rcx*4]\n    vmulps ymm1, ymm1, [rsi + rcx*4]\n"
     "    vaddps ymm0, ymm0, ymm1",
-    8,
+    "add ecx, 8",
+    "    vzeroupper",
 )
-AVX512 = _vector_program(
-    "zmm", "    vmovups zmm1, [rdi + rcx*4]\n    vfmadd231ps zmm0, zmm1, [rsi + rcx*4]", 16
+AVX512 = _dot_program(
+    "vxorps zmm0, zmm0, zmm0",
+    "    vmovups zmm1, [rdi + rcx*4]\n    vfmadd231ps zmm0, zmm1, [rsi + rcx*4]",
+    "add ecx, 16",
+    "    vzeroupper",
 )
 
 PROGRAMS = {

@@ -629,3 +629,74 @@ def test_the_avx_programs_of_test_diff_avx_agree_in_every_tier(which):
     outcome, natively = check_native(src, which, limit=60_000)
     assert outcome[:2] == ("exit", 0)
     assert natively > 0
+
+
+HANDOVER = """
+global _start
+section .data
+align 16
+x: times 48 dd 0.0, 0.0, 1.5, 0.0, -2.0, 0.0, 0.0, 0.25
+w: times 64 dd 0.5
+y: times 64 dd 0.0
+section .text
+_start:
+    mov r9d, 40                 ; passes over x
+    lea rsi, [rel w]
+    lea rdx, [rel y]
+.pass:
+    lea rdi, [rel x]
+    xor r13d, r13d
+.input:                         ; zero inputs are skipped (a trace of their own)
+    movss xmm0, [rdi + r13*4]
+    ucomiss xmm0, xmm7
+    jp .use
+    je .next
+.use:
+    shufps xmm0, xmm0, 0
+    xor eax, eax
+.packed:
+    movups xmm1, [rsi + rax*4]
+    mulps xmm1, xmm0
+    movups xmm2, [rdx + rax*4]
+    addps xmm2, xmm1
+    movups [rdx + rax*4], xmm2
+    add rax, 4
+    cmp rax, 64
+    jb .packed
+.next:
+    inc r13
+    cmp r13, 384
+    jb .input
+    dec r9d
+    jnz .pass
+    mov rax, [rel y + 4096 * 1024]   ; leaves through a fault
+"""
+
+
+@pytest.mark.parametrize("limit", [777, 5000, 33333, 100_000, 10**6])
+def test_traces_that_hand_over_to_each_other_stop_exactly(limit):
+    """Like dense_forward: the inner loop's trace leaves where the zero-skipping
+    trace starts and back; compiled traces run each other directly (chained),
+    with the step limit and the final fault exact."""
+    outcome, natively = check_native(HANDOVER, f"hand-over, limit {limit}", limit)
+    if limit >= 100_000:
+        assert natively > limit // 2
+    if limit == 10**6:
+        assert outcome[:2] == ("fault", "segfault")
+
+
+def test_a_breakpoint_at_a_chained_trace_start_stops_there():
+    image = assemble([("t.asm", HANDOVER)])
+    t = tier(image, "native1")  # traces after the blocks ran: .use+.packed, .next+.input
+    t.outcome(lambda: t.m.run(max_steps=50_000))
+    hot = sorted((n.executed, a) for a, n in t.m._native.items())
+    assert len(hot) >= 2 and hot[-2][0] > 1000, "the hand-over did not make two hot traces"
+    ref = Run(image)
+    ref.steps(t.m.icount)
+    where = hot[-2][1]
+    t.m.breakpoints = {where}  # kept compiled: only the run loop and chaining check it
+    assert t.outcome(lambda: t.m.run(max_steps=50_000)) == ("stopped",)
+    ref.m.step()
+    while ref.m.rip != where:
+        ref.m.step()
+    assert not diff(ref.state(), t.state())

@@ -62,22 +62,42 @@ class NativeTrace:
         self.needs_flags = flags  # the code may read the RFLAGS it was entered with
 
     def __call__(self, maxit: int) -> tuple[int, int]:
+        """Run up to maxit passes' worth of instructions (maxit * length);
+        where the code leaves at the start of another compiled trace, that
+        one runs next with the rest of the budget (traces that hand over to
+        each other, as an inner loop and its outer loop's other path, go on
+        without the run loop and without copying the registers in between),
+        unless a breakpoint is there or a stop was requested."""
         m, bufs = self.machine, self.bufs
         gprs, out, r = bufs.gprs, bufs.out, m.r
         gprs[:] = r
-        if self.needs_flags:
-            out[0] = rflags(m.fl)  # the flags a trace reads before it sets them
-        self.fn(bufs.memory(m.mem.buf), bufs.gprs_addr, bufs.xmm_addr, bufs.out_addr, maxit)
-        count = out[1]
-        if count == 0:  # its first instruction would fault: the run tier reports it
-            assert self.fallback is not None
-            return self.fallback(maxit)
+        mem = bufs.memory(m.mem.buf)
+        budget, total, t, it, rip = maxit * self.length, 0, self, maxit, self.start
+        while True:
+            if t.needs_flags:
+                out[0] = rflags(m.fl)  # the flags a trace reads before it sets them
+            t.fn(mem, bufs.gprs_addr, bufs.xmm_addr, bufs.out_addr, it)
+            count = out[1]
+            if count == 0:  # its first instruction would fault: the run tier reports it
+                if not total:
+                    assert self.fallback is not None
+                    return self.fallback(maxit)
+                break  # (the run loop comes back to t, which then falls back)
+            if out[2] < 8:  # a flags record (kind, n, a, b, r); 2**64 - 1: unchanged
+                res = out[8] | out[9] << 64
+                m.fl = (out[2], out[3], out[4], out[6], res - (1 << 128) if out[9] >> 63 else res)
+            t.executed += count
+            total += count
+            rip = out[0]
+            nxt = m._native.get(rip)
+            if nxt is None or rip in m.breakpoints or m.stop_requested:
+                break
+            it = (budget - total) // nxt.length  # type: ignore[attr-defined]
+            if it < 1:
+                break
+            t = nxt  # type: ignore[assignment]
         r[:] = gprs
-        if out[2] < 8:  # a flags record (kind, n, a, b, r); 2**64 - 1: unchanged
-            res = out[8] | out[9] << 64
-            m.fl = (out[2], out[3], out[4], out[6], res - (1 << 128) if out[9] >> 63 else res)
-        self.executed += count
-        return out[0], count
+        return rip, total
 
 
 def items_for(machine: Machine, insns: list[Insn]):
