@@ -114,6 +114,10 @@ def measure(name: str, tier: str, runs: int, repeat: int | None) -> tuple[int, f
     image = build(name, repeat)
     best, count, state = float("inf"), 0, ()
     for _ in range(runs):
+        if tier == "native":
+            from vm.native import engine
+
+            engine._cache.clear()  # every run compiles its traces (LLVM starts once)
         m = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
         m.tier = tier
         t0 = time.process_time()

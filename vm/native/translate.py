@@ -1389,9 +1389,9 @@ def _parse_body(src: str) -> list:
     body = _BODIES.get(src)
     if body is None:
         text = src if "return " in src else f"return {src}"
-        body = _BODIES[src] = (
-            ast.parse("def f():\n    " + text.replace("\n", "\n    ")).body[0].body
-        )  # type: ignore[attr-defined]
+        fn = ast.parse("def f():\n    " + text.replace("\n", "\n    ")).body[0]
+        assert isinstance(fn, ast.FunctionDef)
+        body = _BODIES[src] = fn.body
     return body
 
 
