@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .options import parse_defines, positive_int
+from .options import define_option, parse_defines, positive_int
 
 # Exit statuses for faults mirror what a shell shows for the native signal.
 FAULT_STATUS = {
@@ -49,18 +49,28 @@ def _assemble(files: list[str], defines: dict[str, str]):
     return image
 
 
-# ---- exec ---------------------------------------------------------------------
-def cmd_exec(args) -> int:
-    from vm import AsmError, Fault, Machine
+def _assemble_or_report(args):
+    """The image of args.files with args.define, or the exit status after
+    reporting why not (1: an assembler error, 2: a missing file)."""
+    from vm import AsmError
 
     try:
-        image = _assemble(args.files, parse_defines(args.define))
+        return _assemble(args.files, parse_defines(args.define))
     except AsmError as e:
         _err(str(e))
         return 1
     except FileNotFoundError as e:
         _err(f"mnist-vm: error: {e}")
         return 2
+
+
+# ---- exec ---------------------------------------------------------------------
+def cmd_exec(args) -> int:
+    from vm import Fault, Machine
+
+    image = _assemble_or_report(args)
+    if isinstance(image, int):
+        return image
     try:
         machine = Machine(
             image,
@@ -121,17 +131,11 @@ def _show_native(machine) -> None:
 
 # ---- asm ----------------------------------------------------------------------
 def cmd_asm(args) -> int:
-    from vm import AsmError
     from vm.asm import listing
 
-    try:
-        image = _assemble(args.files, parse_defines(args.define))
-    except AsmError as e:
-        _err(str(e))
-        return 1
-    except FileNotFoundError as e:
-        _err(f"mnist-vm: error: {e}")
-        return 2
+    image = _assemble_or_report(args)
+    if isinstance(image, int):
+        return image
     print(listing(image))
     return 0
 
@@ -168,13 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "files", nargs="+", metavar="FILE.asm", help="source files, linked in order"
         )
-        sp.add_argument(
-            "-D",
-            dest="define",
-            action="append",
-            metavar="NAME=VALUE",
-            help="define a preprocessor symbol (like nasm -dNAME=VALUE)",
-        )
+        define_option(sp)
 
     e = sub.add_parser(
         "exec",
