@@ -509,12 +509,15 @@ class State:
         return s
 
     def header(self) -> State:
-        """What carries over a loop's back edge: cached lanes (and which hold
-        a constant) and pending flags."""
+        """What carries over a loop's back edge: cached lanes (and which of
+        them hold a constant) and pending flags. A lane's local keeps its
+        constant after the lane leaves the cache (a wider write evicted it),
+        but that is no longer the lane's value: only cached lanes count."""
         s = State()
         s.lanes = dict(self.lanes)
         s.flags = self.flags
-        s.consts = {k: v for k, v in self.consts.items() if k.startswith("_x")}
+        cached = {_lane_local(key) for key in self.lanes}
+        s.consts = {k: v for k, v in self.consts.items() if k in cached}
         return s
 
     def same_header(self, other: State) -> bool:
