@@ -2,7 +2,7 @@
 
 The step tier runs each instruction's generated code alone; test_diff_*.py
 check it against the real CPU. The run tier compiles whole basic blocks and
-optimises them (vm/optimize.py: registers, xmm lanes and flags in locals,
+optimises them (vm/runtier/: registers, xmm lanes and flags in locals,
 loops with hoisted memory checks). These tests run random programs in both
 and compare everything a program or a debugger can see: registers, RFLAGS,
 xmm registers, memory, stdout, rip, the instruction count, and the fault
@@ -33,7 +33,7 @@ import pytest
 from native import batch_program
 from test_diff_random import BASE, INT_POOL, MIXED_POOL, SSE_POOL, SeqGen, edge_state
 
-from vm import Exit, Fault, Machine, assemble, native, optimize
+from vm import Exit, Fault, Machine, assemble, native, runtier
 from vm.isa import flags as F
 from vm.memory import page_up
 
@@ -133,7 +133,7 @@ def diff(a: dict, b: dict) -> list[str]:
 def hot_source(run: Run) -> str:
     """The optimised loop blocks (for failure messages)."""
     fns = [fn for fn, _, loop in run.m._blocks.values() if loop]
-    return "\n\n".join(optimize.source(fn) for fn in fns[:2])
+    return "\n\n".join(runtier.source(fn) for fn in fns[:2])
 
 
 def check_tiers(src: str, what: str, limit: int = LIMIT) -> tuple:
@@ -464,7 +464,7 @@ _start:
     r = Run(assemble([("t.asm", src.replace("N", "1000"))]))
     r.m.run()
     fns = [fn for fn, _, loop in r.m._blocks.values() if loop]
-    assert fns and "mf[" in optimize.source(fns[0])  # the hoisted, view-based loop
+    assert fns and "mf[" in runtier.source(fns[0])  # the hoisted, view-based loop
     out = check_tiers(src.replace("N", "5000"), "dot product off the end")
     assert out[:2] == ("fault", "segfault")
 
@@ -506,7 +506,7 @@ _start:
     r.m.run()
     loops = [(fn, ln) for fn, ln, counted in r.m._blocks.values() if counted and ln >= 7]
     assert loops, "no trace spans the loop's blocks"
-    assert "return (" in optimize.source(loops[0][0])
+    assert "return (" in runtier.source(loops[0][0])
 
 
 # ---------------------------------------------------------------------------
