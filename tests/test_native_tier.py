@@ -176,16 +176,6 @@ def test_breakpoints_set_after_compilation_stop_where_stepping_stops():
         assert not diff(ref.state(), t.state())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="run-tier optimiser bug found by the fuzz above (vm/optimize.py: "
-    "'a loop's steady state does not hold'); the native tier never gets this trace",
-)
-def test_fuzz_finding_run_tier_steady_state():
-    check_native(looped_sequences(SSE_POOL, 8142014, count=3), "sse seed 8142014", 8000)
-
-
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("pool", ["int", "sse", "mixed"])
 def test_native_tier_matches_the_real_cpu(pool, seed, tmp_path):

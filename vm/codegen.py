@@ -326,7 +326,7 @@ class _Gen:
 #                                        (and writable); else a fault
 #   ALIGN(ea, align)                     ea is a multiple of align; else a fault
 # which lower() turns into plain Python for one instruction (step tier) and
-# vm.optimize compiles per block (run tier), hoisting them out of loops where
+# vm.runtier compiles per block (run tier), hoisting them out of loops where
 # it can prove them.
 
 

@@ -16,7 +16,7 @@ import struct
 import sys
 from collections.abc import Callable
 
-from . import codegen, optimize
+from . import codegen, runtier
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
@@ -206,7 +206,7 @@ class Machine:
             mv = memoryview(self.mem.buf)
             views = self._mem_views = (
                 self.mem.buf,
-                {name: mv.cast(fmt) for name, fmt in optimize.MEM_VIEWS.items()},
+                {name: mv.cast(fmt) for name, fmt in runtier.MEM_VIEWS.items()},
             )
         return {
             **_STATIC_ENV,
@@ -254,7 +254,7 @@ class Machine:
         """Compile instructions to one function. Without `block`: the
         instructions' generated code as it is, returning the next RIP (the
         step tier, and blocks before they are hot). With it: a trace optimised
-        by vm.optimize (run tier): instructions in execution order, a branch
+        by vm.runtier (run tier): instructions in execution order, a branch
         in the middle going on to the next one (else the trace exits there).
         Returns (fn, counted): a counted trace is fn(max_iterations) ->
         (next_rip, instructions run); it loops when it ends by branching back
@@ -280,7 +280,7 @@ class Machine:
         items, jumps = [], False
         for k, insn in enumerate(insns):
             lines, jumps = self._lines(insn, k, trace)
-            item = optimize.parse_item(insn.addr, insn.text(), k, lines)
+            item = runtier.parse_item(insn.addr, insn.text(), k, lines)
             if k + 1 < len(insns) and insn.defn.branch:
                 item.expect = insns[k + 1].addr  # goes on there, else exits
             items.append(item)
@@ -288,7 +288,7 @@ class Machine:
         start = insns[0].addr
         loop = self._is_loop(insns, trace)
         counted = loop or any(it.expect is not None for it in items)
-        tree = optimize.compile_block(
+        tree = runtier.compile_block(
             items,
             layout,
             start,
@@ -375,7 +375,7 @@ class Machine:
         return fn
 
     # Blocks start as their instructions' plain code; one that keeps running
-    # is recompiled by the optimiser (vm.optimize): a loop block after its
+    # is recompiled by the optimiser (vm.runtier): a loop block after its
     # first run, any other block after hot_block runs. Optimising costs a few
     # milliseconds, which code that runs once never pays back.
     hot_loop = 1

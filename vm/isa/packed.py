@@ -11,7 +11,7 @@ from __future__ import annotations
 
 M64 = (1 << 64) - 1
 # the names the templates call (vm.cpu puts them in the generated code's
-# environment, vm.optimize knows them as pure)
+# environment, vm.runtier knows them as pure)
 HELPERS = (
     "padd",
     "psub",
