@@ -47,7 +47,7 @@ import ast
 import operator
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .codegen import Layout, ranges
 from .isa import packed
@@ -356,7 +356,15 @@ READERS = {
     "RDD": ("md", 8),
 }
 WRITERS = {"WB1": ("mb", 1), "WW1": ("mw", 2), "WI1": ("mI", 4), "WQ1": ("mQ", 8)}
-MEM_VIEWS = {"mb": "B", "mw": "H", "mI": "I", "mQ": "Q", "mf": "f", "md": "d"}
+ViewFormat = Literal["B", "H", "I", "Q", "f", "d"]  # memoryview.cast formats of the views
+MEM_VIEWS: dict[str, ViewFormat] = {
+    "mb": "B",
+    "mw": "H",
+    "mI": "I",
+    "mQ": "Q",
+    "mf": "f",
+    "md": "d",
+}
 _VIEW_BITS = {"mb": 8, "mw": 16, "mI": 32, "mQ": 64, "xi": 32, "xq": 64}
 _REG = re.compile(r"r\d+$")
 
