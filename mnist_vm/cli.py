@@ -12,6 +12,7 @@ import difflib
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .options import define_option, parse_defines, positive_int
@@ -240,9 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _optional_commands():
+def _optional_commands() -> list[Callable[[argparse._SubParsersAction], object]]:
     """Subcommands living in their own modules (each adds its parser)."""
-    out = []
+    out: list[Callable[[argparse._SubParsersAction], object]] = []
     try:
         from .data import add_data_parser
 

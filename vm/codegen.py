@@ -131,13 +131,13 @@ class _Gen:
     # -- code -------------------------------------------------------------
     def generate(self) -> list[str]:
         sem = self.insn.defn.semantics(self.insn.form)
-        lines = []
+        lines: list[str] = []
         for line in sem.strip("\n").split("\n"):
             if "@" in line:
                 lines.extend(line.replace("@", str(i)) for i in range(4))
             else:
                 lines.append(line)
-        used = set()
+        used: set[str] = set()
         writes = set()
         for line in lines:
             w = _WRITE.match(line)

@@ -15,6 +15,7 @@ import re
 import struct
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import codegen, runtier
 from .errors import Exit, Fault
@@ -25,6 +26,9 @@ from .isa import helpers as H
 from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from .accel import Twin
 
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
@@ -121,7 +125,7 @@ class Machine:
             stderr if stderr is not None else sys.stderr.buffer,
             stdin,
         )
-        self.accel: dict[int, object] = {}  # routine address -> Twin (vm.accel)
+        self.accel: dict[int, Twin] = {}  # routine address -> Twin (vm.accel)
         self.observers: dict[int, list[Callable]] = {}  # routine address -> on-call hooks
         self.accel_calls = 0
         self.breakpoints: set[int] = set()
@@ -272,9 +276,9 @@ class Machine:
             used = set(_WORD.findall(body))
             params = ", ".join(f"{k}={k}" for k in env if k in used)
             src = f"def {name}({params}):\n{body}"
-            ns: dict[str, object] = dict(env)
+            ns: dict[str, Any] = dict(env)
             exec(compile(src, f"<{name}>", "exec"), ns)
-            fn = ns[name]
+            fn: Callable[..., int] = ns[name]
             fn.source = src  # type: ignore[attr-defined]
             return fn, False
         items, jumps = [], False
@@ -415,6 +419,7 @@ class Machine:
             return b
         if not trace:
             insns = self._trace(addr, insns)
+        counted: bool | str  # a block's third field: AT_SYSCALL, or whether fn counts
         fn, counted = self._compile(insns, trace, f"b_{addr:x}", block=True)
         if not counted and insns[-1].defn.kind == "syscall":
             counted = AT_SYSCALL  # run() publishes the exact icount for the syscall

@@ -236,7 +236,7 @@ def unofficial(checked: dict[str, Checked], ds: Dataset) -> list[Checked]:
 
 
 def _md5_of_file(path: Path) -> str:
-    import pooch  # type: ignore[import-untyped]
+    import pooch
 
     return pooch.file_hash(str(path), alg="md5")
 
