@@ -5,6 +5,7 @@ element format), helpers without side effects, and machine methods."""
 from __future__ import annotations
 
 import ast
+from typing import Literal
 
 from ..isa import packed
 from .pyast import Node, walk
@@ -21,7 +22,15 @@ READERS = {
     "RDD": ("md", 8),
 }
 WRITERS = {"WB1": ("mb", 1), "WW1": ("mw", 2), "WI1": ("mI", 4), "WQ1": ("mQ", 8)}
-MEM_VIEWS = {"mb": "B", "mw": "H", "mI": "I", "mQ": "Q", "mf": "f", "md": "d"}
+ViewFormat = Literal["B", "H", "I", "Q", "f", "d"]  # memoryview.cast formats of the views
+MEM_VIEWS: dict[str, ViewFormat] = {
+    "mb": "B",
+    "mw": "H",
+    "mI": "I",
+    "mQ": "Q",
+    "mf": "f",
+    "md": "d",
+}
 VIEW_BITS = {"mb": 8, "mw": 16, "mI": 32, "mQ": 64, "xi": 32, "xq": 64}
 
 
