@@ -116,8 +116,10 @@ def test_conditional_breakpoint_and_file_line_location(s):
     ok(s, f"break prog.asm:{line} if rcx == 40")
     ok(s, "continue")
     assert s.machine.r[1] == 40
-    with pytest.raises(AssertionError):
-        ok(s, "break square if rcx ==")  # a bad condition is refused now
+    before = dict(s.breakpoints)
+    r = execute(s, "break square if rcx ==")  # a bad condition is refused when typed
+    assert r.error and "'rcx ==' ends too early" in text(r)
+    assert s.breakpoints == before, "a refused breakpoint is not set"
 
 
 def test_local_label_disable_enable_delete_and_tbreak(s):

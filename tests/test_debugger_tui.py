@@ -264,12 +264,19 @@ def test_escape_interrupts_a_long_continue(tmp_path):
     run_app(s, body)
 
 
-@pytest.mark.parametrize("key", ["q"])
-def test_q_quits(tmp_path, key):
+@pytest.mark.parametrize("typed", ["q", ":quit", ":q", ":exit"])
+def test_the_q_key_and_the_quit_command_leave_the_debugger(tmp_path, typed):
     s = session(tmp_path)
 
     async def body(app, pilot):
-        await pilot.press(key)
+        assert app.is_running
+        if typed.startswith(":"):
+            await pilot.press("colon")
+            app.query_one("#cmdline").value = typed[1:]
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+        else:
+            await pilot.press(typed)
         await pilot.pause()
         assert not app.is_running
 

@@ -66,7 +66,10 @@ def check_native(src: str, what: str, limit: int = LIMIT) -> tuple[tuple, int]:
     return expected, natively
 
 
-@pytest.mark.parametrize("seed", range(8))
+# seeds 0 and 1 in the default run, all eight with -m slow (CI runs both)
+@pytest.mark.parametrize(
+    "seed", [0, 1, *(pytest.param(s, marks=pytest.mark.slow) for s in range(2, 8))]
+)
 @pytest.mark.parametrize("pool", ["int", "sse", "mixed"])
 def test_random_sequences_in_loops_all_tiers_agree(pool, seed):
     check_native(looped_sequences(POOLS[pool], 1000 * seed + len(pool)), f"{pool} seed {seed}")
@@ -90,6 +93,7 @@ def test_native_code_runs_and_leaves_at_faults_and_limits():
     assert kinds.get(("fault", "step-limit"), 0) >= 1, kinds
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

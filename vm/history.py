@@ -54,7 +54,7 @@ MAX_INTERVAL = 5_000_000
 WINDOW = 512  # instructions re-stepped with undo records after a jump back
 _CHUNK = 1 << 16
 # traced legs finish their last instructions one step at a time (longer than any block)
-MAX_BLOCK = max(256, getattr(cpu, "MAX_BLOCK", 64))
+MAX_BLOCK = max(256, cpu.MAX_BLOCK)
 _ZERO_PAGE = bytes(PAGE)
 
 
