@@ -361,6 +361,31 @@ def test_call_runs_a_routine_and_restores_registers(s):
     assert "returned" in out
 
 
+def test_call_stops_at_a_tbreak_on_its_entry_as_gdb_does(s):
+    ok(s, "tbreak twice")
+    out = ok(s, "call twice 7")
+    assert out.startswith("temporary breakpoint 1,") and "called from the debugger" in out
+    assert s.machine.rip == sym(s, "twice") and s.machine.r[7] == 7
+    assert not s.breakpoints, "a temporary breakpoint goes away when the call hits it"
+    out = ok(s, "finish")
+    assert "twice returned; registers restored" in out and "rax = 0x38 (56)" in out
+    assert s.machine.rip == s.image.entry and s.pending_call is None
+
+
+def test_call_stopped_inside_keeps_the_callers_of_the_called_routine_only(s):
+    ok(s, "break square")
+    ok(s, "continue")  # the program's own stack: square < twice < _start
+    ok(s, "tbreak square")
+    out = ok(s, "call twice 4")
+    assert "breakpoint 1," in out and "called from the debugger" in out
+    assert 2 not in s.breakpoints, "the tbreak hit with breakpoint 1 goes away too"
+    routines = [f.routine for f in s.frames()]
+    assert routines == ["square", "twice", "<called from the debugger>"]
+    assert "returned from square" in ok(s, "finish")
+    assert "twice returned" in ok(s, "finish")
+    assert [f.routine for f in s.frames()] == ["square", "twice", "_start"]
+
+
 def test_restart(s):
     ok(s, "step 10")
     ok(s, "restart")

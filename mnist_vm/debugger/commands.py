@@ -292,7 +292,8 @@ def _advance(s: Session, args: str) -> Reply:
     "call",
     "call ROUTINE [ARG ...]",
     "call a routine with integer arguments (rdi, "
-    "rsi, ...) as the program would; its breakpoints stop it; when it returns the "
+    "rsi, ...) as the program would; its breakpoints stop it (one on its first "
+    "instruction too, as in gdb), `finish` or `continue` runs it on; when it returns the "
     "registers are restored. On a machine that has exited (a state saved by "
     "`mnist-vm run --save`), `call train_epoch 1` or `call evaluate` runs the "
     "trained network again",

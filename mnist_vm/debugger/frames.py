@@ -37,6 +37,9 @@ class Frames:
         if not (mem.stack_lo <= sp < mem.top):
             return frames
         stop_at = min(mem.top, sp + (1 << 16))
+        pending = self.pending_call
+        if pending is not None:  # the routine called from the debugger is the outermost
+            stop_at = min(stop_at, max(sp, pending["sp"] - 8))
         data = bytes(mem.buf[sp:stop_at])
         for off in range(0, len(data) - 7, 8):
             q = int.from_bytes(data[off : off + 8], "little")
@@ -52,9 +55,15 @@ class Frames:
             frames[-1].slot = sp + off
             frames.append(Frame(len(frames), rr[1] if rr else f"{call.addr:#x}", call.addr))
             cur = rr[0] if rr else None
-        if self.pending_call is not None:
+        if pending is not None:
+            frames[-1].slot = pending["sp"] - 8
             frames.append(
-                Frame(len(frames), "<called from the debugger>", self.pending_call["saved"].rip)
+                Frame(
+                    len(frames),
+                    "<called from the debugger>",
+                    pending["saved"].rip,
+                    resume=pending["ret"],
+                )
             )
         return frames
 
@@ -79,9 +88,23 @@ class Frames:
         m.r[4] = sp
         m.rip = addr
         m.exit_status = None
-        self.pending_call = {"saved": saved, "sp": sp + 8, "ret": ret, "name": routine.strip()}
+        name = routine.strip()
+        self.pending_call = {"saved": saved, "sp": sp + 8, "ret": ret, "name": name}
         self.edited()
-        return self._resume({})
+        # As gdb: a breakpoint at the routine's first instruction stops the call
+        # there (the run would otherwise start past it), a tbreak going away.
+        stop = self._at_breakpoint({})
+        if stop is not None:
+            self._sync_breakpoints()
+            self._set(stop)
+        else:
+            stop = self._resume({})
+        if self.pending_call is not None and stop.kind not in ("exit", "fault"):
+            stop.detail.append(
+                f"stopped inside {name}, called from the debugger: continue or finish "
+                "runs it to its return and restores the registers"
+            )
+        return stop
 
     def _call_returned(self) -> bool:
         pc = self.pending_call

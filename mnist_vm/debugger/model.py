@@ -7,6 +7,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from vm import Fault
+from vm.image import INSN_SIZE
 
 from . import expr as E
 
@@ -56,6 +57,11 @@ class Frame:
     routine: str
     pc: int  # rip (frame 0) or the call instruction (callers)
     slot: int | None = None  # where the return address into this frame's caller lives
+    resume: int | None = None  # where this frame goes on when the one below returns
+
+    @property
+    def returns_to(self) -> int:
+        return self.pc + INSN_SIZE if self.resume is None else self.resume
 
 
 @dataclass

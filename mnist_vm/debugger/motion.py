@@ -89,7 +89,7 @@ class Motion:
                 "there is no caller to return to"
             )
         f0, f1 = frames[0], frames[1]
-        ret = f1.pc + INSN_SIZE
+        ret = f1.returns_to
         sp_after = f0.slot + 8
         self.mark()
         stop = self._resume(
@@ -141,7 +141,7 @@ class Motion:
         sp_after = frames[0].slot + 8
         why = f" before reaching {location.strip()}" if location else ""
         return {
-            frames[1].pc + INSN_SIZE: (
+            frames[1].returns_to: (
                 lambda mm: mm.r[4] == sp_after,
                 "finish",
                 f"{frames[0].routine} returned{why}; now at",
@@ -189,6 +189,7 @@ class Motion:
             cond, kind, text = temps[rip]
             if cond is None or cond(m):
                 return Stop(kind, (text + " " if text else "") + self.where())
+        hit = []  # as gdb: every breakpoint here whose condition holds is hit
         for bp in sorted(self.breakpoints.values(), key=lambda b: b.num):
             if not bp.enabled or bp.addr != rip:
                 continue
@@ -205,10 +206,15 @@ class Motion:
                 if not ok:
                     continue
             bp.hits += 1
-            if bp.temporary:
+            hit.append(bp)
+        if not hit:
+            return None
+        for bp in hit:
+            if bp.temporary:  # a temporary breakpoint goes away once hit
                 del self.breakpoints[bp.num]
-            return Stop("breakpoint", f"breakpoint {bp.num}, {self.where()}")
-        return None
+        first = hit[0]
+        kind = "temporary breakpoint" if first.temporary else "breakpoint"
+        return Stop("breakpoint", f"{kind} {first.num}, {self.where()}")
 
     def _continue_fast(self) -> Stop:
         """continue --fast: twins stand in for routines until a breakpoint
