@@ -14,8 +14,8 @@ import math
 import re
 import struct
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -41,7 +41,7 @@ from .session import (
 class Reply:
     """What a command produced."""
 
-    lines: list[RenderableType | str] = field(default_factory=list)
+    lines: Sequence[RenderableType] = ()
     error: bool = False
     moved: bool = False  # the machine's position changed (refresh everything)
     view: bool = False  # the memory/picture panel changed
@@ -161,11 +161,11 @@ def execute(session: Session, line: str) -> Reply:
             f"{cmd.name}: internal error: {type(e).__name__}: {e} "
             f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
         )
-    reply.lines.extend(session.notes)
+    reply.lines = [*reply.lines, *session.notes]
     session.notes = []
     if cmd.moves:
         session.frame_level = 0
-        reply.lines.extend(display_lines(session))
+        reply.lines = [*reply.lines, *display_lines(session)]
     return reply
 
 
@@ -809,8 +809,8 @@ def _list(s: Session, args: str) -> Reply:
 _SHAPE = re.compile(r"^(?P<type>[a-z]+\d*)(?:\[(?P<r>\d+)(?:\s*x\s*(?P<c>\d+))?\])?$")
 
 
-def parse_as(spec: str) -> tuple[str, int | None, int | None]:
-    """'f32[784x128]' -> ('f32', 784, 128); 'f32[10]' -> ('f32', 1, 10); 'hex' -> ('hex', None, None)."""
+def parse_as(spec: str) -> tuple[str, tuple[int, int] | None]:
+    """'f32[784x128]' -> ('f32', (784, 128)); 'f32[10]' -> ('f32', (1, 10)); 'hex' -> ('hex', None)."""
     m = _SHAPE.match(spec.strip().lower().replace(" ", ""))
     if m is None:
         raise DebugError(
@@ -823,11 +823,11 @@ def parse_as(spec: str) -> tuple[str, int | None, int | None]:
         raise DebugError(f"unknown type {t}: hex, i8, u8, i16, u16, i32, u32, i64, u64, f32, f64")
     r, c = m.group("r"), m.group("c")
     if r is None:
-        return t, None, None
+        return t, None
     rows, cols = (int(r), int(c)) if c else (1, int(r))
     if rows < 1 or cols < 1:
         raise DebugError("a shape needs at least one row and one column")
-    return t, rows, cols
+    return t, (rows, cols)
 
 
 def _split_as(args: str) -> tuple[str, str | None]:
@@ -858,12 +858,12 @@ def _view(s: Session, args: str) -> Reply:
         at = (int(m.group(1)), int(m.group(2) or 0))
         text = text[: m.start()]
     target, spec = _split_as(text)
-    t, rows, cols = parse_as(spec) if spec else ("hex", None, None)
+    t, shape = parse_as(spec) if spec else ("hex", None)
     addr = E.address(target, s.ctx())
-    v = MemView(target, addr, t, rows, cols)
+    v = MemView(target, addr, t, *(shape or (None, None)))
     if at:
         v.top, v.left = at
-    if rows is not None:
+    if shape is not None:
         n = v.nbytes
         s.check_within(addr, n, f"view {target} as {spec}")
         if not s.machine.mem.mapped(addr, n):
@@ -926,7 +926,7 @@ def _show(s: Session, args: str) -> Reply:
         target, index = m.group(1).strip(), int(m.group(2) or m.group(3))
     base = E.address(target, s.ctx())
     if spec:
-        t, _, _ = parse_as(spec)
+        t, _ = parse_as(spec)
         if t not in ("u8", "f32", "hex"):
             raise DebugError("show digit reads u8 (pixel bytes) or f32 (pixels / 255)")
         t = "u8" if t == "hex" else t
@@ -1050,9 +1050,10 @@ def _heatmap(s: Session, args: str) -> Reply:
     target, spec = _split_as(text)
     if not spec:
         raise DebugError("heatmap needs a shape, e.g. heatmap W1 as f32[784x128] col 5")
-    t, rows, cols = parse_as(spec)
-    if rows is None or t == "hex":
+    t, shape = parse_as(spec)
+    if shape is None or t == "hex":
         raise DebugError("heatmap needs a typed shape such as f32[784x128]")
+    rows, cols = shape
     if rows * cols > 1 << 20:
         raise DebugError("heatmap: at most 1,048,576 elements")
     addr = E.address(target, s.ctx())

@@ -48,11 +48,7 @@ def _select(s: Session, level: int) -> Reply:
     s.frame_level = level
     s.code_focus = None if level == 0 else f.pc
     where = s.where() if level == 0 else s.where(f.pc)
-    sp = (
-        s.machine.r[4]
-        if level == 0 or frames[level - 1].slot is None
-        else frames[level - 1].slot + 8
-    )
+    sp = s.machine.r[4] if level == 0 else frames[level - 1].sp_after_return
     return Reply(
         [f"#{level:<2} {f.routine}  {where}", f"   rsp in this frame = {sp:#x}"], view=True
     )

@@ -1,26 +1,20 @@
-"""The call stack found from return addresses, and calling a routine from
-the debugger."""
+"""The call stack found from return addresses, and the end of a routine
+called from the debugger (`call` itself is in session.py)."""
 
 from __future__ import annotations
 
-from vm.history import Registers
 from vm.image import INSN_SIZE
 from vm.isa.operands import Imm
 
-from . import expr as E
-from .model import (
-    M64,
-    DebugError,
-    Frame,
-    Stop,
-)
+from .model import M64, DebugError, Frame, Stop, _signed
+from .points import Points
 
 
-class Frames:
-    """The call stack, and calling a routine from the debugger.
+class Frames(Points):
+    """The call stack (with a routine called from the debugger at its
+    bottom), and what a returning routine gives back.
 
-    One part of Session (session.py): the methods use its attributes and
-    each other's, as one class would.
+    A layer of Session (core.py lists them): it uses Points and below.
     """
 
     # -- the call stack ------------------------------------------------------------------------------------
@@ -67,52 +61,17 @@ class Frames:
             )
         return frames
 
-    def call(self, routine: str, args: list[str]) -> Stop:
-        """Call ROUTINE(args...) as the program would (System V integer
-        arguments in rdi, rsi, rdx, rcx, r8, r9); stop at its breakpoints,
-        restore the registers when it returns."""
-        if self.pending_call is not None:
-            raise DebugError("a call is already in progress (finish or continue it first)")
-        m = self.machine
-        addr, _ = self.resolve_location(routine)
-        if len(args) > 6:
-            raise DebugError("call takes at most 6 integer arguments")
-        values = [E.address(a, self.ctx()) for a in args]
-        saved = Registers.of(m)
-        self.mark()
-        sp = ((m.r[4] - 256) & ~0xF) - 8
-        ret = m.rip if m.rip in m.insns else self.image.entry
-        m.mem.write(sp, ret.to_bytes(8, "little"))
-        for reg, v in zip((7, 6, 2, 1, 8, 9), values):
-            m.r[reg] = v & M64
-        m.r[4] = sp
-        m.rip = addr
-        m.exit_status = None
-        name = routine.strip()
-        self.pending_call = {"saved": saved, "sp": sp + 8, "ret": ret, "name": name}
-        self.edited()
-        # As gdb: a breakpoint at the routine's first instruction stops the call
-        # there (the run would otherwise start past it), a tbreak going away.
-        stop = self._at_breakpoint({})
-        if stop is not None:
-            self._sync_breakpoints()
-            self._set(stop)
-        else:
-            stop = self._resume({})
-        if self.pending_call is not None and stop.kind not in ("exit", "fault"):
-            stop.detail.append(
-                f"stopped inside {name}, called from the debugger: continue or finish "
-                "runs it to its return and restores the registers"
-            )
-        return stop
-
     def _call_returned(self) -> bool:
+        """Has the routine called from the debugger (if any) just returned?"""
         pc = self.pending_call
         m = self.machine
-        return m.rip == pc["ret"] and m.r[4] == pc["sp"]
+        return pc is not None and m.rip == pc["ret"] and m.r[4] == pc["sp"]
 
     def _finish_call(self) -> Stop:
+        """The called routine returned: its return values, the registers restored."""
         pc = self.pending_call
+        if pc is None:
+            raise DebugError("no routine called from the debugger is running")
         self.pending_call = None
         m = self.machine
         values = self._return_values()
@@ -121,3 +80,10 @@ class Frames:
         m.icount = icount
         self.edited()
         return Stop("returned", f"{pc['name']} returned; registers restored", detail=[values])
+
+    def _return_values(self) -> str:
+        m = self.machine
+        return (
+            f"rax = {m.r[0]:#x} ({_signed(m.r[0], 64)})   xmm0.f32[0] = {m.xf[0]:.7g}   "
+            f"xmm0.f64[0] = {m.xd[0]:.10g}"
+        )

@@ -63,6 +63,13 @@ class Frame:
     def returns_to(self) -> int:
         return self.pc + INSN_SIZE if self.resume is None else self.resume
 
+    @property
+    def sp_after_return(self) -> int:
+        """rsp once this frame has returned to its caller."""
+        if self.slot is None:
+            raise DebugError(f"{self.routine} has no caller on the stack")
+        return self.slot + 8
+
 
 @dataclass
 class MemView:
@@ -83,10 +90,18 @@ class MemView:
         return 1 if self.type == "hex" else E.TYPES[self.type][0]
 
     @property
+    def shape(self) -> tuple[int, int] | None:
+        """(rows, cols) of a shaped view, None for a linear one."""
+        if self.rows is None or self.cols is None:
+            return None
+        return self.rows, self.cols
+
+    @property
     def nbytes(self) -> int:
-        if self.rows is None:
+        shape = self.shape
+        if shape is None:
             return 4096
-        return self.rows * self.cols * self.elem
+        return shape[0] * shape[1] * self.elem
 
 
 @dataclass

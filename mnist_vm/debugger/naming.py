@@ -1,26 +1,27 @@
 """Naming things: routines, symbols and their extents, locations, the
-annotation of the current instruction, expressions in the session's context."""
+annotation of the current instruction, expressions in the session's context,
+and change tracking (what the views compare with at the next stop)."""
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
+from collections.abc import Iterator
 
 from vm.isa.flags import CONDITION_FUNCS
 from vm.isa.operands import Mem
 
 from . import expr as E
-from .model import (
-    M64,
-    DebugError,
-)
+from .core import SessionCore
+from .model import M64, DebugError, MemView
 
 
-class Naming:
-    """Naming things: routines, symbols, their extents, locations, the current instruction's annotation.
+class Naming(SessionCore):
+    """Naming things: routines, symbols, their extents, locations, the current
+    instruction's annotation; and what changed since the last stop.
 
-    One part of Session (session.py): the methods use its attributes and
-    each other's, as one class would.
+    A layer of Session (core.py lists them): it uses the state only.
     """
 
     # -- naming things ---------------------------------------------------------------------
@@ -37,10 +38,6 @@ class Naming:
         i = bisect.bisect_right(self._code_keys, sym.value)
         end = self._code[i][0] if i < len(self._code) else self._text_end
         return sym.value, end
-
-    def _icount(self) -> int:
-        m = getattr(self, "machine", None)
-        return m.icount if m is not None else 0
 
     def annotate(self) -> str:
         """pwndbg-style note on the instruction at rip, before it runs: the
@@ -192,3 +189,45 @@ class Naming:
             if a is not None:
                 return a
         raise DebugError(f"no instruction at or after {os.path.basename(f)}:{line}")
+
+    # -- change tracking ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def command_scope(self, name: str) -> Iterator[None]:
+        """One user command: the state is remembered once at its start (so the
+        views highlight everything it changed, over all the steps of `next 5`
+        or `until`), and the status line names it."""
+        if self._in_command:
+            yield
+            return
+        self.mark()
+        self._in_command = True
+        self.last_command = name
+        try:
+            yield
+        finally:
+            self._in_command = False
+
+    def mark(self) -> None:
+        """Remember the current state: what the views compare with at the next stop."""
+        if self._in_command:
+            return
+        m = self.machine
+        self.prev_regs = (tuple(m.r), bytes(m.xb), m.rflags, m.rip)
+        v = self.current_view()
+        v.prev, v.prev_addr = self._view_bytes(v), v.addr
+
+    def _view_bytes(self, v: MemView) -> bytes | None:
+        mem = self.machine.mem
+        n = v.nbytes
+        while n > 0 and not mem.mapped(v.addr, n):
+            n //= 2
+        return mem.read(v.addr, n) if n else None
+
+    def current_view(self) -> MemView:
+        """The memory panel's view, its address expression evaluated now."""
+        v = self.view or self._default_view
+        try:
+            v.addr = E.address(v.expr, self.ctx())
+        except E.ExprError:
+            pass
+        return v

@@ -261,8 +261,8 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
             f"{v.addr:#x} is not mapped ({s.machine.mem.region(v.addr)} memory)", style="bold red"
         )
     prev = v.prev if v.prev is not None and v.prev_addr == v.addr else None
-    if v.rows is not None:
-        return _matrix(v, data, prev, height, width)
+    if v.shape is not None:
+        return _matrix(v, v.shape, data, prev, height, width)
     out = _linear(s, v, data, prev, height, width)
     if end_note:
         out.append("\n" + end_note, style=DIM)
@@ -340,28 +340,29 @@ def _linear(s: Session, v: MemView, data: bytes, prev, height: int, width: int) 
     return out
 
 
-def _matrix(v: MemView, data: bytes, prev, height: int, width: int) -> Text:
+def _matrix(v: MemView, shape: tuple[int, int], data: bytes, prev, height: int, width: int) -> Text:
+    nrow, ncol = shape
     out = Text(no_wrap=True, overflow="ellipsis")
     w = _cell_width(v.type)
     digits = 6
     if v.type in ("f32", "f64", "float", "double"):
         for w2, d2 in ((w, 6), (10, 5), (9, 4), (8, 3)):  # fewer digits if all columns fit
-            if 6 + v.cols * (w2 + 1) <= width:
+            if 6 + ncol * (w2 + 1) <= width:
                 w, digits = w2, d2
                 break
     ncols = max(1, (width - 6) // (w + 1))
-    top = max(0, min(v.top, v.rows - 1))
-    left = max(0, min(v.left, v.cols - 1))
-    cols = range(left, min(v.cols, left + ncols))
+    top = max(0, min(v.top, nrow - 1))
+    left = max(0, min(v.left, ncol - 1))
+    cols = range(left, min(ncol, left + ncols))
     out.append("      ", style=DIM)
     for c in cols:
         out.append(f"{c:>{w}} ", style="bold " + DIM)
     out.append("\n")
     nrows = max(1, height - 2)
-    for r in range(top, min(v.rows, top + nrows)):
+    for r in range(top, min(nrow, top + nrows)):
         out.append(f"{r:>5} ", style="bold " + DIM)
         for c in cols:
-            off = (r * v.cols + c) * v.elem
+            off = (r * ncol + c) * v.elem
             raw = data[off : off + v.elem]
             old = (
                 prev[off : off + v.elem] if prev is not None and len(prev) >= off + v.elem else raw
@@ -370,10 +371,10 @@ def _matrix(v: MemView, data: bytes, prev, height: int, width: int) -> Text:
             out.append(" ")
         out.append("\n")
     more = []
-    if top > 0 or top + nrows < v.rows:
-        more.append(f"rows {top}-{min(v.rows, top + nrows) - 1} of {v.rows}")
-    if left > 0 or left + ncols < v.cols:
-        more.append(f"cols {left}-{min(v.cols, left + ncols) - 1} of {v.cols}")
+    if top > 0 or top + nrows < nrow:
+        more.append(f"rows {top}-{min(nrow, top + nrows) - 1} of {nrow}")
+    if left > 0 or left + ncols < ncol:
+        more.append(f"cols {left}-{min(ncol, left + ncols) - 1} of {ncol}")
     if more:
         out.append("  ".join(more) + "  (scroll: arrows, PgUp/PgDn, Home)", style=DIM)
     out.rstrip()
