@@ -274,3 +274,15 @@ def test_q_quits(tmp_path, key):
         assert not app.is_running
 
     run_app(s, body)
+
+
+def test_memory_view_of_rsp_near_the_stack_top_shows_the_bytes_there(tmp_path):
+    """The default view reads 4 KiB from rsp; at the start rsp is a few hundred
+    bytes below the top of the stack: what is mapped is shown, and where it ends."""
+    s = session(tmp_path)
+    from mnist_vm.debugger import render as R
+
+    text = R.memory_panel(s, 30, 100).plain
+    assert "not mapped" not in text
+    top = s.machine.mem.top
+    assert f"ends at {top:#x}" in text and f"{s.machine.r[4]:012x}" in text

@@ -1106,14 +1106,15 @@ def _xmm(s: Session, args: str) -> Reply:
     return Reply([f"xmm registers shown as {mode}"], view=True)
 
 
-PANES = ("normal", "code", "memory", "console")
+PANES = ("normal", "code", "memory", "registers", "console")
 
 
 @command(
     "pane",
-    "pane [normal|code|memory|console]",
+    "pane [normal|code|memory|registers|console]",
     "which pane fills the screen's large space (without an argument, or the z key: the "
-    "next one); on small terminals the memory panel shows only this way",
+    "next one); on small terminals the memory panel shows only this way, and "
+    "`pane registers` gives the registers the whole width (every vector lane)",
     "pictures",
     key="z",
 )
@@ -1201,10 +1202,23 @@ def _quit(s: Session, args: str) -> Reply:
 def help_lines() -> list[str]:
     """The full help: keys, then every command by group (also the ? screen)."""
     lines = ["Keys (full-screen UI)"]
-    key_text = {"break": "break: toggle a breakpoint at the current line", "help": "this help"}
+    key_text = {
+        "step": "one instruction, into calls",
+        "next": "one instruction, a call runs to its return",
+        "finish": "run until the current routine returns",
+        "continue": "run to a breakpoint, a watchpoint or the end",
+        "reverse-step": "back one instruction",
+        "reverse-continue": "run backwards to the previous breakpoint or watchpoint",
+        "break": "toggle a breakpoint at the current line",
+        "xmm": "the next lane format of the vector registers (f32, f64, hex, i32)",
+        "pane": "the next pane to fill the large space (code, memory, registers, console)",
+        "help": "this help",
+        "quit": "leave the debugger",
+    }
     for c in COMMANDS:
         if c.key:
-            lines.append(f"  {c.key:<12} {key_text.get(c.name, c.name)}")
+            what = key_text.get(c.name)
+            lines.append(f"  {c.key:<12} {c.name}" + (f": {what}" if what else ""))
     for key, text in UI_KEYS:
         lines.append(f"  {key:<12} {text}")
     titles = {

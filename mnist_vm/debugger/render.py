@@ -63,7 +63,9 @@ def code_title(s: Session) -> str:
     insn = m.insns.get(addr)
     r = s.routine_at(addr)
     where = f"{os.path.basename(insn.loc.file)}:{insn.loc.line}" if insn else f"{addr:#x}"
-    return f"Code  {where}  in {r[1] if r else '?'}" + ("  (list)" if s.code_focus else "")
+    # the routine first: on a narrow panel the title's end is cut, and the
+    # line number is in the gutter anyway
+    return f"Code  {r[1] if r else '?'}  {where}" + ("  (list)" if s.code_focus else "")
 
 
 def code_panel(s: Session, height: int = 20, scroll: int = 0, width: int = 100) -> Text:
@@ -162,9 +164,10 @@ def registers_panel(s: Session, width: int = 88, height: int = 40) -> Text:
     mode = s.xmm_mode
     bits, regs = _vector_view(s)
     name, nbytes = VEC_NAMES[bits], bits // 8
-    per_line = 32 if width >= 124 else 16  # bytes of lanes per line (f32: 8 or 4 lanes)
+    # bytes of lanes per line: 32 (f32: 8 lanes) when they stay readable, else 16
+    per_line = 32 if width >= 124 or (mode != "hex" and width >= 72) else 16
     lines_each = (nbytes + per_line - 1) // per_line
-    lane_room = (width - len(name) - 3) // (per_line // 16)
+    lane_room = (width - len(name) - 3) // (min(per_line, nbytes) // 16)
     shown = 0
     for k in regs:
         if (shown + 1) * lines_each > room - 1:
@@ -254,6 +257,11 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
     if ext is not None and v.addr + want > ext[1] + ext[2]:
         want = max(1, ext[1] + ext[2] - v.addr)
         end_note = f"(end of {ext[0]}: {ext[2]:,} bytes)"
+    mem = s.machine.mem
+    mapped = mem.extent(v.addr, want) if v.shape is None else want
+    if 0 < mapped < want:  # e.g. rsp near the top of the stack: show what there is
+        want = mapped
+        end_note = f"(the {mem.region(v.addr)} memory ends at {v.addr + mapped:#x})"
     try:
         data = s.machine.mem.read(v.addr, want)
     except ValueError:

@@ -217,7 +217,7 @@ class DebuggerApp(App[None]):
         size = size_class(width, height)
         for c in SIZE_CLASSES:
             screen.set_class(c == size, f"-{c}")
-        for p in ("code", "memory", "console"):
+        for p in ("code", "memory", "registers", "console"):
             screen.set_class(self.session.zoom == p, f"zoom-{p}")
 
     def refresh_panels(self) -> None:
