@@ -386,6 +386,24 @@ def test_call_stopped_inside_keeps_the_callers_of_the_called_routine_only(s):
     assert [f.routine for f in s.frames()] == ["square", "twice", "_start"]
 
 
+def test_up_and_down_stop_at_the_ends_as_gdb_does(s):
+    ok(s, "break square")
+    ok(s, "continue")  # square < twice < _start
+    assert "twice" in ok(s, "up")
+    assert "_start" in ok(s, "up 5"), "up N stops at the outermost frame"
+    r = execute(s, "up")
+    assert r.error and "outermost" in text(r)
+    assert "square" in ok(s, "down 9")
+    r = execute(s, "down")
+    assert r.error and "innermost" in text(r)
+
+
+def test_info_display_lists_the_display_expressions(s):
+    assert "no display expressions" in ok(s, "info display")
+    ok(s, "display rcx")
+    assert ok(s, "info display") == "1: rcx = 0x0 (0)"
+
+
 def test_restart(s):
     ok(s, "step 10")
     ok(s, "restart")
@@ -457,6 +475,12 @@ BAD = [
     "set rax = ",
     "print 'ab'",
     "p/q rax",
+    "up",
+    "up x",
+    "down",
+    "frame x",
+    "goto x",
+    "undisplay x",
 ]
 
 
@@ -542,3 +566,16 @@ def test_set_while_replaying_asks_before_discarding_the_future(s):
     assert r.error and "10 instructions behind" in text(r)
     assert s.history.frontier - s.machine.icount == 10, "nothing was discarded"
     assert "rax = 0x7" in ok(s, "set rax = 7")
+
+
+def test_a_libc_program_starts_in_the_library_and_start_reaches_main():
+    s = Session.from_files([str(REPO / "tests" / "programs" / "libc_factorial.asm")])
+    out = ok(s, "info line")
+    assert "library the VM provides" in out and "no source lines" in out
+    assert "reached main" in ok(s, "start")
+    assert s.machine.rip == sym(s, "main")
+    assert ok(s, "info line").startswith('line 20 of "libc_factorial.asm" starts at 0x')
+    ok(s, "break fact")
+    ok(s, "continue")
+    assert [f.routine for f in s.frames()] == ["fact", "main"]
+    assert "returned from fact" in ok(s, "finish") and s.machine.r[0] == 1

@@ -11,6 +11,7 @@ never take the UI down.
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
 import traceback
@@ -652,15 +653,25 @@ def _bits(s: Session, args: str) -> Reply:
 
 @command(
     "info",
-    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|line|history",
+    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|line|display|history",
     "show registers, breakpoints and watchpoints, symbols (addresses, "
-    "sections, sizes), the current frame, or the reverse-execution history",
+    "sections, sizes), the current frame, a line's code, the display expressions, "
+    "or the reverse-execution history",
     "data",
     ("i",),
 )
 def _info(s: Session, args: str) -> Reply:
     what, _, rest = args.strip().partition(" ")
-    topics = ("registers", "breakpoints", "watchpoints", "symbols", "frame", "line", "history")
+    topics = (
+        "registers",
+        "breakpoints",
+        "watchpoints",
+        "symbols",
+        "frame",
+        "line",
+        "display",
+        "history",
+    )
     match = [t for t in topics if what and t.startswith(what.lower())]
     if what in ("r", "reg"):
         match = ["registers"]
@@ -677,6 +688,8 @@ def _info(s: Session, args: str) -> Reply:
         return Reply(_info_frame(s))
     if topic == "line":
         return Reply([_info_line(s, rest.strip())])
+    if topic == "display":
+        return Reply(display_lines(s) or ["no display expressions (display EXPR adds one)"])
     h = s.history
     return Reply(
         [
@@ -697,9 +710,12 @@ def _info_line(s: Session, location: str) -> str:
     if insn is None:
         raise DebugError(f"no instruction at {addr:#x}")
     f, ln = insn.loc.file, insn.loc.line
+    if f.startswith("<"):  # the C library the VM provides (<libc>): no source
+        return f"{s.addr_text(addr)} is in {f}, the library the VM provides: it has no source lines"
     addrs = [a for a, i in s.machine.insns.items() if i.loc.file == f and i.loc.line == ln]
     lo, hi = min(addrs), max(addrs) + 4
-    return f"line {ln} of {f} starts at {s.addr_text(lo)} and ends at {s.addr_text(hi)}"
+    name = os.path.basename(f)
+    return f'line {ln} of "{name}" starts at {s.addr_text(lo)} and ends at {s.addr_text(hi)}'
 
 
 def _info_registers(s: Session, names: list[str]) -> list:

@@ -152,6 +152,12 @@ class Session(Motion):
             )
         if self.state_path:
             return f"loaded state {self.state_path} at instruction {m.icount:,}"
+        insn = m.insns.get(m.rip)
+        if insn is not None and insn.loc.file.startswith("<") and "main" in self.image.symbols:
+            return (
+                f"ready at {self.describe(m.rip)}, the start-up code of {insn.loc.file} "
+                "(it calls main); `start` runs to main"
+            )
         return f"ready at {self.describe(m.rip)} ({self.loc_text(m.rip)})"
 
     # -- edits, calls, states -------------------------------------------------------------------------------
