@@ -286,3 +286,57 @@ def test_memory_view_of_rsp_near_the_stack_top_shows_the_bytes_there(tmp_path):
     assert "not mapped" not in text
     top = s.machine.mem.top
     assert f"ends at {top:#x}" in text and f"{s.machine.r[4]:012x}" in text
+
+
+def test_a_view_at_80x24_takes_the_code_place_to_be_seen(tmp_path):
+    """80x24 hides the memory panel; `view` or `show` there would draw into
+    nothing, so the memory pane takes the code's place (z cycles back)."""
+    s = session(tmp_path)
+
+    async def main():
+        app = DebuggerApp(s)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert not app.query_one("#memory").display
+            await command(app, pilot, "xmm f64")  # not a view: the layout stays
+            assert s.zoom == "normal"
+            await command(app, pilot, "view arr as i32")
+            assert s.zoom == "memory" and app.query_one("#memory").display
+            assert not app.query_one("#code").display
+            assert "arr" in app.query_one("#memory").border_title
+
+    asyncio.run(main())
+
+
+def _digit_with_ink_in_the_middle() -> list[float]:
+    """28x28, zero but for a 20x16 block in rows 4-23, columns 6-21 (as MNIST digits sit)."""
+    return [0.5 if 4 <= r < 24 and 6 <= c < 22 else 0.0 for r in range(28) for c in range(28)]
+
+
+def test_a_digit_in_a_small_panel_leaves_out_its_blank_border_not_its_strokes():
+    from mnist_vm.debugger import render as R
+    from mnist_vm.debugger.model import Picture
+
+    p = Picture("X[0]", _digit_with_ink_in_the_middle(), 28, 28, "digit", "label 7")
+    text = R.picture(p, 14, 30).plain  # the memory panel at 80x24
+    assert "rows 4-23, cols 6-21: the rest is blank" in " ".join(text.split())
+    assert "averages" not in text, "20 rows fit in 10 lines: every pixel drawn"
+    assert text.splitlines()[10] == "label 7", "the caption right under the picture"
+    assert "averages" in R.picture(Picture("X[0]", [1.0] * 784, 28, 28, "digit"), 14, 30).plain, (
+        "nothing to leave out: averaged"
+    )
+
+
+def test_show_prediction_bars_all_ten_fit_a_small_panel():
+    from mnist_vm.debugger import render as R
+    from mnist_vm.debugger.model import Picture
+
+    probs = [0.05, 0.05, 0.05, 0.55, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]
+    bars = [(str(k), v, "") for k, v in enumerate(probs)]
+    p = Picture("X[3]", _digit_with_ink_in_the_middle(), 28, 28, "digit", "predicted 3", bars)
+    for width in (30, 62, 100):  # 80x24, 120x36, 200x50
+        lines = R.picture(p, 14, width).plain.splitlines()
+        shown = [line for line in lines if "%" in line]
+        assert len(shown) == 10, (width, lines)
+        assert "55.0%" in shown[3] and "5.0%" in shown[9]
+        assert "predicted 3" in lines

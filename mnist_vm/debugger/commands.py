@@ -46,6 +46,7 @@ class Reply:
     error: bool = False
     moved: bool = False  # the machine's position changed (refresh everything)
     view: bool = False  # the memory/picture panel changed
+    memory: bool = False  # it shows what this command asked for (a view, a picture)
     quit: bool = False
     stop: Stop | None = None
 
@@ -867,7 +868,7 @@ def _view(s: Session, args: str) -> Reply:
     text = args.strip()
     if not text:
         s.panel = "memory"
-        return Reply([R.memory_panel(s, 18, 100)], view=True)
+        return Reply([R.memory_panel(s, 18, 100)], view=True, memory=True)
     at = None
     m = re.search(r"\s+at\s+(\d+)(?:\s*,\s*(\d+))?\s*$", text)
     if m:
@@ -890,7 +891,7 @@ def _view(s: Session, args: str) -> Reply:
     s.view = v
     s.panel = "memory"
     v.prev, v.prev_addr = s._view_bytes(v), v.addr
-    return Reply([R.memory_panel(s, 18, 100)], view=True)
+    return Reply([R.memory_panel(s, 18, 100)], view=True, memory=True)
 
 
 def _floats(s: Session, addr: int, n: int, type_name: str) -> list[float]:
@@ -965,7 +966,7 @@ def _show(s: Session, args: str) -> Reply:
         f"digit {target}[{index}] ({t}) at {addr:#x}", vals, 28, 28, "digit", caption
     )
     s.panel = "picture"
-    return Reply([R.picture(s.picture, 18, 60)], view=True)
+    return Reply([R.picture(s.picture, 18, 60)], view=True, memory=True)
 
 
 def _show_prediction(s: Session, text: str) -> Reply:
@@ -1009,9 +1010,9 @@ def _show_prediction(s: Session, text: str) -> Reply:
     caption = f"predicted {names[best]} ({probs[best]:.1%}), label {names[label]}: {verdict}"
     if not fresh:
         caption += "\nP still holds the previous batch's values (softmax_xent has not run on it)"
-    s.picture = Picture(f"prediction for X[{index}]", pixels, 28, 28, "digit", caption, bars)
+    s.picture = Picture(f"X[{index}]", pixels, 28, 28, "digit", caption, bars)
     s.panel = "picture"
-    return Reply([R.picture(s.picture, 18, 60)], view=True)
+    return Reply([R.picture(s.picture, 18, 60)], view=True, memory=True)
 
 
 def _guess_pixels(s: Session, base: int, index: int) -> str:
@@ -1099,7 +1100,7 @@ def _heatmap(s: Session, args: str) -> Reply:
         title += f" as {rows}x{cols}"
     s.picture = Picture(title, vals, rows, cols, "heatmap")
     s.panel = "picture"
-    return Reply([R.picture(s.picture, 18, 60)], view=True)
+    return Reply([R.picture(s.picture, 18, 60)], view=True, memory=True)
 
 
 @command(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import textwrap
 
 from rich.text import Text
 
@@ -238,7 +239,11 @@ def _short_float(v: float, digits: int, width: int) -> str:
 # ---- memory -------------------------------------------------------------------------------------
 def view_title(s: Session) -> str:
     if s.panel == "picture" and s.picture is not None:
-        return f"Picture  {s.picture.title}"
+        p = s.picture
+        # the caption's first line (a label, the verdict) in the title too: a
+        # short panel may have no row left for it
+        note = p.caption.splitlines()[0] if p.caption else ""
+        return f"Picture  {p.title}" + (f": {note}" if note else "")
     v = s.current_view()
     shape = f"{v.type}[{v.rows}x{v.cols}]" if v.rows else v.type
     name = s.describe(v.addr)
@@ -398,9 +403,29 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
     background = bottom pixel), downsampled by averaging to fit. ascii=True
     draws one character per pixel from a ramp of shades (for plain text)."""
     rows, cols, vals = p.rows, p.cols, p.values
-    fy = max(1, math.ceil(rows / max(1, 2 * (height - 2))))
-    fx = max(1, math.ceil(cols / max(1, width - 2)))
-    f = max(fx, fy)
+
+    def factor(rows: int, cols: int) -> int:
+        fy = max(1, math.ceil(rows / max(1, 2 * (height - 2))))
+        fx = max(1, math.ceil(cols / max(1, width - 2)))
+        return max(fx, fy)
+
+    f = factor(rows, cols)
+    cropped = ""
+    if p.kind == "digit" and f > 1:
+        # a small panel: leave out the blank border (MNIST digits sit in the
+        # middle 20x20) rather than average away the strokes
+        box = _ink_box(vals, rows, cols)
+        if box is not None:
+            r0, r1, c0, c1 = box
+            if factor(r1 - r0, c1 - c0) < f:
+                vals = [vals[r * cols + c] for r in range(r0, r1) for c in range(c0, c1)]
+                cropped = f" (rows {r0}-{r1 - 1}, cols {c0}-{c1 - 1}: the rest is blank)"
+                rows, cols = r1 - r0, c1 - c0
+                f = factor(rows, cols)
+    if p.bars:  # leave the bar chart room beside the picture (bars of 4 or more)
+        need = max(len(label) for label, _, _ in p.bars) + 14
+        while width - math.ceil(cols / f) - 3 < need and f < cols:
+            f += 1
     H, W = math.ceil(rows / f), math.ceil(cols / f)
     grid = []
     finite = [x for x in vals if x == x and abs(x) != math.inf]
@@ -437,28 +462,48 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
             if y >= 9:
                 _bar(out, p, y - 9, max(30, width - 2 * W))
             out.append("\n")
-    for y in range(0, H, 2) if not ascii else ():
-        for x in range(W):
+    lines = (H + 1) // 2
+    first_bar = 2 if lines >= len(p.bars) + 2 else 0  # bars beside the picture, all ten
+    for i in range(max(lines, first_bar + len(p.bars)) if not ascii else 0):
+        y = 2 * i
+        for x in range(W) if y < H else ():
             top = color(grid[y][x])
             bot = color(grid[y + 1][x]) if y + 1 < H else "black"
             out.append("▀", style=f"{top} on {bot}")
-        _bar(out, p, y // 2 - 2, width - W - 3)
+        if y >= H:
+            out.append(" " * W)
+        _bar(out, p, i - first_bar, width - W - 3)
         out.append("\n")
-    cap = f"{rows}x{cols}" + (f" shown {H}x{W} (each pixel averages {f}x{f})" if f > 1 else "")
+    cap = (f"{p.rows}x{p.cols}{cropped}" if cropped else f"{rows}x{cols}") + (
+        f" shown {H}x{W} (each pixel averages {f}x{f})" if f > 1 else ""
+    )
     cap += f"   min {lo:.4g}  max {hi:.4g}"
     if p.kind != "digit":
         cap += "   blue < 0 < red"
-    out.append(cap, style=DIM)
-    if p.caption:
-        out.append("\n" + p.caption, style="bold")
+    # the caption (a label, a verdict) first and wrapped, so a short panel cuts
+    # only the dimmed details after it
+    for line in p.caption.splitlines():
+        out.append("\n".join(textwrap.wrap(line, max(20, width))) + "\n", style="bold")
+    out.append("\n".join(textwrap.wrap(cap, max(20, width))), style=DIM)
     return out
+
+
+def _ink_box(vals: list[float], rows: int, cols: int) -> tuple[int, int, int, int] | None:
+    """Rows r0:r1 and columns c0:c1 holding every non-zero pixel (None if all are 0)."""
+    ink = [(i // cols, i % cols) for i, v in enumerate(vals[: rows * cols]) if v != 0]
+    if not ink:
+        return None
+    ys, xs = [y for y, _ in ink], [x for _, x in ink]
+    return min(ys), max(ys) + 1, min(xs), max(xs) + 1
 
 
 def _bar(out: Text, p: Picture, k: int, room: int) -> None:
     """Bar k of a picture's bar chart (show prediction), to the right of its row."""
-    if not 0 <= k < len(p.bars) or room < 16:
+    if not 0 <= k < len(p.bars):
         return
     label, value, style = p.bars[k]
+    if room < len(label) + 12:  # "  label " + a bar of 2 + " 100.0%"
+        return
     n = max(0, room - len(label) - 10)
     filled = int(round(value * n)) if value == value else 0
     out.append(f"  {label} ", style=style or "")

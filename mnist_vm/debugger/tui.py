@@ -200,6 +200,13 @@ class DebuggerApp(App[None]):
         self.refresh_panels()
         self.set_interval(0.25, self._tick)
 
+    def _memory_shown(self) -> bool:
+        """Does the layout show the memory panel (size class and zoom)?"""
+        zoom = self.session.zoom
+        if zoom in ("code", "registers"):
+            return False
+        return zoom == "memory" or size_class(self.size.width, self.size.height) != "small"
+
     def panels_ready(self) -> bool:
         return self._panels_ready
 
@@ -339,6 +346,12 @@ class DebuggerApp(App[None]):
                 self.write(item)
         if reply.moved:
             self.code_scroll = 0
+        if reply.memory and not reply.error and not self._memory_shown():
+            # a view or picture was asked for: show it (80x24 hides the memory panel)
+            self.session.zoom = "memory"
+            self.write(
+                Text("(the memory panel now has the code's place: z cycles the panes)", "grey50")
+            )
         self.refresh_panels()
         if reply.quit:
             self.exit()
