@@ -398,6 +398,15 @@ def test_up_and_down_stop_at_the_ends_as_gdb_does(s):
     assert r.error and "innermost" in text(r)
 
 
+def test_info_frame_describes_the_selected_frame(s):
+    ok(s, "break square")
+    ok(s, "continue")
+    assert ok(s, "info frame").startswith("frame #0: square")
+    ok(s, "up")
+    out = ok(s, "info frame")
+    assert out.startswith("frame #1: twice") and "called from" in out and "_start" in out
+
+
 def test_info_display_lists_the_display_expressions(s):
     assert "no display expressions" in ok(s, "info display")
     ok(s, "display rcx")
@@ -481,6 +490,7 @@ BAD = [
     "frame x",
     "goto x",
     "undisplay x",
+    "show prediction x",
 ]
 
 

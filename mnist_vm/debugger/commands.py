@@ -773,15 +773,21 @@ def _info_symbols(s: Session, pattern: str) -> list[str]:
 
 
 def _info_frame(s: Session) -> list[str]:
+    """The selected frame (frame/up/down), as gdb's info frame."""
     m = s.machine
     frames = s.frames()
-    f0 = frames[0]
-    lines = [f"frame #0: {f0.routine} at {s.where()}", f"  rsp = {m.r[4]:#x}, rbp = {m.r[5]:#x}"]
-    if f0.slot is not None:
-        ret = int.from_bytes(m.mem.read(f0.slot, 8), "little")
+    k = min(s.frame_level, len(frames) - 1)
+    f = frames[k]
+    sp = m.r[4] if k == 0 else frames[k - 1].sp_after_return
+    lines = [
+        f"frame #{k}: {f.routine} at {s.where() if k == 0 else s.where(f.pc)}",
+        f"  rsp = {sp:#x}" + (f", rbp = {m.r[5]:#x}" if k == 0 else ""),
+    ]
+    if f.slot is not None and k + 1 < len(frames):
+        ret = int.from_bytes(m.mem.read(f.slot, 8), "little")
         lines.append(
-            f"  return address {s.addr_text(ret)} stored at {f0.slot:#x} "
-            f"(rsp+{f0.slot - m.r[4]:#x}); called from {s.where(frames[1].pc)}"
+            f"  return address {s.addr_text(ret)} stored at {f.slot:#x} "
+            f"(rsp+{f.slot - sp:#x}); called from {s.where(frames[k + 1].pc)}"
         )
     else:
         lines.append("  outermost frame (no caller)")
@@ -973,7 +979,10 @@ def _show_prediction(s: Session, text: str) -> Reply:
     """Image i of the batch (X) beside the network's 10 probabilities (P) as
     bars, the argmax and the true label (batch_labels). P is stale until
     softmax_xent has run on this batch: checked by recomputing softmax of Z3."""
-    index = int(text, 0) if text else 0
+    try:
+        index = int(text, 0) if text else 0
+    except ValueError:
+        raise DebugError(f"show prediction takes an image number, not '{text}'") from None
     syms = s.image.symbols
     missing = [n for n in ("X", "P", "Z3", "batch_labels") if n not in syms]
     if missing:
@@ -1008,7 +1017,9 @@ def _show_prediction(s: Session, text: str) -> Reply:
     ]
     verdict = "right" if best == label else "wrong"
     caption = f"predicted {names[best]} ({probs[best]:.1%}), label {names[label]}: {verdict}"
-    if not fresh:
+    if not any(p > 0 for p in probs):  # nothing to predict from yet
+        caption = f"label {names[label]}; P is all zero: softmax_xent has not run yet"
+    elif not fresh:
         caption += "\nP still holds the previous batch's values (softmax_xent has not run on it)"
     s.picture = Picture(f"X[{index}]", pixels, 28, 28, "digit", caption, bars)
     s.panel = "picture"
