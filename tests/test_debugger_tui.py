@@ -340,3 +340,17 @@ def test_show_prediction_bars_all_ten_fit_a_small_panel():
         assert len(shown) == 10, (width, lines)
         assert "55.0%" in shown[3] and "5.0%" in shown[9]
         assert "predicted 3" in lines
+
+
+def test_a_heatmap_fills_the_panel_instead_of_shrinking_to_a_square():
+    """heatmap W3 as f32[64x10] in a 106-column panel was averaged 3x3 into 22x4."""
+    from mnist_vm.debugger import render as R
+    from mnist_vm.debugger.model import Picture
+
+    vals = [(-1.0) ** (k % 10) * (k % 7) for k in range(640)]  # columns alternate in sign
+    text = R.picture(Picture("W3", vals, 64, 10, "heatmap"), 16, 106).plain
+    lines = text.splitlines()
+    assert "averages 3x1" in text, "rows averaged, the ten columns kept"
+    assert max(len(line) for line in lines[:-1]) >= 80, "the columns drawn wide"
+    small = R.picture(Picture("A", vals[:64], 8, 8, "heatmap"), 16, 106).plain
+    assert "each value drawn 3x3" in small and len(small.splitlines()) == 13

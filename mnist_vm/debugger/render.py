@@ -426,7 +426,16 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
         need = max(len(label) for label, _, _ in p.bars) + 14
         while width - math.ceil(cols / f) - 3 < need and f < cols:
             f += 1
-    H, W = math.ceil(rows / f), math.ceil(cols / f)
+    fy = fx = f
+    zoom = 1
+    if p.kind != "digit" and not ascii:
+        # a matrix fills the panel: its rows and columns are averaged apart (a
+        # cell need not stay square), and a small one is drawn larger
+        fy = max(1, math.ceil(rows / max(1, 2 * (height - 2))))
+        fx = max(1, math.ceil(cols / max(1, width - 2)))
+        if fy == fx == 1:
+            zoom = max(1, min((width - 2) // cols, 2 * (height - 2) // rows, 8))
+    H, W = math.ceil(rows / fy), math.ceil(cols / fx)
     grid = []
     finite = [x for x in vals if x == x and abs(x) != math.inf]
     for y in range(H):
@@ -434,12 +443,19 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
         for x in range(W):
             acc = [
                 vals[yy * cols + xx]
-                for yy in range(y * f, min(rows, (y + 1) * f))
-                for xx in range(x * f, min(cols, (x + 1) * f))
+                for yy in range(y * fy, min(rows, (y + 1) * fy))
+                for xx in range(x * fx, min(cols, (x + 1) * fx))
             ]
             acc = [a for a in acc if a == a and abs(a) != math.inf]
             row.append(sum(acc) / len(acc) if acc else 0.0)
         grid.append(row)
+    wide = 1  # a tall matrix squeezed in height keeps its columns apart and wide
+    if p.kind != "digit" and not ascii and fy > 1 and fx == 1:
+        wide = max(1, min(8, (width - 2) // W))
+    if zoom > 1 or wide > 1:
+        sy, sx = zoom, zoom * wide
+        grid = [[v for v in row for _ in range(sx)] for row in grid for _ in range(sy)]
+        H, W = H * sy, W * sx
     lo = min(finite) if finite else 0.0
     hi = max(finite) if finite else 1.0
     scale = (255.0 if hi > 1.5 else 1.0) if p.kind == "digit" else (max(abs(lo), abs(hi)) or 1.0)
@@ -474,9 +490,11 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
             out.append(" " * W)
         _bar(out, p, i - first_bar, width - W - 3)
         out.append("\n")
-    cap = (f"{p.rows}x{p.cols}{cropped}" if cropped else f"{rows}x{cols}") + (
-        f" shown {H}x{W} (each pixel averages {f}x{f})" if f > 1 else ""
-    )
+    cap = f"{p.rows}x{p.cols}{cropped}" if cropped else f"{rows}x{cols}"
+    if fy > 1 or fx > 1:
+        cap += f" shown {H}x{W // wide} (each pixel averages {fy}x{fx})"
+    elif zoom > 1:
+        cap += f" (each value drawn {zoom}x{zoom} pixels)"
     cap += f"   min {lo:.4g}  max {hi:.4g}"
     if p.kind != "digit":
         cap += "   blue < 0 < red"
