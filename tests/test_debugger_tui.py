@@ -354,3 +354,21 @@ def test_a_heatmap_fills_the_panel_instead_of_shrinking_to_a_square():
     assert max(len(line) for line in lines[:-1]) >= 80, "the columns drawn wide"
     small = R.picture(Picture("A", vals[:64], 8, 8, "heatmap"), 16, 106).plain
     assert "each value drawn 3x3" in small and len(small.splitlines()) == 13
+
+
+def test_z_at_80x24_first_gives_the_code_the_whole_width(tmp_path):
+    """The memory panel is hidden at 80x24 anyway, so `pane code` there must
+    change something: the code takes the registers' width too."""
+    s = session(tmp_path)
+
+    async def main():
+        app = DebuggerApp(s)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            narrow = app.query_one("#code").size.width
+            app.action_key("z")
+            await pilot.pause()
+            assert s.zoom == "code" and not app.query_one("#right").display
+            assert app.query_one("#code").size.width > narrow + 40
+
+    asyncio.run(main())
