@@ -589,3 +589,32 @@ def test_a_libc_program_starts_in_the_library_and_start_reaches_main():
     ok(s, "continue")
     assert [f.routine for f in s.frames()] == ["fact", "main"]
     assert "returned from fact" in ok(s, "finish") and s.machine.r[0] == 1
+
+
+def test_the_annotation_says_what_the_next_instruction_reads_or_whether_it_jumps(s):
+    ok(s, "step")  # xor ecx, ecx; now at mov [arr + rcx*4], ecx
+    assert s.annotate() == f"[{sym(s, 'arr'):#x} <arr>] = 0x0"
+    ok(s, "step 4")  # mov, add, inc, cmp -> at jb .fill
+    assert s.machine.insns[s.machine.rip].text() == "jb .fill"
+    assert s.annotate() == "will jump"
+
+
+@pytest.mark.parametrize(
+    "program, text, note",
+    [
+        (
+            "insn_memcpy_movsb.asm",
+            "rep movsb",
+            "copies [rsi = 0x402000 <msg>] to [rdi = 0x403000 <buf>]: rcx = 23 elements of 1 byte",
+        ),
+        ("insn_reverse_std.asm", "rep movsb", "rcx = 10 elements of 1 byte, backwards (DF=1)"),
+        ("insn_memcmp_cmpsb.asm", "repe cmpsb", "while equal, up to rcx = 9 elements"),
+        ("insn_strlen_scasb.asm", "repne scasb", "until equal, up to rcx = 0xffffffffffffffff"),
+    ],
+)
+def test_string_instructions_are_annotated_with_count_source_and_destination(program, text, note):
+    s = Session.from_files([str(REPO / "tests" / "programs" / program)])
+    m = s.machine
+    while m.insns[m.rip].text() != text:
+        assert s.step().kind == "step", f"{program} ended before {text}"
+    assert note in s.annotate()

@@ -9,12 +9,14 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from vm.isa.flags import CONDITION_FUNCS
+from vm.isa.flags import CONDITION_FUNCS, DF
 from vm.isa.operands import Mem
 
 from . import expr as E
 from .core import SessionCore
 from .model import M64, DebugError, MemView
+
+_STRING_SIZES = {"b": 1, "w": 2, "d": 4, "q": 8}  # movsb, movsw, movsd, movsq ...
 
 
 class Naming(SessionCore):
@@ -48,6 +50,10 @@ class Naming(SessionCore):
         if insn is None:
             return ""
         d = insn.defn
+        if not insn.operands:
+            note = self._string_note(d.mnemonic)
+            if note:
+                return note
         if d.kind == "cond-jump" and d.cond is not None:
             taken = CONDITION_FUNCS[d.cond](m.fl)
             return "will jump" if taken else "will fall through"
@@ -67,6 +73,36 @@ class Naming(SessionCore):
                 v = int.from_bytes(raw, "little")
                 return f"[{self.addr_text(ea)}] = {v:#x}"
         return ""
+
+    def _string_note(self, mnemonic: str) -> str:
+        """What a string instruction (movs, stos, lods, scas, cmps; rep'd or
+        not) will do: how many elements, from and to where."""
+        prefix, _, base = mnemonic.rpartition(" ")
+        kind, size = base[:-1], _STRING_SIZES.get(base[-1:], 0)
+        if kind not in ("movs", "stos", "lods", "scas", "cmps") or not size:
+            return ""
+        m = self.machine
+        acc = {1: "al", 2: "ax", 4: "eax", 8: "rax"}[size]
+        src, dst = f"[rsi = {self.addr_text(m.r[6])}]", f"[rdi = {self.addr_text(m.r[7])}]"
+        what = {
+            "movs": f"copies {src} to {dst}",
+            "stos": f"stores {acc} = {m.r[0] & ((1 << 8 * size) - 1):#x} to {dst}",
+            "lods": f"loads {acc} from {src}",
+            "scas": f"compares {acc} with {dst}",
+            "cmps": f"compares {src} with {dst}",
+        }[kind]
+        unit = f"{size} byte{'s' if size > 1 else ''}"
+        down = ", backwards (DF=1)" if m.r[DF] else ""
+        if not prefix:
+            return f"{what}, {unit}{down}"
+        n = m.r[1]
+        if n == 0:
+            return "rcx = 0: does nothing"
+        count = f"{n:,}" if n < 1 << 32 else f"{n:#x}"
+        elems = f"rcx = {count} element{'s' if n > 1 else ''} of {unit}"
+        stop = {"repe": "while equal, ", "repz": "while equal, "}.get(prefix, "")
+        stop = stop or {"repne": "until equal, ", "repnz": "until equal, "}.get(prefix, "")
+        return f"{what}: {stop}{'up to ' if stop else ''}{elems}{down}"
 
     def extent(self, addr: int) -> tuple[str, int, int] | None:
         """The data symbol whose bytes hold addr: (name, start, size), its size
