@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 
 from .calls import is_pure
-from .pyast import Expr, Node, Stmt, is_comment, loaded_names, subst, walk
+from .pyast import Expr, Node, Stmt, id_of, is_comment, loaded_names, subst, walk
 
 # ---- dead code ----------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ class _Liveness:
             head = set(after)
             for _ in range(20):
                 inner = self.block(s.body, set(head), live)
-                new = after | (inner - {s.target.id})
+                new = after | (inner - {id_of(s.target)})
                 if new == head:
                     break
                 head = new

@@ -120,12 +120,12 @@ class Pending:
     def __init__(self, kind: int, n: int, a: Expr, b: Expr, r: Expr):
         self.kind, self.n, self.a, self.b, self.r = kind, n, a, b, r
         self.names = names_in(a) | names_in(b) | names_in(r)
-        self._key = None
+        self._key: tuple | None = None
 
     def comps(self) -> dict[str, Expr]:
         return {"a": self.a, "b": self.b, "r": self.r}
 
-    def tuple(self) -> ast.Tuple:
+    def as_tuple(self) -> ast.Tuple:
         return ast.Tuple(elts=[_k(self.kind), _k(self.n), self.a, self.b, self.r], ctx=ast.Load())
 
     def key(self) -> tuple:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .flags import Pending
 
@@ -60,7 +61,8 @@ class Aff:
         )
 
 
-def is_mask(v) -> bool:
+def is_mask(v: object) -> TypeGuard[int]:
+    """v is 2**n - 1 for some n > 0."""
     return isinstance(v, int) and v > 0 and (v & (v + 1)) == 0
 
 
@@ -95,7 +97,7 @@ class View:
 class State:
     __slots__ = ("lanes", "memsrc", "memvals", "flags", "consts", "copies", "aff", "terms", "width")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lanes: dict[tuple[str, int], bool] = {}  # cached lane -> dirty
         self.memsrc: dict[tuple[str, int], tuple] = {}  # lane -> (View, byte offset)
         self.memvals: dict[str, tuple] = {}  # var -> (View, byte offset, width)
