@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from ..codegen import Layout
+from ..environment import Layout
 from .deadcode import eliminate_dead
 from .emit_base import leave
 from .emitter import Emitter

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
-from .calls import VIEW_BITS
+from ..environment import VIEW_BITS
 from .pyast import Expr, Stmt, _assign, _cstore, _expr, _k, _n, _sub, int_of
 from .state import REG_LOCAL, Aff, Constraint, State, View, is_mask, lane_local
 from .trace import Block

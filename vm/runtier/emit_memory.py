@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import ast
 
-from ..codegen import ranges
-from .calls import WRITERS, reader
+from ..environment import ranges, reader, writer
 from .emit_base import EmitterBase
 from .pyast import Expr, Stmt, _add, _call, _ccall, _expr, _k, _n, _sub, fill_name, int_of, is_const
 from .state import Aff, Constraint, State, View
@@ -161,7 +160,10 @@ class MemoryAccess(EmitterBase):
 
     def mem_write(self, fn: str, addr: Expr, value: Expr, st: State, out: list[Stmt]) -> None:
         val = self.rx(value, st, out)
-        view_name, w = WRITERS[fn]
+        write = writer(fn)
+        if write is None:
+            raise ValueError(f"run tier: {fn} is not a memory writer")
+        view_name, w = write
         base, off = addr_parts(addr)
         v = self.views.get(base) if base is not None else None
         if v is not None and v.unit == w and off % w == 0:

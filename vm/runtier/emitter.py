@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from .calls import CLOBBERS, COLD, SYNC, VIEW_BITS, WRITERS, reader
+from ..environment import CLOBBERS, COLD, SYNC, VIEW_BITS, reader, writer
 from .emit_base import leave
 from .emit_lanes import LaneCache
 from .emit_memory import MemoryAccess, addr_terms
@@ -77,7 +77,7 @@ class Emitter(MemoryAccess, LaneCache):
                 if f.id == "ALIGN":
                     self.pending_align[id_of(call.args[0])] = int_of(call.args[1])
                     return
-                if f.id in WRITERS:
+                if writer(f.id) is not None:
                     return self.mem_write(f.id, call.args[1], call.args[2], st, out)
             elif isinstance(f, ast.Attribute):
                 self.machine_call(call, st, out)
@@ -330,7 +330,7 @@ class Emitter(MemoryAccess, LaneCache):
         if name not in COLD | SYNC | CLOBBERS:
             raise ValueError(
                 f"run tier: unknown machine call c.{name}(): "
-                "add it to vm/runtier/calls.py's COLD, SYNC or CLOBBERS"
+                "add it to vm/environment.py's COLD, SYNC or CLOBBERS"
             )
         args = [self.rx(a, st, out) for a in call.args]
         node = ast.Call(func=call.func, args=args, keywords=[])

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import ast
 
+from ..isa.flags import ADC, ADD, DEC, INC, LOGIC, RAW, SBB, SUB
 from .pyast import Expr, _expr, _k, _n, fold_all, names_in, subst
 
 # ---- flags of a known record -------------------------------------------------
 # A record is (kind, n, a, b, r) as vm.isa.flags describes. For a record whose
 # kind is known at compile time, each condition (and CF) is an expression over
 # a, b and r. tests/test_flags.py checks every entry against the definition.
-
-ADD, ADC, SUB, SBB, LOGIC, INC, DEC, RAW = range(8)
 
 
 def cond_source(cc: str, kind: int, n: int) -> str | None:

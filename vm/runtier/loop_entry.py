@@ -3,7 +3,7 @@ bounds on the one register each test depends on, or a trip count."""
 
 from __future__ import annotations
 
-from ..codegen import ranges
+from ..environment import ranges
 from .emitter import Emitter
 from .pyast import Expr, Stmt, _expr, _stmts
 from .state import Aff

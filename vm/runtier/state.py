@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from ..environment import LANE_WIDTH
 from .flags import Pending
 
 REG_LOCAL = re.compile(r"r\d+$")  # the local holding a general register
@@ -15,8 +16,6 @@ REG_LOCAL = re.compile(r"r\d+$")  # the local holding a general register
 # ---- xmm lanes ------------------------------------------------------------------
 # A lane key is (view, index) with view one of the machine's casts of the xmm
 # bytes; keys alias when their bytes overlap.
-
-LANE_WIDTH = {"xf": 4, "xi": 4, "xd": 8, "xq": 8}
 
 
 def lane_span(key: tuple[str, int]) -> tuple[int, int]:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ..codegen import Layout
-from .calls import CLOBBERS
+from ..environment import CLOBBERS, Layout
 from .pyast import Stmt, int_of, is_flags_attr, walk
 
 # ---- the trace ------------------------------------------------------------------------------
