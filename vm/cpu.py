@@ -17,12 +17,11 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import codegen, runtier
+from . import codegen, environment, runtier
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
-from .isa import fused, packed, strings
-from .isa import helpers as H
+from .isa import strings
 from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
 from .runtime import Runtime
@@ -41,56 +40,9 @@ AT_NULL, AT_PAGESZ, AT_ENTRY, AT_PLATFORM, AT_RANDOM, AT_EXECFN = 0, 6, 9, 15, 2
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
-def _readers() -> dict[str, Callable]:
-    env: dict[str, Callable] = {}
-    for code, name in (
-        ("B", "RB"),
-        ("H", "RW"),
-        ("I", "RI"),
-        ("Q", "RQ"),
-        ("f", "RF"),
-        ("d", "RDD"),
-    ):
-        for count in (1, 2, 4, 8, 16):
-            env[f"{name}{count}"] = struct.Struct(f"<{count}{code}").unpack_from
-    for code, name in (("B", "WB"), ("H", "WW"), ("I", "WI"), ("Q", "WQ")):
-        env[f"{name}1"] = struct.Struct(f"<{code}").pack_into
-    return env
-
-
-_STATIC_ENV: dict[str, object] = {
-    **_readers(),
-    "cf": F.cf,
-    **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
-    "fdiv": H.fdiv,
-    "fnan": H.fnan,
-    "fma32": fused.fma32,
-    "fma64": fused.fma64,
-    "fnan3": fused.fnan3,
-    "fsqrt": H.fsqrt,
-    "fcmp": H.fcmp,
-    "cvtt": H.cvtt,
-    "i2f32": H.i2f32,
-    "mul_flags": H.mul_flags,
-    "shl_flags": H.shl_flags,
-    "shr_flags": H.shr_flags,
-    "sar_flags": H.sar_flags,
-    "rol": H.rol,
-    "ror": H.ror,
-    "rflags": F.rflags,
-    "with_cf": H.with_cf,
-    "bswap": H.bswap,
-    "shld": H.shld,
-    "shrd": H.shrd,
-    "f32": H.f32,
-    "cvtr": H.cvtr,
-    "fcmpp": H.fcmpp,
-    "fround": H.fround,
-    "dpps": H.dpps,
-    "bit_length": int.bit_length,
-    "bit_count": int.bit_count,
-    **{name: getattr(packed, name) for name in packed.HELPERS},
-}
+# readers, writers and helpers: the same in every machine (vm.environment;
+# importing vm.isa above registered the helpers)
+_STATIC_ENV = environment.static_env()
 
 
 class Machine:
@@ -210,15 +162,12 @@ class Machine:
             mv = memoryview(self.mem.buf)
             views = self._mem_views = (
                 self.mem.buf,
-                {name: mv.cast(fmt) for name, fmt in runtier.MEM_VIEWS.items()},
+                {name: mv.cast(fmt) for name, fmt in environment.MEM_VIEWS.items()},
             )
         return {
             **_STATIC_ENV,
             "r": self.r,
-            "xf": self.xf,
-            "xd": self.xd,
-            "xi": self.xi,
-            "xq": self.xq,
+            **{name: getattr(self, name) for name in environment.LANE_VIEWS},
             "m": self.mem.buf,
             "c": self,
             **views[1],

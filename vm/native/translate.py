@@ -46,7 +46,7 @@ from typing import Any
 from llvmlite import ir  # type: ignore[import-untyped]
 
 from .. import runtier
-from ..codegen import Layout, ranges
+from ..environment import MEM_VIEWS, READERS, WRITERS, Layout, ranges
 from ..isa import flags as F
 from ..isa import helpers as H
 
@@ -140,9 +140,17 @@ def helper_sources() -> dict[str, tuple[tuple[str, ...], str]]:
     return out
 
 
-_MEM_READ = {"RB": (I8, 1), "RW": (I16, 2), "RI": (I32, 4), "RQ": (I64, 8), "RF": (F32, 4)}
-_MEM_READ["RDD"] = (F64, 8)
-_MEM_WRITE = {"WB": I8, "WW": I16, "WI": I32, "WQ": I64}
+# the generated code's struct readers and writers (vm.environment), as IR
+_IR_ELEMENT = {
+    "B": (I8, 1),
+    "H": (I16, 2),
+    "I": (I32, 4),
+    "Q": (I64, 8),
+    "f": (F32, 4),
+    "d": (F64, 8),
+}
+_MEM_READ = {prefix: _IR_ELEMENT[MEM_VIEWS[view]] for prefix, view in READERS.items()}
+_MEM_WRITE = {prefix: _IR_ELEMENT[MEM_VIEWS[view]][0] for prefix, view in WRITERS.items()}
 
 
 @dataclass

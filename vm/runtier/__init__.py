@@ -42,8 +42,6 @@ as Python. tests/test_run_tier.py compares it with the step tier.
 
 The package, bottom up:
   pyast        Python syntax trees: constructors, walking, renaming, folding
-  calls        what generated code calls: memory readers/writers, pure helpers,
-               machine methods
   flags        conditions and CF of a flags record of known kind; Pending
   state        what the compiler knows while it emits (lanes, flags, constants,
                affine values, memory views)
@@ -58,9 +56,8 @@ The package, bottom up:
   compiler     compile_block: the function for a trace; source()
 """
 
-from .calls import MEM_VIEWS
 from .compiler import compile_block, source
 from .flags import cf_source, cond_source
 from .trace import Item, parse_item
 
-__all__ = ["MEM_VIEWS", "Item", "cf_source", "compile_block", "cond_source", "parse_item", "source"]
+__all__ = ["Item", "cf_source", "compile_block", "cond_source", "parse_item", "source"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from ..codegen import Layout
+from ..environment import Layout
 from .deadcode import eliminate_dead
 from .emit_base import leave
 from .emitter import Emitter
@@ -34,7 +34,8 @@ def compile_block(
     n = len(items)
     if fallthrough is not None:
         items[-1].stmts.append(_assign("_n", _k(fallthrough)))
-    code = [_assign(f"r{i}", _sub("r", _k(i))) for i in block.used] + [_assign("fl", _expr("c.fl"))]
+    code: list[Stmt] = [_assign(f"r{i}", _sub("r", _k(i))) for i in block.used]
+    code.append(_assign("fl", _expr("c.fl")))
     if not loop:
         em = Emitter(block, "plain", loop=False)
         st = State()
@@ -56,14 +57,14 @@ def compile_block(
     ]
     reconcile(em, end1.clone(), head, slow)
     if not fast.constraints:  # nothing hoisted: one loop
-        loop = ast.For(
+        for_loop = ast.For(
             target=_st("_it"),
             iter=_expr("range(2, _max + 1)"),
             body=fbody,
             orelse=[],
             type_comment=None,
         )
-        return function_module(name, ["_max"] + params, code + slow + [loop] + leave_max)
+        return function_module(name, ["_max"] + params, code + slow + [for_loop] + leave_max)
     # the fast loop: range tests (or a trip count) instead of per-access checks;
     # it starts with the first iteration when the tests already hold there
     entry, guard, counted = entry_code(block, fast)

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import ast
 
-from .calls import is_pure
-from .pyast import Expr, Node, Stmt, is_comment, loaded_names, subst, walk
+from ..environment import is_pure as is_pure_call
+from .pyast import Expr, Node, Stmt, id_of, is_comment, loaded_names, subst, walk
 
 # ---- dead code ----------------------------------------------------------------------
+
+
+def is_pure(node: Node) -> bool:
+    """node calls nothing with an effect (only pure helpers, builtins and readers)."""
+    for x in walk(node):
+        if type(x) is ast.Call:
+            f = x.func
+            if not (isinstance(f, ast.Name) and is_pure_call(f.id)):
+                return False
+    return True
 
 
 class _Liveness:
@@ -62,7 +72,7 @@ class _Liveness:
             head = set(after)
             for _ in range(20):
                 inner = self.block(s.body, set(head), live)
-                new = after | (inner - {s.target.id})
+                new = after | (inner - {id_of(s.target)})
                 if new == head:
                     break
                 head = new

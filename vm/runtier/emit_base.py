@@ -7,8 +7,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
-from .calls import VIEW_BITS
-from .pyast import Expr, Stmt, _assign, _cstore, _expr, _k, _n, _sub
+from ..environment import VIEW_BITS
+from .pyast import Expr, Stmt, _assign, _cstore, _expr, _k, _n, _sub, int_of
 from .state import REG_LOCAL, Aff, Constraint, State, View, is_mask, lane_local
 from .trace import Block
 
@@ -108,7 +108,7 @@ class EmitterBase:
             if op is ast.Mult:
                 return a + b
             if op is ast.LShift and type(node.right) is ast.Constant:
-                return a + node.right.value
+                return a + int_of(node.right)
             return None
         if t is ast.IfExp:
             a, b = self.width(node.body, st), self.width(node.orelse, st)
@@ -159,7 +159,7 @@ class EmitterBase:
             for i in self.block.written
         ]
         if st.flags is not None:
-            out.append(_cstore("fl", st.flags.tuple()))
+            out.append(_cstore("fl", st.flags.as_tuple()))
         elif self.block.flags_written:
             out.append(_cstore("fl", _n("fl")))
         for key, dirty in sorted(st.lanes.items()):
@@ -189,7 +189,7 @@ def leave(em: EmitterBase, st: State, rip: int | Expr, count: Expr) -> list[Stmt
 def count_after(it: Expr, k: int, n: int) -> Expr:
     """Instructions run after instruction k of iteration `it` of an n-long trace."""
     if isinstance(it, ast.Constant):
-        return _k((it.value - 1) * n + k + 1)
+        return _k((int_of(it) - 1) * n + k + 1)
     if k + 1 == n:
         return ast.BinOp(left=it, op=ast.Mult(), right=_k(n))
     return _expr(f"{it.id} * {n} - {n - k - 1}")

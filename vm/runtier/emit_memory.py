@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import ast
 
-from ..codegen import ranges
-from .calls import WRITERS, reader
+from ..environment import ranges, reader, writer
 from .emit_base import EmitterBase
-from .pyast import Expr, Stmt, _add, _call, _ccall, _expr, _k, _n, _sub, fill_name, is_const
+from .pyast import Expr, Stmt, _add, _call, _ccall, _expr, _k, _n, _sub, fill_name, int_of, is_const
 from .state import Aff, Constraint, State, View
 
 M64 = (1 << 64) - 1
@@ -23,7 +22,7 @@ class MemoryAccess(EmitterBase):
         align = self.pending_align.pop(ea, 0)
         value = self.rx(_n(ea), st, out)
         if isinstance(value, ast.Constant):  # a fixed address: decide now
-            a = value.value
+            a = int_of(value)
             if align and a % align:
                 self._align_check(ea, align, st, out)
             if not any(lo <= a <= hi for lo, hi in ranges(self.block.layout, nbytes, write)):
@@ -145,7 +144,10 @@ class MemoryAccess(EmitterBase):
         self, fn: str, addr: Expr, st: State, out: list[Stmt], names: list[str] | None = None
     ):
         """A struct read of memory: element expressions (views) or the call."""
-        view_name, w, count = reader(fn)
+        read = reader(fn)
+        if read is None:
+            raise ValueError(f"run tier: {fn} is not a memory reader")
+        view_name, w, count = read
         base, off = addr_parts(addr)
         v = self.views.get(base) if base is not None else None
         used = count if names is None else sum(1 for x in names if x != f"__{self.k}")
@@ -158,7 +160,10 @@ class MemoryAccess(EmitterBase):
 
     def mem_write(self, fn: str, addr: Expr, value: Expr, st: State, out: list[Stmt]) -> None:
         val = self.rx(value, st, out)
-        view_name, w = WRITERS[fn]
+        write = writer(fn)
+        if write is None:
+            raise ValueError(f"run tier: {fn} is not a memory writer")
+        view_name, w = write
         base, off = addr_parts(addr)
         v = self.views.get(base) if base is not None else None
         if v is not None and v.unit == w and off % w == 0:
@@ -183,7 +188,7 @@ def addr_parts(addr: Expr) -> tuple[str | None, int]:
         and isinstance(addr.left, ast.Name)
         and isinstance(addr.right, ast.Constant)
     ):
-        return addr.left.id, addr.right.value
+        return addr.left.id, int_of(addr.right)
     return None, 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from .calls import CLOBBERS, COLD, SYNC, VIEW_BITS, WRITERS, reader
+from ..environment import CLOBBERS, COLD, SYNC, VIEW_BITS, reader, writer
 from .emit_base import leave
 from .emit_lanes import LaneCache
 from .emit_memory import MemoryAccess, addr_terms
@@ -22,6 +22,8 @@ from .pyast import (
     _st,
     _sub,
     fold,
+    id_of,
+    int_of,
     is_flags_attr,
     names_in,
 )
@@ -57,11 +59,11 @@ class Emitter(MemoryAccess, LaneCache):
             if isinstance(tgt, ast.Tuple):
                 return self.tuple_write(tgt, value, st, out)
             if isinstance(tgt, ast.Subscript) and isinstance(tgt.value, ast.Name):
-                base, idx = tgt.value.id, tgt.slice
+                base, idx = tgt.value.id, int_of(tgt.slice)
                 if base == "r":
-                    return self.var_write(f"r{idx.value}", self.rx(value, st, out), st, out)
+                    return self.var_write(f"r{idx}", self.rx(value, st, out), st, out)
                 if base in LANE_WIDTH:
-                    return self.lane_write((base, idx.value), value, st, out)
+                    return self.lane_write((base, idx), value, st, out)
             if is_flags_attr(tgt):
                 return self.flags_write(value, st, out)
         elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
@@ -70,11 +72,12 @@ class Emitter(MemoryAccess, LaneCache):
             if isinstance(f, ast.Name):
                 if f.id == "CHECK":
                     ea, n, kind = call.args
-                    return self.check(ea.id, n.value, kind.value == "write", st, out)
+                    write = isinstance(kind, ast.Constant) and kind.value == "write"
+                    return self.check(id_of(ea), int_of(n), write, st, out)
                 if f.id == "ALIGN":
-                    self.pending_align[call.args[0].id] = call.args[1].value
+                    self.pending_align[id_of(call.args[0])] = int_of(call.args[1])
                     return
-                if f.id in WRITERS:
+                if writer(f.id) is not None:
                     return self.mem_write(f.id, call.args[1], call.args[2], st, out)
             elif isinstance(f, ast.Attribute):
                 self.machine_call(call, st, out)
@@ -91,10 +94,10 @@ class Emitter(MemoryAccess, LaneCache):
             for x in s.body if test.value else s.orelse:
                 self.stmt(x, st, out)
             return
-        st1, o1 = st.clone(), []
+        st1, o1 = st.clone(), list[Stmt]()
         for x in s.body:
             self.stmt(x, st1, o1)
-        st2, o2 = st.clone(), []
+        st2, o2 = st.clone(), list[Stmt]()
         for x in s.orelse:
             self.stmt(x, st2, o2)
         self.merge(st, st1, o1, st2, o2)
@@ -117,7 +120,7 @@ class Emitter(MemoryAccess, LaneCache):
         else:
             for one, o in ((a, oa), (b, ob)):
                 if one.flags is not None:
-                    o.append(_assign("fl", one.flags.tuple()))
+                    o.append(_assign("fl", one.flags.as_tuple()))
             st.flags = None
         for attr in ("memsrc", "memvals", "consts", "copies", "aff", "terms", "width"):
             da, db = getattr(a, attr), getattr(b, attr)
@@ -139,19 +142,19 @@ class Emitter(MemoryAccess, LaneCache):
             base = node.value
             if isinstance(base, ast.Name) and isinstance(node.slice, ast.Constant):
                 if base.id == "r":
-                    return _n(f"r{node.slice.value}")
+                    return _n(f"r{int_of(node.slice)}")
                 if base.id in LANE_WIDTH:
-                    return _n(self.lane_read((base.id, node.slice.value), st, out))
+                    return _n(self.lane_read((base.id, int_of(node.slice)), st, out))
             if (
                 isinstance(base, ast.Call)
                 and isinstance(base.func, ast.Name)
                 and reader(base.func.id)
                 and isinstance(node.slice, ast.Constant)
             ):
-                return self.mem_read(base.func.id, base.args[1], st, out)[node.slice.value]
+                return self.mem_read(base.func.id, base.args[1], st, out)[int_of(node.slice)]
             value, index = self.rx(base, st, out), self.rx(node.slice, st, out)
             if isinstance(value, ast.Tuple) and isinstance(index, ast.Constant):
-                return value.elts[index.value]
+                return value.elts[int_of(index)]
             return ast.Subscript(value=value, slice=index, ctx=ast.Load())
         if t is ast.Attribute:
             if is_flags_attr(node):
@@ -171,7 +174,7 @@ class Emitter(MemoryAccess, LaneCache):
                 w = self.width(left, st)
                 if w is not None and w <= right.value.bit_length():
                     return left  # the value already fits the mask
-            res = ast.BinOp(left=left, op=node.op, right=right)
+            res: Expr = ast.BinOp(left=left, op=node.op, right=right)
             return (
                 fold(res)
                 if isinstance(left, ast.Constant) and isinstance(right, ast.Constant)
@@ -248,14 +251,14 @@ class Emitter(MemoryAccess, LaneCache):
             varying |= {r for r, _ in c.terms if r not in self.block.invariant}
         if len(varying) != 1 or not varying <= self.bounded:
             return value
-        for c in [Constraint(Aff(a.const, a.terms), lo=0, hi=value.right.value)] + [
+        for c in [Constraint(Aff(a.const, a.terms), lo=0, hi=int_of(value.right))] + [
             Constraint(c, lo=lo, hi=hi) for lo, hi, c in a.conds
         ]:
             self.constraints.setdefault(c.key(), c)
         return value.left
 
     def tuple_write(self, tgt: ast.Tuple, value: Expr, st: State, out: list[Stmt]) -> None:
-        names = [e.id for e in tgt.elts]
+        names = [id_of(e) for e in tgt.elts]
         read = (
             reader(value.func.id)
             if isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
@@ -298,7 +301,7 @@ class Emitter(MemoryAccess, LaneCache):
 
     def flags_local(self, st: State, out: list[Stmt]) -> str:
         if st.flags is not None:
-            out.append(_assign("fl", st.flags.tuple()))
+            out.append(_assign("fl", st.flags.as_tuple()))
             st.flags = None
         return "fl"
 
@@ -321,11 +324,13 @@ class Emitter(MemoryAccess, LaneCache):
     ) -> None:
         """A call of a machine method from generated code: everything is
         stored first; after one that may change anything, reloaded."""
+        if not isinstance(call.func, ast.Attribute):
+            raise ValueError(f"run tier: not a machine call {ast.unparse(call)!r}")
         name = call.func.attr
         if name not in COLD | SYNC | CLOBBERS:
             raise ValueError(
                 f"run tier: unknown machine call c.{name}(): "
-                "add it to vm/runtier/calls.py's COLD, SYNC or CLOBBERS"
+                "add it to vm/environment.py's COLD, SYNC or CLOBBERS"
             )
         args = [self.rx(a, st, out) for a in call.args]
         node = ast.Call(func=call.func, args=args, keywords=[])

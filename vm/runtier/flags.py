@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import ast
 
+from ..isa.flags import ADC, ADD, DEC, INC, LOGIC, RAW, SBB, SUB
 from .pyast import Expr, _expr, _k, _n, fold_all, names_in, subst
 
 # ---- flags of a known record -------------------------------------------------
 # A record is (kind, n, a, b, r) as vm.isa.flags describes. For a record whose
 # kind is known at compile time, each condition (and CF) is an expression over
 # a, b and r. tests/test_flags.py checks every entry against the definition.
-
-ADD, ADC, SUB, SBB, LOGIC, INC, DEC, RAW = range(8)
 
 
 def cond_source(cc: str, kind: int, n: int) -> str | None:
@@ -120,12 +119,12 @@ class Pending:
     def __init__(self, kind: int, n: int, a: Expr, b: Expr, r: Expr):
         self.kind, self.n, self.a, self.b, self.r = kind, n, a, b, r
         self.names = names_in(a) | names_in(b) | names_in(r)
-        self._key = None
+        self._key: tuple | None = None
 
     def comps(self) -> dict[str, Expr]:
         return {"a": self.a, "b": self.b, "r": self.r}
 
-    def tuple(self) -> ast.Tuple:
+    def as_tuple(self) -> ast.Tuple:
         return ast.Tuple(elts=[_k(self.kind), _k(self.n), self.a, self.b, self.r], ctx=ast.Load())
 
     def key(self) -> tuple:

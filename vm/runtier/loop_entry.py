@@ -3,7 +3,7 @@ bounds on the one register each test depends on, or a trip count."""
 
 from __future__ import annotations
 
-from ..codegen import ranges
+from ..environment import ranges
 from .emitter import Emitter
 from .pyast import Expr, Stmt, _expr, _stmts
 from .state import Aff
@@ -59,7 +59,7 @@ def entry_code(block: Block, em: Emitter) -> tuple[list[Stmt], Expr | None, bool
         if x is not None and x not in bounded:
             bounded.append(x)
             lines += [f"_L{x} = 0", f"_H{x} = {M64}"]
-        if c.lo is not None:
+        if c.lo is not None and c.hi is not None:
             choices = [(c.lo, c.hi)]
         else:
             choices = list(ranges(block.layout, c.nbytes, c.write))

@@ -7,7 +7,7 @@ import ast
 
 from .emit_base import count_after, leave
 from .emitter import Emitter
-from .pyast import Expr, Stmt, _assign, _k, _sub, is_const
+from .pyast import Expr, Stmt, _assign, _k, _sub, int_of, is_const
 from .state import Aff, State, lane_local, lane_span
 from .trace import Block
 
@@ -31,7 +31,7 @@ def reconcile(em: Emitter, st: State, target: State, out: list[Stmt]) -> None:
     fb = target.flags.key() if target.flags else None
     if fa != fb:
         if st.flags is not None:
-            out.append(_assign("fl", st.flags.tuple()))
+            out.append(_assign("fl", st.flags.as_tuple()))
         st.flags = None
     for name, value in target.consts.items():
         if st.consts.get(name) != value:
@@ -61,19 +61,19 @@ def _loop_branch(block: Block, value: Expr) -> tuple[Expr | None, int | None]:
     the loop or None for always, the exit address or None)."""
     start = block.start
     if isinstance(value, ast.Constant):
-        return (None, None) if value.value == start else (_k(False), value.value)
+        return (None, None) if value.value == start else (_k(False), int_of(value))
     if (
         isinstance(value, ast.IfExp)
         and is_const(value.body, start)
         and isinstance(value.orelse, ast.Constant)
     ):
-        return value.test, value.orelse.value
+        return value.test, int_of(value.orelse)
     if (
         isinstance(value, ast.IfExp)
         and is_const(value.orelse, start)
         and isinstance(value.body, ast.Constant)
     ):
-        return ast.UnaryOp(op=ast.Not(), operand=value.test), value.body.value
+        return ast.UnaryOp(op=ast.Not(), operand=value.test), int_of(value.body)
     return None, None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # AST nodes are handled generically here (which fields a node has depends on
@@ -63,7 +63,7 @@ def _add(a: Expr, b: Expr | int) -> Expr:
     if isinstance(b, int):
         if b == 0:
             return a
-        if isinstance(a, ast.Constant):
+        if isinstance(a, ast.Constant) and isinstance(a.value, int):
             return _k(a.value + b)
         return ast.BinOp(left=a, op=ast.Add() if b > 0 else ast.Sub(), right=_k(abs(b)))
     return ast.BinOp(left=a, op=ast.Add(), right=b)
@@ -88,6 +88,17 @@ def _stmts(src: str) -> list[Stmt]:
 
 def _comment(text: str) -> ast.Expr:
     return ast.Expr(value=_k(text))  # a bare string: shown by source(), compiles to nothing
+
+
+def int_of(node: Expr) -> int:
+    """The int in a constant node the generated code holds there (a register
+    number, a lane index, a size, an address)."""
+    return node.value
+
+
+def id_of(node: Expr) -> str:
+    """The name of a Name node the generated code holds there."""
+    return node.id
 
 
 def is_flags_attr(node: Node) -> bool:
@@ -167,7 +178,7 @@ def fill_name(tree: Expr, name: str, value: Expr) -> Expr:
 _FOLDABLE = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)
 
 
-_BIN = {
+_BIN: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -179,7 +190,7 @@ _BIN = {
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
 }
-_CMP = {
+_CMP: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
     ast.Lt: operator.lt,
@@ -187,7 +198,7 @@ _CMP = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
-_UNARY = {
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
     ast.USub: operator.neg,
     ast.Invert: operator.invert,
     ast.Not: operator.not_,
@@ -229,7 +240,7 @@ def fold_all(node: Expr) -> Expr:
     """Fold every operation whose operands are constants (a new tree)."""
     if not isinstance(node, _FOLDABLE):
         return node
-    fields = {}
+    fields: dict[str, Any] = {}
     for f in node._fields:
         v = getattr(node, f, None)
         if isinstance(v, ast.expr):

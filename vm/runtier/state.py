@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
+from ..environment import LANE_WIDTH
 from .flags import Pending
 
 REG_LOCAL = re.compile(r"r\d+$")  # the local holding a general register
@@ -14,8 +16,6 @@ REG_LOCAL = re.compile(r"r\d+$")  # the local holding a general register
 # ---- xmm lanes ------------------------------------------------------------------
 # A lane key is (view, index) with view one of the machine's casts of the xmm
 # bytes; keys alias when their bytes overlap.
-
-LANE_WIDTH = {"xf": 4, "xi": 4, "xd": 8, "xq": 8}
 
 
 def lane_span(key: tuple[str, int]) -> tuple[int, int]:
@@ -60,7 +60,8 @@ class Aff:
         )
 
 
-def is_mask(v) -> bool:
+def is_mask(v: object) -> TypeGuard[int]:
+    """v is 2**n - 1 for some n > 0."""
     return isinstance(v, int) and v > 0 and (v & (v + 1)) == 0
 
 
@@ -95,7 +96,7 @@ class View:
 class State:
     __slots__ = ("lanes", "memsrc", "memvals", "flags", "consts", "copies", "aff", "terms", "width")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lanes: dict[tuple[str, int], bool] = {}  # cached lane -> dirty
         self.memsrc: dict[tuple[str, int], tuple] = {}  # lane -> (View, byte offset)
         self.memvals: dict[str, tuple] = {}  # var -> (View, byte offset, width)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ..codegen import Layout
-from .calls import CLOBBERS
-from .pyast import Stmt, is_flags_attr, walk
+from ..environment import CLOBBERS, Layout
+from .pyast import Stmt, int_of, is_flags_attr, walk
 
 # ---- the trace ------------------------------------------------------------------------------
 
@@ -46,7 +45,8 @@ class Block:
         self.layout = layout
         self.start = start
         self.fallthrough = fallthrough  # next rip when the block does not jump
-        used, written = set(), set()
+        used: set[int] = set()
+        written: set[int] = set()
         self.flags_written = False
         for it in items:
             for s in it.stmts:
@@ -57,9 +57,9 @@ class Block:
                         and x.value.id == "r"
                         and isinstance(x.slice, ast.Constant)
                     ):
-                        used.add(x.slice.value)
+                        used.add(int_of(x.slice))
                         if isinstance(x.ctx, ast.Store):
-                            written.add(x.slice.value)
+                            written.add(int_of(x.slice))
                     elif is_flags_attr(x) and isinstance(x.ctx, ast.Store):
                         self.flags_written = True
                     elif (
