@@ -12,9 +12,10 @@ import difflib
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from .options import parse_defines, positive_int
+from .options import define_option, parse_defines, positive_int
 
 # Exit statuses for faults mirror what a shell shows for the native signal.
 FAULT_STATUS = {
@@ -49,18 +50,28 @@ def _assemble(files: list[str], defines: dict[str, str]):
     return image
 
 
-# ---- exec ---------------------------------------------------------------------
-def cmd_exec(args) -> int:
-    from vm import AsmError, Fault, Machine
+def _assemble_or_report(args):
+    """The image of args.files with args.define, or the exit status after
+    reporting why not (1: an assembler error, 2: a missing file)."""
+    from vm import AsmError
 
     try:
-        image = _assemble(args.files, parse_defines(args.define))
+        return _assemble(args.files, parse_defines(args.define))
     except AsmError as e:
         _err(str(e))
         return 1
     except FileNotFoundError as e:
         _err(f"mnist-vm: error: {e}")
         return 2
+
+
+# ---- exec ---------------------------------------------------------------------
+def cmd_exec(args) -> int:
+    from vm import Fault, Machine
+
+    image = _assemble_or_report(args)
+    if isinstance(image, int):
+        return image
     try:
         machine = Machine(
             image,
@@ -121,17 +132,11 @@ def _show_native(machine) -> None:
 
 # ---- asm ----------------------------------------------------------------------
 def cmd_asm(args) -> int:
-    from vm import AsmError
     from vm.asm import listing
 
-    try:
-        image = _assemble(args.files, parse_defines(args.define))
-    except AsmError as e:
-        _err(str(e))
-        return 1
-    except FileNotFoundError as e:
-        _err(f"mnist-vm: error: {e}")
-        return 2
+    image = _assemble_or_report(args)
+    if isinstance(image, int):
+        return image
     print(listing(image))
     return 0
 
@@ -168,13 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "files", nargs="+", metavar="FILE.asm", help="source files, linked in order"
         )
-        sp.add_argument(
-            "-D",
-            dest="define",
-            action="append",
-            metavar="NAME=VALUE",
-            help="define a preprocessor symbol (like nasm -dNAME=VALUE)",
-        )
+        define_option(sp)
 
     e = sub.add_parser(
         "exec",
@@ -242,9 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _optional_commands():
+def _optional_commands() -> list[Callable[[argparse._SubParsersAction], object]]:
     """Subcommands living in their own modules (each adds its parser)."""
-    out = []
+    out: list[Callable[[argparse._SubParsersAction], object]] = []
     try:
         from .data import add_data_parser
 

@@ -87,9 +87,14 @@ def reference_text() -> str:
     return "\n".join(out)
 
 
+def _family_prefix(d: InsnDef) -> str:
+    """The mnemonic without its condition code (jcc -> j), "" outside the families."""
+    return d.mnemonic[: -len(d.cond)] if d.cond else ""
+
+
 def _family_text(d: InsnDef) -> str:
-    prefix = d.mnemonic[: -len(d.cond)]
-    members = [x for x in definitions() if x.cond and x.mnemonic[: -len(x.cond)] == prefix]
+    prefix = _family_prefix(d)
+    members = [x for x in definitions() if x.cond and _family_prefix(x) == prefix]
     names = ", ".join(
         x.mnemonic + ("/" + "/".join(x.aliases) if x.aliases else "") for x in members
     )

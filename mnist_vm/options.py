@@ -60,6 +60,17 @@ def positive_float(text: str) -> float:
     return v
 
 
+def define_option(parser) -> None:
+    """`-D NAME=VALUE`, repeatable, as nasm's -d (read with parse_defines)."""
+    parser.add_argument(
+        "-D",
+        dest="define",
+        action="append",
+        metavar="NAME=VALUE",
+        help="define a preprocessor symbol (like nasm -dNAME=VALUE)",
+    )
+
+
 def data_options(parser, what: str = "the dataset") -> None:
     """--data DIR and --dataset NAME."""
     from .data import DATASETS, DEFAULT_DATASET, ENV_DATA

@@ -31,7 +31,7 @@ from .options import (
     positive_int,
 )
 
-DEFAULTS = {
+DEFAULTS: dict[str, int | float] = {
     "EPOCHS": 10,
     "BATCH": 64,
     "LR": 0.01,
@@ -239,7 +239,7 @@ def cmd_run(args) -> int:
     except AsmError as e:
         err.print(str(e), markup=False, highlight=False)
         return 1
-    opts = {**DEFAULTS, **{k: v for k, v in defines.items()}}
+    opts: dict[str, int | float | str] = {**DEFAULTS, **defines}
     epochs, batch = int(opts["EPOCHS"]), int(opts["BATCH"])
     batches = int(opts["TRAIN_LIMIT"]) // batch
     progress = Progress(epochs, batches, batch, dataset=args.dataset)
@@ -404,7 +404,7 @@ def _run_live(console, machine, progress: Progress, execute, interrupted):
 
 
 def _view(p: Progress, machine):
-    from rich.console import Group
+    from rich.console import Group, RenderableType
     from rich.progress_bar import ProgressBar
     from rich.table import Table
     from rich.text import Text
@@ -445,7 +445,7 @@ def _view(p: Progress, machine):
         f"accelerated calls {machine.accel_calls:,}",
         style="dim",
     )
-    parts = [head, bar]
+    parts: list[RenderableType] = [head, bar]
     if p.dataset and p.dataset != "mnist":
         from .data import class_names, dataset
 

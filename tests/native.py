@@ -159,24 +159,6 @@ def run_vm(
     return out.getvalue(), status
 
 
-def vm_skip_reason() -> str | None:
-    """Why the VM cannot be exercised yet (its assembler or machine missing)."""
-    try:
-        import vm.isa  # noqa: F401
-        from vm import Machine, assemble  # noqa: F401
-    except Exception as e:  # noqa: BLE001 - any import problem means "not there yet"
-        return f"the VM is not importable yet: {type(e).__name__}: {e}"
-    return None
-
-
-def require_vm() -> None:
-    import pytest
-
-    reason = vm_skip_reason()
-    if reason:
-        pytest.skip(reason)
-
-
 def assert_same(
     sources: Sequence[Source],
     workdir: str | os.PathLike,

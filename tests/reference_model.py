@@ -17,7 +17,7 @@ assembly program. Two ways of computing a batch:
 
 Command line (full reference run, same output format as the program)::
 
-    python tests/reference_model.py --data ../shared/mnist --epochs 10
+    python tests/reference_model.py --epochs 10    # [--data DIR], else as mnist-vm finds it
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import math
-import os
 import sys
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -338,12 +337,20 @@ class Model:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("MNIST_DATA", "../shared/mnist"))
+    ap.add_argument(
+        "--data", help="MNIST directory (default: where mnist-vm and the tests find it)"
+    )
     ap.add_argument("--exact", action="store_true", help="bit-exact routine order (slow)")
     for f, v in Config().__dict__.items():
         ap.add_argument("--" + f.replace("_", "-"), type=type(v), default=v)
     a = ap.parse_args(argv)
     cfg = Config(**{f: getattr(a, f) for f in Config().__dict__})
+    if a.data is None:
+        from conftest_data import MISSING, mnist_source_dir
+
+        a.data = mnist_source_dir()
+        if a.data is None:
+            sys.exit(MISSING)
     model = Model(cfg, load_mnist(a.data), exact=a.exact)
     for line in model.run():
         print(line, flush=True)

@@ -1,7 +1,8 @@
 """mnist_vm.data: locations, downloads with mirror fallback, the IDX format, datasets, CLI.
 
 The real files come from where `mnist-vm` finds them ($MNIST_VM_DATA, alias
-$MNIST_DATA, else the download cache; see conftest_data.py). Downloads only ever
+$MNIST_DATA, else the download cache: the `mnist_source` fixture of conftest.py,
+through conftest_data.mnist_source_dir). Downloads only ever
 go to a local HTTP server on 127.0.0.1; every test runs with XDG_CACHE_HOME and
 HOME in a temporary directory and MNIST_VM_MIRRORS pointing at a port where
 nothing listens, so nothing touches the network or ~/.cache. The source
@@ -24,11 +25,9 @@ import sys
 import numpy as np
 import pytest
 from conftest_data import (
-    MISSING,
     MirrorServer,
     dead_url,
     gz_bytes,
-    mnist_source_dir,
     snapshot,
     source_file,
     synthetic_set,
@@ -53,19 +52,10 @@ from mnist_vm.data import (
 )
 from mnist_vm.data.datasets import DATASETS
 
-MNIST = mnist_source_dir()
 MD5 = DATASETS["mnist"].md5
 LABELS = "train-labels-idx1-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
-
-
-@pytest.fixture
-def mnist():
-    """The real MNIST directory (read only; the tests fail, not skip, without it)."""
-    if MNIST is None:
-        pytest.fail(MISSING)
-    return MNIST
 
 
 @pytest.fixture(autouse=True)
@@ -78,23 +68,19 @@ def isolated(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def server():
-    if MNIST is None:
-        pytest.fail(MISSING)
-    s = MirrorServer(MNIST)
+def server(mnist_source):
+    s = MirrorServer(mnist_source)
     yield s
     s.close()
 
 
 @pytest.fixture(scope="module")
-def unpacked(tmp_path_factory):
+def unpacked(tmp_path_factory, mnist_source):
     """prepare() on the real MNIST directory, once; returns (result dir, xdg)."""
-    if MNIST is None:
-        pytest.fail(MISSING)
     xdg = tmp_path_factory.mktemp("xdg-shared")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(xdg))
-        out = prepare(MNIST, download=False)
+        out = prepare(mnist_source, download=False)
     return out, xdg
 
 
@@ -163,28 +149,28 @@ def test_mirror_list_override(monkeypatch):
 
 
 # ---- loading the real data -----------------------------------------------------
-def test_load_real_files(mnist):
-    images = load_images(source_file(mnist, TEST_IMAGES))
-    labels = load_labels(source_file(mnist, TEST_LABELS))
+def test_load_real_files(mnist_source):
+    images = load_images(source_file(mnist_source, TEST_IMAGES))
+    labels = load_labels(source_file(mnist_source, TEST_LABELS))
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (10000,) and labels.dtype == np.uint8
     assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    train_labels = load_labels(source_file(mnist, LABELS))
+    train_labels = load_labels(source_file(mnist_source, LABELS))
     assert train_labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert np.bincount(train_labels).sum() == 60000
 
 
-def test_read_item_matches_load(mnist):
-    path = source_file(mnist, TEST_IMAGES)
+def test_read_item_matches_load(mnist_source):
+    path = source_file(mnist_source, TEST_IMAGES)
     images = load_images(path)
     assert np.array_equal(data.read_item(path, "images", 1234), images[1234])
-    assert data.read_item(source_file(mnist, TEST_LABELS), "labels", 0) == 7
+    assert data.read_item(source_file(mnist_source, TEST_LABELS), "labels", 0) == 7
     with pytest.raises(IndexError, match="out of range"):
         data.read_item(path, "images", 10000)
 
 
-def test_load_split(mnist, unpacked, tmp_path):
-    x, y = data.load_split(mnist, "test")
+def test_load_split(mnist_source, unpacked, tmp_path):
+    x, y = data.load_split(mnist_source, "test")
     assert x.shape == (10000, 28, 28) and y[0] == 7
     x2, _ = data.load_split(unpacked[0], "test")
     assert np.array_equal(x, x2)
@@ -193,7 +179,7 @@ def test_load_split(mnist, unpacked, tmp_path):
 
 
 # ---- prepare: the user's directory is only read ----------------------------------
-def test_prepare_gz_dir_unpacks_into_the_cache(unpacked, mnist):
+def test_prepare_gz_dir_unpacks_into_the_cache(unpacked, mnist_source):
     out, xdg = unpacked
     assert out.is_relative_to(xdg / "mnist-vm" / "unpacked")
     for name in NAMES:
@@ -202,11 +188,11 @@ def test_prepare_gz_dir_unpacks_into_the_cache(unpacked, mnist):
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
 
 
-def test_prepare_never_writes_into_a_writable_source(mnist, tmp_path):
+def test_prepare_never_writes_into_a_writable_source(mnist_source, tmp_path):
     d = tmp_path / "mine"
     d.mkdir()
     for name in NAMES:
-        (d / (name + ".gz")).write_bytes(gz_bytes(mnist, name))
+        (d / (name + ".gz")).write_bytes(gz_bytes(mnist_source, name))
     d.chmod(0o755)
     before = snapshot(d)
     out = prepare(d, download=False)
@@ -221,7 +207,7 @@ def test_prepare_never_writes_into_a_writable_source(mnist, tmp_path):
     assert snapshot(d) == before
 
 
-def test_prepare_reuses_stamp_without_rehashing(unpacked, monkeypatch):
+def test_prepare_reuses_stamp_without_rehashing(unpacked, mnist_source, monkeypatch):
     out, xdg = unpacked
     monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
 
@@ -230,7 +216,7 @@ def test_prepare_reuses_stamp_without_rehashing(unpacked, monkeypatch):
 
     monkeypatch.setattr(store, "scan", boom)
     monkeypatch.setattr(store, "check_file", boom)
-    assert prepare(MNIST, download=False) == out
+    assert prepare(mnist_source, download=False) == out
 
 
 def test_prepare_raw_dir_is_used_as_is(unpacked, tmp_path):
@@ -260,11 +246,13 @@ def test_a_typo_is_no_such_directory_and_nothing_is_created(tmp_path):
     assert not (tmp_path / "nonexistent").exists()
 
 
-def test_missing_files_in_a_named_directory_are_not_downloaded(server, tmp_path, monkeypatch):
+def test_missing_files_in_a_named_directory_are_not_downloaded(
+    server, mnist_source, tmp_path, monkeypatch
+):
     monkeypatch.setenv("MNIST_VM_MIRRORS", server.url("good"))
     d = tmp_path / "partial"
     d.mkdir()
-    (d / (LABELS + ".gz")).write_bytes(gz_bytes(MNIST, LABELS))
+    (d / (LABELS + ".gz")).write_bytes(gz_bytes(mnist_source, LABELS))
     server.requests.clear()
     with pytest.raises(DataError) as e:
         prepare(d)
@@ -280,9 +268,9 @@ def test_prepare_rejects_a_file(tmp_path):
         prepare(f)
 
 
-def test_prepare_corrupt_gz_names_file_and_leaves_nothing(unpacked, mnist, tmp_path):
+def test_prepare_corrupt_gz_names_file_and_leaves_nothing(unpacked, mnist_source, tmp_path):
     d = raw_copy(unpacked[0], tmp_path / "m", [n for n in NAMES if n != TEST_LABELS])
-    good = gz_bytes(mnist, TEST_LABELS)
+    good = gz_bytes(mnist_source, TEST_LABELS)
     (d / (TEST_LABELS + ".gz")).write_bytes(good[: len(good) // 2])
     with pytest.raises(DataError) as e:
         prepare(d, download=False)
@@ -304,21 +292,23 @@ def test_a_modified_file_is_used_and_its_checksum_reported(unpacked, tmp_path):
     assert MD5[TEST_LABELS] not in note  # only the files that differ
 
 
-def test_disk_full_while_unpacking_is_one_clear_error(mnist, tmp_path, monkeypatch):
+def test_disk_full_while_unpacking_is_one_clear_error(mnist_source, tmp_path, monkeypatch):
     monkeypatch.setattr(store, "atomic_write", enospc)
     with pytest.raises(DataError) as e:
-        prepare(mnist, download=False)
+        prepare(mnist_source, download=False)
     assert "no space left" in str(e.value) and "XDG_CACHE_HOME" in str(e.value)
 
 
-def test_disk_full_in_run_and_debug_is_not_a_traceback(mnist, monkeypatch, capfd):
+def test_disk_full_in_run_and_debug_is_not_a_traceback(mnist_source, monkeypatch, capfd):
     from mnist_vm.cli import main
 
     monkeypatch.setattr(store, "atomic_write", enospc)
-    assert main(["run", "--fast", "--quiet", "--data", str(mnist)]) == 1
+    assert main(["run", "--fast", "--quiet", "--data", str(mnist_source)]) == 1
     err = capfd.readouterr().err
     assert "no space left" in err and "Traceback" not in err
-    status = main(["debug", "--batch", os.devnull, "--data", str(mnist), "--state", __file__])
+    status = main(
+        ["debug", "--batch", os.devnull, "--data", str(mnist_source), "--state", __file__]
+    )
     err = capfd.readouterr().err
     assert "no space left" in err and "Traceback" not in err and status != 0
 
@@ -578,24 +568,24 @@ def test_cli_show_names_fashion_classes(tmp_path, capsys):
 
 
 # ---- CLI -----------------------------------------------------------------------
-def test_cli_show_first_training_image(mnist, capsys):
-    assert run_cli(["data", "show", "0", "--data", str(mnist)]) == 0
+def test_cli_show_first_training_image(mnist_source, capsys):
+    assert run_cli(["data", "show", "0", "--data", str(mnist_source)]) == 0
     out = capsys.readouterr().out
     assert "label 5" in out
     assert "@@" in out and len(out.splitlines()) == 29  # 28 rows of ASCII + the label
 
 
-def test_cli_show_test_image_and_range(mnist, capsys):
-    assert run_cli(["data", "show", "0", "--test", "--data", str(mnist)]) == 0
+def test_cli_show_test_image_and_range(mnist_source, capsys):
+    assert run_cli(["data", "show", "0", "--test", "--data", str(mnist_source)]) == 0
     assert "test image 0: label 7" in capsys.readouterr().out
-    assert run_cli(["data", "show", "10000", "--test", "--data", str(mnist)]) == 2
+    assert run_cli(["data", "show", "10000", "--test", "--data", str(mnist_source)]) == 2
     assert "error:" in capsys.readouterr().err
 
 
-def test_cli_show_into_a_closed_pipe_ends_quietly(mnist):
+def test_cli_show_into_a_closed_pipe_ends_quietly(mnist_source):
     """`mnist-vm data show 7 | head -1`: no 'Broken pipe' message, like cat."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_vm.cli", "data", "show", "7", "--data", str(mnist)],
+        [sys.executable, "-m", "mnist_vm.cli", "data", "show", "7", "--data", str(mnist_source)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -606,10 +596,10 @@ def test_cli_show_into_a_closed_pipe_ends_quietly(mnist):
     assert err == "" and proc.returncode in (0, 141)
 
 
-def test_halfblock_rendering(mnist):
+def test_halfblock_rendering(mnist_source):
     from rich.console import Console
 
-    img = data.read_item(source_file(mnist, TEST_IMAGES), "images", 0)
+    img = data.read_item(source_file(mnist_source, TEST_IMAGES), "images", 0)
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, color_system="truecolor", width=80)
     console.print(data.halfblock_image(img))
@@ -618,8 +608,8 @@ def test_halfblock_rendering(mnist):
     assert "\x1b[38;2;255;255;255;48;2;238;238;238m▀" in buf.getvalue()  # fg upper, bg lower
 
 
-def test_cli_verify_real_data(mnist, capsys):
-    assert run_cli(["data", "verify", "--data", str(mnist)]) == 0
+def test_cli_verify_real_data(mnist_source, capsys):
+    assert run_cli(["data", "verify", "--data", str(mnist_source)]) == 0
     out = capsys.readouterr().out
     assert out.count("official MNIST") == 4 and MD5[LABELS] in out
 
@@ -633,9 +623,11 @@ def test_cli_verify_reports_problems(unpacked, tmp_path, capsys):
     assert "error:" in cap.err and "Traceback" not in cap.err
 
 
-def test_cli_path_prints_the_directory_the_program_reads(mnist, tmp_path, capsys, monkeypatch):
+def test_cli_path_prints_the_directory_the_program_reads(
+    mnist_source, tmp_path, capsys, monkeypatch
+):
     """README: `--root "$(mnist-vm data path)"` must hold the four uncompressed files."""
-    monkeypatch.setenv("MNIST_VM_DATA", str(mnist))
+    monkeypatch.setenv("MNIST_VM_DATA", str(mnist_source))
     assert run_cli(["data", "path"]) == 0
     shown = capsys.readouterr().out.strip()
     assert shown.startswith(str(cache(tmp_path)))
@@ -664,19 +656,19 @@ def test_cli_without_action_is_usage_error(capsys):
     assert run_cli(["data"]) == 2
 
 
-def test_wired_into_main_cli(mnist, capsys):
+def test_wired_into_main_cli(mnist_source, capsys):
     from mnist_vm.cli import main
 
-    assert main(["data", "show", "0", "--data", str(mnist)]) == 0
+    assert main(["data", "show", "0", "--data", str(mnist_source)]) == 0
     assert "label 5" in capsys.readouterr().out
 
 
-def test_a_damaged_download_in_the_cache_is_removed_to_be_fetched_again(mnist, tmp_path):
+def test_a_damaged_download_in_the_cache_is_removed_to_be_fetched_again(mnist_source, tmp_path):
     d = data_dir(None)
     d.mkdir(parents=True)
     for name in NAMES:
-        (d / (name + ".gz")).write_bytes(gz_bytes(mnist, name))
-    good = gz_bytes(mnist, TEST_LABELS)
+        (d / (name + ".gz")).write_bytes(gz_bytes(mnist_source, name))
+    good = gz_bytes(mnist_source, TEST_LABELS)
     (d / (TEST_LABELS + ".gz")).write_bytes(good[: len(good) // 2])
     with pytest.raises(DataError, match="truncated.*removed it from the cache"):
         prepare(d, download=False)

@@ -92,6 +92,7 @@ def test_mnist_forward_pass_in_line_mode(tmp_path, capsys, mnist_dir):
         tmp_path,
         capsys,
         """
+show prediction 0
 break dense_forward
 continue
 bt
@@ -116,6 +117,7 @@ info history
         str(mnist_dir),
     )
     assert status == 0, out
+    assert "P is all zero: softmax_xent has not run yet" in out, "no verdict before any"
     assert "breakpoint 1, 0x" in out and "<dense_forward>" in out
     assert "#1  train_epoch" in out
     assert "label batch_labels[0] = " in out

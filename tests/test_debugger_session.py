@@ -116,8 +116,10 @@ def test_conditional_breakpoint_and_file_line_location(s):
     ok(s, f"break prog.asm:{line} if rcx == 40")
     ok(s, "continue")
     assert s.machine.r[1] == 40
-    with pytest.raises(AssertionError):
-        ok(s, "break square if rcx ==")  # a bad condition is refused now
+    before = dict(s.breakpoints)
+    r = execute(s, "break square if rcx ==")  # a bad condition is refused when typed
+    assert r.error and "'rcx ==' ends too early" in text(r)
+    assert s.breakpoints == before, "a refused breakpoint is not set"
 
 
 def test_local_label_disable_enable_delete_and_tbreak(s):
@@ -361,6 +363,58 @@ def test_call_runs_a_routine_and_restores_registers(s):
     assert "returned" in out
 
 
+def test_call_stops_at_a_tbreak_on_its_entry_as_gdb_does(s):
+    ok(s, "tbreak twice")
+    out = ok(s, "call twice 7")
+    assert out.startswith("temporary breakpoint 1,") and "called from the debugger" in out
+    assert s.machine.rip == sym(s, "twice") and s.machine.r[7] == 7
+    assert not s.breakpoints, "a temporary breakpoint goes away when the call hits it"
+    out = ok(s, "finish")
+    assert "twice returned; registers restored" in out and "rax = 0x38 (56)" in out
+    assert s.machine.rip == s.image.entry and s.pending_call is None
+
+
+def test_call_stopped_inside_keeps_the_callers_of_the_called_routine_only(s):
+    ok(s, "break square")
+    ok(s, "continue")  # the program's own stack: square < twice < _start
+    ok(s, "tbreak square")
+    out = ok(s, "call twice 4")
+    assert "breakpoint 1," in out and "called from the debugger" in out
+    assert 2 not in s.breakpoints, "the tbreak hit with breakpoint 1 goes away too"
+    routines = [f.routine for f in s.frames()]
+    assert routines == ["square", "twice", "<called from the debugger>"]
+    assert "returned from square" in ok(s, "finish")
+    assert "twice returned" in ok(s, "finish")
+    assert [f.routine for f in s.frames()] == ["square", "twice", "_start"]
+
+
+def test_up_and_down_stop_at_the_ends_as_gdb_does(s):
+    ok(s, "break square")
+    ok(s, "continue")  # square < twice < _start
+    assert "twice" in ok(s, "up")
+    assert "_start" in ok(s, "up 5"), "up N stops at the outermost frame"
+    r = execute(s, "up")
+    assert r.error and "outermost" in text(r)
+    assert "square" in ok(s, "down 9")
+    r = execute(s, "down")
+    assert r.error and "innermost" in text(r)
+
+
+def test_info_frame_describes_the_selected_frame(s):
+    ok(s, "break square")
+    ok(s, "continue")
+    assert ok(s, "info frame").startswith("frame #0: square")
+    ok(s, "up")
+    out = ok(s, "info frame")
+    assert out.startswith("frame #1: twice") and "called from" in out and "_start" in out
+
+
+def test_info_display_lists_the_display_expressions(s):
+    assert "no display expressions" in ok(s, "info display")
+    ok(s, "display rcx")
+    assert ok(s, "info display") == "1: rcx = 0x0 (0)"
+
+
 def test_restart(s):
     ok(s, "step 10")
     ok(s, "restart")
@@ -432,6 +486,13 @@ BAD = [
     "set rax = ",
     "print 'ab'",
     "p/q rax",
+    "up",
+    "up x",
+    "down",
+    "frame x",
+    "goto x",
+    "undisplay x",
+    "show prediction x",
 ]
 
 
@@ -517,3 +578,45 @@ def test_set_while_replaying_asks_before_discarding_the_future(s):
     assert r.error and "10 instructions behind" in text(r)
     assert s.history.frontier - s.machine.icount == 10, "nothing was discarded"
     assert "rax = 0x7" in ok(s, "set rax = 7")
+
+
+def test_a_libc_program_starts_in_the_library_and_start_reaches_main():
+    s = Session.from_files([str(REPO / "tests" / "programs" / "libc_factorial.asm")])
+    out = ok(s, "info line")
+    assert "library the VM provides" in out and "no source lines" in out
+    assert "reached main" in ok(s, "start")
+    assert s.machine.rip == sym(s, "main")
+    assert ok(s, "info line").startswith('line 20 of "libc_factorial.asm" starts at 0x')
+    ok(s, "break fact")
+    ok(s, "continue")
+    assert [f.routine for f in s.frames()] == ["fact", "main"]
+    assert "returned from fact" in ok(s, "finish") and s.machine.r[0] == 1
+
+
+def test_the_annotation_says_what_the_next_instruction_reads_or_whether_it_jumps(s):
+    ok(s, "step")  # xor ecx, ecx; now at mov [arr + rcx*4], ecx
+    assert s.annotate() == f"[{sym(s, 'arr'):#x} <arr>] = 0x0"
+    ok(s, "step 4")  # mov, add, inc, cmp -> at jb .fill
+    assert s.machine.insns[s.machine.rip].text() == "jb .fill"
+    assert s.annotate() == "will jump"
+
+
+@pytest.mark.parametrize(
+    "program, text, note",
+    [
+        (
+            "insn_memcpy_movsb.asm",
+            "rep movsb",
+            "copies [rsi = 0x402000 <msg>] to [rdi = 0x403000 <buf>]: rcx = 23 elements of 1 byte",
+        ),
+        ("insn_reverse_std.asm", "rep movsb", "rcx = 10 elements of 1 byte, backwards (DF=1)"),
+        ("insn_memcmp_cmpsb.asm", "repe cmpsb", "while equal, up to rcx = 9 elements"),
+        ("insn_strlen_scasb.asm", "repne scasb", "until equal, up to rcx = 0xffffffffffffffff"),
+    ],
+)
+def test_string_instructions_are_annotated_with_count_source_and_destination(program, text, note):
+    s = Session.from_files([str(REPO / "tests" / "programs" / program)])
+    m = s.machine
+    while m.insns[m.rip].text() != text:
+        assert s.step().kind == "step", f"{program} ended before {text}"
+    assert note in s.annotate()

@@ -264,13 +264,118 @@ def test_escape_interrupts_a_long_continue(tmp_path):
     run_app(s, body)
 
 
-@pytest.mark.parametrize("key", ["q"])
-def test_q_quits(tmp_path, key):
+@pytest.mark.parametrize("typed", ["q", ":quit", ":q", ":exit"])
+def test_the_q_key_and_the_quit_command_leave_the_debugger(tmp_path, typed):
     s = session(tmp_path)
 
     async def body(app, pilot):
-        await pilot.press(key)
+        assert app.is_running
+        if typed.startswith(":"):
+            await pilot.press("colon")
+            app.query_one("#cmdline").value = typed[1:]
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+        else:
+            await pilot.press(typed)
         await pilot.pause()
         assert not app.is_running
 
     run_app(s, body)
+
+
+def test_memory_view_of_rsp_near_the_stack_top_shows_the_bytes_there(tmp_path):
+    """The default view reads 4 KiB from rsp; at the start rsp is a few hundred
+    bytes below the top of the stack: what is mapped is shown, and where it ends."""
+    s = session(tmp_path)
+    from mnist_vm.debugger import render as R
+
+    text = R.memory_panel(s, 30, 100).plain
+    assert "not mapped" not in text
+    top = s.machine.mem.top
+    assert f"ends at {top:#x}" in text and f"{s.machine.r[4]:012x}" in text
+
+
+def test_a_view_at_80x24_takes_the_code_place_to_be_seen(tmp_path):
+    """80x24 hides the memory panel; `view` or `show` there would draw into
+    nothing, so the memory pane takes the code's place (z cycles back)."""
+    s = session(tmp_path)
+
+    async def main():
+        app = DebuggerApp(s)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert not app.query_one("#memory").display
+            await command(app, pilot, "xmm f64")  # not a view: the layout stays
+            assert s.zoom == "normal"
+            await command(app, pilot, "view arr as i32")
+            assert s.zoom == "memory" and app.query_one("#memory").display
+            assert not app.query_one("#code").display
+            assert "arr" in app.query_one("#memory").border_title
+
+    asyncio.run(main())
+
+
+def _digit_with_ink_in_the_middle() -> list[float]:
+    """28x28, zero but for a 20x16 block in rows 4-23, columns 6-21 (as MNIST digits sit)."""
+    return [0.5 if 4 <= r < 24 and 6 <= c < 22 else 0.0 for r in range(28) for c in range(28)]
+
+
+def test_a_digit_in_a_small_panel_leaves_out_its_blank_border_not_its_strokes():
+    from mnist_vm.debugger import render as R
+    from mnist_vm.debugger.model import Picture
+
+    p = Picture("X[0]", _digit_with_ink_in_the_middle(), 28, 28, "digit", "label 7")
+    text = R.picture(p, 14, 30).plain  # the memory panel at 80x24
+    assert "rows 4-23, cols 6-21: the rest is blank" in " ".join(text.split())
+    assert "averages" not in text, "20 rows fit in 10 lines: every pixel drawn"
+    assert text.splitlines()[10] == "label 7", "the caption right under the picture"
+    assert "averages" in R.picture(Picture("X[0]", [1.0] * 784, 28, 28, "digit"), 14, 30).plain, (
+        "nothing to leave out: averaged"
+    )
+
+
+def test_show_prediction_bars_all_ten_fit_a_small_panel():
+    from mnist_vm.debugger import render as R
+    from mnist_vm.debugger.model import Picture
+
+    probs = [0.05, 0.05, 0.05, 0.55, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]
+    bars = [(str(k), v, "") for k, v in enumerate(probs)]
+    p = Picture("X[3]", _digit_with_ink_in_the_middle(), 28, 28, "digit", "predicted 3", bars)
+    for width in (30, 62, 100):  # 80x24, 120x36, 200x50
+        lines = R.picture(p, 14, width).plain.splitlines()
+        shown = [line for line in lines if "%" in line]
+        assert len(shown) == 10, (width, lines)
+        assert "55.0%" in shown[3] and "5.0%" in shown[9]
+        assert "predicted 3" in lines
+
+
+def test_a_heatmap_fills_the_panel_instead_of_shrinking_to_a_square():
+    """heatmap W3 as f32[64x10] in a 106-column panel was averaged 3x3 into 22x4."""
+    from mnist_vm.debugger import render as R
+    from mnist_vm.debugger.model import Picture
+
+    vals = [(-1.0) ** (k % 10) * (k % 7) for k in range(640)]  # columns alternate in sign
+    text = R.picture(Picture("W3", vals, 64, 10, "heatmap"), 16, 106).plain
+    lines = text.splitlines()
+    assert "averages 3x1" in text, "rows averaged, the ten columns kept"
+    assert max(len(line) for line in lines[:-1]) >= 80, "the columns drawn wide"
+    small = R.picture(Picture("A", vals[:64], 8, 8, "heatmap"), 16, 106).plain
+    assert "each value drawn 3x3" in small and len(small.splitlines()) == 13
+
+
+def test_z_at_80x24_first_gives_the_code_the_whole_width(tmp_path):
+    """The memory panel is hidden at 80x24 anyway, so `pane code` there must
+    change something: the code takes the registers' width too."""
+    s = session(tmp_path)
+
+    async def main():
+        app = DebuggerApp(s)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            narrow = app.query_one("#code").size.width
+            app.action_key("z")
+            await pilot.pause()
+            assert s.zoom == "code" and not app.query_one("#right").display
+            assert app.query_one("#code").size.width > narrow + 40
+
+    asyncio.run(main())

@@ -53,3 +53,32 @@ def test_ymm_and_zmm_in_expressions_and_set():
     assert "lanes 0..7" in " ".join(map(str, execute(s, "print ymm3.f32[8]").lines))
     text = " ".join(map(str, execute(s, "print zmm3").lines))
     assert text.count(",") >= 15 and "2.5" in text
+
+
+def test_pane_registers_shows_every_zmm_lane_at_80x24():
+    """At the default terminal the registers column has no room for vectors;
+    `pane registers` gives it the whole width: eight f32 lanes a line."""
+    import asyncio
+
+    from mnist_vm.debugger.tui import DebuggerApp
+
+    example = Path(__file__).parent.parent / "programs/examples/dot_avx512.asm"
+    s = Session(assemble([str(example)]))
+    execute(s, "advance dot_avx512.loop")
+    execute(s, "next 2")  # zmm1 = a[0..15] = 1..16
+
+    async def main() -> str:
+        app = DebuggerApp(s)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert "zmm1" not in app.query_one("#regs")._content.plain
+            app.action_key("z")  # code
+            app.action_key("z")  # memory
+            app.action_key("z")  # registers
+            await pilot.pause()
+            assert not app.query_one("#left").display, "the code column gives way"
+            return app.query_one("#regs")._content.plain
+
+    text = asyncio.run(main())
+    rows = [line.split() for line in text.splitlines() if line.startswith("zmm1")]
+    assert rows and rows[0][1:] == [str(k) for k in range(1, 9)], text

@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from native import assert_same, require_native, require_vm
+from native import assert_same, require_native
 from native_vec import (
     SCRATCH,
     Operands,
@@ -31,12 +31,9 @@ from native_vec import (
 )
 from test_run_tier import check_tiers
 
-pytestmark = pytest.mark.native
+from vm.isa import TABLE
 
-try:
-    from vm.isa import TABLE
-except Exception:  # noqa: BLE001 - the table not importable: nothing to test
-    TABLE = {}
+pytestmark = pytest.mark.native
 
 VECTOR_GROUPS = ("avx", "fma", "avx512")
 DEFS = sorted(
@@ -118,7 +115,6 @@ def cases_for(d, form) -> list[VecCase]:
 @pytest.mark.parametrize("mnemonic", [d.mnemonic for d in DEFS])
 def test_native_vs_vm(mnemonic, tmp_path):
     require_native()
-    require_vm()
     d = TABLE[mnemonic]
     cases, skipped = [], []
     for form in d.forms:
@@ -135,8 +131,6 @@ def test_native_vs_vm(mnemonic, tmp_path):
 
 
 def test_every_vector_form_has_cases():
-    if not TABLE:
-        pytest.skip("vm.isa not importable yet")
     assert len(DEFS) > 60
     for d in DEFS:
         for form in d.forms:
@@ -278,7 +272,6 @@ def test_legacy_sse_writes_keep_the_upper_bits(tmp_path):
     operands) on registers whose bits 128-511 are set: natively and in the VM
     those bits stay, unlike a VEX write."""
     require_native()
-    require_vm()
     rng = random.Random(12)
     cases = []
     sse = {d.mnemonic: d for d in TABLE.values() if d.group == "sse"}

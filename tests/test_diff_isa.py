@@ -43,7 +43,6 @@ from native import (
     random_f64,
     random_int,
     require_native,
-    require_vm,
     run_cases,
     run_native,
     run_native_cases,
@@ -51,12 +50,9 @@ from native import (
     sext,
 )
 
-pytestmark = pytest.mark.native
+from vm.isa import TABLE
 
-try:
-    from vm.isa import TABLE
-except Exception:  # noqa: BLE001 - the table not importable: nothing to test
-    TABLE = {}
+pytestmark = pytest.mark.native
 
 # Definitions that are not written in source: (mnemonic -> why not generated here)
 NOT_IN_SOURCE = {
@@ -1113,14 +1109,10 @@ def cases_for(d) -> list[Case]:
 
 
 def test_table_is_loaded():
-    if not TABLE:
-        pytest.skip("vm.isa not importable yet")
     assert len(DEFS) > 100
 
 
 def test_every_form_has_a_generator():
-    if not TABLE:
-        pytest.skip("vm.isa not importable yet")
     missing = []
     for d in DEFS:
         try:
@@ -1192,7 +1184,6 @@ def test_native_vs_vm(mnemonic, tmp_path):
     require_native()
     d = TABLE[mnemonic]
     cases = cases_for(d)
-    require_vm()
     res = run_cases(cases, tmp_path, name=mnemonic)
     assert_batch(res)
 
@@ -1267,7 +1258,6 @@ def test_divide_error_faults(what, lines, tmp_path):
     src = [("de.asm", fault_program(lines))]
     out, status = run_native(build_native(src, workdir=tmp_path), cwd=tmp_path)
     assert status == -SIGFPE, f"native: expected SIGFPE, got status {status}"
-    require_vm()
     from vm import Fault
 
     with pytest.raises(Fault) as e:
@@ -1306,7 +1296,6 @@ def test_misaligned_128bit_operand_faults(line, tmp_path):
     src = [("mis.asm", fault_program([line]))]
     out, status = run_native(build_native(src, workdir=tmp_path), cwd=tmp_path)
     assert status in (-SIGSEGV, -SIGBUS), f"native: expected SIGSEGV, got status {status}"
-    require_vm()
     from vm import Fault
 
     with pytest.raises(Fault) as e:
@@ -1330,5 +1319,4 @@ def test_unaligned_moves_do_not_fault(tmp_path):
     src = [("unal.asm", fault_program(lines))]
     out, status = run_native(build_native(src, workdir=tmp_path), cwd=tmp_path)
     assert status == 0
-    require_vm()
     assert run_vm(src, root=tmp_path) == (out, status)

@@ -15,7 +15,7 @@ import difflib
 from pathlib import Path
 
 import pytest
-from native import assert_same, build_native, require_native, require_vm, run_native
+from native import assert_same, build_native, require_native, run_native
 from native_vec import missing_feature
 
 pytestmark = pytest.mark.native
@@ -59,7 +59,6 @@ def test_program_native_vs_vm(name, tmp_path):
     out, st = run_native(exe, cwd=tmp_path)
     assert st == status, f"native exit status {st}, expected {status}\n{out.decode()}"
     assert out, "the program printed nothing"
-    require_vm()
     assert_same(sources, tmp_path, defines, libm=libm, decode=text_diff)
 
 
@@ -84,5 +83,4 @@ def test_example_native_vs_vm(example, tmp_path):
     libm = any(f in text for f in ("extern exp", "extern log", "extern expf", "extern logf"))
     exe = build_native([src], libm=libm, workdir=tmp_path)
     out, st = run_native(exe, cwd=EXAMPLES)
-    require_vm()
     assert_same([src], tmp_path, libm=libm, root=EXAMPLES, decode=text_diff)

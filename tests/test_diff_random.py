@@ -44,15 +44,11 @@ from native import (
     run_cases,
     sext,
     vm_error_context,
-    vm_skip_reason,
 )
 
-pytestmark = pytest.mark.native
+from vm.isa import TABLE
 
-try:
-    from vm.isa import TABLE
-except Exception:  # noqa: BLE001
-    TABLE = {}
+pytestmark = pytest.mark.native
 
 BATCH = 40  # sequences per program
 EXAMPLES = 3  # hypothesis examples per test (each one program)
@@ -422,9 +418,6 @@ def check_batch(cases_units: list[tuple[Case, list[Unit]]]) -> None:
     reason = native_skip_reason()
     if reason:
         pytest.skip(reason)
-    reason = vm_skip_reason()
-    if reason:
-        pytest.skip(reason)
     cases = [c for c, _ in cases_units]
     with tempfile.TemporaryDirectory(prefix="mnistvm-rand-") as wd:
         res = run_cases(cases, wd, name="random")
@@ -477,21 +470,18 @@ def run_random(batch, tag: str) -> None:
     check_batch(cases_units)
 
 
-@pytest.mark.skipif(not INT_POOL, reason="vm.isa not importable yet")
 @SETTINGS
 @given(batch_strategy(INT_POOL or [("nop", ())]))
 def test_random_integer_sequences(batch):
     run_random(batch, "int")
 
 
-@pytest.mark.skipif(not SSE_POOL, reason="vm.isa not importable yet")
 @SETTINGS
 @given(batch_strategy(SSE_POOL or [("nop", ())]))
 def test_random_sse_sequences(batch):
     run_random(batch, "sse")
 
 
-@pytest.mark.skipif(not MIXED_POOL, reason="vm.isa not importable yet")
 @SETTINGS
 @given(batch_strategy(MIXED_POOL or [("nop", ())]))
 def test_random_mixed_sequences_with_forward_jumps(batch):
@@ -503,8 +493,6 @@ def test_random_mixed_sequences_with_forward_jumps(batch):
 
 
 def test_flag_analysis_follows_the_table():
-    if not TABLE:
-        pytest.skip("vm.isa not importable yet")
     u = [Unit("add eax, ebx", "add"), Unit("imul eax, ebx", "imul")]
     assert flags_after(u)[0] == {"C", "O"}
     u += [Unit("shl eax, cl", "shl", bits=32)]  # count unknown: PZS stay undefined
@@ -517,8 +505,6 @@ def test_flag_analysis_follows_the_table():
 
 
 def test_generated_sequences_are_well_formed():
-    if not TABLE:
-        pytest.skip("vm.isa not importable yet")
     rng = random.Random(3)
     pool = MIXED_POOL
     for k in range(200):
@@ -562,7 +548,7 @@ def _vector_pool():
     ]
 
 
-VECTOR_POOL = _vector_pool() if TABLE else []
+VECTOR_POOL = _vector_pool()
 
 
 @pytest.mark.skipif(not VECTOR_POOL, reason="no vector forms, or the host CPU has no AVX")

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from vm.isa import flags as F
 from vm.isa.spec import CONDITIONS
-from vm.optimize import cf_source, cond_source
+from vm.runtier import cf_source, cond_source
 
 EDGE = st.sampled_from(
     [

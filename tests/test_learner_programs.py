@@ -22,7 +22,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from native import GCC, build_native, hexdiff, require_native, require_vm
+from native import GCC, build_native, hexdiff, require_native
 
 pytestmark = pytest.mark.native
 
@@ -75,7 +75,6 @@ def test_learner_program_native_vs_vm(name, tmp_path):
     native = subprocess.run(
         ["./prog", *args], cwd=tmp_path, input=stdin, capture_output=True, timeout=60
     )
-    require_vm()
     from vm import Machine, assemble
 
     image = assemble([str(path)])

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from vm import Exit, Fault, Machine, assemble
+from vm.image import INSN_SIZE
 from vm.runtime import POISON64
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,11 +104,20 @@ def test_runaway_recursion_overflows_the_stack():
     assert f.insn_text.startswith("call")
 
 
-def test_step_limit_stops_at_exactly_n_instructions():
+@pytest.mark.parametrize("tier", ["step", "run"])
+@pytest.mark.parametrize("n", [1, 2, 1001, 100_000])
+def test_step_limit_stops_at_exactly_n_instructions(tier, n):
+    # `_start` is the loop: instruction i (from 1) is an inc when i is odd, so after
+    # n instructions rax counts the incs, (n + 1) // 2, and rip is at the next one.
+    m = Machine(build(".spin:\n    inc rax\n    jmp .spin"), stdout=io.BytesIO())
+    m.tier = tier
     with pytest.raises(Fault) as info:
-        run(".spin:\n    inc rax\n    jmp .spin", max_steps=1001)
+        m.run(max_steps=n)
     f = info.value
-    assert f.kind == "step-limit" and "1001" in f.message
+    assert f.kind == "step-limit" and f"after {n} instructions" in f.message, str(f)
+    assert m.icount == n, f"{tier} tier ran {m.icount} instructions, not {n}"
+    assert m.r[0] == (n + 1) // 2
+    assert m.rip == f.rip == m.image.entry + (INSN_SIZE if n % 2 else 0)
 
 
 def test_jump_into_data_is_a_bad_jump():

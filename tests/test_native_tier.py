@@ -68,7 +68,10 @@ def check_native(src: str, what: str, limit: int = LIMIT) -> tuple[tuple, int]:
     return expected, natively
 
 
-@pytest.mark.parametrize("seed", range(8))
+# seeds 0 and 1 in the default run, all eight with -m slow (CI runs both)
+@pytest.mark.parametrize(
+    "seed", [0, 1, *(pytest.param(s, marks=pytest.mark.slow) for s in range(2, 8))]
+)
 @pytest.mark.parametrize("pool", ["int", "sse", "mixed"])
 def test_random_sequences_in_loops_all_tiers_agree(pool, seed):
     check_native(looped_sequences(POOLS[pool], 1000 * seed + len(pool)), f"{pool} seed {seed}")
@@ -92,6 +95,7 @@ def test_native_code_runs_and_leaves_at_faults_and_limits():
     assert kinds.get(("fault", "step-limit"), 0) >= 1, kinds
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,
@@ -176,16 +180,6 @@ def test_breakpoints_set_after_compilation_stop_where_stepping_stops():
             want = ("exit", e.status)
         assert got == want
         assert not diff(ref.state(), t.state())
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="run-tier optimiser bug found by the fuzz above (vm/optimize.py: "
-    "'a loop's steady state does not hold'); the native tier never gets this trace",
-)
-def test_fuzz_finding_run_tier_steady_state():
-    check_native(looped_sequences(SSE_POOL, 8142014, count=3), "sse seed 8142014", 8000)
 
 
 @pytest.mark.parametrize("seed", range(4))

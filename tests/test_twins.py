@@ -220,6 +220,7 @@ def _check(routine, build, returns=None):
     return slow, fast
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(c=case)
 def test_dense_forward_twin_matches_interpreter(c):
@@ -236,6 +237,7 @@ def test_dense_forward_twin_matches_interpreter(c):
     _check("dense_forward", build)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(c=case, with_dx=st.booleans())
 def test_dense_backward_twin_matches_interpreter(c, with_dx):
@@ -253,6 +255,7 @@ def test_dense_backward_twin_matches_interpreter(c, with_dx):
     _check("dense_backward", build)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(c=case)
 def test_relu_twins_match_interpreter(c):
@@ -272,6 +275,7 @@ def test_relu_twins_match_interpreter(c):
     _check("relu_backward", bwd)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(c=case, lr=st.sampled_from([0.01, 0.5, 1e-3, 3.0]))
 def test_sgd_update_twin_matches_interpreter(c, lr):
@@ -287,6 +291,7 @@ def test_sgd_update_twin_matches_interpreter(c, lr):
     _check("sgd_update", build)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(c=case)
 def test_softmax_xent_and_count_correct_twins_match_interpreter(c):
@@ -308,6 +313,7 @@ def test_softmax_xent_and_count_correct_twins_match_interpreter(c):
     _check("count_correct", cc, returns="rax")
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 5), use_perm=st.booleans())
 def test_load_batch_twin_matches_interpreter(seed, rows, use_perm):
@@ -499,6 +505,7 @@ def _nanny(rng, shape, frac=0.3, zero_frac=0.2):
     return a
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1),

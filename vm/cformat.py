@@ -155,7 +155,7 @@ class Store:
 
     kind: str
     size: int
-    value: object
+    value: int | float | bytes  # int for 'int', float for 'float', bytes for 'bytes'
 
 
 class Scanner:

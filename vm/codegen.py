@@ -38,19 +38,20 @@ changes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from .environment import LANE_WIDTH, Layout, int_reader, int_writer, lane_reader, ranges
 from .image import INSN_SIZE, Insn
 from .isa import flags as F
 from .isa.operands import Imm, Mem, Reg, vec_index
 
 M64 = (1 << 64) - 1
-_LANES = {"F": (4, "xf", 4), "D": (2, "xd", 8), "I": (4, "xi", 4), "Q": (2, "xq", 8)}
+# a template's lane kind -> (lanes in an xmm register, the lane view, lane width)
+_LANES = {
+    kind: (16 // LANE_WIDTH[view], view, LANE_WIDTH[view])
+    for kind, view in (("F", "xf"), ("D", "xd"), ("I", "xi"), ("Q", "xq"))
+}
 _LETTERS = "ABCD"
 
-_MEMFMT = {("F", 4): "RF", ("D", 8): "RDD", ("I", 4): "RI", ("Q", 8): "RQ"}
-_INT_READ = {8: "RB", 16: "RW", 32: "RI", 64: "RQ"}
-_INT_WRITE = {8: "WB", 16: "WW", 32: "WI", 64: "WQ"}
 _KINDS = {name.upper(): i for i, name in enumerate(F.KIND_NAMES)}
 
 _TOKEN = re.compile(r"\b(S[ABCD]|E[ABCD]|[ABCD][FDIQ]1?\d|[ABCD]|N[BCD]?|M|SGN|IP|NEXT|CF|COND)\b")
@@ -66,17 +67,6 @@ def _is_lane(t: str) -> bool:
 
 class TemplateError(Exception):
     """A table entry's template does not fit an operand form (a table bug)."""
-
-
-@dataclass
-class Layout:
-    """The memory map the generated checks are compiled against."""
-
-    rlo: int  # lowest readable address (start of text)
-    wlo: int  # lowest writable address (start of .data)
-    hi: int  # end of the mapped data/heap (current brk, page-rounded)
-    slo: int  # lowest stack address
-    top: int  # end of the stack
 
 
 def _mask(bits: int) -> int:
@@ -131,13 +121,13 @@ class _Gen:
     # -- code -------------------------------------------------------------
     def generate(self) -> list[str]:
         sem = self.insn.defn.semantics(self.insn.form)
-        lines = []
+        lines: list[str] = []
         for line in sem.strip("\n").split("\n"):
             if "@" in line:
                 lines.extend(line.replace("@", str(i)) for i in range(4))
             else:
                 lines.append(line)
-        used = set()
+        used: set[str] = set()
         writes = set()
         for line in lines:
             w = _WRITE.match(line)
@@ -196,7 +186,7 @@ class _Gen:
                     raise TemplateError(
                         f"{self.insn.mnemonic}: lane {max(lanes)} of a {op.size}-bit memory operand"
                     )
-                fmt = _MEMFMT[(kind, width)]
+                fmt = lane_reader(kind)
                 targets = ", ".join(names.get(j, "_") for j in range(avail))
                 self.pro.append(f"{targets}, = {fmt}{avail}(m, _e{letter.lower()})")
             else:
@@ -208,7 +198,7 @@ class _Gen:
         if isinstance(op, Imm):
             return str(op.value & _mask(self._size(i)))
         if isinstance(op, Mem):
-            return f"{_INT_READ[op.size or 64]}1(m, _e{letter.lower()})[0]"
+            return f"{int_reader(op.size or 64)}1(m, _e{letter.lower()})[0]"
         if op.kind != "gpr":
             raise TemplateError(f"{self.insn.mnemonic}: integer read of {op.name}")
         n = op.num
@@ -269,7 +259,8 @@ class _Gen:
             if name == "FAULT":
                 return [f"{indent}c.fault({args}, {self.insn.addr}, {self.k})"]
             if name in ("PUSH", "PUSHW"):
-                n, wr = (8, "WQ1") if name == "PUSH" else (2, "WW1")
+                n = 8 if name == "PUSH" else 2
+                wr = f"{int_writer(8 * n)}1"
                 v = args if n == 8 else f"({args}) & 0xFFFF"
                 out = [f"{indent}_v = {v}", f"{indent}_sp = (r[4] - {n}) & {M64}"]
                 out += self._check("_sp", n, True, indent)
@@ -279,7 +270,8 @@ class _Gen:
         p = _POP.match(line)
         if p:
             indent, var, what = p.groups()
-            n, rd = (8, "RQ1") if what == "POP" else (2, "RW1")
+            n = 8 if what == "POP" else 2
+            rd = f"{int_reader(8 * n)}1"
             out = [f"{indent}_sp = r[4]"]
             out += self._check("_sp", n, False, indent)
             out += [f"{indent}{var} = {rd}(m, _sp)[0]", f"{indent}r[4] = (_sp + {n}) & {M64}"]
@@ -293,7 +285,7 @@ class _Gen:
                 size = op.size or 64
                 ea = f"_e{letter.lower()}"
                 return self._wlog(ea, size // 8, indent) + [
-                    f"{indent}{_INT_WRITE[size]}1(m, {ea}, ({expr}) & {_mask(size)})"
+                    f"{indent}{int_writer(size)}1(m, {ea}, ({expr}) & {_mask(size)})"
                 ]
             if not isinstance(op, Reg) or op.kind != "gpr":
                 raise TemplateError(f"{self.insn.mnemonic}: integer write to {op}")
@@ -315,7 +307,7 @@ class _Gen:
         if isinstance(op, Mem) and kind in "IQ":
             ea = f"_e{letter.lower()}"
             addr = f"{ea} + {j * width}" if j else ea
-            fmt = "WI1" if kind == "I" else "WQ1"
+            fmt = f"{int_writer(8 * width)}1"
             return self._wlog(addr, width, indent) + [f"{indent}{fmt}(m, {addr}, {expr})"]
         raise TemplateError(f"{self.insn.mnemonic}: lane write {lane} to {op}")
 
@@ -326,14 +318,8 @@ class _Gen:
 #                                        (and writable); else a fault
 #   ALIGN(ea, align)                     ea is a multiple of align; else a fault
 # which lower() turns into plain Python for one instruction (step tier) and
-# vm.optimize compiles per block (run tier), hoisting them out of loops where
+# vm.runtier compiles per block (run tier), hoisting them out of loops where
 # it can prove them.
-
-
-def ranges(layout: Layout, nbytes: int, write: bool) -> tuple[tuple[int, int], ...]:
-    """The (lo, hi) ranges an access's first byte may lie in (inclusive)."""
-    lo = layout.wlo if write else layout.rlo
-    return ((lo, layout.hi - nbytes), (layout.slo, layout.top - nbytes))
 
 
 _PSEUDO = re.compile(r"^(\s*)(CHECK|ALIGN)\((\w+), (\d+)(?:, '(\w+)')?\)$")

@@ -15,16 +15,19 @@ import re
 import struct
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from . import codegen, optimize
+from . import codegen, environment, runtier
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
-from .isa import fused, packed, strings
-from .isa import helpers as H
+from .isa import strings
 from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from .accel import Twin
 
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
@@ -37,56 +40,9 @@ AT_NULL, AT_PAGESZ, AT_ENTRY, AT_PLATFORM, AT_RANDOM, AT_EXECFN = 0, 6, 9, 15, 2
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
-def _readers() -> dict[str, Callable]:
-    env: dict[str, Callable] = {}
-    for code, name in (
-        ("B", "RB"),
-        ("H", "RW"),
-        ("I", "RI"),
-        ("Q", "RQ"),
-        ("f", "RF"),
-        ("d", "RDD"),
-    ):
-        for count in (1, 2, 4, 8, 16):
-            env[f"{name}{count}"] = struct.Struct(f"<{count}{code}").unpack_from
-    for code, name in (("B", "WB"), ("H", "WW"), ("I", "WI"), ("Q", "WQ")):
-        env[f"{name}1"] = struct.Struct(f"<{code}").pack_into
-    return env
-
-
-_STATIC_ENV: dict[str, object] = {
-    **_readers(),
-    "cf": F.cf,
-    **{f"cc_{k}": v for k, v in F.CONDITION_FUNCS.items()},
-    "fdiv": H.fdiv,
-    "fnan": H.fnan,
-    "fma32": fused.fma32,
-    "fma64": fused.fma64,
-    "fnan3": fused.fnan3,
-    "fsqrt": H.fsqrt,
-    "fcmp": H.fcmp,
-    "cvtt": H.cvtt,
-    "i2f32": H.i2f32,
-    "mul_flags": H.mul_flags,
-    "shl_flags": H.shl_flags,
-    "shr_flags": H.shr_flags,
-    "sar_flags": H.sar_flags,
-    "rol": H.rol,
-    "ror": H.ror,
-    "rflags": F.rflags,
-    "with_cf": H.with_cf,
-    "bswap": H.bswap,
-    "shld": H.shld,
-    "shrd": H.shrd,
-    "f32": H.f32,
-    "cvtr": H.cvtr,
-    "fcmpp": H.fcmpp,
-    "fround": H.fround,
-    "dpps": H.dpps,
-    "bit_length": int.bit_length,
-    "bit_count": int.bit_count,
-    **{name: getattr(packed, name) for name in packed.HELPERS},
-}
+# readers, writers and helpers: the same in every machine (vm.environment;
+# importing vm.isa above registered the helpers)
+_STATIC_ENV = environment.static_env()
 
 
 class Machine:
@@ -121,7 +77,7 @@ class Machine:
             stderr if stderr is not None else sys.stderr.buffer,
             stdin,
         )
-        self.accel: dict[int, object] = {}  # routine address -> Twin (vm.accel)
+        self.accel: dict[int, Twin] = {}  # routine address -> Twin (vm.accel)
         self.observers: dict[int, list[Callable]] = {}  # routine address -> on-call hooks
         self.accel_calls = 0
         self.breakpoints: set[int] = set()
@@ -206,15 +162,12 @@ class Machine:
             mv = memoryview(self.mem.buf)
             views = self._mem_views = (
                 self.mem.buf,
-                {name: mv.cast(fmt) for name, fmt in optimize.MEM_VIEWS.items()},
+                {name: mv.cast(fmt) for name, fmt in environment.MEM_VIEWS.items()},
             )
         return {
             **_STATIC_ENV,
             "r": self.r,
-            "xf": self.xf,
-            "xd": self.xd,
-            "xi": self.xi,
-            "xq": self.xq,
+            **{name: getattr(self, name) for name in environment.LANE_VIEWS},
             "m": self.mem.buf,
             "c": self,
             **views[1],
@@ -254,7 +207,7 @@ class Machine:
         """Compile instructions to one function. Without `block`: the
         instructions' generated code as it is, returning the next RIP (the
         step tier, and blocks before they are hot). With it: a trace optimised
-        by vm.optimize (run tier): instructions in execution order, a branch
+        by vm.runtier (run tier): instructions in execution order, a branch
         in the middle going on to the next one (else the trace exits there).
         Returns (fn, counted): a counted trace is fn(max_iterations) ->
         (next_rip, instructions run); it loops when it ends by branching back
@@ -272,15 +225,15 @@ class Machine:
             used = set(_WORD.findall(body))
             params = ", ".join(f"{k}={k}" for k in env if k in used)
             src = f"def {name}({params}):\n{body}"
-            ns: dict[str, object] = dict(env)
+            ns: dict[str, Any] = dict(env)
             exec(compile(src, f"<{name}>", "exec"), ns)
-            fn = ns[name]
+            fn: Callable[..., int] = ns[name]
             fn.source = src  # type: ignore[attr-defined]
             return fn, False
         items, jumps = [], False
         for k, insn in enumerate(insns):
             lines, jumps = self._lines(insn, k, trace)
-            item = optimize.parse_item(insn.addr, insn.text(), k, lines)
+            item = runtier.parse_item(insn.addr, insn.text(), k, lines)
             if k + 1 < len(insns) and insn.defn.branch:
                 item.expect = insns[k + 1].addr  # goes on there, else exits
             items.append(item)
@@ -288,7 +241,7 @@ class Machine:
         start = insns[0].addr
         loop = self._is_loop(insns, trace)
         counted = loop or any(it.expect is not None for it in items)
-        tree = optimize.compile_block(
+        tree = runtier.compile_block(
             items,
             layout,
             start,
@@ -375,7 +328,7 @@ class Machine:
         return fn
 
     # Blocks start as their instructions' plain code; one that keeps running
-    # is recompiled by the optimiser (vm.optimize): a loop block after its
+    # is recompiled by the optimiser (vm.runtier): a loop block after its
     # first run, any other block after hot_block runs. Optimising costs a few
     # milliseconds, which code that runs once never pays back.
     hot_loop = 1
@@ -415,6 +368,7 @@ class Machine:
             return b
         if not trace:
             insns = self._trace(addr, insns)
+        counted: bool | str  # a block's third field: AT_SYSCALL, or whether fn counts
         fn, counted = self._compile(insns, trace, f"b_{addr:x}", block=True)
         if not counted and insns[-1].defn.kind == "syscall":
             counted = AT_SYSCALL  # run() publishes the exact icount for the syscall

@@ -39,7 +39,8 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from . import cpu
@@ -53,7 +54,7 @@ MAX_INTERVAL = 5_000_000
 WINDOW = 512  # instructions re-stepped with undo records after a jump back
 _CHUNK = 1 << 16
 # traced legs finish their last instructions one step at a time (longer than any block)
-MAX_BLOCK = max(256, getattr(cpu, "MAX_BLOCK", 64))
+MAX_BLOCK = max(256, cpu.MAX_BLOCK)
 _ZERO_PAGE = bytes(PAGE)
 
 
@@ -365,7 +366,7 @@ class History:
         self,
         until: int | None = None,
         block_hook: Callable | None = None,
-        watches: list[tuple[int, int]] = (),
+        watches: Sequence[tuple[int, int]] = (),
         on_write: Callable | None = None,
         breakpoints: bool = True,
     ) -> str:
@@ -586,6 +587,7 @@ class History:
             for off in _changed(buf, lo, shadow):
                 buf[lo + off : lo + off + PAGE] = shadow[off : off + PAGE]
         for c in reversed(self.checkpoints[index:-1]):
+            assert c.undo is not None  # set on every checkpoint but the newest
             for addr, data in c.undo.items():
                 buf[addr : addr + PAGE] = data if data is not None else _ZERO_PAGE
         c = self.checkpoints[index]
@@ -650,9 +652,9 @@ class History:
     def find_last(
         self,
         end: int,
-        breakpoints: set[int] = frozenset(),
+        breakpoints: AbstractSet[int] = frozenset(),
         cond: Callable | None = None,
-        watches: list[tuple[int, int]] = (),
+        watches: Sequence[tuple[int, int]] = (),
     ) -> Event | None:
         """The last event in [start, end): reaching an address in `breakpoints`
         (for which cond(machine) is true, if given) or executing an instruction
@@ -680,7 +682,7 @@ class History:
             hi = c.icount
             index -= 1
 
-    def _scan(self, end: int, bps: set[int], cond, watches) -> Event | None:
+    def _scan(self, end: int, bps: AbstractSet[int], cond, watches) -> Event | None:
         """Run from the current position to `end`; the last event seen."""
         m = self.m
         last: Event | None = None
@@ -770,7 +772,7 @@ def _xmm_diff(before: bytes, after: bytearray) -> tuple:
 
 def _changed(buf, lo: int, shadow: bytearray) -> list[int]:
     """Offsets of the pages of buf[lo:lo+len(shadow)] that differ from shadow."""
-    out = []
+    out: list[int] = []
     n = len(shadow)
     for off in range(0, n, _CHUNK):
         end = min(n, off + _CHUNK)

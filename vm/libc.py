@@ -351,12 +351,12 @@ class Libc:
 
         def store(addr: int, item: Store) -> None:
             if item.kind == "int":
-                v = int(item.value) & ((1 << (8 * item.size)) - 1)  # type: ignore[call-overload]
+                v = int(item.value) & ((1 << (8 * item.size)) - 1)
                 self.write(addr, v.to_bytes(item.size, "little"))
             elif item.kind == "float":
                 self.write(addr, struct.pack("<d" if item.size == 8 else "<f", item.value))
-            else:
-                self.write(addr, item.value)  # type: ignore[arg-type]
+            elif isinstance(item.value, bytes):  # kind 'bytes'
+                self.write(addr, item.value)
 
         n = Scanner(self._peek, self._take).scan(fmt, args.next_int, store)
         return n & M32

@@ -23,7 +23,7 @@ from __future__ import annotations
 import mmap
 from dataclasses import dataclass
 
-from .codegen import Layout
+from .environment import Layout
 from .errors import VMError
 from .image import HEAP_MAX, MAX_IMAGE_BYTES, PAGE, STACK_SIZE, TEXT_BASE, Image
 

@@ -81,6 +81,10 @@ class ProcessCalls:
 
     m: Any  # the Machine (set by Runtime)
 
+    def _host_fd(self, fd: int) -> int | None:
+        """The host descriptor behind guest descriptor fd (Runtime owns the table)."""
+        raise NotImplementedError
+
     def _put(self, addr: int, data: bytes) -> bool:
         """Copy data into guest memory (False: not mapped writable)."""
         mem = self.m.mem

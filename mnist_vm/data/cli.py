@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .datasets import DATASETS, NAMES, SPLITS, class_label, dataset
+from .datasets import DATASETS, SPLITS, class_label, dataset
 from .idx import DataError, read_item
 from .show import ascii_image, halfblock_image
 from .store import ENV_DATA, ENV_DATA_ALIAS, data_dir, locate, prepare, verify, where_to_put
@@ -148,12 +148,13 @@ def _rel(path: Path, root: Path) -> str:
 def _cmd_show(root: Path, args, out, err) -> int:
     img_name, lab_name = SPLITS["test" if args.test else "train"]
     found = locate(root) if root.is_dir() else {}
-    if found.get(img_name) is None or found.get(lab_name) is None:
+    img_path, lab_path = found.get(img_name), found.get(lab_name)
+    if img_path is None or lab_path is None:
         ready = prepare(root, download=True, console=err, dataset_name=args.dataset)
-        found = {n: ready / n for n in NAMES}
+        img_path, lab_path = ready / img_name, ready / lab_name
     try:
-        img = read_item(found[img_name], "images", args.index)  # type: ignore[arg-type]
-        label = read_item(found[lab_name], "labels", args.index)  # type: ignore[arg-type]
+        img = read_item(img_path, "images", args.index)
+        label = read_item(lab_path, "labels", args.index)
     except IndexError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

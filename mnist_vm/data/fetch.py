@@ -146,7 +146,7 @@ def downloader(url: str, bar: _Bar | None, timeout: float):
     """The pooch downloader for url."""
     if url.startswith("file:"):
         return _file_downloader
-    import pooch  # type: ignore[import-untyped]
+    import pooch
 
     return pooch.HTTPDownloader(
         progressbar=bar if bar is not None else False,
@@ -194,7 +194,7 @@ def download_file(
     Raises DataError listing every attempt if no mirror worked, or at once
     when the file cannot be written here (disk full, read-only).
     """
-    import pooch  # type: ignore[import-untyped]
+    import pooch
     import requests
 
     pooch.get_logger().setLevel(logging.WARNING)  # we report each transfer ourselves
@@ -259,7 +259,7 @@ def _failed(bar, failures, reporter, base, name, url, why) -> None:
 
 def _check_download(path: Path, name: str, ds: Dataset) -> str | None:
     """Why the downloaded file is not the official one (None if it is)."""
-    import pooch  # type: ignore[import-untyped]
+    import pooch
 
     try:
         count, md5 = check_file(path, KINDS[name], COUNTS[name])

@@ -236,7 +236,7 @@ def unofficial(checked: dict[str, Checked], ds: Dataset) -> list[Checked]:
 
 
 def _md5_of_file(path: Path) -> str:
-    import pooch  # type: ignore[import-untyped]
+    import pooch
 
     return pooch.file_hash(str(path), alg="md5")
 
@@ -421,10 +421,11 @@ def load_split(root: str | os.PathLike, split: str = "train"):
     root = Path(root)
     img_name, lab_name = SPLITS[split]
     found = locate(root)
-    for name in (img_name, lab_name):
-        if found[name] is None:
-            raise DataError(f"{name} not found (raw or .gz)", root)
-    images, labels = load_images(found[img_name]), load_labels(found[lab_name])  # type: ignore[arg-type]
+    img_path, lab_path = found[img_name], found[lab_name]
+    if img_path is None or lab_path is None:
+        missing = img_name if img_path is None else lab_name
+        raise DataError(f"{missing} not found (raw or .gz)", root)
+    images, labels = load_images(img_path), load_labels(lab_path)
     if len(images) != len(labels):
         raise DataError(f"{len(images)} images but {len(labels)} labels", root)
     return images, labels

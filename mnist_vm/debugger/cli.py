@@ -7,7 +7,7 @@ import sys
 
 
 def add_debug_parser(sub) -> None:
-    from ..options import data_options
+    from ..options import data_options, define_option
 
     d = sub.add_parser(
         "debug",
@@ -21,13 +21,7 @@ def add_debug_parser(sub) -> None:
     d.add_argument(
         "files", nargs="*", metavar="FILE.asm", help="source files (default: programs/mnist)"
     )
-    d.add_argument(
-        "-D",
-        dest="define",
-        action="append",
-        metavar="NAME=VALUE",
-        help="define a preprocessor symbol (like nasm -dNAME=VALUE)",
-    )
+    define_option(d)
     d.add_argument(
         "--state",
         metavar="FILE",

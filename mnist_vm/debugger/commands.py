@@ -11,11 +11,12 @@ never take the UI down.
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -41,10 +42,11 @@ from .session import (
 class Reply:
     """What a command produced."""
 
-    lines: list[RenderableType | str] = field(default_factory=list)
+    lines: Sequence[RenderableType] = ()
     error: bool = False
     moved: bool = False  # the machine's position changed (refresh everything)
     view: bool = False  # the memory/picture panel changed
+    memory: bool = False  # it shows what this command asked for (a view, a picture)
     quit: bool = False
     stop: Stop | None = None
 
@@ -161,11 +163,11 @@ def execute(session: Session, line: str) -> Reply:
             f"{cmd.name}: internal error: {type(e).__name__}: {e} "
             f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
         )
-    reply.lines.extend(session.notes)
+    reply.lines = [*reply.lines, *session.notes]
     session.notes = []
     if cmd.moves:
         session.frame_level = 0
-        reply.lines.extend(display_lines(session))
+        reply.lines = [*reply.lines, *display_lines(session)]
     return reply
 
 
@@ -292,7 +294,8 @@ def _advance(s: Session, args: str) -> Reply:
     "call",
     "call ROUTINE [ARG ...]",
     "call a routine with integer arguments (rdi, "
-    "rsi, ...) as the program would; its breakpoints stop it; when it returns the "
+    "rsi, ...) as the program would; its breakpoints stop it (one on its first "
+    "instruction too, as in gdb), `finish` or `continue` runs it on; when it returns the "
     "registers are restored. On a machine that has exited (a state saved by "
     "`mnist-vm run --save`), `call train_epoch 1` or `call evaluate` runs the "
     "trained network again",
@@ -651,15 +654,25 @@ def _bits(s: Session, args: str) -> Reply:
 
 @command(
     "info",
-    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|line|history",
+    "info registers [REG...]|breakpoints|watchpoints|symbols [PATTERN]|frame|line|display|history",
     "show registers, breakpoints and watchpoints, symbols (addresses, "
-    "sections, sizes), the current frame, or the reverse-execution history",
+    "sections, sizes), the current frame, a line's code, the display expressions, "
+    "or the reverse-execution history",
     "data",
     ("i",),
 )
 def _info(s: Session, args: str) -> Reply:
     what, _, rest = args.strip().partition(" ")
-    topics = ("registers", "breakpoints", "watchpoints", "symbols", "frame", "line", "history")
+    topics = (
+        "registers",
+        "breakpoints",
+        "watchpoints",
+        "symbols",
+        "frame",
+        "line",
+        "display",
+        "history",
+    )
     match = [t for t in topics if what and t.startswith(what.lower())]
     if what in ("r", "reg"):
         match = ["registers"]
@@ -676,6 +689,8 @@ def _info(s: Session, args: str) -> Reply:
         return Reply(_info_frame(s))
     if topic == "line":
         return Reply([_info_line(s, rest.strip())])
+    if topic == "display":
+        return Reply(display_lines(s) or ["no display expressions (display EXPR adds one)"])
     h = s.history
     return Reply(
         [
@@ -696,9 +711,12 @@ def _info_line(s: Session, location: str) -> str:
     if insn is None:
         raise DebugError(f"no instruction at {addr:#x}")
     f, ln = insn.loc.file, insn.loc.line
+    if f.startswith("<"):  # the C library the VM provides (<libc>): no source
+        return f"{s.addr_text(addr)} is in {f}, the library the VM provides: it has no source lines"
     addrs = [a for a, i in s.machine.insns.items() if i.loc.file == f and i.loc.line == ln]
     lo, hi = min(addrs), max(addrs) + 4
-    return f"line {ln} of {f} starts at {s.addr_text(lo)} and ends at {s.addr_text(hi)}"
+    name = os.path.basename(f)
+    return f'line {ln} of "{name}" starts at {s.addr_text(lo)} and ends at {s.addr_text(hi)}'
 
 
 def _info_registers(s: Session, names: list[str]) -> list:
@@ -755,15 +773,21 @@ def _info_symbols(s: Session, pattern: str) -> list[str]:
 
 
 def _info_frame(s: Session) -> list[str]:
+    """The selected frame (frame/up/down), as gdb's info frame."""
     m = s.machine
     frames = s.frames()
-    f0 = frames[0]
-    lines = [f"frame #0: {f0.routine} at {s.where()}", f"  rsp = {m.r[4]:#x}, rbp = {m.r[5]:#x}"]
-    if f0.slot is not None:
-        ret = int.from_bytes(m.mem.read(f0.slot, 8), "little")
+    k = min(s.frame_level, len(frames) - 1)
+    f = frames[k]
+    sp = m.r[4] if k == 0 else frames[k - 1].sp_after_return
+    lines = [
+        f"frame #{k}: {f.routine} at {s.where() if k == 0 else s.where(f.pc)}",
+        f"  rsp = {sp:#x}" + (f", rbp = {m.r[5]:#x}" if k == 0 else ""),
+    ]
+    if f.slot is not None and k + 1 < len(frames):
+        ret = int.from_bytes(m.mem.read(f.slot, 8), "little")
         lines.append(
-            f"  return address {s.addr_text(ret)} stored at {f0.slot:#x} "
-            f"(rsp+{f0.slot - m.r[4]:#x}); called from {s.where(frames[1].pc)}"
+            f"  return address {s.addr_text(ret)} stored at {f.slot:#x} "
+            f"(rsp+{f.slot - sp:#x}); called from {s.where(frames[k + 1].pc)}"
         )
     else:
         lines.append("  outermost frame (no caller)")
@@ -808,8 +832,8 @@ def _list(s: Session, args: str) -> Reply:
 _SHAPE = re.compile(r"^(?P<type>[a-z]+\d*)(?:\[(?P<r>\d+)(?:\s*x\s*(?P<c>\d+))?\])?$")
 
 
-def parse_as(spec: str) -> tuple[str, int | None, int | None]:
-    """'f32[784x128]' -> ('f32', 784, 128); 'f32[10]' -> ('f32', 1, 10); 'hex' -> ('hex', None, None)."""
+def parse_as(spec: str) -> tuple[str, tuple[int, int] | None]:
+    """'f32[784x128]' -> ('f32', (784, 128)); 'f32[10]' -> ('f32', (1, 10)); 'hex' -> ('hex', None)."""
     m = _SHAPE.match(spec.strip().lower().replace(" ", ""))
     if m is None:
         raise DebugError(
@@ -822,11 +846,11 @@ def parse_as(spec: str) -> tuple[str, int | None, int | None]:
         raise DebugError(f"unknown type {t}: hex, i8, u8, i16, u16, i32, u32, i64, u64, f32, f64")
     r, c = m.group("r"), m.group("c")
     if r is None:
-        return t, None, None
+        return t, None
     rows, cols = (int(r), int(c)) if c else (1, int(r))
     if rows < 1 or cols < 1:
         raise DebugError("a shape needs at least one row and one column")
-    return t, rows, cols
+    return t, (rows, cols)
 
 
 def _split_as(args: str) -> tuple[str, str | None]:
@@ -850,19 +874,19 @@ def _view(s: Session, args: str) -> Reply:
     text = args.strip()
     if not text:
         s.panel = "memory"
-        return Reply([R.memory_panel(s, 18, 100)], view=True)
+        return Reply([R.memory_panel(s, 18, 100)], view=True, memory=True)
     at = None
     m = re.search(r"\s+at\s+(\d+)(?:\s*,\s*(\d+))?\s*$", text)
     if m:
         at = (int(m.group(1)), int(m.group(2) or 0))
         text = text[: m.start()]
     target, spec = _split_as(text)
-    t, rows, cols = parse_as(spec) if spec else ("hex", None, None)
+    t, shape = parse_as(spec) if spec else ("hex", None)
     addr = E.address(target, s.ctx())
-    v = MemView(target, addr, t, rows, cols)
+    v = MemView(target, addr, t, *(shape or (None, None)))
     if at:
         v.top, v.left = at
-    if rows is not None:
+    if shape is not None:
         n = v.nbytes
         s.check_within(addr, n, f"view {target} as {spec}")
         if not s.machine.mem.mapped(addr, n):
@@ -873,7 +897,7 @@ def _view(s: Session, args: str) -> Reply:
     s.view = v
     s.panel = "memory"
     v.prev, v.prev_addr = s._view_bytes(v), v.addr
-    return Reply([R.memory_panel(s, 18, 100)], view=True)
+    return Reply([R.memory_panel(s, 18, 100)], view=True, memory=True)
 
 
 def _floats(s: Session, addr: int, n: int, type_name: str) -> list[float]:
@@ -925,7 +949,7 @@ def _show(s: Session, args: str) -> Reply:
         target, index = m.group(1).strip(), int(m.group(2) or m.group(3))
     base = E.address(target, s.ctx())
     if spec:
-        t, _, _ = parse_as(spec)
+        t, _ = parse_as(spec)
         if t not in ("u8", "f32", "hex"):
             raise DebugError("show digit reads u8 (pixel bytes) or f32 (pixels / 255)")
         t = "u8" if t == "hex" else t
@@ -948,14 +972,17 @@ def _show(s: Session, args: str) -> Reply:
         f"digit {target}[{index}] ({t}) at {addr:#x}", vals, 28, 28, "digit", caption
     )
     s.panel = "picture"
-    return Reply([R.picture(s.picture, 18, 60)], view=True)
+    return Reply([R.picture(s.picture, 18, 60)], view=True, memory=True)
 
 
 def _show_prediction(s: Session, text: str) -> Reply:
     """Image i of the batch (X) beside the network's 10 probabilities (P) as
     bars, the argmax and the true label (batch_labels). P is stale until
     softmax_xent has run on this batch: checked by recomputing softmax of Z3."""
-    index = int(text, 0) if text else 0
+    try:
+        index = int(text, 0) if text else 0
+    except ValueError:
+        raise DebugError(f"show prediction takes an image number, not '{text}'") from None
     syms = s.image.symbols
     missing = [n for n in ("X", "P", "Z3", "batch_labels") if n not in syms]
     if missing:
@@ -990,11 +1017,13 @@ def _show_prediction(s: Session, text: str) -> Reply:
     ]
     verdict = "right" if best == label else "wrong"
     caption = f"predicted {names[best]} ({probs[best]:.1%}), label {names[label]}: {verdict}"
-    if not fresh:
+    if not any(p > 0 for p in probs):  # nothing to predict from yet
+        caption = f"label {names[label]}; P is all zero: softmax_xent has not run yet"
+    elif not fresh:
         caption += "\nP still holds the previous batch's values (softmax_xent has not run on it)"
-    s.picture = Picture(f"prediction for X[{index}]", pixels, 28, 28, "digit", caption, bars)
+    s.picture = Picture(f"X[{index}]", pixels, 28, 28, "digit", caption, bars)
     s.panel = "picture"
-    return Reply([R.picture(s.picture, 18, 60)], view=True)
+    return Reply([R.picture(s.picture, 18, 60)], view=True, memory=True)
 
 
 def _guess_pixels(s: Session, base: int, index: int) -> str:
@@ -1049,9 +1078,10 @@ def _heatmap(s: Session, args: str) -> Reply:
     target, spec = _split_as(text)
     if not spec:
         raise DebugError("heatmap needs a shape, e.g. heatmap W1 as f32[784x128] col 5")
-    t, rows, cols = parse_as(spec)
-    if rows is None or t == "hex":
+    t, shape = parse_as(spec)
+    if shape is None or t == "hex":
         raise DebugError("heatmap needs a typed shape such as f32[784x128]")
+    rows, cols = shape
     if rows * cols > 1 << 20:
         raise DebugError("heatmap: at most 1,048,576 elements")
     addr = E.address(target, s.ctx())
@@ -1081,7 +1111,7 @@ def _heatmap(s: Session, args: str) -> Reply:
         title += f" as {rows}x{cols}"
     s.picture = Picture(title, vals, rows, cols, "heatmap")
     s.panel = "picture"
-    return Reply([R.picture(s.picture, 18, 60)], view=True)
+    return Reply([R.picture(s.picture, 18, 60)], view=True, memory=True)
 
 
 @command(
@@ -1104,14 +1134,15 @@ def _xmm(s: Session, args: str) -> Reply:
     return Reply([f"xmm registers shown as {mode}"], view=True)
 
 
-PANES = ("normal", "code", "memory", "console")
+PANES = ("normal", "code", "memory", "registers", "console")
 
 
 @command(
     "pane",
-    "pane [normal|code|memory|console]",
+    "pane [normal|code|memory|registers|console]",
     "which pane fills the screen's large space (without an argument, or the z key: the "
-    "next one); on small terminals the memory panel shows only this way",
+    "next one); on small terminals the memory panel shows only this way, and "
+    "`pane registers` gives the registers the whole width (every vector lane)",
     "pictures",
     key="z",
 )
@@ -1199,10 +1230,23 @@ def _quit(s: Session, args: str) -> Reply:
 def help_lines() -> list[str]:
     """The full help: keys, then every command by group (also the ? screen)."""
     lines = ["Keys (full-screen UI)"]
-    key_text = {"break": "break: toggle a breakpoint at the current line", "help": "this help"}
+    key_text = {
+        "step": "one instruction, into calls",
+        "next": "one instruction, a call runs to its return",
+        "finish": "run until the current routine returns",
+        "continue": "run to a breakpoint, a watchpoint or the end",
+        "reverse-step": "back one instruction",
+        "reverse-continue": "run backwards to the previous breakpoint or watchpoint",
+        "break": "toggle a breakpoint at the current line",
+        "xmm": "the next lane format of the vector registers (f32, f64, hex, i32)",
+        "pane": "the next pane to fill the large space (code, memory, registers, console)",
+        "help": "this help",
+        "quit": "leave the debugger",
+    }
     for c in COMMANDS:
         if c.key:
-            lines.append(f"  {c.key:<12} {key_text.get(c.name, c.name)}")
+            what = key_text.get(c.name)
+            lines.append(f"  {c.key:<12} {c.name}" + (f": {what}" if what else ""))
     for key, text in UI_KEYS:
         lines.append(f"  {key:<12} {text}")
     titles = {

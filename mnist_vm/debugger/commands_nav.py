@@ -9,6 +9,17 @@ from .commands import Reply, command
 from .session import DebugError, Session, format_value
 
 
+def _number(text: str, what: str, default: int) -> int:
+    """A whole number argument (decimal or 0x...), or default when there is none."""
+    text = text.strip()
+    if not text:
+        return default
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise DebugError(f"{what} takes a number, not '{text}'") from None
+
+
 @command(
     "disassemble",
     "disassemble [ROUTINE]",
@@ -19,18 +30,16 @@ from .session import DebugError, Session, format_value
 def _disassemble(s: Session, args: str) -> Reply:
     m = s.machine
     name = args.strip()
-    if name:
-        span = s.routine_range(name)
-        if span is None:
-            raise DebugError(f"no routine named '{name}' (info symbols lists them)")
-    else:
+    if not name:
         r = s.routine_at(m.rip)
         if r is None:
             raise DebugError(f"rip = {m.rip:#x} is not inside a routine")
-        span = s.routine_range(r[1])
-        assert span is not None
+        name = r[1]
+    span = s.routine_range(name)
+    if span is None:
+        raise DebugError(f"no routine named '{name}' (info symbols lists them)")
     lo, hi = span
-    lines = [f"Dump of {name or s.routine_at(m.rip)[1]}:"]  # type: ignore[index]
+    lines = [f"Dump of {name}:"]
     for insn in s.image.insns:
         if lo <= insn.addr < hi:
             mark = "=> " if insn.addr == m.rip else "   "
@@ -48,11 +57,7 @@ def _select(s: Session, level: int) -> Reply:
     s.frame_level = level
     s.code_focus = None if level == 0 else f.pc
     where = s.where() if level == 0 else s.where(f.pc)
-    sp = (
-        s.machine.r[4]
-        if level == 0 or frames[level - 1].slot is None
-        else frames[level - 1].slot + 8
-    )
+    sp = s.machine.r[4] if level == 0 else frames[level - 1].sp_after_return
     return Reply(
         [f"#{level:<2} {f.routine}  {where}", f"   rsp in this frame = {sp:#x}"], view=True
     )
@@ -66,17 +71,25 @@ def _select(s: Session, level: int) -> Reply:
 )
 def _frame(s: Session, args: str) -> Reply:
     text = args.strip()
-    return _select(s, int(text, 0) if text else s.frame_level)
+    return _select(s, _number(text, "frame", s.frame_level))
 
 
 @command("up", "up [N]", "select the caller's frame (N frames up)", "data")
 def _up(s: Session, args: str) -> Reply:
-    return _select(s, s.frame_level + (int(args.strip() or "1", 0)))
+    frames = s.frames()
+    if s.frame_level + 1 >= len(frames):
+        raise DebugError(
+            f"#{s.frame_level} {frames[s.frame_level].routine} is the outermost frame "
+            "(no caller on the stack); you cannot go up"
+        )
+    return _select(s, min(len(frames) - 1, s.frame_level + _number(args, "up", 1)))
 
 
 @command("down", "down [N]", "select the callee's frame again (N frames down)", "data")
 def _down(s: Session, args: str) -> Reply:
-    return _select(s, s.frame_level - (int(args.strip() or "1", 0)))
+    if s.frame_level == 0:
+        raise DebugError("frame #0 (where rip is) is the innermost frame; you cannot go down")
+    return _select(s, max(0, s.frame_level - _number(args, "down", 1)))
 
 
 @command(
@@ -100,7 +113,7 @@ def _undisplay(s: Session, args: str) -> Reply:
     if not text:
         s.displays.clear()
         return Reply(["all display expressions removed"])
-    k = int(text, 0)
+    k = _number(text, "undisplay", 0)
     if not 1 <= k <= len(s.displays):
         raise DebugError(f"no display {k} (display lists them)")
     gone = s.displays.pop(k - 1)
@@ -128,7 +141,7 @@ def _start(s: Session, args: str) -> Reply:
     text = s.restart()
     if "main" in s.image.symbols and s.image.symbols["main"].section == ".text":
         stop = s.until("main")
-        return Reply([text, stop.text], moved=True, stop=stop)
+        return Reply(["restarted", stop.text], moved=True, stop=stop)
     return Reply([text], moved=True)
 
 
@@ -145,5 +158,5 @@ def _goto(s: Session, args: str) -> Reply:
     text = args.strip().replace(",", "").replace("_", "")
     if not text:
         raise DebugError("goto N: an instruction count, e.g. goto 1234567")
-    stop = s.goto(int(text, 0))
+    stop = s.goto(_number(text, "goto", 0))
     return Reply([stop.text], moved=True, stop=stop)

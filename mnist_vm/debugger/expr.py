@@ -214,8 +214,8 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         if m is None:
             raise ExprError(f"unexpected character {text[pos]!r} in '{text}'")
         pos = m.end()
-        kind = m.lastgroup
-        if kind != "ws":
+        kind = m.lastgroup  # every alternative of _TOKEN is a named group
+        if kind is not None and kind != "ws":
             out.append((kind, m.group()))
     return out
 
@@ -266,8 +266,9 @@ class _Parser:
 
     def parse(self) -> Value:
         v = self.binary(0)
-        if self.peek() is not None:
-            raise ExprError(f"unexpected '{self.peek()[1]}' in '{self.text}'")
+        extra = self.peek()
+        if extra is not None:
+            raise ExprError(f"unexpected '{extra[1]}' in '{self.text}'")
         return v
 
     def binary(self, level: int) -> Value:
@@ -444,6 +445,8 @@ def assign(place: Place, value, ctx: Context) -> None:
     if place.kind == "reg":
         (name,) = place.args
         r = register(name)
+        if r is None:
+            raise ExprError(f"unknown register {name}")
         v = _as_int(value, f"a value for {name}") & ((1 << r.size) - 1)
         if r.high8:
             m.r[r.num] = (m.r[r.num] & ~0xFF00) | (v << 8)

@@ -1,26 +1,20 @@
-"""The call stack found from return addresses, and calling a routine from
-the debugger."""
+"""The call stack found from return addresses, and the end of a routine
+called from the debugger (`call` itself is in session.py)."""
 
 from __future__ import annotations
 
-from vm.history import Registers
 from vm.image import INSN_SIZE
 from vm.isa.operands import Imm
 
-from . import expr as E
-from .model import (
-    M64,
-    DebugError,
-    Frame,
-    Stop,
-)
+from .model import M64, DebugError, Frame, Stop, _signed
+from .points import Points
 
 
-class Frames:
-    """The call stack, and calling a routine from the debugger.
+class Frames(Points):
+    """The call stack (with a routine called from the debugger at its
+    bottom), and what a returning routine gives back.
 
-    One part of Session (session.py): the methods use its attributes and
-    each other's, as one class would.
+    A layer of Session (core.py lists them): it uses Points and below.
     """
 
     # -- the call stack ------------------------------------------------------------------------------------
@@ -37,6 +31,9 @@ class Frames:
         if not (mem.stack_lo <= sp < mem.top):
             return frames
         stop_at = min(mem.top, sp + (1 << 16))
+        pending = self.pending_call
+        if pending is not None:  # the routine called from the debugger is the outermost
+            stop_at = min(stop_at, max(sp, pending["sp"] - 8))
         data = bytes(mem.buf[sp:stop_at])
         for off in range(0, len(data) - 7, 8):
             q = int.from_bytes(data[off : off + 8], "little")
@@ -52,44 +49,29 @@ class Frames:
             frames[-1].slot = sp + off
             frames.append(Frame(len(frames), rr[1] if rr else f"{call.addr:#x}", call.addr))
             cur = rr[0] if rr else None
-        if self.pending_call is not None:
+        if pending is not None:
+            frames[-1].slot = pending["sp"] - 8
             frames.append(
-                Frame(len(frames), "<called from the debugger>", self.pending_call["saved"].rip)
+                Frame(
+                    len(frames),
+                    "<called from the debugger>",
+                    pending["saved"].rip,
+                    resume=pending["ret"],
+                )
             )
         return frames
 
-    def call(self, routine: str, args: list[str]) -> Stop:
-        """Call ROUTINE(args...) as the program would (System V integer
-        arguments in rdi, rsi, rdx, rcx, r8, r9); stop at its breakpoints,
-        restore the registers when it returns."""
-        if self.pending_call is not None:
-            raise DebugError("a call is already in progress (finish or continue it first)")
-        m = self.machine
-        addr, _ = self.resolve_location(routine)
-        if len(args) > 6:
-            raise DebugError("call takes at most 6 integer arguments")
-        values = [E.address(a, self.ctx()) for a in args]
-        saved = Registers.of(m)
-        self.mark()
-        sp = ((m.r[4] - 256) & ~0xF) - 8
-        ret = m.rip if m.rip in m.insns else self.image.entry
-        m.mem.write(sp, ret.to_bytes(8, "little"))
-        for reg, v in zip((7, 6, 2, 1, 8, 9), values):
-            m.r[reg] = v & M64
-        m.r[4] = sp
-        m.rip = addr
-        m.exit_status = None
-        self.pending_call = {"saved": saved, "sp": sp + 8, "ret": ret, "name": routine.strip()}
-        self.edited()
-        return self._resume({})
-
     def _call_returned(self) -> bool:
+        """Has the routine called from the debugger (if any) just returned?"""
         pc = self.pending_call
         m = self.machine
-        return m.rip == pc["ret"] and m.r[4] == pc["sp"]
+        return pc is not None and m.rip == pc["ret"] and m.r[4] == pc["sp"]
 
     def _finish_call(self) -> Stop:
+        """The called routine returned: its return values, the registers restored."""
         pc = self.pending_call
+        if pc is None:
+            raise DebugError("no routine called from the debugger is running")
         self.pending_call = None
         m = self.machine
         values = self._return_values()
@@ -98,3 +80,10 @@ class Frames:
         m.icount = icount
         self.edited()
         return Stop("returned", f"{pc['name']} returned; registers restored", detail=[values])
+
+    def _return_values(self) -> str:
+        m = self.machine
+        return (
+            f"rax = {m.r[0]:#x} ({_signed(m.r[0], 64)})   xmm0.f32[0] = {m.xf[0]:.7g}   "
+            f"xmm0.f64[0] = {m.xd[0]:.10g}"
+        )

@@ -7,6 +7,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from vm import Fault
+from vm.image import INSN_SIZE
 
 from . import expr as E
 
@@ -56,6 +57,18 @@ class Frame:
     routine: str
     pc: int  # rip (frame 0) or the call instruction (callers)
     slot: int | None = None  # where the return address into this frame's caller lives
+    resume: int | None = None  # where this frame goes on when the one below returns
+
+    @property
+    def returns_to(self) -> int:
+        return self.pc + INSN_SIZE if self.resume is None else self.resume
+
+    @property
+    def sp_after_return(self) -> int:
+        """rsp once this frame has returned to its caller."""
+        if self.slot is None:
+            raise DebugError(f"{self.routine} has no caller on the stack")
+        return self.slot + 8
 
 
 @dataclass
@@ -77,10 +90,18 @@ class MemView:
         return 1 if self.type == "hex" else E.TYPES[self.type][0]
 
     @property
+    def shape(self) -> tuple[int, int] | None:
+        """(rows, cols) of a shaped view, None for a linear one."""
+        if self.rows is None or self.cols is None:
+            return None
+        return self.rows, self.cols
+
+    @property
     def nbytes(self) -> int:
-        if self.rows is None:
+        shape = self.shape
+        if shape is None:
             return 4096
-        return self.rows * self.cols * self.elem
+        return shape[0] * shape[1] * self.elem
 
 
 @dataclass

@@ -8,11 +8,12 @@ import struct
 import time
 
 from vm import Exit, Fault
-from vm.history import HistoryError, Interrupted
+from vm.history import Event, HistoryError, Interrupted
 from vm.image import INSN_SIZE
 from vm.isa.operands import Imm
 
 from . import expr as E
+from .frames import Frames
 from .model import (
     M64,
     DebugError,
@@ -22,11 +23,10 @@ from .model import (
 )
 
 
-class Motion:
+class Motion(Frames):
     """Moving forward and backward in time, and the stops that report it.
 
-    One part of Session (session.py): the methods use its attributes and
-    each other's, as one class would.
+    A layer of Session (core.py lists them): it uses Frames and below.
     """
 
     # -- moving forward ------------------------------------------------------------------------
@@ -56,7 +56,7 @@ class Motion:
             hit = self._watch_hit(rec.written)
             if hit is not None:
                 return self._set(self._watch_stop(hit, rec))
-            if self.pending_call and self._call_returned():
+            if self._call_returned():
                 return self._set(self._finish_call())
         return self._set(Stop("step", self.where()))
 
@@ -89,8 +89,8 @@ class Motion:
                 "there is no caller to return to"
             )
         f0, f1 = frames[0], frames[1]
-        ret = f1.pc + INSN_SIZE
-        sp_after = f0.slot + 8
+        ret = f1.returns_to
+        sp_after = f0.sp_after_return
         self.mark()
         stop = self._resume(
             {ret: (lambda mm: mm.r[4] == sp_after, "finish", f"returned from {f0.routine} to")}
@@ -138,10 +138,10 @@ class Motion:
         frames = self.frames()
         if len(frames) < 2:
             return {}
-        sp_after = frames[0].slot + 8
+        sp_after = frames[0].sp_after_return
         why = f" before reaching {location.strip()}" if location else ""
         return {
-            frames[1].pc + INSN_SIZE: (
+            frames[1].returns_to: (
                 lambda mm: mm.r[4] == sp_after,
                 "finish",
                 f"{frames[0].routine} returned{why}; now at",
@@ -169,12 +169,11 @@ class Motion:
                 if why == "stop":
                     return self._set(Stop("interrupt", f"interrupted at {self.where()}"))
                 if why == "watch":
-                    ev = h.event
                     rec = h.undo[-1] if h.undo else None
-                    return self._set(self._watch_stop(self._watch_hit([(ev.addr, ev.length)]), rec))
+                    return self._set(self._watch_stop(self._watch_event(h.event), rec))
                 if why != "break":
                     continue
-                if self.pending_call and self._call_returned():
+                if self._call_returned():
                     return self._set(self._finish_call())
                 stop = self._at_breakpoint(temps)
                 if stop is not None:
@@ -189,6 +188,7 @@ class Motion:
             cond, kind, text = temps[rip]
             if cond is None or cond(m):
                 return Stop(kind, (text + " " if text else "") + self.where())
+        hit = []  # as gdb: every breakpoint here whose condition holds is hit
         for bp in sorted(self.breakpoints.values(), key=lambda b: b.num):
             if not bp.enabled or bp.addr != rip:
                 continue
@@ -205,10 +205,15 @@ class Motion:
                 if not ok:
                     continue
             bp.hits += 1
-            if bp.temporary:
+            hit.append(bp)
+        if not hit:
+            return None
+        for bp in hit:
+            if bp.temporary:  # a temporary breakpoint goes away once hit
                 del self.breakpoints[bp.num]
-            return Stop("breakpoint", f"breakpoint {bp.num}, {self.where()}")
-        return None
+        first = hit[0]
+        kind = "temporary breakpoint" if first.temporary else "breakpoint"
+        return Stop("breakpoint", f"{kind} {first.num}, {self.where()}")
 
     def _continue_fast(self) -> Stop:
         """continue --fast: twins stand in for routines until a breakpoint
@@ -253,7 +258,7 @@ class Motion:
                     break
                 if changed:
                     (lo, hi), old = changed[0]
-                    wp = self._watch_hit([(lo, hi - lo)])
+                    wp = self._watchpoint_at(lo, hi - lo)
                     wp.hits += 1
                     stop = Stop(
                         "watchpoint",
@@ -263,10 +268,11 @@ class Motion:
                     )
                     break
                 if m.rip in m.breakpoints:
-                    stop = self._at_breakpoint({})
-                    if stop is not None:
-                        break
-                    continue
+                    hit = self._at_breakpoint({})
+                    if hit is None:
+                        continue
+                    stop = hit
+                    break
                 stop = Stop("interrupt", f"interrupted at {self.where()}")
                 break
         finally:
@@ -350,7 +356,7 @@ class Motion:
         frames = self.frames()
         if len(frames) < 2:
             raise DebugError(f"reverse-finish: {frames[0].routine} is the outermost routine")
-        call_at, sp = frames[1].pc, frames[0].slot + 8
+        call_at, sp = frames[1].pc, frames[0].sp_after_return
         return self._reverse_search({call_at}, lambda mm: mm.r[4] == sp, [], kind="finish")
 
     def _reverse_search(
@@ -376,7 +382,7 @@ class Motion:
                 )
             if ev.kind == "watch":
                 h.goto(ev.icount)
-                wp = self._watch_hit([(ev.addr, ev.length)])
+                wp = self._watch_event(ev)
                 wp.hits += 1
                 before = self._range_bytes(wp)
                 h.step()
@@ -486,7 +492,20 @@ class Motion:
             detail.append(f"    {f.loc.text.strip()}")
         return Stop("fault", f"fault ({f.kind}): {f.message}{where}", fault=f, detail=detail)
 
-    def _watch_hit(self, written) -> Watchpoint | None:
+    def _watch_event(self, ev: Event | None) -> Watchpoint:
+        """The watchpoint a 'watch' event of the history wrote."""
+        if ev is None or ev.addr is None:
+            raise DebugError("the history reported a watched write without its address")
+        return self._watchpoint_at(ev.addr, ev.length)
+
+    def _watchpoint_at(self, addr: int, length: int) -> Watchpoint:
+        """The watchpoint a write of LENGTH bytes at ADDR touched (one was)."""
+        wp = self._watch_hit([(addr, length)])
+        if wp is None:
+            raise DebugError(f"no watchpoint covers the write at {addr:#x}")
+        return wp
+
+    def _watch_hit(self, written: list[tuple[int, int]]) -> Watchpoint | None:
         for a, n in written:
             for w in self.watchpoints.values():
                 if w.enabled and a < w.addr + w.length and a + n > w.addr:
@@ -547,10 +566,3 @@ class Motion:
                 f"at +{i:#x}: {before[i : i + 16].hex(' ')} -> {after[i : i + 16].hex(' ')}"
             )
         return lines
-
-    def _return_values(self) -> str:
-        m = self.machine
-        return (
-            f"rax = {m.r[0]:#x} ({_signed(m.r[0], 64)})   xmm0.f32[0] = {m.xf[0]:.7g}   "
-            f"xmm0.f64[0] = {m.xd[0]:.10g}"
-        )

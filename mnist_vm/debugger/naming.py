@@ -1,26 +1,29 @@
 """Naming things: routines, symbols and their extents, locations, the
-annotation of the current instruction, expressions in the session's context."""
+annotation of the current instruction, expressions in the session's context,
+and change tracking (what the views compare with at the next stop)."""
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
+from collections.abc import Iterator
 
-from vm.isa.flags import CONDITION_FUNCS
+from vm.isa.flags import CONDITION_FUNCS, DF
 from vm.isa.operands import Mem
 
 from . import expr as E
-from .model import (
-    M64,
-    DebugError,
-)
+from .core import SessionCore
+from .model import M64, DebugError, MemView
+
+_STRING_SIZES = {"b": 1, "w": 2, "d": 4, "q": 8}  # movsb, movsw, movsd, movsq ...
 
 
-class Naming:
-    """Naming things: routines, symbols, their extents, locations, the current instruction's annotation.
+class Naming(SessionCore):
+    """Naming things: routines, symbols, their extents, locations, the current
+    instruction's annotation; and what changed since the last stop.
 
-    One part of Session (session.py): the methods use its attributes and
-    each other's, as one class would.
+    A layer of Session (core.py lists them): it uses the state only.
     """
 
     # -- naming things ---------------------------------------------------------------------
@@ -38,10 +41,6 @@ class Naming:
         end = self._code[i][0] if i < len(self._code) else self._text_end
         return sym.value, end
 
-    def _icount(self) -> int:
-        m = getattr(self, "machine", None)
-        return m.icount if m is not None else 0
-
     def annotate(self) -> str:
         """pwndbg-style note on the instruction at rip, before it runs: the
         effective address of its memory operand and the value there, or for a
@@ -51,6 +50,10 @@ class Naming:
         if insn is None:
             return ""
         d = insn.defn
+        if not insn.operands:
+            note = self._string_note(d.mnemonic)
+            if note:
+                return note
         if d.kind == "cond-jump" and d.cond is not None:
             taken = CONDITION_FUNCS[d.cond](m.fl)
             return "will jump" if taken else "will fall through"
@@ -70,6 +73,36 @@ class Naming:
                 v = int.from_bytes(raw, "little")
                 return f"[{self.addr_text(ea)}] = {v:#x}"
         return ""
+
+    def _string_note(self, mnemonic: str) -> str:
+        """What a string instruction (movs, stos, lods, scas, cmps; rep'd or
+        not) will do: how many elements, from and to where."""
+        prefix, _, base = mnemonic.rpartition(" ")
+        kind, size = base[:-1], _STRING_SIZES.get(base[-1:], 0)
+        if kind not in ("movs", "stos", "lods", "scas", "cmps") or not size:
+            return ""
+        m = self.machine
+        acc = {1: "al", 2: "ax", 4: "eax", 8: "rax"}[size]
+        src, dst = f"[rsi = {self.addr_text(m.r[6])}]", f"[rdi = {self.addr_text(m.r[7])}]"
+        what = {
+            "movs": f"copies {src} to {dst}",
+            "stos": f"stores {acc} = {m.r[0] & ((1 << 8 * size) - 1):#x} to {dst}",
+            "lods": f"loads {acc} from {src}",
+            "scas": f"compares {acc} with {dst}",
+            "cmps": f"compares {src} with {dst}",
+        }[kind]
+        unit = f"{size} byte{'s' if size > 1 else ''}"
+        down = ", backwards (DF=1)" if m.r[DF] else ""
+        if not prefix:
+            return f"{what}, {unit}{down}"
+        n = m.r[1]
+        if n == 0:
+            return "rcx = 0: does nothing"
+        count = f"{n:,}" if n < 1 << 32 else f"{n:#x}"
+        elems = f"rcx = {count} element{'s' if n > 1 else ''} of {unit}"
+        stop = {"repe": "while equal, ", "repz": "while equal, "}.get(prefix, "")
+        stop = stop or {"repne": "until equal, ", "repnz": "until equal, "}.get(prefix, "")
+        return f"{what}: {stop}{'up to ' if stop else ''}{elems}{down}"
 
     def extent(self, addr: int) -> tuple[str, int, int] | None:
         """The data symbol whose bytes hold addr: (name, start, size), its size
@@ -192,3 +225,45 @@ class Naming:
             if a is not None:
                 return a
         raise DebugError(f"no instruction at or after {os.path.basename(f)}:{line}")
+
+    # -- change tracking ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def command_scope(self, name: str) -> Iterator[None]:
+        """One user command: the state is remembered once at its start (so the
+        views highlight everything it changed, over all the steps of `next 5`
+        or `until`), and the status line names it."""
+        if self._in_command:
+            yield
+            return
+        self.mark()
+        self._in_command = True
+        self.last_command = name
+        try:
+            yield
+        finally:
+            self._in_command = False
+
+    def mark(self) -> None:
+        """Remember the current state: what the views compare with at the next stop."""
+        if self._in_command:
+            return
+        m = self.machine
+        self.prev_regs = (tuple(m.r), bytes(m.xb), m.rflags, m.rip)
+        v = self.current_view()
+        v.prev, v.prev_addr = self._view_bytes(v), v.addr
+
+    def _view_bytes(self, v: MemView) -> bytes | None:
+        mem = self.machine.mem
+        n = v.nbytes
+        while n > 0 and not mem.mapped(v.addr, n):
+            n //= 2
+        return mem.read(v.addr, n) if n else None
+
+    def current_view(self) -> MemView:
+        """The memory panel's view, its address expression evaluated now."""
+        v = self.view or self._default_view
+        try:
+            v.addr = E.address(v.expr, self.ctx())
+        except E.ExprError:
+            pass
+        return v

@@ -3,6 +3,8 @@ the machine stops at."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from . import expr as E
 from .model import (
     M64,
@@ -10,13 +12,13 @@ from .model import (
     DebugError,
     Watchpoint,
 )
+from .naming import Naming
 
 
-class Points:
+class Points(Naming):
     """Breakpoints and watchpoints.
 
-    One part of Session (session.py): the methods use its attributes and
-    each other's, as one class would.
+    A layer of Session (core.py lists them): it uses Naming and the state.
     """
 
     # -- breakpoints and watchpoints ---------------------------------------------------------
@@ -46,7 +48,9 @@ class Points:
                 "(watch REG N watches N bytes at the address in REG; "
                 "break ... if stops on a register value)"
             )
-        elif val.place is not None:  # `watch rsp 8`: the memory the register points at
+        elif (
+            val.place is not None and length is not None
+        ):  # `watch rsp 8`: the memory the register points at
             addr, size = int(val.v) & M64, length
         else:
             addr = E.address(text, ctx)
@@ -113,7 +117,7 @@ class Points:
         bp.where = self.loc_text(addr)
         return f"breakpoint {bp.num} at {self.where(addr)}"
 
-    def _sync_breakpoints(self, extra: set[int] = frozenset()) -> None:
+    def _sync_breakpoints(self, extra: Collection[int] = ()) -> None:
         m = self.machine
         want = {bp.addr for bp in self.breakpoints.values() if bp.enabled} | set(extra)
         if want != m.breakpoints:

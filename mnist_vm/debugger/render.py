@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import textwrap
 
 from rich.text import Text
 
@@ -63,7 +64,9 @@ def code_title(s: Session) -> str:
     insn = m.insns.get(addr)
     r = s.routine_at(addr)
     where = f"{os.path.basename(insn.loc.file)}:{insn.loc.line}" if insn else f"{addr:#x}"
-    return f"Code  {where}  in {r[1] if r else '?'}" + ("  (list)" if s.code_focus else "")
+    # the routine first: on a narrow panel the title's end is cut, and the
+    # line number is in the gutter anyway
+    return f"Code  {r[1] if r else '?'}  {where}" + ("  (list)" if s.code_focus else "")
 
 
 def code_panel(s: Session, height: int = 20, scroll: int = 0, width: int = 100) -> Text:
@@ -162,9 +165,10 @@ def registers_panel(s: Session, width: int = 88, height: int = 40) -> Text:
     mode = s.xmm_mode
     bits, regs = _vector_view(s)
     name, nbytes = VEC_NAMES[bits], bits // 8
-    per_line = 32 if width >= 124 else 16  # bytes of lanes per line (f32: 8 or 4 lanes)
+    # bytes of lanes per line: 32 (f32: 8 lanes) when they stay readable, else 16
+    per_line = 32 if width >= 124 or (mode != "hex" and width >= 72) else 16
     lines_each = (nbytes + per_line - 1) // per_line
-    lane_room = (width - len(name) - 3) // (per_line // 16)
+    lane_room = (width - len(name) - 3) // (min(per_line, nbytes) // 16)
     shown = 0
     for k in regs:
         if (shown + 1) * lines_each > room - 1:
@@ -235,7 +239,11 @@ def _short_float(v: float, digits: int, width: int) -> str:
 # ---- memory -------------------------------------------------------------------------------------
 def view_title(s: Session) -> str:
     if s.panel == "picture" and s.picture is not None:
-        return f"Picture  {s.picture.title}"
+        p = s.picture
+        # the caption's first line (a label, the verdict) in the title too: a
+        # short panel may have no row left for it
+        note = p.caption.splitlines()[0] if p.caption else ""
+        return f"Picture  {p.title}" + (f": {note}" if note else "")
     v = s.current_view()
     shape = f"{v.type}[{v.rows}x{v.cols}]" if v.rows else v.type
     name = s.describe(v.addr)
@@ -254,6 +262,11 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
     if ext is not None and v.addr + want > ext[1] + ext[2]:
         want = max(1, ext[1] + ext[2] - v.addr)
         end_note = f"(end of {ext[0]}: {ext[2]:,} bytes)"
+    mem = s.machine.mem
+    mapped = mem.extent(v.addr, want) if v.shape is None else want
+    if 0 < mapped < want:  # e.g. rsp near the top of the stack: show what there is
+        want = mapped
+        end_note = f"(the {mem.region(v.addr)} memory ends at {v.addr + mapped:#x})"
     try:
         data = s.machine.mem.read(v.addr, want)
     except ValueError:
@@ -261,8 +274,8 @@ def memory_panel(s: Session, height: int = 16, width: int = 80) -> Text:
             f"{v.addr:#x} is not mapped ({s.machine.mem.region(v.addr)} memory)", style="bold red"
         )
     prev = v.prev if v.prev is not None and v.prev_addr == v.addr else None
-    if v.rows is not None:
-        return _matrix(v, data, prev, height, width)
+    if v.shape is not None:
+        return _matrix(v, v.shape, data, prev, height, width)
     out = _linear(s, v, data, prev, height, width)
     if end_note:
         out.append("\n" + end_note, style=DIM)
@@ -340,28 +353,29 @@ def _linear(s: Session, v: MemView, data: bytes, prev, height: int, width: int) 
     return out
 
 
-def _matrix(v: MemView, data: bytes, prev, height: int, width: int) -> Text:
+def _matrix(v: MemView, shape: tuple[int, int], data: bytes, prev, height: int, width: int) -> Text:
+    nrow, ncol = shape
     out = Text(no_wrap=True, overflow="ellipsis")
     w = _cell_width(v.type)
     digits = 6
     if v.type in ("f32", "f64", "float", "double"):
         for w2, d2 in ((w, 6), (10, 5), (9, 4), (8, 3)):  # fewer digits if all columns fit
-            if 6 + v.cols * (w2 + 1) <= width:
+            if 6 + ncol * (w2 + 1) <= width:
                 w, digits = w2, d2
                 break
     ncols = max(1, (width - 6) // (w + 1))
-    top = max(0, min(v.top, v.rows - 1))
-    left = max(0, min(v.left, v.cols - 1))
-    cols = range(left, min(v.cols, left + ncols))
+    top = max(0, min(v.top, nrow - 1))
+    left = max(0, min(v.left, ncol - 1))
+    cols = range(left, min(ncol, left + ncols))
     out.append("      ", style=DIM)
     for c in cols:
         out.append(f"{c:>{w}} ", style="bold " + DIM)
     out.append("\n")
     nrows = max(1, height - 2)
-    for r in range(top, min(v.rows, top + nrows)):
+    for r in range(top, min(nrow, top + nrows)):
         out.append(f"{r:>5} ", style="bold " + DIM)
         for c in cols:
-            off = (r * v.cols + c) * v.elem
+            off = (r * ncol + c) * v.elem
             raw = data[off : off + v.elem]
             old = (
                 prev[off : off + v.elem] if prev is not None and len(prev) >= off + v.elem else raw
@@ -370,10 +384,10 @@ def _matrix(v: MemView, data: bytes, prev, height: int, width: int) -> Text:
             out.append(" ")
         out.append("\n")
     more = []
-    if top > 0 or top + nrows < v.rows:
-        more.append(f"rows {top}-{min(v.rows, top + nrows) - 1} of {v.rows}")
-    if left > 0 or left + ncols < v.cols:
-        more.append(f"cols {left}-{min(v.cols, left + ncols) - 1} of {v.cols}")
+    if top > 0 or top + nrows < nrow:
+        more.append(f"rows {top}-{min(nrow, top + nrows) - 1} of {nrow}")
+    if left > 0 or left + ncols < ncol:
+        more.append(f"cols {left}-{min(ncol, left + ncols) - 1} of {ncol}")
     if more:
         out.append("  ".join(more) + "  (scroll: arrows, PgUp/PgDn, Home)", style=DIM)
     out.rstrip()
@@ -389,10 +403,39 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
     background = bottom pixel), downsampled by averaging to fit. ascii=True
     draws one character per pixel from a ramp of shades (for plain text)."""
     rows, cols, vals = p.rows, p.cols, p.values
-    fy = max(1, math.ceil(rows / max(1, 2 * (height - 2))))
-    fx = max(1, math.ceil(cols / max(1, width - 2)))
-    f = max(fx, fy)
-    H, W = math.ceil(rows / f), math.ceil(cols / f)
+
+    def factor(rows: int, cols: int) -> int:
+        fy = max(1, math.ceil(rows / max(1, 2 * (height - 2))))
+        fx = max(1, math.ceil(cols / max(1, width - 2)))
+        return max(fx, fy)
+
+    f = factor(rows, cols)
+    cropped = ""
+    if p.kind == "digit" and f > 1:
+        # a small panel: leave out the blank border (MNIST digits sit in the
+        # middle 20x20) rather than average away the strokes
+        box = _ink_box(vals, rows, cols)
+        if box is not None:
+            r0, r1, c0, c1 = box
+            if factor(r1 - r0, c1 - c0) < f:
+                vals = [vals[r * cols + c] for r in range(r0, r1) for c in range(c0, c1)]
+                cropped = f" (rows {r0}-{r1 - 1}, cols {c0}-{c1 - 1}: the rest is blank)"
+                rows, cols = r1 - r0, c1 - c0
+                f = factor(rows, cols)
+    if p.bars:  # leave the bar chart room beside the picture (bars of 4 or more)
+        need = max(len(label) for label, _, _ in p.bars) + 14
+        while width - math.ceil(cols / f) - 3 < need and f < cols:
+            f += 1
+    fy = fx = f
+    zoom = 1
+    if p.kind != "digit" and not ascii:
+        # a matrix fills the panel: its rows and columns are averaged apart (a
+        # cell need not stay square), and a small one is drawn larger
+        fy = max(1, math.ceil(rows / max(1, 2 * (height - 2))))
+        fx = max(1, math.ceil(cols / max(1, width - 2)))
+        if fy == fx == 1:
+            zoom = max(1, min((width - 2) // cols, 2 * (height - 2) // rows, 8))
+    H, W = math.ceil(rows / fy), math.ceil(cols / fx)
     grid = []
     finite = [x for x in vals if x == x and abs(x) != math.inf]
     for y in range(H):
@@ -400,12 +443,19 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
         for x in range(W):
             acc = [
                 vals[yy * cols + xx]
-                for yy in range(y * f, min(rows, (y + 1) * f))
-                for xx in range(x * f, min(cols, (x + 1) * f))
+                for yy in range(y * fy, min(rows, (y + 1) * fy))
+                for xx in range(x * fx, min(cols, (x + 1) * fx))
             ]
             acc = [a for a in acc if a == a and abs(a) != math.inf]
             row.append(sum(acc) / len(acc) if acc else 0.0)
         grid.append(row)
+    wide = 1  # a tall matrix squeezed in height keeps its columns apart and wide
+    if p.kind != "digit" and not ascii and fy > 1 and fx == 1:
+        wide = max(1, min(8, (width - 2) // W))
+    if zoom > 1 or wide > 1:
+        sy, sx = zoom, zoom * wide
+        grid = [[v for v in row for _ in range(sx)] for row in grid for _ in range(sy)]
+        H, W = H * sy, W * sx
     lo = min(finite) if finite else 0.0
     hi = max(finite) if finite else 1.0
     scale = (255.0 if hi > 1.5 else 1.0) if p.kind == "digit" else (max(abs(lo), abs(hi)) or 1.0)
@@ -428,28 +478,50 @@ def picture(p: Picture, height: int = 16, width: int = 60, ascii: bool = False) 
             if y >= 9:
                 _bar(out, p, y - 9, max(30, width - 2 * W))
             out.append("\n")
-    for y in range(0, H, 2) if not ascii else ():
-        for x in range(W):
+    lines = (H + 1) // 2
+    first_bar = 2 if lines >= len(p.bars) + 2 else 0  # bars beside the picture, all ten
+    for i in range(max(lines, first_bar + len(p.bars)) if not ascii else 0):
+        y = 2 * i
+        for x in range(W) if y < H else ():
             top = color(grid[y][x])
             bot = color(grid[y + 1][x]) if y + 1 < H else "black"
             out.append("▀", style=f"{top} on {bot}")
-        _bar(out, p, y // 2 - 2, width - W - 3)
+        if y >= H:
+            out.append(" " * W)
+        _bar(out, p, i - first_bar, width - W - 3)
         out.append("\n")
-    cap = f"{rows}x{cols}" + (f" shown {H}x{W} (each pixel averages {f}x{f})" if f > 1 else "")
+    cap = f"{p.rows}x{p.cols}{cropped}" if cropped else f"{rows}x{cols}"
+    if fy > 1 or fx > 1:
+        cap += f" shown {H}x{W // wide} (each pixel averages {fy}x{fx})"
+    elif zoom > 1:
+        cap += f" (each value drawn {zoom}x{zoom} pixels)"
     cap += f"   min {lo:.4g}  max {hi:.4g}"
     if p.kind != "digit":
         cap += "   blue < 0 < red"
-    out.append(cap, style=DIM)
-    if p.caption:
-        out.append("\n" + p.caption, style="bold")
+    # the caption (a label, a verdict) first and wrapped, so a short panel cuts
+    # only the dimmed details after it
+    for line in p.caption.splitlines():
+        out.append("\n".join(textwrap.wrap(line, max(20, width))) + "\n", style="bold")
+    out.append("\n".join(textwrap.wrap(cap, max(20, width))), style=DIM)
     return out
+
+
+def _ink_box(vals: list[float], rows: int, cols: int) -> tuple[int, int, int, int] | None:
+    """Rows r0:r1 and columns c0:c1 holding every non-zero pixel (None if all are 0)."""
+    ink = [(i // cols, i % cols) for i, v in enumerate(vals[: rows * cols]) if v != 0]
+    if not ink:
+        return None
+    ys, xs = [y for y, _ in ink], [x for _, x in ink]
+    return min(ys), max(ys) + 1, min(xs), max(xs) + 1
 
 
 def _bar(out: Text, p: Picture, k: int, room: int) -> None:
     """Bar k of a picture's bar chart (show prediction), to the right of its row."""
-    if not 0 <= k < len(p.bars) or room < 16:
+    if not 0 <= k < len(p.bars):
         return
     label, value, style = p.bars[k]
+    if room < len(label) + 12:  # "  label " + a bar of 2 + " 100.0%"
+        return
     n = max(0, room - len(label) - 10)
     filled = int(round(value * n)) if value == value else 0
     out.append(f"  {label} ", style=style or "")

@@ -53,13 +53,13 @@ def run_lines(
         if new:
             console.out(new, end="" if new.endswith("\n") else "\n", highlight=False)
         plain = console.color_system is None
-        ascii_picture = reply.view and plain and session.panel == "picture" and session.picture
+        picture = session.picture if reply.view and plain and session.panel == "picture" else None
         for item in reply.lines:
             if isinstance(item, str):
                 console.print(("error: " if reply.error else "") + item, markup=False)
-            elif ascii_picture:
+            elif picture is not None:
                 # without colour a picture prints as shades of characters
-                console.print(R.picture(session.picture, 30, 60, ascii=True))
+                console.print(R.picture(picture, 30, 60, ascii=True))
             else:
                 console.print(item)
         failed = failed or reply.error

@@ -1,11 +1,13 @@
 """The debugger's session core: one machine, its history, breakpoints,
 watchpoints, the views' settings, and every action a command can take.
 
-Session is put together from parts, one file each: naming.py (symbols,
-locations, the current instruction's annotation), points.py (breakpoints,
-watchpoints), motion.py (moving forward and backward, stops), frames.py (the
-call stack, `call`); model.py holds the plain data. This file keeps
-construction, change tracking, edits, states, profile and status.
+Session is built in layers, one file each, every layer using only the ones
+below it (so each is type-checked on its own): core.py (the state),
+naming.py (symbols, locations, the current instruction's annotation, change
+tracking), points.py (breakpoints, watchpoints), frames.py (the call stack),
+motion.py (moving forward and backward, stops); model.py holds the plain
+data. This file is the top layer: construction, edits, `call`, states,
+profile and status.
 
 No UI here: the Textual app and the line REPL both drive a Session through
 the command table (commands.py) and draw what it exposes. Every user error
@@ -14,17 +16,16 @@ is a DebugError (or an ExprError from expr.py) with a one-line message.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import struct
 from collections import defaultdict
 
-from vm import Fault
-from vm.history import History, HistoryError, Interrupted
-from vm.image import INSN_SIZE, Image
+from vm import Fault, Machine
+from vm.history import History, HistoryError, Interrupted, Registers
+from vm.image import Image
+from vm.isa.operands import Reg
 
 from . import expr as E
-from .frames import Frames
 from .model import (
     M64,
     Breakpoint,
@@ -38,8 +39,6 @@ from .model import (
     _signed,
 )
 from .motion import Motion
-from .naming import Naming
-from .points import Points
 
 __all__ = [
     "VEC_VIEWS",
@@ -66,14 +65,14 @@ def vector_use(image: Image) -> tuple[int, tuple[int, ...]]:
     widest, nums = 128, set()
     for insn in image.insns:
         for op in insn.operands:
-            if getattr(op, "kind", None) == "xmm" and op.size > 128:
+            if isinstance(op, Reg) and op.kind == "xmm" and op.size > 128:
                 widest = max(widest, op.size)
                 nums.add(op.num)
     return widest, tuple(sorted(nums))
 
 
 # ---- the session --------------------------------------------------------------------------
-class Session(Naming, Points, Motion, Frames):
+class Session(Motion):
     """A debugging session over one program (or one saved machine state)."""
 
     def __init__(
@@ -81,38 +80,12 @@ class Session(Naming, Points, Motion, Frames):
         image: Image,
         root: str = ".",
         state_path: str | None = None,
-        machine=None,
+        machine: Machine | None = None,
         budget: int | None = None,
         label: str = "",
     ):
-        self.image = image
-        self.root = root
-        self.state_path = state_path
-        self.label = label
-        self.budget = budget
-        self.output = Output(clock=self._icount)
-        self.breakpoints: dict[int, Breakpoint] = {}
-        self.watchpoints: dict[int, Watchpoint] = {}
-        self._next_num = 1
-        self.view: MemView | None = None
-        self._default_view = MemView("rsp", 0, "hex")
-        self.picture: Picture | None = None
-        self.panel = "memory"  # the memory panel shows: memory | picture
-        self.xmm_mode = "f32"
-        self.vec_view = "auto"  # VEC_VIEWS
+        super().__init__(image, root, state_path, budget, label)
         self.vec_use = vector_use(image)
-        self.zoom = "normal"  # which pane fills the large space (the pane command)
-        self.dataset: str | None = None  # names the classes in pictures (mnist_vm.data)
-        self.last_command = "start"  # the moving command that ran last (status line)
-        self.frame_level = 0  # the frame `frame`/`up`/`down` selected (0 at every stop)
-        self.displays: list[str] = []  # `display` expressions, printed at every stop
-        self._confirm_set: tuple | None = None  # a set while replaying, said once
-        self._in_command = False
-        self.code_focus: int | None = None  # an address `list` asked for (else rip)
-        self.notes: list[str] = []  # extra lines for the console after a command
-        self.pending_call: dict | None = None
-        self._profile: tuple[int, int, dict] | None = None
-        self._index_image(image)
         self._install(machine if machine is not None else self._new_machine())
         self.stop = Stop("start", self._start_text())
 
@@ -179,76 +152,15 @@ class Session(Naming, Points, Motion, Frames):
             )
         if self.state_path:
             return f"loaded state {self.state_path} at instruction {m.icount:,}"
+        insn = m.insns.get(m.rip)
+        if insn is not None and insn.loc.file.startswith("<") and "main" in self.image.symbols:
+            return (
+                f"ready at {self.describe(m.rip)}, the start-up code of {insn.loc.file} "
+                "(it calls main); `start` runs to main"
+            )
         return f"ready at {self.describe(m.rip)} ({self.loc_text(m.rip)})"
 
-    def _index_image(self, image: Image) -> None:
-        code, data = [], []
-        for name, s in image.symbols.items():
-            if s.section is None or "." in name.lstrip("."):
-                continue
-            (code if s.section == ".text" else data).append((s.value, name))
-        self._code = sorted(code)
-        self._data = sorted(data)
-        self._code_keys = [a for a, _ in self._code]
-        self._data_keys = [a for a, _ in self._data]
-        self._lines: dict[tuple[str, int], int] = {}
-        for insn in image.insns:
-            self._lines.setdefault((insn.loc.file, insn.loc.line), insn.addr)
-        self._text_end = max((i.addr for i in image.insns), default=0) + INSN_SIZE
-
-    # -- change tracking ---------------------------------------------------------------------
-    @contextlib.contextmanager
-    def command_scope(self, name: str):
-        """One user command: the state is remembered once at its start (so the
-        views highlight everything it changed, over all the steps of `next 5`
-        or `until`), and the status line names it."""
-        if self._in_command:
-            yield
-            return
-        self.mark()
-        self._in_command = True
-        self.last_command = name
-        try:
-            yield
-        finally:
-            self._in_command = False
-
-    def mark(self) -> None:
-        """Remember the current state: what the views compare with at the next stop."""
-        if self._in_command:
-            return
-        m = self.machine
-        self.prev_regs = (tuple(m.r), bytes(m.xb), m.rflags, m.rip)
-        v = self.current_view()
-        v.prev, v.prev_addr = self._view_bytes(v), v.addr
-
-    def _view_bytes(self, v: MemView) -> bytes | None:
-        mem = self.machine.mem
-        n = v.nbytes
-        while n > 0 and not mem.mapped(v.addr, n):
-            n //= 2
-        return mem.read(v.addr, n) if n else None
-
-    def current_view(self) -> MemView:
-        """The memory panel's view, its address expression evaluated now."""
-        v = self.view or self._default_view
-        try:
-            v.addr = E.address(v.expr, self.ctx())
-        except E.ExprError:
-            pass
-        return v
-
     # -- edits, calls, states -------------------------------------------------------------------------------
-    def edited(self) -> str:
-        """The state was changed from outside the program: history restarts."""
-        h = self.history
-        had = h.depth > 0
-        h.reset()
-        self.code_focus = None
-        return (
-            "history restarts here (changes made by the debugger cannot be reversed)" if had else ""
-        )
-
     def set_value(self, target: str, value_text: str) -> str:
         """An edit. While replaying, the history ahead would be lost: the first
         such `set` only says so; the same `set` again confirms it."""
@@ -272,6 +184,45 @@ class Session(Naming, Points, Motion, Frames):
         note = self.edited()
         shown = E.evaluate(target, self.ctx())
         return f"{target.strip()} = {format_value(shown)}" + (f"  ({note})" if note else "")
+
+    def call(self, routine: str, args: list[str]) -> Stop:
+        """Call ROUTINE(args...) as the program would (System V integer
+        arguments in rdi, rsi, rdx, rcx, r8, r9); stop at its breakpoints,
+        restore the registers when it returns."""
+        if self.pending_call is not None:
+            raise DebugError("a call is already in progress (finish or continue it first)")
+        m = self.machine
+        addr, _ = self.resolve_location(routine)
+        if len(args) > 6:
+            raise DebugError("call takes at most 6 integer arguments")
+        values = [E.address(a, self.ctx()) for a in args]
+        saved = Registers.of(m)
+        self.mark()
+        sp = ((m.r[4] - 256) & ~0xF) - 8
+        ret = m.rip if m.rip in m.insns else self.image.entry
+        m.mem.write(sp, ret.to_bytes(8, "little"))
+        for reg, v in zip((7, 6, 2, 1, 8, 9), values):
+            m.r[reg] = v & M64
+        m.r[4] = sp
+        m.rip = addr
+        m.exit_status = None
+        name = routine.strip()
+        self.pending_call = {"saved": saved, "sp": sp + 8, "ret": ret, "name": name}
+        self.edited()
+        # As gdb: a breakpoint at the routine's first instruction stops the call
+        # there (the run would otherwise start past it), a tbreak going away.
+        stop = self._at_breakpoint({})
+        if stop is not None:
+            self._sync_breakpoints()
+            self._set(stop)
+        else:
+            stop = self._resume({})
+        if self.pending_call is not None and stop.kind not in ("exit", "fault"):
+            stop.detail.append(
+                f"stopped inside {name}, called from the debugger: continue or finish "
+                "runs it to its return and restores the registers"
+            )
+        return stop
 
     def save(self, path: str) -> str:
         from vm.state import save_state

@@ -7,11 +7,12 @@ thread; Esc or Ctrl+C interrupts them, and the status line shows progress."""
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -60,8 +61,9 @@ class Panel(Widget):
         return self._content
 
     def on_resize(self) -> None:
-        if self.app.panels_ready():
-            self.app.refresh_panels()
+        app = debugger_app(self)
+        if app.panels_ready():
+            app.refresh_panels()
 
 
 class CodePanel(Panel):
@@ -75,7 +77,7 @@ class CodePanel(Panel):
     ]
 
     def action_scroll_code(self, delta: int) -> None:
-        self.app.scroll_code(delta)
+        debugger_app(self).scroll_code(delta)
 
 
 class MemoryPanel(Panel):
@@ -91,7 +93,7 @@ class MemoryPanel(Panel):
     ]
 
     def action_scroll_mem(self, dy: int, dx: int, home: bool = False) -> None:
-        self.app.scroll_memory(dy, dx, home)
+        debugger_app(self).scroll_memory(dy, dx, home)
 
 
 class CommandLine(Input):
@@ -121,7 +123,7 @@ class CommandLine(Input):
         self.cursor_position = len(self.value)
 
     def action_close(self) -> None:
-        self.app.close_command_line()
+        debugger_app(self).close_command_line()
 
 
 class HelpScreen(ModalScreen):
@@ -140,17 +142,18 @@ class HelpScreen(ModalScreen):
         self.query_one("#help-box").focus()
 
 
-class DebuggerApp(App):
+class DebuggerApp(App[None]):
     CSS_PATH = "debugger.tcss"
     TITLE = "mnist-vm debug"
     AUTO_FOCUS = None
     # Every key goes through action_key, so a key typed just after ':' (before the
     # command line has the focus) still lands in the command line.
     KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open"}
-    BINDINGS = [
-        Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
-        for k in KEYS
-    ] + [
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
+            for k in KEYS
+        ),
         Binding("enter", "submit_line", show=False),
         Binding("shift+up", "scroll_console(-1)", show=False),
         Binding("shift+down", "scroll_console(1)", show=False),
@@ -197,6 +200,13 @@ class DebuggerApp(App):
         self.refresh_panels()
         self.set_interval(0.25, self._tick)
 
+    def _memory_shown(self) -> bool:
+        """Does the layout show the memory panel (size class and zoom)?"""
+        zoom = self.session.zoom
+        if zoom in ("code", "registers"):
+            return False
+        return zoom == "memory" or size_class(self.size.width, self.size.height) != "small"
+
     def panels_ready(self) -> bool:
         return self._panels_ready
 
@@ -214,7 +224,7 @@ class DebuggerApp(App):
         size = size_class(width, height)
         for c in SIZE_CLASSES:
             screen.set_class(c == size, f"-{c}")
-        for p in ("code", "memory", "console"):
+        for p in ("code", "memory", "registers", "console"):
             screen.set_class(self.session.zoom == p, f"zoom-{p}")
 
     def refresh_panels(self) -> None:
@@ -272,9 +282,9 @@ class DebuggerApp(App):
             v.top = v.left = 0
         else:
             v.top = max(0, v.top + dy)
-            if v.rows is not None:
-                v.top = min(v.top, v.rows - 1)
-                v.left = max(0, min(v.cols - 1, v.left + dx))
+            if v.shape is not None:
+                v.top = min(v.top, v.shape[0] - 1)
+                v.left = max(0, min(v.shape[1] - 1, v.left + dx))
         if s.view is None:
             s.view = v
         self.refresh_panels()
@@ -317,7 +327,9 @@ class DebuggerApp(App):
             return
         if event.state == WorkerState.SUCCESS:
             self.busy = None
-            self.show_reply(event.worker.result)
+            reply = event.worker.result
+            if isinstance(reply, Reply):
+                self.show_reply(reply)
         elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             self.busy = None
             err = event.worker.error
@@ -334,6 +346,12 @@ class DebuggerApp(App):
                 self.write(item)
         if reply.moved:
             self.code_scroll = 0
+        if reply.memory and not reply.error and not self._memory_shown():
+            # a view or picture was asked for: show it (80x24 hides the memory panel)
+            self.session.zoom = "memory"
+            self.write(
+                Text("(the memory panel now has the code's place: z cycles the panes)", "grey50")
+            )
         self.refresh_panels()
         if reply.quit:
             self.exit()
@@ -436,6 +454,14 @@ class DebuggerApp(App):
         if self.busy:
             self.session.interrupt()
         self.exit()
+
+
+def debugger_app(widget: Widget) -> DebuggerApp:
+    """The debugger app a panel belongs to (panels call back into it)."""
+    app = widget.app
+    if not isinstance(app, DebuggerApp):
+        raise TypeError(f"{type(widget).__name__} belongs in a DebuggerApp")
+    return app
 
 
 def _size(widget) -> tuple[int, int]:

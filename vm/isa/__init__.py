@@ -1,6 +1,19 @@
 """The instruction table: importing this package defines every instruction."""
 
-from . import avx, bits, integer, sse, sse_int, strings  # noqa: F401  (registers definitions in spec.TABLE)
+# importing the modules defines the instructions (spec.TABLE) and registers
+# the helpers their templates call (vm.environment)
+from . import (  # noqa: F401
+    avx,
+    bits,
+    flags,
+    fused,
+    helpers,
+    integer,
+    packed,
+    sse,
+    sse_int,
+    strings,
+)
 from .spec import TABLE, InsnDef, MatchError, lookup, match
 
 __all__ = ["TABLE", "InsnDef", "MatchError", "lookup", "match"]

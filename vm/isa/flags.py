@@ -20,6 +20,8 @@ local and every snapshot (undo records, saved states) carries it.
 
 from __future__ import annotations
 
+from ..environment import helper, register
+
 ADD, ADC, SUB, SBB, LOGIC, INC, DEC, RAW = range(8)
 KIND_NAMES = ("add", "adc", "sub", "sbb", "logic", "inc", "dec", "raw")
 
@@ -34,6 +36,7 @@ INITIAL = (RAW, 0, 0, 0, FIXED)
 _PARITY = bytes(1 - (bin(i).count("1") & 1) for i in range(256))
 
 
+@helper()
 def cf(fl) -> int:
     k = fl[0]
     if k <= ADC:
@@ -98,6 +101,7 @@ def af(fl) -> int:
     return ((fl[2] ^ fl[3] ^ fl[4]) >> 4) & 1
 
 
+@helper()
 def rflags(fl) -> int:
     """The full RFLAGS value of the status flags (with bit 1 and IF set; DF
     is machine.r[DF], see above)."""
@@ -226,3 +230,5 @@ def generic_condition(cc: str, fl) -> bool:
 
 
 CONDITION_FUNCS = {name[3:]: fn for name, fn in globals().items() if name.startswith("cc_")}
+for _cc, _fn in CONDITION_FUNCS.items():
+    register(f"cc_{_cc}", _fn)  # generated code tests conditions with cc_e(fl) ...

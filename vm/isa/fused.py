@@ -31,12 +31,14 @@ from __future__ import annotations
 import math
 import struct
 
+from ..environment import helper
 from .helpers import fnan
 
 _BITS = struct.Struct("<d")  # pack(s)[0] & 1: the last significand bit
 _INF = math.inf
 
 
+@helper()
 def fma32(x: float, y: float, z: float) -> float:
     """x * y + z for binary32 x, y, z, rounded once when stored as binary32."""
     p = x * y  # exact
@@ -50,6 +52,7 @@ def fma32(x: float, y: float, z: float) -> float:
     return s
 
 
+@helper()
 def fma64(x: float, y: float, z: float) -> float:
     """x * y + z for binary64 operands, rounded once to binary64."""
     if not (math.isfinite(x) and math.isfinite(y)):
@@ -78,6 +81,7 @@ def _parts(v: float) -> tuple[int, int]:
     return int(m * (1 << 53)), e - 53
 
 
+@helper()
 def fnan3(a: float, b: float, c: float) -> float:
     """The NaN a fused multiply-add x * y + z returns: the first NaN of x, y,
     z (quieted), else the default NaN (0 * inf, inf - inf)."""

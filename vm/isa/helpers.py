@@ -19,6 +19,7 @@ import math
 import os
 import struct
 
+from ..environment import helper
 from . import flags as F
 
 INF = math.inf
@@ -27,6 +28,7 @@ _DEFAULT_NAN = struct.unpack("<d", struct.pack("<Q", 0xFFF8000000000000))[
 ]  # x86 "real indefinite"
 
 
+@helper()
 def fdiv(a: float, b: float) -> float:
     """a / b with IEEE results where Python raises ZeroDivisionError."""
     try:
@@ -40,6 +42,7 @@ def fdiv(a: float, b: float) -> float:
         return -INF if neg else INF
 
 
+@helper()
 def fnan(a: float, b: float) -> float:
     """The NaN an SSE arithmetic instruction returns: the first source's NaN,
     quieted (a + 0.0 quiets it), else the second's, else the default NaN."""
@@ -50,6 +53,7 @@ def fnan(a: float, b: float) -> float:
     return _DEFAULT_NAN
 
 
+@helper()
 def fsqrt(x: float) -> float:
     if x != x:
         return x + 0.0  # quieted
@@ -58,6 +62,7 @@ def fsqrt(x: float) -> float:
     return math.sqrt(x)  # sqrt(-0.0) = -0.0, sqrt(inf) = inf
 
 
+@helper()
 def fcmp(a: float, b: float) -> int:
     """RFLAGS after comiss/ucomiss/comisd/ucomisd: ZF, PF, CF; OF=SF=AF=0."""
     if a != a or b != b:
@@ -69,6 +74,7 @@ def fcmp(a: float, b: float) -> int:
     return F.FIXED
 
 
+@helper()
 def cvtt(x: float, bits: int) -> int:
     """Truncate toward zero to a signed integer of `bits` (two's complement,
     unsigned representation); NaN or out of range -> integer indefinite."""
@@ -81,6 +87,7 @@ def cvtt(x: float, bits: int) -> int:
     return v & ((1 << bits) - 1)
 
 
+@helper()
 def i2f32(v: int) -> float:
     """A signed integer rounded (nearest-even) to binary32, returned as a
     Python float holding that binary32 value exactly."""
@@ -125,6 +132,7 @@ def set_undefined_flags(profile: str) -> None:
     UNDEFINED_FLAGS = profile
 
 
+@helper()
 def mul_flags(overflow: bool, low: int, bits: int) -> int:
     """RFLAGS after mul/imul: CF=OF=overflow; SF, ZF, PF (undefined) by the
     UNDEFINED_FLAGS rule, from the low half of the result."""
@@ -147,6 +155,7 @@ def signed(v: int, bits: int) -> int:
 # does). rol/ror return (result, rflags).
 
 
+@helper()
 def shl_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (a >> (bits - n)) & 1 if n <= bits else 0
     if UNDEFINED_FLAGS == "intel":  # defined for n == 1 only: see UNDEFINED_FLAGS
@@ -156,17 +165,20 @@ def shl_flags(a: int, n: int, bits: int, r: int) -> int:
     return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
 
 
+@helper()
 def shr_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (a >> (n - 1)) & 1
     o = (a >> (bits - 1)) & 1  # defined for n == 1 only; the same rule in both profiles
     return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, o)
 
 
+@helper()
 def sar_flags(a: int, n: int, bits: int, r: int) -> int:
     c = (signed(a, bits) >> (n - 1)) & 1
     return F.make_raw(c, F.parity(r), 1 if r == 0 else 0, (r >> (bits - 1)) & 1, 0)
 
 
+@helper()
 def rol(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
     mask = (1 << bits) - 1
     k = n % bits
@@ -177,6 +189,7 @@ def rol(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
     return r, old | c | o << 11
 
 
+@helper()
 def ror(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
     mask = (1 << bits) - 1
     k = n % bits
@@ -190,17 +203,20 @@ def ror(a: int, n: int, bits: int, old_fl) -> tuple[int, int]:
 # ---- flags of single-flag instructions and bit operations -------------------
 
 
+@helper()
 def with_cf(fl, c: int) -> int:
     """RFLAGS with CF replaced by c and every other flag kept (clc, stc, cmc,
     bt/bts/btr/btc: ZF and the rest are unchanged)."""
     return (F.rflags(fl) & ~F.CF_BIT) | c
 
 
+@helper()
 def bswap(a: int, bits: int) -> int:
     """The bytes of a (bits wide) in reverse order."""
     return int.from_bytes(a.to_bytes(bits // 8, "little"), "big")
 
 
+@helper()
 def shld(a: int, b: int, n: int, bits: int) -> tuple[int, int]:
     """Double-precision shift left of a by a masked, nonzero count n, filling
     from the top of b: (result, rflags). CF is the last bit shifted out of a;
@@ -214,6 +230,7 @@ def shld(a: int, b: int, n: int, bits: int) -> tuple[int, int]:
     return t, F.make_raw(c, F.parity(t), 1 if t == 0 else 0, s, s ^ ((a >> (bits - 1)) & 1))
 
 
+@helper()
 def shrd(a: int, b: int, n: int, bits: int) -> tuple[int, int]:
     """Double-precision shift right of a by a masked, nonzero count n, filling
     from the bottom of b: (result, rflags), flags as shld."""
@@ -230,12 +247,14 @@ def shrd(a: int, b: int, n: int, bits: int) -> tuple[int, int]:
 _F32 = memoryview(bytearray(4)).cast("f")
 
 
+@helper()
 def f32(x: float) -> float:
     """x rounded (nearest even) to binary32, as a Python float."""
     _F32[0] = x
     return _F32[0]
 
 
+@helper()
 def cvtr(x: float, bits: int) -> int:
     """Convert to a signed integer of `bits`, rounding to nearest even (the
     default MXCSR mode); NaN or out of range -> integer indefinite."""
@@ -260,11 +279,13 @@ _PREDICATES = (
 )
 
 
+@helper()
 def fcmpp(a: float, b: float, pred: int) -> int:
     """A compare lane: all ones if the predicate (imm8 bits 2:0) holds."""
     return 0xFFFFFFFF if _PREDICATES[pred & 7](a, b) else 0
 
 
+@helper()
 def fround(x: float, imm: int) -> float:
     """roundss/roundps/...: imm8 bits 1:0 = nearest even, down, up, toward
     zero; bit 2 = the MXCSR mode (nearest even by default). The sign of a
@@ -293,6 +314,7 @@ def _add32(a: float, b: float) -> float:
     return fnan(a, b) if t != t else f32(t)
 
 
+@helper()
 def dpps(a: tuple, b: tuple, imm: int) -> tuple[float, float, float, float]:
     """The four lanes of dpps: products of the lanes imm8 bits 4-7 select
     (others +0.0), summed with a float32 rounding at each step, into the

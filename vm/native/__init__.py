@@ -1,6 +1,6 @@
 """The native tier: hot loop traces compiled to machine code with LLVM.
 
-The run tier (vm.cpu, vm.optimize) finds traces and compiles them to Python.
+The run tier (vm.cpu, vm.runtier) finds traces and compiles them to Python.
 When a loop trace has run `Machine.native_after` instructions, this package
 translates the same generated code (vm.codegen's expansion of the table's
 templates) to LLVM IR (translate.py), compiles it (engine.py) and puts it in

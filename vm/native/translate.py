@@ -18,7 +18,7 @@ Values:
     the 32 x 512-bit vector file and the lazy flags record (kind, n, a, b, r as vm.isa.flags defines it) -
     lives in SSA values: loaded where first used, stored back at exits. A
     condition or CF reader needs the flags record's kind known at that point
-    of the trace (vm.optimize.cond_source/cf_source give the test).
+    of the trace (vm.runtier.cond_source/cf_source give the test).
   * `if` statements become branches joined with phis; they may not check
     addresses inside (`if ...: c.fault(...)` is itself such a check).
 
@@ -45,8 +45,8 @@ from typing import Any
 
 from llvmlite import ir  # type: ignore[import-untyped]
 
-from .. import optimize
-from ..codegen import Layout, ranges
+from .. import runtier
+from ..environment import MEM_VIEWS, READERS, WRITERS, Layout, ranges
 from ..isa import flags as F
 from ..isa import helpers as H
 
@@ -221,9 +221,18 @@ def helper_sources() -> dict[str, tuple[tuple[str, ...], str]]:
 
 
 _SOURCES: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {}
-_MEM_READ = {"RB": (I8, 1), "RW": (I16, 2), "RI": (I32, 4), "RQ": (I64, 8), "RF": (F32, 4)}
-_MEM_READ["RDD"] = (F64, 8)
-_MEM_WRITE = {"WB": I8, "WW": I16, "WI": I32, "WQ": I64}
+
+# the generated code's struct readers and writers (vm.environment), as IR
+_IR_ELEMENT = {
+    "B": (I8, 1),
+    "H": (I16, 2),
+    "I": (I32, 4),
+    "Q": (I64, 8),
+    "f": (F32, 4),
+    "d": (F64, 8),
+}
+_MEM_READ = {prefix: _IR_ELEMENT[MEM_VIEWS[view]] for prefix, view in READERS.items()}
+_MEM_WRITE = {prefix: _IR_ELEMENT[MEM_VIEWS[view]][0] for prefix, view in WRITERS.items()}
 
 
 @dataclass
@@ -1275,18 +1284,16 @@ class Trace:
         """A condition or CF: from the record when its kind is known here,
         else from the RFLAGS value kept beside it (entry: the caller's)."""
         kind, n = self.flk or (F.RAW, 0)
-        src = (
-            optimize.cf_source(kind, n) if name == "cf" else optimize.cond_source(name[3:], kind, n)
-        )
+        src = runtier.cf_source(kind, n) if name == "cf" else runtier.cond_source(name[3:], kind, n)
         if (
             src is None
             or (kind == F.RAW and self.flk is None)
             or (kind == F.RAW and self.flk and self.flk[0] != F.RAW)
         ):
             raw = (
-                optimize.cf_source(F.RAW, 0)
+                runtier.cf_source(F.RAW, 0)
                 if name == "cf"
-                else optimize.cond_source(name[3:], F.RAW, 0)
+                else runtier.cond_source(name[3:], F.RAW, 0)
             )
             assert raw is not None  # every condition has a RAW test
             self.needs_flags = True
@@ -1326,7 +1333,7 @@ def rflags_source(kind: int, n: int) -> str:
         F.DEC: "((a ^ r ^ 1) >> 4) & 1",
     }.get(kind, "((a ^ b ^ r) >> 4) & 1")
     return (
-        f"{F.FIXED} | ({optimize.cf_source(kind, n)}) | parity(r) << 2 | ({af}) << 4"
+        f"{F.FIXED} | ({runtier.cf_source(kind, n)}) | parity(r) << 2 | ({af}) << 4"
         f" | (1 if {res} == 0 else 0) << 6 | ((r >> {n - 1}) & 1) << 7 | {of} << 11"
     )
 
