@@ -89,15 +89,14 @@ def _dense_backward(m, X, dY, W, dW, db, dX):
     a = views(m).array
     x = a("dense_backward", "X", X, (rows, n_in))
     dy = a("dense_backward", "dY", dY, (rows, n_out))
-    # the assembly's order: dW, then db, then (only if dX != 0, reading W) dX
-    nn.dense_backward_weights(x, dy, a("dense_backward", "dW", dW, (n_in, n_out), write=True))
-    nn.sequential_sum_rows(dy, a("dense_backward", "db", db, (n_out,), write=True))
-    if dX:
-        nn.dense_backward_input(
-            dy,
-            a("dense_backward", "W", W, (n_in, n_out)),
-            a("dense_backward", "dX", dX, (rows, n_in), write=True),
-        )
+    nn.dense_backward(
+        x,
+        dy,
+        a("dense_backward", "W", W, (n_in, n_out)) if dX else None,
+        a("dense_backward", "dW", dW, (n_in, n_out), write=True),
+        a("dense_backward", "db", db, (n_out,), write=True),
+        a("dense_backward", "dX", dX, (rows, n_in), write=True) if dX else None,
+    )
 
 
 def _relu_forward(m, A, n):
