@@ -32,12 +32,31 @@ Two things the compiled loops cannot promise are handled around them:
 from __future__ import annotations
 
 import ctypes
+import sys
 
 import llvmlite.binding as llvm  # type: ignore[import-untyped]
 import numpy as np
-from numba import njit, types
 
-from vm.runtime import libm
+
+def _import_numba_without_blas() -> None:
+    """numba's array math looks for a BLAS when it loads, by importing
+    scipy.linalg (about 0.2 s of CPU time and 16 MB of memory); the kernels
+    call no BLAS, so scipy.linalg is hidden while that module loads (numba
+    then records that it has no BLAS) and importable again afterwards."""
+    if "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
+        return
+    sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # "import halted"
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        del sys.modules["scipy.linalg"]
+
+
+_import_numba_without_blas()
+
+from numba import njit, types  # noqa: E402
+
+from vm.runtime import libm  # noqa: E402
 
 F32 = np.float32
 ZERO = F32(0.0)
@@ -301,15 +320,28 @@ def sgd_update_(W: np.ndarray, dW: np.ndarray, lr: np.float32) -> None:
 
 
 @_jit
-def load_batch(images, labels, idx, X, labels_out) -> None:
-    """X[b,k] = fl(float(images[s,k]) / 255.0) (cvtsi2ss exact, divss rounds
-    once) and labels_out[b] = labels[s], for s = idx[b]."""
-    n = X.shape[1]
-    for b in range(idx.size):
-        s = idx[b]
+def load_batch(images, labels, idx, start, X, labels_out) -> None:
+    """For b = 0 .. rows-1 and s = idx[b] (idx None: s = start + b):
+    X[b,k] = fl(float(images[s,k]) / 255.0) (cvtsi2ss exact, divss rounds
+    once) and labels_out[b] = labels[s]."""
+    for b in range(X.shape[0]):
+        if idx is None:
+            s = start + b
+        else:
+            s = idx[b]
         labels_out[b] = labels[s]
-        for k in range(n):
-            X[b, k] = F32(images[s, k]) / F32(255.0)
+        x, image = X[b], images[s]
+        for k in range(x.size):
+            x[k] = F32(image[k]) / F32(255.0)
+
+
+@_jit
+def max_index(idx) -> int:
+    """The largest entry of idx (0 for none)."""
+    top = 0
+    for s in idx:
+        top = max(top, s)
+    return top
 
 
 # ---- softmax and cross-entropy --------------------------------------------------
@@ -443,8 +475,9 @@ def compile_all() -> None:
     relu_(v.copy())
     relu_backward_(v.copy(), v)
     sgd_update_(v.copy(), v, F32(0.5))
-    load_batch(np.zeros((2, 4), np.uint8), b8, np.zeros(2, np.uint32), f.copy(), b8[:2].copy())
-    load_batch(np.zeros((2, 4), np.uint8), b8, np.arange(2), f.copy(), b8[:2].copy())
+    for idx in (np.zeros(2, np.uint32), None):
+        load_batch(np.zeros((2, 4), np.uint8), b8, idx, 0, f.copy(), b8[:2].copy())
+    max_index(np.zeros(2, np.uint32))
     softmax_xent(f, b8[:2].copy(), f.copy(), f.copy())
     count_correct(f, b8[:2])
     init_matrix(np.uint64(1), v.copy(), 4)
