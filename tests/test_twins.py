@@ -736,3 +736,25 @@ def test_no_fused_multiply_add_in_the_compiled_kernels():
         asm = fresh.inspect_asm(fresh.signatures[0])
         assert "mulps" in asm or "mulss" in asm, name
         assert not re.search(r"vfn?m(add|sub)", asm), f"{name} uses a fused multiply-add"
+
+
+def test_a_program_is_its_own_known_program_only_while_its_sources_are_the_files(tmp_path):
+    """attach fingerprints the running image itself, instead of assembling the
+    shipped files again, only while that would give the same image: the same
+    files, and every source it read (includes too) unchanged on disk."""
+    import shutil
+
+    from mnist_vm.kernels.mnist import _is_shipped_program
+
+    for p in (ROOT / "programs" / "mnist").iterdir():
+        if p.suffix in (".asm", ".inc"):
+            shutil.copy(p, tmp_path / p.name)
+    files = [str(tmp_path / "main.asm")] + sorted(
+        str(p) for p in tmp_path.glob("*.asm") if p.name != "main.asm"
+    )
+    image = assemble(files, defines={"EPOCHS": "1"})
+    assert _is_shipped_program(image, files)
+    assert not _is_shipped_program(image, files[::-1])  # other files (order matters to ld)
+    inc = tmp_path / "config.inc"
+    inc.write_text(inc.read_text().replace("%define H1 128", "%define H1 100"))
+    assert not _is_shipped_program(image, files)  # an included file changed since
