@@ -167,7 +167,8 @@ def _sgd_update_arrays(v, W, dW, n):
 
 
 def _sgd_update(m, W, dW, n):
-    nn.sgd_update_(*views(m).arrays(_sgd_update_arrays, W, dW, n), F32(m.xf[0]))
+    w, dw = views(m).arrays(_sgd_update_arrays, W, dW, n)
+    nn.sgd_update_(w, dw, F32(m.xf[0]))
 
 
 def _load_batch_arrays(v, images, labels, X, labels_out, rows, count):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Any
 
 import llvmlite.binding as llvm  # type: ignore[import-untyped]
 import numpy as np
@@ -86,8 +87,8 @@ def _libm_symbol(name: str) -> str | None:
 
 _EXP, _LOG = _libm_symbol("exp"), _libm_symbol("log")
 HAVE_LIBM = _EXP is not None and _LOG is not None
-_c_exp = types.ExternalFunction(_EXP or "exp", types.float64(types.float64))
-_c_log = types.ExternalFunction(_LOG or "log", types.float64(types.float64))
+_c_exp: Any = types.ExternalFunction(_EXP or "exp", types.float64(types.float64))
+_c_log: Any = types.ExternalFunction(_LOG or "log", types.float64(types.float64))
 
 
 # ---- NaN payloads -------------------------------------------------------------
