@@ -566,6 +566,56 @@ def test_twins_return_the_nan_sse_returns_when_nans_meet(seed, rows, n_in, n_out
     )
 
 
+@pytest.mark.parametrize("n_out", [9, 37])
+def test_dense_twins_match_interpreter_on_sums_each_side_of_eight_terms(n_out):
+    """The kernels add eight products per pass over the outputs while eight
+    are left, then one at a time. Row b of X has b nonzero inputs and column
+    k has 19-k, so every count of terms from 0 to 19 (each side of 8 and 16)
+    occurs in dense_forward's and dW's sums; n_out = 37 gives dX's four lane
+    accumulators nine terms each and one tail term."""
+    rng = np.random.default_rng(n_out)
+    rows = n_in = 20
+    X = _floats(rng, (rows, n_in), 0.0, 0.0)
+    X[X == 0] = 1.0
+    below = np.arange(n_in)[None, :] >= np.arange(rows)[:, None]
+    X[below] = np.where(rng.random(int(below.sum())) < 0.5, F32(0.0), F32(-0.0))
+    W = _floats(rng, (n_in, n_out), 0.0, 0.0)
+    dY = _floats(rng, (rows, n_out), 0.0, 0.0)
+    bias = _floats(rng, (n_out,), 0.0, 0.0)
+    _check(
+        "dense_forward",
+        lambda lay: (
+            [
+                lay.put(X),
+                lay.put(W),
+                lay.put(bias),
+                lay.reserve(4 * rows * n_out),
+                rows,
+                n_in,
+                n_out,
+            ],
+            0,
+        ),
+    )
+    _check(
+        "dense_backward",
+        lambda lay: (
+            [
+                lay.put(X),
+                lay.put(dY),
+                lay.put(W),
+                lay.reserve(4 * n_in * n_out),
+                lay.reserve(4 * n_out),
+                lay.reserve(4 * rows * n_in),
+                rows,
+                n_in,
+                n_out,
+            ],
+            0,
+        ),
+    )
+
+
 def test_dense_forward_twin_keeps_a_bias_that_no_input_touches():
     """A row whose inputs are all zero ends as the bias, bit for bit: also a
     -0.0 or a signalling NaN bias (here the inputs are mostly nonzero, where
@@ -693,3 +743,25 @@ def test_no_fused_multiply_add_in_the_compiled_kernels():
         asm = fresh.inspect_asm(fresh.signatures[0])
         assert "mulps" in asm or "mulss" in asm, name
         assert not re.search(r"vfn?m(add|sub)", asm), f"{name} uses a fused multiply-add"
+
+
+def test_a_program_is_its_own_known_program_only_while_its_sources_are_the_files(tmp_path):
+    """attach fingerprints the running image itself, instead of assembling the
+    shipped files again, only while that would give the same image: the same
+    files, and every source it read (includes too) unchanged on disk."""
+    import shutil
+
+    from mnist_vm.kernels.mnist import _is_shipped_program
+
+    for p in (ROOT / "programs" / "mnist").iterdir():
+        if p.suffix in (".asm", ".inc"):
+            shutil.copy(p, tmp_path / p.name)
+    files = [str(tmp_path / "main.asm")] + sorted(
+        str(p) for p in tmp_path.glob("*.asm") if p.name != "main.asm"
+    )
+    image = assemble(files, defines={"EPOCHS": "1"})
+    assert _is_shipped_program(image, files)
+    assert not _is_shipped_program(image, files[::-1])  # other files (order matters to ld)
+    inc = tmp_path / "config.inc"
+    inc.write_text(inc.read_text().replace("%define H1 128", "%define H1 100"))
+    assert not _is_shipped_program(image, files)  # an included file changed since

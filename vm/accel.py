@@ -15,7 +15,7 @@ A twin stands in for a routine only while the routine is exactly the code
 the twin was written for. `attach` compares the routine's fingerprint
 (`fingerprint`: its instructions, the routines it calls and the read-only
 data they read, with addresses named by symbol) with the fingerprint of the
-known routine (`Twin.known`, given the program's -D defines) and refuses the
+known routine (`Twin.known`, given the program: its -D defines) and refuses the
 twin on any difference: the routine then runs as written.
 """
 
@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .image import TEXT_BASE as TEXT_START
+from .image import Image
 from .isa import flags as F
 from .isa.operands import VEC_BYTES, Imm, Mem
 from .runtime import CALLER_SAVED_GPRS, POISON32, POISON64
@@ -78,8 +79,8 @@ class Twin:
     returns lists the registers it sets: 'rax', 'xmm0' (all lanes),
     'xmm0.s' (lane 0 only, a float), 'xmm0.lo' (low 64 bits, a double).
 
-    known(defines) gives the fingerprint of the routine the twin was written
-    for, in a program assembled with those -D defines (None: no known
+    known(image) gives the fingerprint of the routine the twin was written
+    for, in a program assembled with image's -D defines (None: no known
     routine, and the twin is never attached); reads names the read-only data
     symbols the twin reads beyond the routine's own (their bytes are part of
     the fingerprint)."""
@@ -88,7 +89,7 @@ class Twin:
     fn: Callable
     args: tuple[str, ...] = ()
     returns: tuple[str, ...] = ()
-    known: Callable[[dict[str, str]], str | None] | None = field(default=None, compare=False)
+    known: Callable[[Image], str | None] | None = field(default=None, compare=False)
     reads: tuple[str, ...] = ()
     calls: int = 0
     # derived once: argument register numbers, and what the return registers keep
@@ -277,7 +278,7 @@ class Attachment:
 
 def attach(machine, twins: dict[str, Twin]) -> Attachment:
     """Attach twins to the routines of machine's program: each only if the
-    routine's fingerprint equals the known routine's (Twin.known, with the
+    routine's fingerprint equals the known routine's (Twin.known, given the
     program's defines). Routines missing from the program are skipped."""
     result = Attachment()
     image = machine.image
@@ -285,7 +286,7 @@ def attach(machine, twins: dict[str, Twin]) -> Attachment:
         sym = image.symbols.get(name)
         if sym is None or not _is_routine(sym):
             continue
-        want = twin.known(dict(image.defines)) if twin.known is not None else None
+        want = twin.known(image) if twin.known is not None else None
         if want is None:
             result.refused[name] = UNKNOWN
             continue

@@ -14,6 +14,7 @@ the routine; the twin cannot say which instruction).
 from __future__ import annotations
 
 import weakref
+from pathlib import Path
 
 import numpy as np
 
@@ -28,8 +29,13 @@ F32 = np.float32
 class MachineView:
     """numpy views of one machine's memory, bounds-checked once and cached:
     the memory is one mmap that never moves, so a view made for an
-    (address, shape) stays valid for as long as the mapping does (the cache
-    is dropped whenever brk moves)."""
+    (address, shape) stays valid for as long as the mapping does (the caches
+    are dropped whenever brk moves).
+
+    `arrays` caches, per twin and argument values, the whole tuple of views
+    a call needs: a program calls each routine from a few call sites with
+    the same pointers every batch, so a twin call costs one dictionary
+    lookup before its kernel runs."""
 
     MAX_CACHED = 512
 
@@ -37,6 +43,19 @@ class MachineView:
         self.mem = machine.mem
         self.brk = self.mem.brk
         self.cache: dict[tuple, np.ndarray] = {}
+        self.calls: dict[tuple, tuple] = {}
+
+    def arrays(self, make, *args) -> tuple:
+        """make(self, *args): the views one call of a twin reads and writes,
+        made once for these argument values."""
+        key = (make, args)
+        got = self.calls.get(key)
+        if got is not None and self.mem.brk == self.brk:
+            return got
+        if self.mem.brk != self.brk or len(self.calls) >= self.MAX_CACHED:
+            self.calls.clear()
+        got = self.calls[key] = make(self, *args)
+        return got
 
     def array(
         self, routine: str, what: str, addr: int, shape: tuple, dtype=F32, write: bool = False
@@ -47,6 +66,7 @@ class MachineView:
             return a
         if self.mem.brk != self.brk or len(self.cache) >= self.MAX_CACHED:
             self.cache.clear()
+            self.calls.clear()
             self.brk = self.mem.brk
         count = 1
         for s in shape:
@@ -73,10 +93,10 @@ def views(machine) -> MachineView:
     return v
 
 
-def _dense_forward(m, X, W, bias, Y, rows, n_in):
-    n_out = SYSV.int_arg(m, 6)
-    a = views(m).array
-    nn.dense_forward(
+# ---- the twins: views of their arguments (made once per call site), then the kernel ------
+def _dense_forward_arrays(v, X, W, bias, Y, rows, n_in, n_out):
+    a = v.array
+    return (
         a("dense_forward", "X", X, (rows, n_in)),
         a("dense_forward", "W", W, (n_in, n_out)),
         a("dense_forward", "bias", bias, (n_out,)),
@@ -84,75 +104,120 @@ def _dense_forward(m, X, W, bias, Y, rows, n_in):
     )
 
 
+def _dense_forward(m, X, W, bias, Y, rows, n_in):
+    n_out = SYSV.int_arg(m, 6)
+    nn.dense_forward(*views(m).arrays(_dense_forward_arrays, X, W, bias, Y, rows, n_in, n_out))
+
+
+def _dense_backward_arrays(v, X, dY, W, dW, db, dX, rows, n_in, n_out):
+    a = v.array
+    return (
+        a("dense_backward", "X", X, (rows, n_in)),
+        a("dense_backward", "dY", dY, (rows, n_out)),
+        # W is read, and dX written, only if the dX pointer is not 0
+        a("dense_backward", "W", W, (n_in, n_out)) if dX else None,
+        a("dense_backward", "dW", dW, (n_in, n_out), write=True),
+        a("dense_backward", "db", db, (n_out,), write=True),
+        a("dense_backward", "dX", dX, (rows, n_in), write=True) if dX else None,
+    )
+
+
 def _dense_backward(m, X, dY, W, dW, db, dX):
-    rows, n_in, n_out = (SYSV.int_arg(m, 6), SYSV.int_arg(m, 7), SYSV.int_arg(m, 8))
-    a = views(m).array
-    x = a("dense_backward", "X", X, (rows, n_in))
-    dy = a("dense_backward", "dY", dY, (rows, n_out))
-    # the assembly's order: dW, then db, then (only if dX != 0, reading W) dX
-    nn.dense_backward_weights(x, dy, a("dense_backward", "dW", dW, (n_in, n_out), write=True))
-    nn.sequential_sum_rows(dy, a("dense_backward", "db", db, (n_out,), write=True))
-    if dX:
-        nn.dense_backward_input(
-            dy,
-            a("dense_backward", "W", W, (n_in, n_out)),
-            a("dense_backward", "dX", dX, (rows, n_in), write=True),
-        )
+    rows, n_in, n_out = SYSV.int_arg(m, 6), SYSV.int_arg(m, 7), SYSV.int_arg(m, 8)
+    v = views(m)
+    nn.dense_backward(*v.arrays(_dense_backward_arrays, X, dY, W, dW, db, dX, rows, n_in, n_out))
+
+
+def _relu_forward_arrays(v, A, n):
+    return (v.array("relu_forward", "A", A, (n,), write=True),)
 
 
 def _relu_forward(m, A, n):
-    nn.relu_(views(m).array("relu_forward", "A", A, (n,), write=True))
+    nn.relu_(*views(m).arrays(_relu_forward_arrays, A, n))
+
+
+def _relu_backward_arrays(v, dA, A, n):
+    a = v.array
+    return (a("relu_backward", "dA", dA, (n,), write=True), a("relu_backward", "A", A, (n,)))
 
 
 def _relu_backward(m, dA, A, n):
-    a = views(m).array
-    nn.relu_backward_(
-        a("relu_backward", "dA", dA, (n,), write=True), a("relu_backward", "A", A, (n,))
+    nn.relu_backward_(*views(m).arrays(_relu_backward_arrays, dA, A, n))
+
+
+def _softmax_xent_arrays(v, logits, labels, probs, dlogits, rows, n):
+    a = v.array
+    return (
+        a("softmax_xent", "logits", logits, (rows, n)),
+        a("softmax_xent", "labels", labels, (rows,), np.uint8),
+        a("softmax_xent", "probs", probs, (rows, n), write=True),
+        a("softmax_xent", "dlogits", dlogits, (rows, n), write=True),
     )
 
 
 def _softmax_xent(m, logits, labels, probs, dlogits, rows, n):
-    a = views(m).array
-    z = a("softmax_xent", "logits", logits, (rows, n))
-    lab = a("softmax_xent", "labels", labels, (rows,), np.uint8)
-    p = a("softmax_xent", "probs", probs, (rows, n), write=True)
-    dz = a("softmax_xent", "dlogits", dlogits, (rows, n), write=True)
-    loss = nn.softmax_xent(z, lab, p, dz)
+    v = views(m)
+    loss = nn.softmax_xent(*v.arrays(_softmax_xent_arrays, logits, labels, probs, dlogits, rows, n))
     m.xf[0] = float(loss)
 
 
+def _sgd_update_arrays(v, W, dW, n):
+    a = v.array
+    return (a("sgd_update", "W", W, (n,), write=True), a("sgd_update", "dW", dW, (n,)))
+
+
 def _sgd_update(m, W, dW, n):
-    a = views(m).array
-    nn.sgd_update_(
-        a("sgd_update", "W", W, (n,), write=True), a("sgd_update", "dW", dW, (n,)), F32(m.xf[0])
+    w, dw = views(m).arrays(_sgd_update_arrays, W, dW, n)
+    nn.sgd_update_(w, dw, F32(m.xf[0]))
+
+
+def _load_batch_arrays(v, images, labels, X, labels_out, rows, count):
+    # as many images as the next power of two above the largest index (when
+    # mapped), so that one view serves every batch
+    cap = 1 << max(0, count - 1).bit_length()
+    if not v.mem.mapped(images, cap * 784) or not v.mem.mapped(labels, cap):
+        cap = count
+    a = v.array
+    return (
+        a("load_batch", "images", images, (cap, 784), np.uint8),
+        a("load_batch", "labels", labels, (cap,), np.uint8),
+        a("load_batch", "X", X, (rows, 784), write=True),
+        a("load_batch", "labels_out", labels_out, (rows,), np.uint8, write=True),
     )
 
 
 def _load_batch(m, images, labels, perm, start, rows, X):
     labels_out = SYSV.int_arg(m, 6)
-    a = views(m).array
+    if not rows:
+        return
+    v = views(m)
     if perm:
-        idx = a("load_batch", "perm", perm + 4 * start, (rows,), np.uint32)
+        # perm viewed from its start as far as the next power of two (when
+        # mapped): one view serves every batch
+        end = start + rows
+        cap = 1 << (end - 1).bit_length()
+        if v.mem.mapped(perm, 4 * cap):
+            idx = v.array("load_batch", "perm", perm, (cap,), np.uint32)[start:end]
+        else:
+            idx = v.array("load_batch", "perm", perm + 4 * start, (rows,), np.uint32)
+        count = nn.max_index(idx) + 1
     else:
-        idx = np.arange(start, start + rows, dtype=np.int64)
-    count = int(idx.max()) + 1 if rows else 0
-    # view as many images as the next power of two (when mapped), so that one
-    # cached view serves every batch instead of one per largest index
-    cap = 1 << max(0, count - 1).bit_length()
-    if not m.mem.mapped(images, cap * 784) or not m.mem.mapped(labels, cap):
-        cap = count
-    img = a("load_batch", "images", images, (cap, 784), np.uint8)
-    lab = a("load_batch", "labels", labels, (cap,), np.uint8)
-    x = a("load_batch", "X", X, (rows, 784), write=True)
-    lab_out = a("load_batch", "labels_out", labels_out, (rows,), np.uint8, write=True)
-    nn.load_batch(img, lab, idx, x, lab_out)
+        idx = None
+        count = start + rows
+    img, lab, x, lab_out = v.arrays(_load_batch_arrays, images, labels, X, labels_out, rows, count)
+    nn.load_batch(img, lab, idx, start, x, lab_out)
+
+
+def _count_correct_arrays(v, logits, labels, rows, n):
+    a = v.array
+    return (
+        a("count_correct", "logits", logits, (rows, n)),
+        a("count_correct", "labels", labels, (rows,), np.uint8),
+    )
 
 
 def _count_correct(m, logits, labels, rows, n):
-    a = views(m).array
-    z = a("count_correct", "logits", logits, (rows, n))
-    lab = a("count_correct", "labels", labels, (rows,), np.uint8)
-    m.r[0] = nn.count_correct(z, lab)
+    m.r[0] = nn.count_correct(*views(m).arrays(_count_correct_arrays, logits, labels, rows, n))
 
 
 # ---- the PRNG: xorshift64 state in memory at `rng_state` -------------------
@@ -190,31 +255,55 @@ def _shuffle(m, perm, n):
 _known_images: dict[tuple, object] = {}
 
 
-def _known_image(defines: dict[str, str]):
-    """programs/mnist as shipped, assembled with the program's -D defines
+def _known_image(image):
+    """programs/mnist as shipped, assembled with image's -D defines
     (hyper-parameters are not edits), or None if it does not assemble so."""
     from vm import AsmError, assemble
 
     from ..training import program_files
 
+    if _is_shipped_program(image, program_files()):
+        return image  # assembling the same files with the same defines again gives the same
+    defines = dict(image.defines)
     key = tuple(sorted(defines.items()))
     if key not in _known_images:
         try:
-            image = assemble(program_files(), defines=defines)
+            known = assemble(program_files(), defines=defines)
         except AsmError:
-            image = None
+            known = None
         if len(_known_images) > 16:
             _known_images.clear()
-        _known_images[key] = image
+        _known_images[key] = known
     return _known_images[key]
+
+
+def _is_shipped_program(image, files: list[str]) -> bool:
+    """Was image assembled from exactly files, and every source it read
+    (includes too) as it is on disk now? Then it is the program as shipped:
+    saves the second assembly of every `run --fast`."""
+    if list(image.files) != files or not image.sources:
+        return False
+    for name, lines in image.sources.items():
+        try:
+            data = Path(name).read_bytes()
+        except OSError:
+            return False
+        if not data.isascii():
+            return False
+        raw = data.decode("ascii").split("\n")
+        if raw and raw[-1] == "":
+            raw.pop()
+        if [ln.rstrip("\r") for ln in raw] != lines:  # as the preprocessor splits lines
+            return False
+    return True
 
 
 def _known(name: str, reads: tuple[str, ...] = ()):
     """Twin.known for routine name of programs/mnist."""
 
-    def known(defines: dict[str, str]) -> str | None:
-        image = _known_image(defines)
-        return None if image is None else fingerprint(image, name, reads)
+    def known(image) -> str | None:
+        known_image = _known_image(image)
+        return None if known_image is None else fingerprint(known_image, name, reads)
 
     return known
 
