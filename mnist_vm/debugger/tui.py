@@ -14,6 +14,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, RichLog, Static
@@ -44,7 +45,13 @@ def size_class(width: int, height: int) -> str:
 class Panel(Widget):
     """A bordered panel whose content the app redraws at every stop. Its size
     comes from the stylesheet, so new content repaints it without a layout
-    pass, and identical content is not repainted at all."""
+    pass, and identical content is not repainted at all.
+
+    The widgets here know nothing of the app: the app sets their content
+    (attributes down) and they post messages the app handles (messages up)."""
+
+    class Resized(Message):
+        """A panel changed size: its content must be drawn for the new size."""
 
     def __init__(self, title: str, **kw):
         super().__init__(**kw)
@@ -61,9 +68,7 @@ class Panel(Widget):
         return self._content
 
     def on_resize(self) -> None:
-        app = debugger_app(self)
-        if app.panels_ready():
-            app.refresh_panels()
+        self.post_message(self.Resized())  # Resize does not bubble; this does
 
 
 class CodePanel(Panel):
@@ -76,8 +81,15 @@ class CodePanel(Panel):
         Binding("home", "scroll_code(0)", show=False),
     ]
 
+    class Scrolled(Message):
+        """Scroll the code by delta lines (0: back to rip)."""
+
+        def __init__(self, delta: int) -> None:
+            super().__init__()
+            self.delta = delta
+
     def action_scroll_code(self, delta: int) -> None:
-        debugger_app(self).scroll_code(delta)
+        self.post_message(self.Scrolled(delta))
 
 
 class MemoryPanel(Panel):
@@ -92,8 +104,15 @@ class MemoryPanel(Panel):
         Binding("home", "scroll_mem(0, 0, True)", show=False),
     ]
 
+    class Scrolled(Message):
+        """Scroll the memory view dy rows and dx columns (home: to its top left)."""
+
+        def __init__(self, dy: int, dx: int, home: bool) -> None:
+            super().__init__()
+            self.dy, self.dx, self.home = dy, dx, home
+
     def action_scroll_mem(self, dy: int, dx: int, home: bool = False) -> None:
-        debugger_app(self).scroll_memory(dy, dx, home)
+        self.post_message(self.Scrolled(dy, dx, home))
 
 
 class CommandLine(Input):
@@ -122,8 +141,11 @@ class CommandLine(Input):
         self.value = self.history[self.pos] if self.pos < len(self.history) else ""
         self.cursor_position = len(self.value)
 
+    class Closed(Message):
+        """Esc on the open command line: close it."""
+
     def action_close(self) -> None:
-        debugger_app(self).close_command_line()
+        self.post_message(self.Closed())
 
 
 class HelpScreen(ModalScreen):
@@ -149,6 +171,15 @@ class DebuggerApp(App[None]):
     # Every key goes through action_key, so a key typed just after ':' (before the
     # command line has the focus) still lands in the command line.
     KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open"}
+    # Keys that do what only the screen can, not what their command does: b toggles
+    # (the break command only adds) and is ignored while a command runs, ? opens the
+    # help screen, q leaves at once even while a command runs (a command would wait).
+    KEY_ACTIONS = {
+        "open": "open_command_line",
+        "break": "toggle_break",
+        "help": "help",
+        "quit": "quit_debugger",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
@@ -206,9 +237,6 @@ class DebuggerApp(App[None]):
         if zoom in ("code", "registers"):
             return False
         return zoom == "memory" or size_class(self.size.width, self.size.height) != "small"
-
-    def panels_ready(self) -> bool:
-        return self._panels_ready
 
     # -- drawing -----------------------------------------------------------------------
     def write(self, item) -> None:
@@ -269,25 +297,36 @@ class DebuggerApp(App[None]):
                 )
             )
 
-    def scroll_code(self, delta: int) -> None:
-        self.code_scroll = 0 if delta == 0 else self.code_scroll + delta
+    # -- what the panels ask for ---------------------------------------------------------------
+    @on(Panel.Resized)
+    def _panel_resized(self) -> None:
         self.refresh_panels()
 
-    def scroll_memory(self, dy: int, dx: int, home: bool) -> None:
+    @on(CodePanel.Scrolled)
+    def _scroll_code(self, event: CodePanel.Scrolled) -> None:
+        self.code_scroll = 0 if event.delta == 0 else self.code_scroll + event.delta
+        self.refresh_panels()
+
+    @on(MemoryPanel.Scrolled)
+    def _scroll_memory(self, event: MemoryPanel.Scrolled) -> None:
         s = self.session
         v = s.current_view()
         if s.panel != "memory":
             return
-        if home:
+        if event.home:
             v.top = v.left = 0
         else:
-            v.top = max(0, v.top + dy)
+            v.top = max(0, v.top + event.dy)
             if v.shape is not None:
                 v.top = min(v.top, v.shape[0] - 1)
-                v.left = max(0, min(v.shape[1] - 1, v.left + dx))
+                v.left = max(0, min(v.shape[1] - 1, v.left + event.dx))
         if s.view is None:
             s.view = v
         self.refresh_panels()
+
+    @on(CommandLine.Closed)
+    def _command_line_closed(self) -> None:
+        self.close_command_line()
 
     # -- running commands -------------------------------------------------------------------
     def run_line(self, line: str, echo: bool = True) -> None:
@@ -367,16 +406,11 @@ class DebuggerApp(App[None]):
             line.focus()
             return
         what = self.KEYS[key]
-        if what == "open":
-            self.action_open_command_line()
-        elif what == "break":
-            self.action_toggle_break()
-        elif what == "help":
-            self.action_help()
-        elif what == "quit":
-            self.action_quit_debugger()
+        action = self.KEY_ACTIONS.get(what)
+        if action is not None:
+            getattr(self, f"action_{action}")()
         else:
-            self.run_line(what)
+            self.run_line(what)  # the command the table gives this key
 
     def action_scroll_console(self, lines: int) -> None:
         console = self.query_one("#console", RichLog)
@@ -454,14 +488,6 @@ class DebuggerApp(App[None]):
         if self.busy:
             self.session.interrupt()
         self.exit()
-
-
-def debugger_app(widget: Widget) -> DebuggerApp:
-    """The debugger app a panel belongs to (panels call back into it)."""
-    app = widget.app
-    if not isinstance(app, DebuggerApp):
-        raise TypeError(f"{type(widget).__name__} belongs in a DebuggerApp")
-    return app
 
 
 def _size(widget) -> tuple[int, int]:
