@@ -6,48 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from debugger_programs import SPIN
+from debugger_programs import TUI_PROGRAM as PROGRAM
 
 from mnist_vm.debugger.session import Session
 from mnist_vm.debugger.tui import DebuggerApp, HelpScreen
-
-PROGRAM = r"""
-global _start
-section .data
-counter:    dq 0
-section .bss
-arr:        resd 64
-digit:      resb 784
-section .text
-_start:
-    xor ecx, ecx
-.fill:
-    mov [arr + rcx*4], ecx
-    add qword [counter], 1
-    inc rcx
-    cmp rcx, 64
-    jb .fill
-    mov rdi, 5
-    call square
-    mov rdi, rax
-    call square
-    mov eax, 60
-    xor edi, edi
-    syscall
-square:
-    mov rax, rdi
-    imul rax, rdi
-    ret
-"""
-
-SPIN = """
-global _start
-section .text
-_start:
-    xor eax, eax
-.spin:
-    inc rax
-    jmp .spin
-"""
 
 
 def session(tmp_path, src: str = PROGRAM) -> Session:
