@@ -42,6 +42,11 @@ def size_class(width: int, height: int) -> str:
     return "large"
 
 
+def scroll_keys(action: str, moves: dict[str, str]) -> list[BindingType]:
+    """Hidden key bindings that run `action(ARGS)` with each key's arguments."""
+    return [Binding(key, f"{action}({args})", show=False) for key, args in moves.items()]
+
+
 class Panel(Widget):
     """A bordered panel whose content the app redraws at every stop. Its size
     comes from the stylesheet, so new content repaints it without a layout
@@ -73,13 +78,9 @@ class Panel(Widget):
 
 class CodePanel(Panel):
     can_focus = True
-    BINDINGS = [
-        Binding("up", "scroll_code(-1)", show=False),
-        Binding("down", "scroll_code(1)", show=False),
-        Binding("pageup", "scroll_code(-10)", show=False),
-        Binding("pagedown", "scroll_code(10)", show=False),
-        Binding("home", "scroll_code(0)", show=False),
-    ]
+    BINDINGS = scroll_keys(
+        "scroll_code", {"up": "-1", "down": "1", "pageup": "-10", "pagedown": "10", "home": "0"}
+    )
 
     class Scrolled(Message):
         """Scroll the code by delta lines (0: back to rip)."""
@@ -94,15 +95,11 @@ class CodePanel(Panel):
 
 class MemoryPanel(Panel):
     can_focus = True
-    BINDINGS = [
-        Binding("up", "scroll_mem(-1, 0)", show=False),
-        Binding("down", "scroll_mem(1, 0)", show=False),
-        Binding("pageup", "scroll_mem(-10, 0)", show=False),
-        Binding("pagedown", "scroll_mem(10, 0)", show=False),
-        Binding("left", "scroll_mem(0, -1)", show=False),
-        Binding("right", "scroll_mem(0, 1)", show=False),
-        Binding("home", "scroll_mem(0, 0, True)", show=False),
-    ]
+    BINDINGS = scroll_keys(
+        "scroll_mem",
+        {"up": "-1, 0", "down": "1, 0", "pageup": "-10, 0", "pagedown": "10, 0"}
+        | {"left": "0, -1", "right": "0, 1", "home": "0, 0, True"},
+    )
 
     class Scrolled(Message):
         """Scroll the memory view dy rows and dx columns (home: to its top left)."""
@@ -186,12 +183,11 @@ class DebuggerApp(App[None]):
             for k in KEYS
         ),
         Binding("enter", "submit_line", show=False),
-        Binding("shift+up", "scroll_console(-1)", show=False),
-        Binding("shift+down", "scroll_console(1)", show=False),
-        Binding("shift+pageup", "scroll_console(-10)", show=False),
-        Binding("shift+pagedown", "scroll_console(10)", show=False),
-        Binding("ctrl+b", "scroll_console(-10)", show=False),
-        Binding("ctrl+f", "scroll_console(10)", show=False),
+        *scroll_keys(
+            "scroll_console",
+            {"shift+up": "-1", "shift+down": "1", "shift+pageup": "-10", "shift+pagedown": "10"}
+            | {"ctrl+b": "-10", "ctrl+f": "10"},
+        ),
         Binding("escape", "interrupt", show=False),
         Binding("ctrl+c", "interrupt", show=False, priority=True),
     ]
