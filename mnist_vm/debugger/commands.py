@@ -1114,6 +1114,12 @@ def _heatmap(s: Session, args: str) -> Reply:
     return Reply([R.picture(s.picture, 18, 60)], view=True, memory=True)
 
 
+def _choice(args: str, cycle: tuple[str, ...], current: str) -> str:
+    """The option named (in lower case), or without one the option after
+    `current` in `cycle` (what the command's key does)."""
+    return args.strip().lower() or cycle[(cycle.index(current) + 1) % len(cycle)]
+
+
 @command(
     "xmm",
     "xmm [f32|f64|hex|i32|xmm|ymm|zmm|auto]",
@@ -1124,7 +1130,7 @@ def _heatmap(s: Session, args: str) -> Reply:
     key="x",
 )
 def _xmm(s: Session, args: str) -> Reply:
-    mode = args.strip().lower() or XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
+    mode = _choice(args, XMM_MODES, s.xmm_mode)
     if mode in VEC_VIEWS:
         s.vec_view = mode
         return Reply([f"vector registers shown as {mode}"], view=True)
@@ -1147,7 +1153,7 @@ PANES = ("normal", "code", "memory", "registers", "console")
     key="z",
 )
 def _pane(s: Session, args: str) -> Reply:
-    want = args.strip().lower() or PANES[(PANES.index(s.zoom) + 1) % len(PANES)]
+    want = _choice(args, PANES, s.zoom)
     if want not in PANES:
         raise DebugError("pane " + "|".join(PANES))
     s.zoom = want
