@@ -188,14 +188,20 @@ def _error(msg: str) -> Reply:
     return Reply([msg], error=True)
 
 
-def _count(args: str, what: str) -> int:
-    args = args.strip()
-    if not args:
-        return 1
+def number_arg(text: str, what: str, default: int, noun: str = "a number") -> int:
+    """A whole number argument (decimal or 0x..., _ between digits), or default
+    when there is none."""
+    text = text.strip()
+    if not text:
+        return default
     try:
-        n = int(args.replace("_", ""), 0)
+        return int(text.replace("_", ""), 0)
     except ValueError:
-        raise DebugError(f"{what} takes a count (a whole number), not '{args}'") from None
+        raise DebugError(f"{what} takes {noun}, not '{text}'") from None
+
+
+def _count(args: str, what: str) -> int:
+    n = number_arg(args, what, 1, "a count (a whole number)")
     if n < 1:
         raise DebugError(f"{what} count must be at least 1")
     return n
