@@ -145,7 +145,7 @@ section .text
     + SQUARE
 )
 
-# a loop that never ends: for interrupting a running command
+# a loop that never ends: for interrupting a running command (debugger, run tier)
 SPIN = """
 global _start
 section .text
