@@ -52,9 +52,13 @@ _EXIT = """
     syscall
 """
 
-SCALAR = (
-    _DATA
-    + f"""
+
+def _driver(routine: str) -> str:
+    """The vectors, then _start calling routine(vec_a, vec_b, N) REPEAT times and
+    storing its float result."""
+    return (
+        _DATA
+        + f"""
 section .text
 global _start
 _start:
@@ -63,11 +67,16 @@ _start:
     mov rdi, vec_a
     mov rsi, vec_b
     mov edx, {N}
-    call dot_scalar
+    call {routine}
     dec ecx
     jnz .again
 """
-    + _EXIT
+        + _EXIT
+    )
+
+
+SCALAR = (
+    _driver("dot_scalar")
     + """
 dot_scalar:
     xorps xmm0, xmm0
@@ -84,21 +93,7 @@ dot_scalar:
 )
 
 PACKED = (
-    _DATA
-    + f"""
-section .text
-global _start
-_start:
-    mov ecx, REPEAT
-.again:
-    mov rdi, vec_a
-    mov rsi, vec_b
-    mov edx, {N}
-    call dot_packed
-    dec ecx
-    jnz .again
-"""
-    + _EXIT
+    _driver("dot_packed")
     + """
 dot_packed:
     xorps xmm0, xmm0

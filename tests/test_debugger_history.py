@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
+from debugger_programs import HISTORY_PROGRAM as PROGRAM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,69 +24,6 @@ from vm.history import History, HistoryError
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "programs" / "examples"
-
-# A program with loops, nested calls, a file read (runtime state), SSE and output.
-PROGRAM = r"""
-global _start
-section .data
-counter:    dq 0
-fname:      db "in.txt", 0
-section .bss
-arr:        resd 64
-buf:        resb 16
-section .text
-_start:
-    xor ecx, ecx
-.fill:
-    mov [arr + rcx*4], ecx
-    add qword [counter], 1
-    inc rcx
-    cmp rcx, 64
-    jb .fill
-    mov rdi, 5
-    call twice              ; rax = 5*5 + 5
-    cvtsi2ss xmm0, rax
-    mulss xmm0, xmm0
-    movss [arr], xmm0
-    mov eax, 2              ; open("in.txt")
-    mov rdi, fname
-    xor esi, esi
-    xor edx, edx
-    syscall
-    mov rbx, rax
-    xor eax, eax            ; read(fd, buf, 6)
-    mov rdi, rbx
-    mov rsi, buf
-    mov edx, 6
-    syscall
-    xor eax, eax            ; read again: the file offset matters
-    mov rdi, rbx
-    mov rsi, buf + 8
-    mov edx, 4
-    syscall
-    mov eax, 1              ; write(1, buf, 12)
-    mov edi, 1
-    mov rsi, buf
-    mov edx, 12
-    syscall
-    mov eax, 3
-    mov rdi, rbx
-    syscall
-    mov eax, 60
-    xor edi, edi
-    syscall
-square:
-    mov rax, rdi
-    imul rax, rdi
-    ret
-twice:
-    push rbx
-    mov rbx, rdi
-    call square
-    add rax, rbx
-    pop rbx
-    ret
-"""
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from debugger_programs import SESSION_PROGRAM as PROGRAM
 
 from mnist_vm.debugger import commands as C
 from mnist_vm.debugger.commands import execute
@@ -17,50 +18,6 @@ from mnist_vm.debugger.session import Session
 
 REPO = Path(__file__).resolve().parents[1]
 
-PROGRAM = r"""
-global _start
-section .data
-counter:    dq 0
-weights:    dd 0.5, -1.25, 3.0, 0.0
-msg:        db "done", 10
-section .bss
-arr:        resd 64
-section .text
-_start:
-    xor ecx, ecx
-.fill:
-    mov [arr + rcx*4], ecx
-    add qword [counter], 1
-    inc rcx
-    cmp rcx, 64
-    jb .fill
-    mov rdi, 5
-    call twice              ; rax = 30
-    mov rdi, 3
-    call twice              ; rax = 12
-    movss xmm0, [weights + 4]
-    addss xmm0, [weights]
-    movss [weights + 12], xmm0
-    mov eax, 1
-    mov edi, 1
-    mov rsi, msg
-    mov edx, 5
-    syscall
-    mov eax, 60
-    xor edi, edi
-    syscall
-square:
-    mov rax, rdi
-    imul rax, rdi
-    ret
-twice:
-    push rbx
-    mov rbx, rdi
-    call square
-    add rax, rbx
-    pop rbx
-    ret
-"""
 
 FAULTY = """
 global _start

@@ -6,48 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from debugger_programs import SPIN
+from debugger_programs import TUI_PROGRAM as PROGRAM
 
 from mnist_vm.debugger.session import Session
 from mnist_vm.debugger.tui import DebuggerApp, HelpScreen
-
-PROGRAM = r"""
-global _start
-section .data
-counter:    dq 0
-section .bss
-arr:        resd 64
-digit:      resb 784
-section .text
-_start:
-    xor ecx, ecx
-.fill:
-    mov [arr + rcx*4], ecx
-    add qword [counter], 1
-    inc rcx
-    cmp rcx, 64
-    jb .fill
-    mov rdi, 5
-    call square
-    mov rdi, rax
-    call square
-    mov eax, 60
-    xor edi, edi
-    syscall
-square:
-    mov rax, rdi
-    imul rax, rdi
-    ret
-"""
-
-SPIN = """
-global _start
-section .text
-_start:
-    xor eax, eax
-.spin:
-    inc rax
-    jmp .spin
-"""
 
 
 def session(tmp_path, src: str = PROGRAM) -> Session:
@@ -377,5 +340,57 @@ def test_z_at_80x24_first_gives_the_code_the_whole_width(tmp_path):
             await pilot.pause()
             assert s.zoom == "code" and not app.query_one("#right").display
             assert app.query_one("#code").size.width > narrow + 40
+
+    asyncio.run(main())
+
+
+def test_escape_closes_the_command_line_without_running_it(tmp_path):
+    """Esc on the open line is the line's Closed message, handled by the app."""
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        line = app.query_one("#cmdline")
+        await pilot.press("colon", "s", "t")
+        assert line.has_class("open") and line.value == "st"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not line.has_class("open") and line.value == "" and not line.can_focus
+        assert s.machine.icount == 0, "closing the line ran nothing"
+
+    run_app(s, body)
+
+
+def test_code_panel_arrows_scroll_the_source_and_home_comes_back_to_rip(tmp_path):
+    """The code panel's keys post Scrolled messages; the app scrolls and redraws."""
+    s = session(tmp_path)
+
+    async def body(app, pilot):
+        at_rip = panel(app, "#code")
+        app.query_one("#code").focus()
+        await pilot.pause()
+        await pilot.press("down", "down", "down")
+        assert app.code_scroll == 3 and panel(app, "#code") != at_rip
+        await pilot.press("home")
+        assert app.code_scroll == 0 and panel(app, "#code") == at_rip
+
+    run_app(s, body)
+
+
+def test_a_resized_terminal_redraws_the_panels_for_their_new_size(tmp_path):
+    """Each panel posts Resized when its size changes; the app draws it again
+    for that size (the call stack panel fills its height with stack words)."""
+    s = session(tmp_path)
+
+    async def main():
+        app = DebuggerApp(s)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await pilot.pause()
+            stack = app.query_one("#stack")
+            before = stack.content_size.height
+            assert len(panel(app, "#stack").splitlines()) == before
+            await pilot.resize_terminal(200, 60)
+            await pilot.pause()
+            assert stack.content_size.height > before
+            assert len(panel(app, "#stack").splitlines()) == stack.content_size.height
 
     asyncio.run(main())

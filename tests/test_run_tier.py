@@ -681,16 +681,9 @@ def test_stop_requested_is_seen_by_a_long_running_loop():
     debugger's Ctrl-C) stops run() while the loop spins."""
     import threading
 
-    src = """
-global _start
-section .text
-_start:
-    xor eax, eax
-.spin:
-    inc rax
-    jmp .spin
-"""
-    m = Machine(assemble([("t.asm", src)]))
+    from debugger_programs import SPIN
+
+    m = Machine(assemble([("t.asm", SPIN)]))
     timer = threading.Timer(0.3, lambda: setattr(m, "stop_requested", True))
     timer.start()
     try:

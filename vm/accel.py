@@ -30,21 +30,10 @@ from dataclasses import dataclass, field
 from .image import TEXT_BASE as TEXT_START
 from .image import Image
 from .isa import flags as F
-from .isa.operands import VEC_BYTES, Imm, Mem
+from .isa.operands import GPR_NUM, VEC_BYTES, Imm, Mem
 from .runtime import CALLER_SAVED_GPRS, POISON32, POISON64
 
 INT_ARGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
-_GPR_NUM = {
-    "rax": 0,
-    "rcx": 1,
-    "rdx": 2,
-    "rbx": 3,
-    "rsp": 4,
-    "rbp": 5,
-    "rsi": 6,
-    "rdi": 7,
-    **{f"r{i}": i for i in range(8, 16)},
-}
 
 
 class CallingConvention:
@@ -54,7 +43,7 @@ class CallingConvention:
     @staticmethod
     def int_arg(machine, i: int) -> int:
         if i < 6:
-            return machine.r[_GPR_NUM[INT_ARGS[i]]]
+            return machine.r[GPR_NUM[INT_ARGS[i]]]
         # stack arguments: [rsp] is the return address at routine entry; a
         # twin runs at the call instruction, so argument 7 is at [rsp].
         sp = machine.r[4]
@@ -98,7 +87,7 @@ class Twin:
     keep_xmm0: int = field(init=False, repr=False, compare=False)  # bytes of xmm0
 
     def __post_init__(self) -> None:
-        self.arg_regs = tuple(_GPR_NUM[a] for a in self.args)
+        self.arg_regs = tuple(GPR_NUM[a] for a in self.args)
         self.keep_rax = "rax" in self.returns
         self.keep_xmm0 = (
             16

@@ -188,14 +188,20 @@ def _error(msg: str) -> Reply:
     return Reply([msg], error=True)
 
 
-def _count(args: str, what: str) -> int:
-    args = args.strip()
-    if not args:
-        return 1
+def number_arg(text: str, what: str, default: int, noun: str = "a number") -> int:
+    """A whole number argument (decimal or 0x..., _ between digits), or default
+    when there is none."""
+    text = text.strip()
+    if not text:
+        return default
     try:
-        n = int(args.replace("_", ""), 0)
+        return int(text.replace("_", ""), 0)
     except ValueError:
-        raise DebugError(f"{what} takes a count (a whole number), not '{args}'") from None
+        raise DebugError(f"{what} takes {noun}, not '{text}'") from None
+
+
+def _count(args: str, what: str) -> int:
+    n = number_arg(args, what, 1, "a count (a whole number)")
     if n < 1:
         raise DebugError(f"{what} count must be at least 1")
     return n
@@ -1114,6 +1120,12 @@ def _heatmap(s: Session, args: str) -> Reply:
     return Reply([R.picture(s.picture, 18, 60)], view=True, memory=True)
 
 
+def _choice(args: str, cycle: tuple[str, ...], current: str) -> str:
+    """The option named (in lower case), or without one the option after
+    `current` in `cycle` (what the command's key does)."""
+    return args.strip().lower() or cycle[(cycle.index(current) + 1) % len(cycle)]
+
+
 @command(
     "xmm",
     "xmm [f32|f64|hex|i32|xmm|ymm|zmm|auto]",
@@ -1124,7 +1136,7 @@ def _heatmap(s: Session, args: str) -> Reply:
     key="x",
 )
 def _xmm(s: Session, args: str) -> Reply:
-    mode = args.strip().lower() or XMM_MODES[(XMM_MODES.index(s.xmm_mode) + 1) % len(XMM_MODES)]
+    mode = _choice(args, XMM_MODES, s.xmm_mode)
     if mode in VEC_VIEWS:
         s.vec_view = mode
         return Reply([f"vector registers shown as {mode}"], view=True)
@@ -1147,7 +1159,7 @@ PANES = ("normal", "code", "memory", "registers", "console")
     key="z",
 )
 def _pane(s: Session, args: str) -> Reply:
-    want = args.strip().lower() or PANES[(PANES.index(s.zoom) + 1) % len(PANES)]
+    want = _choice(args, PANES, s.zoom)
     if want not in PANES:
         raise DebugError("pane " + "|".join(PANES))
     s.zoom = want

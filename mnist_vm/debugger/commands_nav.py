@@ -5,19 +5,8 @@ module at its end."""
 
 from __future__ import annotations
 
-from .commands import Reply, command
+from .commands import Reply, command, number_arg
 from .session import DebugError, Session, format_value
-
-
-def _number(text: str, what: str, default: int) -> int:
-    """A whole number argument (decimal or 0x...), or default when there is none."""
-    text = text.strip()
-    if not text:
-        return default
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise DebugError(f"{what} takes a number, not '{text}'") from None
 
 
 @command(
@@ -71,7 +60,7 @@ def _select(s: Session, level: int) -> Reply:
 )
 def _frame(s: Session, args: str) -> Reply:
     text = args.strip()
-    return _select(s, _number(text, "frame", s.frame_level))
+    return _select(s, number_arg(text, "frame", s.frame_level))
 
 
 @command("up", "up [N]", "select the caller's frame (N frames up)", "data")
@@ -82,14 +71,14 @@ def _up(s: Session, args: str) -> Reply:
             f"#{s.frame_level} {frames[s.frame_level].routine} is the outermost frame "
             "(no caller on the stack); you cannot go up"
         )
-    return _select(s, min(len(frames) - 1, s.frame_level + _number(args, "up", 1)))
+    return _select(s, min(len(frames) - 1, s.frame_level + number_arg(args, "up", 1)))
 
 
 @command("down", "down [N]", "select the callee's frame again (N frames down)", "data")
 def _down(s: Session, args: str) -> Reply:
     if s.frame_level == 0:
         raise DebugError("frame #0 (where rip is) is the innermost frame; you cannot go down")
-    return _select(s, max(0, s.frame_level - _number(args, "down", 1)))
+    return _select(s, max(0, s.frame_level - number_arg(args, "down", 1)))
 
 
 @command(
@@ -113,7 +102,7 @@ def _undisplay(s: Session, args: str) -> Reply:
     if not text:
         s.displays.clear()
         return Reply(["all display expressions removed"])
-    k = _number(text, "undisplay", 0)
+    k = number_arg(text, "undisplay", 0)
     if not 1 <= k <= len(s.displays):
         raise DebugError(f"no display {k} (display lists them)")
     gone = s.displays.pop(k - 1)
@@ -158,5 +147,5 @@ def _goto(s: Session, args: str) -> Reply:
     text = args.strip().replace(",", "").replace("_", "")
     if not text:
         raise DebugError("goto N: an instruction count, e.g. goto 1234567")
-    stop = s.goto(_number(text, "goto", 0))
+    stop = s.goto(number_arg(text, "goto", 0))
     return Reply([stop.text], moved=True, stop=stop)

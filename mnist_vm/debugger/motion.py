@@ -398,10 +398,7 @@ class Motion(Frames):
                 )
             h.goto(ev.icount)
         except Interrupted as e:
-            try:
-                h.goto(here)
-            except (Interrupted, HistoryError):
-                pass
+            self._back_to(here)
             return self._set(Stop("interrupt", f"{e}; back at {self.where()}"))
         except Fault as f:
             return self._set(self._fault_stop(f))
@@ -412,6 +409,15 @@ class Motion(Frames):
                 bp.hits += 1
                 return self._set(Stop("breakpoint", f"breakpoint {bp.num}, {self.where()}"))
         return self._set(Stop("step", self.where()))
+
+    def _back_to(self, here: int) -> None:
+        """After an interrupted search of the history: back to instruction
+        `here`, unless a second interrupt stops that too (the caller reports
+        the interrupt and where it is either way)."""
+        try:
+            self.history.goto(here)
+        except (Interrupted, HistoryError):
+            pass
 
     def last_write(self, what: str, length: int | None = None) -> list[str]:
         """Which instruction, at which step, last wrote ADDR."""
@@ -456,10 +462,7 @@ class Motion(Frames):
             after = self._range_bytes(probe)
             h.goto(here)
         except Interrupted as e:
-            try:
-                h.goto(here)
-            except (Interrupted, HistoryError):
-                pass
+            self._back_to(here)
             raise DebugError(f"last-write {e}") from None
         ago = here - ev.icount
         lines = [

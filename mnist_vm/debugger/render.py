@@ -16,7 +16,7 @@ import textwrap
 
 from rich.text import Text
 
-from vm.isa.operands import VEC_NAMES, vec_read
+from vm.isa.operands import GPR64, GPR_NUM, VEC_NAMES, vec_read
 
 from . import expr as E
 from .model import _signed
@@ -25,35 +25,8 @@ from .session import XMM_MODES, MemView, Picture, Session
 CHANGED = "bold black on yellow"
 CURRENT = "bold white on dark_blue"
 DIM = "grey50"
-GPR_ORDER = (
-    "rax",
-    "rbx",
-    "rcx",
-    "rdx",
-    "rsi",
-    "rdi",
-    "rbp",
-    "rsp",
-    "r8",
-    "r9",
-    "r10",
-    "r11",
-    "r12",
-    "r13",
-    "r14",
-    "r15",
-)
-_GPR_NUM = {
-    "rax": 0,
-    "rcx": 1,
-    "rdx": 2,
-    "rbx": 3,
-    "rsp": 4,
-    "rbp": 5,
-    "rsi": 6,
-    "rdi": 7,
-    **{f"r{i}": i for i in range(8, 16)},
-}
+# the order gdb and most debuggers show them in (not the encoding order)
+GPR_ORDER = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *GPR64[8:])
 FLAG_NAMES = (("CF", 0x1), ("PF", 0x4), ("ZF", 0x40), ("SF", 0x80), ("OF", 0x800))
 
 
@@ -149,7 +122,7 @@ def registers_panel(s: Session, width: int = 88, height: int = 40) -> Text:
     decimal = dec_cols >= 2 or (dec_cols == 1 and hex_cols < 2)
     per_line = max(1, dec_cols if decimal else hex_cols)
     for i, name in enumerate(GPR_ORDER):
-        n = _GPR_NUM[name]
+        n = GPR_NUM[name]
         v = m.r[n]
         out.append(f"{name:>3} ", style="bold")
         out.append(f"{v:016x}", style=CHANGED if v != prev_r[n] else "")

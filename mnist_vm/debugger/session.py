@@ -21,7 +21,7 @@ import struct
 from collections import defaultdict
 
 from vm import Fault, Machine
-from vm.history import History, HistoryError, Interrupted, Registers
+from vm.history import History, Interrupted, Registers
 from vm.image import Image
 from vm.isa.operands import Reg
 
@@ -312,10 +312,7 @@ class Session(Motion):
                 if why not in ("limit", "exit"):
                     raise Interrupted(f"interrupted at instruction {m.icount:,}")
             except Interrupted as e:
-                try:
-                    h.goto(here)
-                except (Interrupted, HistoryError):
-                    pass
+                self._back_to(here)
                 raise DebugError(f"profile {e}") from None
             except Fault as f:
                 raise DebugError(f"profile: the replay faulted ({f.kind})") from None

@@ -14,6 +14,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, RichLog, Static
@@ -41,10 +42,21 @@ def size_class(width: int, height: int) -> str:
     return "large"
 
 
+def scroll_keys(action: str, moves: dict[str, str]) -> list[BindingType]:
+    """Hidden key bindings that run `action(ARGS)` with each key's arguments."""
+    return [Binding(key, f"{action}({args})", show=False) for key, args in moves.items()]
+
+
 class Panel(Widget):
     """A bordered panel whose content the app redraws at every stop. Its size
     comes from the stylesheet, so new content repaints it without a layout
-    pass, and identical content is not repainted at all."""
+    pass, and identical content is not repainted at all.
+
+    The widgets here know nothing of the app: the app sets their content
+    (attributes down) and they post messages the app handles (messages up)."""
+
+    class Resized(Message):
+        """A panel changed size: its content must be drawn for the new size."""
 
     def __init__(self, title: str, **kw):
         super().__init__(**kw)
@@ -61,39 +73,43 @@ class Panel(Widget):
         return self._content
 
     def on_resize(self) -> None:
-        app = debugger_app(self)
-        if app.panels_ready():
-            app.refresh_panels()
+        self.post_message(self.Resized())  # Resize does not bubble; this does
 
 
 class CodePanel(Panel):
     can_focus = True
-    BINDINGS = [
-        Binding("up", "scroll_code(-1)", show=False),
-        Binding("down", "scroll_code(1)", show=False),
-        Binding("pageup", "scroll_code(-10)", show=False),
-        Binding("pagedown", "scroll_code(10)", show=False),
-        Binding("home", "scroll_code(0)", show=False),
-    ]
+    BINDINGS = scroll_keys(
+        "scroll_code", {"up": "-1", "down": "1", "pageup": "-10", "pagedown": "10", "home": "0"}
+    )
+
+    class Scrolled(Message):
+        """Scroll the code by delta lines (0: back to rip)."""
+
+        def __init__(self, delta: int) -> None:
+            super().__init__()
+            self.delta = delta
 
     def action_scroll_code(self, delta: int) -> None:
-        debugger_app(self).scroll_code(delta)
+        self.post_message(self.Scrolled(delta))
 
 
 class MemoryPanel(Panel):
     can_focus = True
-    BINDINGS = [
-        Binding("up", "scroll_mem(-1, 0)", show=False),
-        Binding("down", "scroll_mem(1, 0)", show=False),
-        Binding("pageup", "scroll_mem(-10, 0)", show=False),
-        Binding("pagedown", "scroll_mem(10, 0)", show=False),
-        Binding("left", "scroll_mem(0, -1)", show=False),
-        Binding("right", "scroll_mem(0, 1)", show=False),
-        Binding("home", "scroll_mem(0, 0, True)", show=False),
-    ]
+    BINDINGS = scroll_keys(
+        "scroll_mem",
+        {"up": "-1, 0", "down": "1, 0", "pageup": "-10, 0", "pagedown": "10, 0"}
+        | {"left": "0, -1", "right": "0, 1", "home": "0, 0, True"},
+    )
+
+    class Scrolled(Message):
+        """Scroll the memory view dy rows and dx columns (home: to its top left)."""
+
+        def __init__(self, dy: int, dx: int, home: bool) -> None:
+            super().__init__()
+            self.dy, self.dx, self.home = dy, dx, home
 
     def action_scroll_mem(self, dy: int, dx: int, home: bool = False) -> None:
-        debugger_app(self).scroll_memory(dy, dx, home)
+        self.post_message(self.Scrolled(dy, dx, home))
 
 
 class CommandLine(Input):
@@ -122,8 +138,11 @@ class CommandLine(Input):
         self.value = self.history[self.pos] if self.pos < len(self.history) else ""
         self.cursor_position = len(self.value)
 
+    class Closed(Message):
+        """Esc on the open command line: close it."""
+
     def action_close(self) -> None:
-        debugger_app(self).close_command_line()
+        self.post_message(self.Closed())
 
 
 class HelpScreen(ModalScreen):
@@ -149,18 +168,26 @@ class DebuggerApp(App[None]):
     # Every key goes through action_key, so a key typed just after ':' (before the
     # command line has the focus) still lands in the command line.
     KEYS = {**{c.key: c.name for c in COMMANDS if c.key}, ":": "open"}
+    # Keys that do what only the screen can, not what their command does: b toggles
+    # (the break command only adds) and is ignored while a command runs, ? opens the
+    # help screen, q leaves at once even while a command runs (a command would wait).
+    KEY_ACTIONS = {
+        "open": "open_command_line",
+        "break": "toggle_break",
+        "help": "help",
+        "quit": "quit_debugger",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding({"?": "question_mark", ":": "colon"}.get(k, k), f"key({k!r})", show=False)
             for k in KEYS
         ),
         Binding("enter", "submit_line", show=False),
-        Binding("shift+up", "scroll_console(-1)", show=False),
-        Binding("shift+down", "scroll_console(1)", show=False),
-        Binding("shift+pageup", "scroll_console(-10)", show=False),
-        Binding("shift+pagedown", "scroll_console(10)", show=False),
-        Binding("ctrl+b", "scroll_console(-10)", show=False),
-        Binding("ctrl+f", "scroll_console(10)", show=False),
+        *scroll_keys(
+            "scroll_console",
+            {"shift+up": "-1", "shift+down": "1", "shift+pageup": "-10", "shift+pagedown": "10"}
+            | {"ctrl+b": "-10", "ctrl+f": "10"},
+        ),
         Binding("escape", "interrupt", show=False),
         Binding("ctrl+c", "interrupt", show=False, priority=True),
     ]
@@ -206,9 +233,6 @@ class DebuggerApp(App[None]):
         if zoom in ("code", "registers"):
             return False
         return zoom == "memory" or size_class(self.size.width, self.size.height) != "small"
-
-    def panels_ready(self) -> bool:
-        return self._panels_ready
 
     # -- drawing -----------------------------------------------------------------------
     def write(self, item) -> None:
@@ -269,25 +293,36 @@ class DebuggerApp(App[None]):
                 )
             )
 
-    def scroll_code(self, delta: int) -> None:
-        self.code_scroll = 0 if delta == 0 else self.code_scroll + delta
+    # -- what the panels ask for ---------------------------------------------------------------
+    @on(Panel.Resized)
+    def _panel_resized(self) -> None:
         self.refresh_panels()
 
-    def scroll_memory(self, dy: int, dx: int, home: bool) -> None:
+    @on(CodePanel.Scrolled)
+    def _scroll_code(self, event: CodePanel.Scrolled) -> None:
+        self.code_scroll = 0 if event.delta == 0 else self.code_scroll + event.delta
+        self.refresh_panels()
+
+    @on(MemoryPanel.Scrolled)
+    def _scroll_memory(self, event: MemoryPanel.Scrolled) -> None:
         s = self.session
         v = s.current_view()
         if s.panel != "memory":
             return
-        if home:
+        if event.home:
             v.top = v.left = 0
         else:
-            v.top = max(0, v.top + dy)
+            v.top = max(0, v.top + event.dy)
             if v.shape is not None:
                 v.top = min(v.top, v.shape[0] - 1)
-                v.left = max(0, min(v.shape[1] - 1, v.left + dx))
+                v.left = max(0, min(v.shape[1] - 1, v.left + event.dx))
         if s.view is None:
             s.view = v
         self.refresh_panels()
+
+    @on(CommandLine.Closed)
+    def _command_line_closed(self) -> None:
+        self.close_command_line()
 
     # -- running commands -------------------------------------------------------------------
     def run_line(self, line: str, echo: bool = True) -> None:
@@ -367,16 +402,11 @@ class DebuggerApp(App[None]):
             line.focus()
             return
         what = self.KEYS[key]
-        if what == "open":
-            self.action_open_command_line()
-        elif what == "break":
-            self.action_toggle_break()
-        elif what == "help":
-            self.action_help()
-        elif what == "quit":
-            self.action_quit_debugger()
+        action = self.KEY_ACTIONS.get(what)
+        if action is not None:
+            getattr(self, f"action_{action}")()
         else:
-            self.run_line(what)
+            self.run_line(what)  # the command the table gives this key
 
     def action_scroll_console(self, lines: int) -> None:
         console = self.query_one("#console", RichLog)
@@ -454,14 +484,6 @@ class DebuggerApp(App[None]):
         if self.busy:
             self.session.interrupt()
         self.exit()
-
-
-def debugger_app(widget: Widget) -> DebuggerApp:
-    """The debugger app a panel belongs to (panels call back into it)."""
-    app = widget.app
-    if not isinstance(app, DebuggerApp):
-        raise TypeError(f"{type(widget).__name__} belongs in a DebuggerApp")
-    return app
 
 
 def _size(widget) -> tuple[int, int]:

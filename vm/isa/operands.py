@@ -28,6 +28,7 @@ GPR64 = (
     "r14",
     "r15",
 )
+GPR_NUM = {name: num for num, name in enumerate(GPR64)}  # rax -> 0 ... r15 -> 15
 GPR32 = (
     "eax",
     "ecx",
