@@ -35,7 +35,7 @@ import ctypes
 import sys
 from typing import Any
 
-import llvmlite.binding as llvm  # type: ignore[import-untyped]
+import llvmlite.binding as llvm
 import numpy as np
 
 

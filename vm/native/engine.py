@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import threading
 
-from llvmlite import binding as llvm  # type: ignore[import-untyped]
+from llvmlite import binding as llvm
 
 from .translate import OUT_WORDS
 

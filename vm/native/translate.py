@@ -43,7 +43,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from llvmlite import ir  # type: ignore[import-untyped]
+from llvmlite import ir
 
 from .. import runtier
 from ..environment import MEM_VIEWS, READERS, WRITERS, Layout, ranges
