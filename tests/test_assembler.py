@@ -956,7 +956,9 @@ for name, src in json.loads(sys.stdin.read()).items():
         out[name] = "assembled"
     except AsmError as e:
         out[name] = type(e).__name__ + ": " + e.message
-out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# the peak since exec (ru_maxrss would start from the forking parent's)
+hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")]
+out["maxrss_mb"] = int(hwm[0].split()[1]) // 1024
 print(json.dumps(out))
 """
 

@@ -80,6 +80,9 @@ class Image:
     files: list[str] = field(default_factory=list)  # as given
     warnings: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)  # data lines, for listings
+    # what each incbin read: (file as found, skip, count or None, the bytes), so
+    # that a saved state can carry them (vm/state.py)
+    binaries: list[tuple[str, int, int | None, bytes]] = field(default_factory=list)
 
     def symbol_at(self, addr: int) -> Symbol | None:
         """The non-local code or data symbol with the largest value <= addr."""

@@ -100,6 +100,7 @@ class Assembler:
         self.errors = _Errors()
         self.warnings: list[str] = []
         self.sources: dict[str, list[str]] = {}
+        self.binaries: list[tuple[str, int, int | None, bytes]] = []  # Image.binaries
         self.linker = Linker(self.files, self.errors, self.warnings)
         self.commons: set[str] = set()  # names a `common` line has defined
         self.image_bytes = 0  # every loaded section together (limits.MAX_IMAGE_BYTES)
@@ -168,9 +169,7 @@ class Assembler:
 
     def read_binary(self, target: str, including: str, loc: SourceLoc, skip: int, count):
         """incbin's bytes: from the overlay (a saved state's files) or the disk."""
-        path = find_file(
-            target, including, self.include_paths, lambda p: p in self.overlay or os.path.isfile(p)
-        )
+        path = self.binary_path(target, including)
         if path is None:
             raise AsmError(
                 f"cannot find incbin file '{target}' (looked next to "
@@ -197,6 +196,19 @@ class Assembler:
             skip = 0
         data = data[skip:] if count is None else data[skip : skip + count]
         return data
+
+    def include_binary(self, target: str, including: str, loc: SourceLoc, skip: int, count):
+        """incbin's bytes (read_binary), recorded for the image (Image.binaries)."""
+        data = self.read_binary(target, including, loc, skip, count)
+        path = self.binary_path(target, including)
+        self.binaries.append((path or target, skip, count, bytes(data)))
+        return data
+
+    def binary_path(self, target: str, including: str) -> str | None:
+        """The file incbin target names, as read_binary finds it."""
+        return find_file(
+            target, including, self.include_paths, lambda p: p in self.overlay or os.path.isfile(p)
+        )
 
     # ---- pass 1 ------------------------------------------------------------------------
     def chunk(self, ctx: FileCtx, section: str, loaded=True, absolute=False) -> Chunk:
@@ -603,6 +615,7 @@ class Assembler:
             files=[f.name for f in self.files],
             warnings=self.warnings,
             rows=rows,
+            binaries=self.binaries,
         )
 
     # ---- instructions ----------------------------------------------------------------
