@@ -1080,3 +1080,13 @@ def test_hostile_sources_fail_cleanly_within_a_memory_ceiling():
     for name in LIMIT_CASES:
         assert result[name].startswith("AsmError: "), (name, result[name])
     assert result["maxrss_mb"] < 400, result
+
+
+def test_incbin_in_a_dropped_section_counts_against_the_initialised_limit(tmp_path):
+    # the bytes are read and held although the section is not loaded
+    (tmp_path / "z.bin").write_bytes(bytes(1 << 20))
+    src = 'section .note.x noalloc\n%rep 300\n  incbin "z.bin"\n%endrep\n'
+    (tmp_path / "t.asm").write_text(src)
+    with pytest.raises(AsmError) as info:
+        assemble([str(tmp_path / "t.asm")])
+    assert "more than the 268,435,456 bytes of initialised data allowed" in str(info.value)

@@ -180,17 +180,19 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
 
 
 def _carried_binaries(image: Image) -> list[dict]:
-    """Image.binaries for the header, refused past the limits load_state checks."""
-    total = sum(len(b[3]) for b in image.binaries)
-    if total > MAX_CARRIED_BINARY or len(image.binaries) > MAX_BINARIES:
+    """Image.binaries for the header (each file, skip and count once), refused
+    past the limits load_state checks."""
+    unique = {(f, skip, count): data for f, skip, count, data in image.binaries}
+    total = sum(len(data) for data in unique.values())
+    if total > MAX_CARRIED_BINARY or len(unique) > MAX_BINARIES:
         raise StateError(
             f"cannot save the state: the program includes {total:,} bytes with "
-            f"{len(image.binaries):,} incbin lines; a state carries at most "
+            f"{len(unique):,} different incbin lines; a state carries at most "
             f"{MAX_CARRIED_BINARY:,} bytes in {MAX_BINARIES:,} lines"
         )
     return [
         {"file": f, "skip": skip, "count": count, "data": base64.b64encode(data).decode()}
-        for f, skip, count, data in image.binaries
+        for (f, skip, count), data in unique.items()
     ]
 
 

@@ -105,6 +105,7 @@ class Assembler:
         self.commons: set[str] = set()  # names a `common` line has defined
         self.image_bytes = 0  # every loaded section together (limits.MAX_IMAGE_BYTES)
         self.stored_bytes = 0  # the initialised part (limits.MAX_INITIALISED_BYTES)
+        self.dropped_bytes = 0  # incbin bytes in dropped sections (held, so counted too)
         self.item_count = 0  # instructions, data, fills and symbols (limits.MAX_ITEMS)
         self.reg_operands: dict[tuple, tuple] = {}  # equal register-only operand tuples, shared
         # pass-1 state
@@ -176,7 +177,7 @@ class Assembler:
                 f"{os.path.basename(including)}, in the include paths and the current directory)",
                 loc,
             )
-        room = limits.MAX_INITIALISED_BYTES - self.stored_bytes
+        room = limits.MAX_INITIALISED_BYTES - self.stored_bytes - self.dropped_bytes
         if path in self.overlay:
             data = self.overlay[path].encode("utf-8", "surrogateescape")
         else:
@@ -200,6 +201,8 @@ class Assembler:
     def include_binary(self, target: str, including: str, loc: SourceLoc, skip: int, count):
         """incbin's bytes (read_binary), recorded for the image (Image.binaries)."""
         data = self.read_binary(target, including, loc, skip, count)
+        if not self.cur.loaded:  # kept in memory all the same: counted as stored
+            self.dropped_bytes += len(data)
         path = self.binary_path(target, including)
         self.binaries.append((path or target, skip, count, bytes(data)))
         return data
