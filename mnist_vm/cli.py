@@ -132,12 +132,13 @@ def _show_native(machine) -> None:
 
 # ---- asm ----------------------------------------------------------------------
 def cmd_asm(args) -> int:
-    from vm.asm import listing
+    from vm.asm import listing_lines
 
     image = _assemble_or_report(args)
     if isinstance(image, int):
         return image
-    print(listing(image))
+    for line in listing_lines(image):  # a large listing is never one string
+        print(line)
     return 0
 
 

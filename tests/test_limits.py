@@ -2,8 +2,10 @@
 past it, and a memory ceiling while getting there (each case runs in a
 subprocess under resource.setrlimit(RLIMIT_AS) or measures its peak RSS).
 
-The assembler's own limits (resb/times, include and macro expansion, source
-size) are tested with the assembler (tests/test_assembler*.py)."""
+The assembler's limits on sizes (resb/times, include and macro expansion,
+source size) are tested with the assembler (tests/test_assembler.py); those
+on the number of items, which bound the memory of instruction-dense
+programs, are here."""
 
 from __future__ import annotations
 
@@ -47,7 +49,10 @@ def zlib_bomb(mib):
     return b"\\x78\\xda" + block * mib + z.flush() + struct.pack(">I", adler)
 
 def rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+    # the peak of this process since exec (ru_maxrss would start from the parent's at fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) >> 10
 
 def expect_state_error(path, match):
     try:
@@ -243,3 +248,79 @@ def test_debug_with_a_malformed_state_is_one_line(tmp_path):
         f"mnist-vm debug: {state}: bad header: registers.gpr: expected a list of 16 items, "
         "found [0, 0, 0]"
     ]
+
+
+# a straight-line program of n instructions, a third each of register, immediate
+# and memory operands (what an instruction-dense program costs per instruction)
+DENSE = """
+import random
+def dense(n):
+    rnd = random.Random(2)
+    regs = ["rax", "rbx", "rcx", "rdx"]
+    ops = ["add", "sub", "xor", "mov", "and", "or", "cmp"]
+    lines = ["global _start", "section .data", "buf: times 64 dq 0", "section .text", "_start:"]
+    lines.append("    lea rsi, [rel buf]")
+    for i in range(n):
+        src = [rnd.choice(regs + ["rdi", "r8"]), rnd.randrange(1, 1 << 20), f"[rsi + {8 * (i % 64)}]"]
+        lines.append(f"    {rnd.choice(ops)} {rnd.choice(regs)}, {src[i % 3]}")
+    return "\\n".join(lines + ["    mov eax, 60", "    xor edi, edi", "    syscall", ""])
+"""
+
+
+def test_the_item_past_max_items_is_one_error_at_its_line_naming_the_limit(tmp_path):
+    out = run_limited(
+        DENSE
+        + textwrap.dedent(
+            """
+        from vm.asm import limits
+        limits.MAX_ITEMS = 30_000
+        # 5,000 lines of a label and data (2 items each), _start, then instructions:
+        # the 20,000th instruction is item 30,001
+        data = "".join(f"d{i}: dd {i}\\n" for i in range(5000))
+        src = "global _start\\nsection .data\\n" + data + "section .text\\n_start:\\n"
+        src += "    nop\\n" * 20_100
+        try:
+            assemble([("dense.asm", src)])
+        except Exception as e:
+            first = str(e).splitlines()[0]
+            assert type(e).__name__ == "AsmError", first
+            print(first)
+        """
+        ),
+        tmp_path,
+        address_space=GIB,
+    )
+    assert out.startswith(
+        f"dense.asm:{2 + 5000 + 2 + 20_000}:5: error: the program has more than 30,000"
+    )
+    assert "MAX_ITEMS" in out
+
+
+def test_instruction_dense_programs_at_max_items_stay_under_the_documented_memory(tmp_path):
+    # the memory of a 60,000-instruction program, per instruction, times the
+    # limit: the cost of a program at MAX_ITEMS (docs/assembler.md says about
+    # 320 MiB to assemble and list it and 580 MiB to run it; the test allows
+    # 20% more, the measured cost of a 5 MB source once was 1 KiB a line more)
+    out = run_limited(
+        DENSE
+        + textwrap.dedent(
+            """
+        from vm.asm import limits, listing_lines
+        n = 60_000
+        src = dense(n)
+        base = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() >> 20
+        image = assemble([("dense.asm", src)])
+        assert len(image.insns) == n + 4
+        for line in listing_lines(image):
+            pass
+        listed = rss_mib()
+        assert Machine(image, stdout=io.BytesIO()).run() == 0
+        ran = rss_mib()
+        scale = limits.MAX_ITEMS / n
+        print(base + (listed - base) * scale, base + (ran - base) * scale)
+        """
+        ),
+        tmp_path,
+    )
+    asm_mib, exec_mib = map(float, out.split())
+    assert asm_mib < 384 and exec_mib < 700, (asm_mib, exec_mib)

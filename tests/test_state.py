@@ -388,3 +388,122 @@ def test_fuzzed_headers_load_or_give_one_stateerror_line(tmp_path, saved, data):
         load_bytes(tmp_path, state_bytes(h, stream))
     except StateError as e:
         assert "\n" not in str(e) or "no longer assembles" in str(e)
+
+
+# ---- incbin: a state carries the bytes the program included ----------------------------
+INCBIN = """global _start
+section .data
+head: incbin "blob.bin", 1, 5
+all: incbin "blob.bin"
+section .text
+_start:
+    movzx ebx, byte [rel head + 3]
+    movzx r12d, byte [rel all + 9]
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+BLOB = b"ABC\x00\xff\x80xyz\x07"
+
+
+@pytest.fixture(scope="module")
+def saved_incbin(tmp_path_factory):
+    """(bytes of a state of a program with two incbin lines, its header); the
+    included file is gone afterwards."""
+    d = tmp_path_factory.mktemp("incbin")
+    (d / "main.asm").write_text(INCBIN)
+    (d / "blob.bin").write_bytes(BLOB)
+    image = assemble([str(d / "main.asm")])
+    (d / "blob.bin").unlink()
+    (d / "main.asm").unlink()
+    m = Machine(image, stdout=io.BytesIO())
+    save_state(m, d / "ok.state")
+    data = (d / "ok.state").read_bytes()
+    return data, split(data)[0]
+
+
+def test_a_state_carries_incbin_bytes_and_loads_without_the_file(tmp_path, saved_incbin):
+    data, header = saved_incbin
+    binaries = header["program"]["binaries"]
+    assert [(b["skip"], b["count"]) for b in binaries] == [(1, 5), (0, None)]
+    st_ = load_bytes(tmp_path, data)
+    m = st_.machine(stdout=io.BytesIO())
+    assert m.mem.read(m.image.symbols["all"].value, len(BLOB)) == BLOB
+    assert m.run() == 0 and m.r[3] == 0xFF and m.r[12] == 0x7
+    # and a state saved from the loaded machine carries them again
+    save_state(m, tmp_path / "again.state")
+    assert split((tmp_path / "again.state").read_bytes())[0]["program"]["binaries"] == binaries
+
+
+def _binary(header, **change):
+    h = copy.deepcopy(header)
+    record = h["program"]["binaries"][0]
+    for k, v in change.items():
+        if v is DELETE:
+            del record[k]
+        else:
+            record[k] = v
+    return h
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"data": "not base64!"}, "program.binaries[0].data: expected base64"),
+        ({"data": "QUJD="}, "expected base64"),  # bad padding
+        ({"data": 5}, "expected base64"),
+        ({"data": "A" * (4 * (33 << 20) // 3)}, "expected base64 of at most"),
+        ({"skip": -1}, "program.binaries[0].skip"),
+        ({"skip": "1"}, "program.binaries[0].skip"),
+        ({"count": 1.5}, "program.binaries[0].count"),
+        ({"file": None}, "program.binaries[0].file"),
+        ({"data": DELETE}, "program.binaries[0].data: missing"),
+        ({"data": "QkMA/4A="[:4] + "AAAA"}, "differs from the one that was saved"),  # other bytes
+        ({"count": 4}, "not among the files the state carries"),  # no record for this line
+        ({"file": "/etc/passwd"}, "not among the files the state carries"),
+    ],
+    ids=lambda x: repr(x)[:30],
+)
+def test_malformed_incbin_records_are_one_stateerror_line(tmp_path, saved_incbin, change, match):
+    data, header = saved_incbin
+    bad = _binary(header, **change)
+    with pytest.raises(StateError) as info:
+        load_bytes(tmp_path, state_bytes(bad, split(data)[1]))
+    text = str(info.value)
+    assert match in text and "root:" not in text, text
+    # one line, or (an assembler error) the first line and the error at the incbin line
+    assert "\n" not in text or text.splitlines()[0].endswith("no longer assembles:"), text
+
+
+@pytest.mark.parametrize(
+    "binaries, match",
+    [
+        ("x", "program.binaries: expected a list"),
+        ([[1]], "program.binaries[0]: expected an object"),
+        ([{"file": "a", "skip": 0, "count": None, "data": ""}] * 10_001, "program.binaries"),
+    ],
+    ids=["string", "list", "too-many"],
+)
+def test_malformed_incbin_lists_are_one_stateerror_line(tmp_path, saved_incbin, binaries, match):
+    data, header = saved_incbin
+    bad = _mutate(header, ("program", "binaries"), binaries)
+    assert_one_line_error(tmp_path, state_bytes(bad, split(data)[1]), match)
+
+
+def test_incbin_bytes_past_the_carried_limit_are_refused_in_total(tmp_path, saved_incbin):
+    data, header = saved_incbin
+    big = {"file": "x.bin", "skip": 0, "count": None, "data": "A" * (4 * ((20 << 20) // 3))}
+    bad = _mutate(header, ("program", "binaries"), header["program"]["binaries"] + [big, big])
+    assert_one_line_error(tmp_path, state_bytes(bad, split(data)[1]), "more than 33,554,432")
+
+
+def test_a_program_including_more_than_a_state_carries_is_not_saved(tmp_path):
+    (tmp_path / "big.bin").write_bytes(bytes((32 << 20) + 1))
+    src = INCBIN.replace('"blob.bin"', f'"{tmp_path / "big.bin"}"')
+    m = Machine(assemble([("big.asm", src)]), stdout=io.BytesIO())
+    with pytest.raises(
+        StateError,
+        match="cannot save the state: the program includes 33,554,438 bytes with 2 different",
+    ):
+        save_state(m, tmp_path / "big.state")
+    assert not any(p.suffix == ".state" or ".tmp" in p.name for p in tmp_path.iterdir())

@@ -24,7 +24,7 @@ MAX_IMAGE_BYTES = 1 << 30  # all sections, .bss included: the machine maps no mo
 TEXT_FILL = 0xCC  # what reading an instruction slot as data yields
 
 
-@dataclass
+@dataclass(slots=True)
 class Insn:
     addr: int
     mnemonic: str  # as written (an alias stays an alias)
@@ -48,7 +48,7 @@ class Section:
     perms: str  # 'rx', 'r', 'rw'
 
 
-@dataclass
+@dataclass(slots=True)
 class Symbol:
     name: str  # local labels are stored as 'parent.local'
     value: int
@@ -58,15 +58,15 @@ class Symbol:
     size: int | None = None  # bytes of data following the label, if known
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
-    """One source line's contribution, for listings: where it went and how big."""
+    """One data line's contribution (data, reservation, padding), for listings:
+    where it went and how big. An instruction is its own row (Image.insns)."""
 
     loc: SourceLoc
     addr: int
     size: int
     section: str
-    insn: Insn | None = None
 
 
 @dataclass
@@ -79,7 +79,10 @@ class Image:
     defines: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)  # as given
     warnings: list[str] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)  # listing, in source order
+    rows: list[Row] = field(default_factory=list)  # data lines, for listings
+    # what each incbin read: (file as found, skip, count or None, the bytes), so
+    # that a saved state can carry them (vm/state.py)
+    binaries: list[tuple[str, int, int | None, bytes]] = field(default_factory=list)
 
     def symbol_at(self, addr: int) -> Symbol | None:
         """The non-local code or data symbol with the largest value <= addr."""

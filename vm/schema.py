@@ -8,6 +8,8 @@ valid and invalid documents from it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 
 
@@ -58,6 +60,24 @@ class Hex:
             bytes.fromhex(value)
         except ValueError:
             raise _fail(where, expected, value) from None
+
+
+@dataclass(frozen=True)
+class Base64:
+    """A string of standard base64 (RFC 4648, padded) of at most max_bytes decoded bytes."""
+
+    max_bytes: int
+
+    def check(self, value, where: str) -> None:
+        expected = f"base64 of at most {self.max_bytes:,} bytes"
+        if type(value) is not str or len(value) > 4 * ((self.max_bytes + 2) // 3):
+            raise _fail(where, expected, value)
+        try:
+            canonical = base64.b64encode(base64.b64decode(value, validate=True)).decode()
+        except (binascii.Error, ValueError):
+            raise _fail(where, expected, value) from None
+        if canonical != value:  # excess padding, non-zero spare bits
+            raise _fail(where, expected, value)
 
 
 @dataclass(frozen=True)
@@ -159,4 +179,4 @@ class Obj:
             node.check(value[k], path)
 
 
-Node = Int | Str | Hex | Const | Nullable | OneOf | List | Map | Anything | Obj
+Node = Int | Str | Hex | Base64 | Const | Nullable | OneOf | List | Map | Anything | Obj

@@ -1,7 +1,8 @@
 """Saving and loading a whole machine: registers, memory and the program.
 
 A state file is self-contained: it carries the program's source texts (every
-file and %include), the defines it was assembled with, a fingerprint of the
+file and %include) and the bytes its incbin lines read (up to
+MAX_CARRIED_BINARY), the defines it was assembled with, a fingerprint of the
 assembled image, the registers, and every mapped byte of writable memory
 (.data/.bss/heap and the stack), zlib-compressed. Loading re-assembles the
 program from the carried sources, checks the fingerprint, and restores the
@@ -29,6 +30,7 @@ size the header declares. Anything wrong is one StateError line.
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
 import json
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 
 from . import schema as S
 from .asm.assembler import Assembler
+from .asm.directives import find_file
 from .atomic import atomic_write
 from .errors import AsmError, VMError
 from .image import PAGE, Image
@@ -49,12 +52,26 @@ MAGIC = b"MNISTVM-STATE\n"
 VERSION = 1
 FORMAT = "mnist-vm machine state"
 MAX_HEADER_BYTES = 64 << 20  # the JSON header (it carries the program's sources)
+MAX_CARRIED_BINARY = 32 << 20  # incbin bytes a state carries (base64 in the header)
+MAX_BINARIES = 10_000  # incbin lines a state carries
 _CHUNK = 1 << 22
 _U64 = S.Int(0, (1 << 64) - 1)
 _TEXT = S.Str(MAX_HEADER_BYTES)
 _NAME = S.Str(4096)
 _RANGE = S.List(_U64, 2, 2)  # [lo, hi)
 _MAX_MMAPS = 1 << 16
+_COUNT = S.Int(0, (1 << 63) - 1)
+# what one incbin line read: the file as the assembler found it, its skip and
+# count arguments, and the bytes (the program's bytes are checked again by the
+# fingerprint once it is re-assembled)
+_BINARY = S.Obj(
+    {
+        "file": _NAME,
+        "skip": _COUNT,
+        "count": S.Nullable(_COUNT),
+        "data": S.Base64(MAX_CARRIED_BINARY),
+    }
+)
 
 # Every key load_state reads, with its type and range (others are ignored).
 HEADER = S.Obj(
@@ -70,7 +87,8 @@ HEADER = S.Obj(
                 ),
                 "sources": S.Map(_TEXT, 100_000),
                 "fingerprint": S.Hex((64,)),
-            }
+            },
+            optional={"binaries": S.List(_BINARY, 0, MAX_BINARIES)},  # incbin's bytes
         ),
         "registers": S.Obj(
             {
@@ -127,6 +145,7 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
             "defines": image.defines,
             "sources": {name: "\n".join(lines) + "\n" for name, lines in image.sources.items()},
             "fingerprint": fingerprint(image),
+            "binaries": _carried_binaries(image),
         },
         "registers": {
             "gpr": list(machine.r[:16]),
@@ -143,6 +162,11 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
         "meta": meta or {},
     }
     blob = json.dumps(header, default=_jsonable).encode()
+    if len(blob) > MAX_HEADER_BYTES:
+        raise StateError(
+            f"cannot save the state: its header (the program's sources and incbin data) "
+            f"would be {len(blob):,} bytes, more than the {MAX_HEADER_BYTES:,} a state may have"
+        )
 
     def fill(f) -> None:
         f.write(MAGIC + struct.pack("<IQ", VERSION, len(blob)) + blob)
@@ -153,6 +177,23 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
         f.write(z.flush())
 
     atomic_write(path, fill)
+
+
+def _carried_binaries(image: Image) -> list[dict]:
+    """Image.binaries for the header (each file, skip and count once), refused
+    past the limits load_state checks."""
+    unique = {(f, skip, count): data for f, skip, count, data in image.binaries}
+    total = sum(len(data) for data in unique.values())
+    if total > MAX_CARRIED_BINARY or len(unique) > MAX_BINARIES:
+        raise StateError(
+            f"cannot save the state: the program includes {total:,} bytes with "
+            f"{len(unique):,} different incbin lines; a state carries at most "
+            f"{MAX_CARRIED_BINARY:,} bytes in {MAX_BINARIES:,} lines"
+        )
+    return [
+        {"file": f, "skip": skip, "count": count, "data": base64.b64encode(data).decode()}
+        for (f, skip, count), data in unique.items()
+    ]
 
 
 def _jsonable(x):
@@ -273,9 +314,9 @@ def _assemble_carried(prog: dict, p: str) -> Image:
     if missing:
         raise StateError(f"{p}: bad header: program file {missing[0]!r} is not among its sources")
     try:
-        image = _CarriedSources(prog["defines"], [], sources).assemble(
-            [(f, sources[f]) for f in prog["files"]]
-        )
+        asm = _CarriedSources(prog["defines"], [], sources)
+        asm.carry(prog.get("binaries", []), p)
+        image = asm.assemble([(f, sources[f]) for f in prog["files"]])
     except AsmError as e:
         raise StateError(f"{p}: the saved program no longer assembles:\n{e}") from None
     except (RecursionError, MemoryError) as e:
@@ -299,20 +340,35 @@ class _CarriedSources(Assembler):
             return self.overlay[path]
         raise FileNotFoundError(errno.ENOENT, "not among the sources the state carries")
 
-    def read_binary(self, target: str, including: str, loc, *rest):
-        """incbin, in assemblers that have it: the file the assembler would pick
-        (next to the including file, then as given) must be a carried one."""
-        here = os.path.dirname(including)
-        if os.path.isabs(target):
-            candidates = [target]
-        else:
-            candidates = [os.path.join(here, target) if here else target, target]
-        for c in candidates:
-            if c in self.overlay and os.path.normpath(c) in self.overlay:
-                return super().read_binary(target, including, loc, *rest)
-            if c in self.overlay or os.path.lexists(c):
-                break
-        raise AsmError(f"incbin file '{target}' is not among the sources the state carries", loc)
+    carried: dict[tuple[str, int, int | None], bytes] = {}
+
+    def carry(self, binaries: list[dict], p: str) -> None:
+        """The header's incbin records (checked against HEADER), bounded in total."""
+        self.carried = {}
+        total = 0
+        for b in binaries:
+            data = base64.b64decode(b["data"], validate=True)
+            total += len(data)
+            if total > MAX_CARRIED_BINARY:
+                raise StateError(
+                    f"{p}: bad header: program.binaries: more than {MAX_CARRIED_BINARY:,} bytes"
+                )
+            self.carried[b["file"], b["skip"], b["count"]] = data
+
+    def binary_path(self, target: str, including: str) -> str | None:
+        """The carried file incbin target names (no host file is looked at)."""
+        names = {k[0] for k in self.carried}
+        return find_file(target, including, [], lambda c: c in self.overlay or c in names)
+
+    def read_binary(self, target: str, including: str, loc, skip: int, count):
+        """incbin's bytes as the state carries them (the same file, skip and count)."""
+        path = self.binary_path(target, including)
+        data = self.carried.get((path, skip, count)) if path is not None else None
+        if data is not None:
+            return data
+        if path is not None and path in self.overlay:  # a carried source read as bytes
+            return super().read_binary(target, including, loc, skip, count)
+        raise AsmError(f"incbin file '{target}' is not among the files the state carries", loc)
 
 
 def _check_memory_map(header: dict, image: Image, p: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 
 from ..errors import AsmError, SourceLoc
 from ..image import INSN_SIZE, TEXT_FILL, Image, Insn, Row, Section
@@ -99,11 +100,14 @@ class Assembler:
         self.errors = _Errors()
         self.warnings: list[str] = []
         self.sources: dict[str, list[str]] = {}
+        self.binaries: list[tuple[str, int, int | None, bytes]] = []  # Image.binaries
         self.linker = Linker(self.files, self.errors, self.warnings)
         self.commons: set[str] = set()  # names a `common` line has defined
         self.image_bytes = 0  # every loaded section together (limits.MAX_IMAGE_BYTES)
         self.stored_bytes = 0  # the initialised part (limits.MAX_INITIALISED_BYTES)
-        self.insn_count = 0
+        self.dropped_bytes = 0  # incbin bytes in dropped sections (held, so counted too)
+        self.item_count = 0  # instructions, data, fills and symbols (limits.MAX_ITEMS)
+        self.reg_operands: dict[tuple, tuple] = {}  # equal register-only operand tuples, shared
         # pass-1 state
         self.cur: Chunk
         self.parent = ""  # the last label without a dot: `.x` means parent.x
@@ -166,16 +170,14 @@ class Assembler:
 
     def read_binary(self, target: str, including: str, loc: SourceLoc, skip: int, count):
         """incbin's bytes: from the overlay (a saved state's files) or the disk."""
-        path = find_file(
-            target, including, self.include_paths, lambda p: p in self.overlay or os.path.isfile(p)
-        )
+        path = self.binary_path(target, including)
         if path is None:
             raise AsmError(
                 f"cannot find incbin file '{target}' (looked next to "
                 f"{os.path.basename(including)}, in the include paths and the current directory)",
                 loc,
             )
-        room = limits.MAX_INITIALISED_BYTES - self.stored_bytes
+        room = limits.MAX_INITIALISED_BYTES - self.stored_bytes - self.dropped_bytes
         if path in self.overlay:
             data = self.overlay[path].encode("utf-8", "surrogateescape")
         else:
@@ -195,6 +197,21 @@ class Assembler:
             skip = 0
         data = data[skip:] if count is None else data[skip : skip + count]
         return data
+
+    def include_binary(self, target: str, including: str, loc: SourceLoc, skip: int, count):
+        """incbin's bytes (read_binary), recorded for the image (Image.binaries)."""
+        data = self.read_binary(target, including, loc, skip, count)
+        if not self.cur.loaded:  # kept in memory all the same: counted as stored
+            self.dropped_bytes += len(data)
+        path = self.binary_path(target, including)
+        self.binaries.append((path or target, skip, count, bytes(data)))
+        return data
+
+    def binary_path(self, target: str, including: str) -> str | None:
+        """The file incbin target names, as read_binary finds it."""
+        return find_file(
+            target, including, self.include_paths, lambda p: p in self.overlay or os.path.isfile(p)
+        )
 
     # ---- pass 1 ------------------------------------------------------------------------
     def chunk(self, ctx: FileCtx, section: str, loaded=True, absolute=False) -> Chunk:
@@ -280,7 +297,9 @@ class Assembler:
             )
 
     def define_symbol(self, ctx: FileCtx, name: str, tok: Token, loc: SourceLoc) -> None:
-        """Refuses a second definition of name (naming the first)."""
+        """Refuses a second definition of name (naming the first), and one past
+        limits.MAX_ITEMS."""
+        self._count(1, at(loc, tok.col))
         prev = ctx.labels.get(name) or ctx.equs.get(name)
         if prev is not None:
             raise AsmError(
@@ -317,9 +336,22 @@ class Assembler:
         else:
             self.insn(ctx, head, toks[1:], loc)
 
-    def _room(self, size: int, loc: SourceLoc, stored: bool, insns: int = 0) -> None:
-        """Refuses size more bytes (and insns more instructions) in the current chunk
-        past the limits; checked before anything is allocated."""
+    def _count(self, items: int, loc: SourceLoc) -> None:
+        """Counts items more records, refused past limits.MAX_ITEMS: each costs
+        memory in every later stage (a few hundred bytes in the image, and
+        compiled code in the machine), so their number bounds the memory."""
+        if self.item_count + items > limits.MAX_ITEMS:
+            raise AsmError(
+                f"the program has more than {limits.MAX_ITEMS:,} instructions, data "
+                "lines, reservations and labels together (the limit, MAX_ITEMS in "
+                "vm/asm/limits.py; use times or resb for large blocks of data)",
+                loc,
+            )
+        self.item_count += items
+
+    def _room(self, size: int, loc: SourceLoc, stored: bool) -> None:
+        """Refuses size more bytes in the current chunk past the limits;
+        checked before anything is allocated."""
         if not self.cur.loaded:
             return
         if self.image_bytes + size > limits.MAX_IMAGE_BYTES:
@@ -341,18 +373,14 @@ class Assembler:
                 "with resb in .bss)",
                 loc,
             )
-        if self.insn_count + insns > limits.MAX_INSTRUCTIONS:
-            raise AsmError(
-                f"too many instructions: the limit is {limits.MAX_INSTRUCTIONS:,} per program",
-                loc,
-            )
 
-    def _grow(self, size: int, loc: SourceLoc, stored: bool, insns: int = 0) -> None:
-        self._room(size, loc, stored, insns)
+    def _grow(self, size: int, loc: SourceLoc, stored: bool) -> None:
+        """Makes room for one more item of size bytes (see _room and _count)."""
+        self._room(size, loc, stored)
+        self._count(1, loc)
         if self.cur.loaded:
             self.image_bytes += size
             self.stored_bytes += size if stored and self.cur.section != ".bss" else 0
-            self.insn_count += insns
 
     def fill(self, size: int, loc: SourceLoc, fill: int = 0) -> None:
         c = self.cur
@@ -387,7 +415,9 @@ class Assembler:
             self.data(ctx, DATA_UNITS[word], body[0], body[1:], loc, n)
         elif lookup(word) is not None:
             # every copy is an instruction: check the count before making any
-            self._room(n * INSN_SIZE, at(loc, head.col), True, insns=n)
+            self._room(n * INSN_SIZE, at(loc, head.col), True)
+            if self.item_count + n > limits.MAX_ITEMS:
+                self._count(n, at(loc, head.col))  # the error, before any copy is made
             for _ in range(n):
                 self.insn(ctx, body[0], body[1:], loc)
         elif word in RES_UNITS:  # one reservation of n times the size
@@ -441,7 +471,10 @@ class Assembler:
                     "dt holds 80-bit floating-point values only (write 5.0, not 5)",
                     at(loc, group[0].col),
                 )
-            values.append(node)
+            if node.kind == "num":  # a plain number is kept as an int (a Node costs 72 bytes)
+                values.append(_fits(node.value, unit, loc, node.col))
+            else:
+                values.append(node)
             size += unit
         c = self.cur
         self._grow(size * repeat, at(loc, head.col), True)
@@ -486,7 +519,7 @@ class Assembler:
         c = self.cur
         if c.size % INSN_SIZE:  # data in .text before this instruction
             self.fill(INSN_SIZE - c.size % INSN_SIZE, loc)
-        self._grow(INSN_SIZE, at(loc, head.col), True, insns=1)
+        self._grow(INSN_SIZE, at(loc, head.col), True)
         keep = None if self.plain_line else groups  # a plain line is read again in pass 2
         c.items.append(InsnItem(c, c.size, head, keep, loc, self.parent))
         c.size += INSN_SIZE
@@ -543,18 +576,17 @@ class Assembler:
                     try:
                         if isinstance(item, InsnItem):
                             insn = self._encode_insn(ctx, item, addr)
-                            insns.append(insn)
-                            rows.append(Row(item.loc, addr, INSN_SIZE, sec, insn))
+                            insns.append(insn)  # its own listing row (Image.rows)
                         elif isinstance(item, DataItem):
                             raw = self._encode_data(ctx, item, addr)
                             blob[addr - start : addr - start + len(raw)] = raw
-                            rows.append(Row(item.loc, addr, len(raw), sec, None))
+                            rows.append(Row(item.loc, addr, len(raw), sec))
                         else:
                             if sec != ".bss" and (item.fill or sec == ".text"):
                                 blob[addr - start : addr - start + item.size] = (
                                     bytes([item.fill]) * item.size
                                 )
-                            rows.append(Row(item.loc, addr, item.size, sec, None))
+                            rows.append(Row(item.loc, addr, item.size, sec))
                     except AsmError as e:
                         self.errors.add(e)
                     except RecursionError:
@@ -586,6 +618,7 @@ class Assembler:
             files=[f.name for f in self.files],
             warnings=self.warnings,
             rows=rows,
+            binaries=self.binaries,
         )
 
     # ---- instructions ----------------------------------------------------------------
@@ -605,7 +638,9 @@ class Assembler:
         except MatchError as e:
             raise AsmError(self._form_error(d, ops, str(e)), at(loc, item.mnemonic.col)) from None
         self._check_rex(fixed, item, at(loc, item.mnemonic.col))
-        name = item.mnemonic.text.lower()
+        name = sys.intern(item.mnemonic.text.lower())  # one string per mnemonic, not per line
+        if all(type(o) is Reg for o in fixed):  # register-only: few distinct tuples, shared
+            fixed = self.reg_operands.setdefault(fixed, fixed)
         if name.startswith("lock ") and not (fixed and isinstance(fixed[0], Mem)):
             raise AsmError(
                 "lock needs a memory destination (the CPU raises #UD otherwise)",
@@ -721,6 +756,10 @@ class Assembler:
                 out += v
                 pos += len(v)
                 continue
+            if isinstance(v, int):  # checked against the unit in pass 1
+                out += (v & ((1 << unit * 8) - 1)).to_bytes(unit, "little")
+                pos += unit
+                continue
             if v.kind == "float":
                 try:
                     bitsv = floats.bits(v.value, unit * 8, v.op == "-")
@@ -729,11 +768,8 @@ class Assembler:
                 out += bitsv.to_bytes(unit, "little")
                 pos += unit
                 continue
-            n = ev.number(v)
-            bits = unit * 8
-            if bits < 64 and not -(1 << (bits - 1)) <= n < (1 << bits):
-                raise AsmError(f"value {n} does not fit in {unit} byte(s)", at(item.loc, v.col))
-            out += (n & ((1 << bits) - 1)).to_bytes(unit, "little")
+            n = _fits(ev.number(v), unit, item.loc, v.col)
+            out += (n & ((1 << unit * 8) - 1)).to_bytes(unit, "little")
             pos += unit
         return bytes(out)
 
@@ -744,6 +780,14 @@ def _operands_again(item: InsnItem) -> list[list[Token]]:
     k = next(k for k, t in enumerate(toks) if t.col == item.mnemonic.col)
     k += len(item.mnemonic.text.split())  # `rep movsb` is two tokens, one mnemonic
     return split_commas(toks[k:]) if k < len(toks) else []
+
+
+def _fits(n: int, unit: int, loc: SourceLoc, col: int) -> int:
+    """n, if it fits in unit bytes (signed or unsigned; dq and dt take any 64-bit pattern)."""
+    bits = unit * 8
+    if bits < 64 and not -(1 << (bits - 1)) <= n < (1 << bits):
+        raise AsmError(f"value {n} does not fit in {unit} byte(s)", at(loc, col))
+    return n
 
 
 def _const(v: int):

@@ -223,7 +223,7 @@ def _incbin(asm: Assembler, ctx: FileCtx, head: Token, args: list[Token], loc: S
     count = asm.critical(ctx, groups[2], loc) if len(groups) > 2 else None
     if skip < 0 or (count is not None and count < 0):
         raise AsmError("incbin offset and length must not be negative", at(loc, head.col))
-    blob = asm.read_binary(target, loc.file, at(loc, groups[0][0].col), skip, count)
+    blob = asm.include_binary(target, loc.file, at(loc, groups[0][0].col), skip, count)
     asm.data(ctx, 1, head, [Token("str", groups[0][0].text, groups[0][0].col, blob)], loc, 1)
 
 

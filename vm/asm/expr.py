@@ -31,7 +31,7 @@ def wrap(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     kind: str  # num sym here base str reg float un bin chain fn
     col: int

@@ -19,8 +19,11 @@ MAX_SOURCE_BYTES = 16 * MIB
 MAX_IMAGE_BYTES = _IMAGE_LIMIT
 # initialised bytes (.text, .rodata, .data, incbin): these are really stored
 MAX_INITIALISED_BYTES = 256 * MIB
-# instructions in the program (each is an object in every tier)
-MAX_INSTRUCTIONS = 1 << 20
+# instructions, data lines, reservations, labels and constants together: each
+# is an object in the image (and an instruction compiled code in the machine),
+# a few hundred bytes apiece, so this bounds the memory of any program (about
+# 350 MiB to assemble and 500 MiB to run at the limit, docs/assembler.md)
+MAX_ITEMS = 1 << 19
 # lines the preprocessor may produce in one run: includes, %rep and macro
 # expansions together (a 16 MiB source of short lines is about 1.5 million)
 MAX_PREPROCESSED_LINES = 4_000_000

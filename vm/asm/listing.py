@@ -8,7 +8,10 @@ text. Then the symbol table and the section sizes.
 
 from __future__ import annotations
 
-from ..image import Image
+from collections.abc import Iterable, Iterator
+from itertools import chain
+
+from ..image import Image, Insn, Row
 
 
 def _section_bytes(image: Image, addr: int, size: int, section: str) -> bytes:
@@ -20,23 +23,32 @@ def _section_bytes(image: Image, addr: int, size: int, section: str) -> bytes:
 
 
 def listing(image: Image) -> str:
-    out: list[str] = []
-    by_file: dict[str, list] = {}
-    for row in image.rows:
+    return "\n".join(listing_lines(image))
+
+
+def listing_lines(image: Image) -> Iterator[str]:
+    """The listing one line at a time (a large program's listing is never one string)."""
+    by_file: dict[str, list[Row | Insn]] = {f: [] for f in image.sources}  # in reading order
+    every: Iterable[Row | Insn] = chain(image.rows, image.insns)
+    for row in every:
+        if isinstance(row, Insn) and row.host is not None:
+            continue  # a built-in routine: no source line
         by_file.setdefault(row.loc.file, []).append(row)
     for file, rows in by_file.items():
-        out.append(f"; ---- {file} " + "-" * max(0, 60 - len(file)))
-        out.append(
+        if not rows:
+            continue
+        yield f"; ---- {file} " + "-" * max(0, 60 - len(file))
+        yield (
             f";{'address':>8}  {'assembled as (instruction or first bytes)':<34}"
             f" {'line':>5}  source"
         )
         rows.sort(key=lambda r: (r.loc.line, r.addr))
         last_line = None
         for row in rows:
-            if row.insn is None and row.size == 0:
+            if isinstance(row, Insn):
+                what = row.text()
+            elif row.size == 0:
                 continue
-            if row.insn is not None:
-                what = row.insn.text()
             else:
                 data = _section_bytes(image, row.addr, row.size, row.section)
                 what = data.hex(" ") + (" ..." if row.size > len(data) and data else "")
@@ -45,23 +57,21 @@ def listing(image: Image) -> str:
             last_line = row.loc.line
             if len(what) > 34:
                 what = what[:31] + "..."
-            out.append(f"{row.addr:08x}  {what:<34} {row.loc.line:5}  {text}")
-        out.append("")
-    out.append("; ---- symbols " + "-" * 50)
+            yield f"{row.addr:08x}  {what:<34} {row.loc.line:5}  {text}"
+        yield ""
+    yield "; ---- symbols " + "-" * 50
     syms = sorted(image.symbols.values(), key=lambda s: (s.section is None, s.value, s.name))
     for s in syms:
         where = s.section or "equ"
         flag = "global" if s.is_global else ""
         size = f"{s.size:>10,}" if s.size is not None else " " * 10
-        out.append(f"{s.value:016x}  {where:<8} {size}  {flag:<6}  {s.name}")
-    out.append("")
-    out.append("; ---- sections " + "-" * 49)
+        yield f"{s.value:016x}  {where:<8} {size}  {flag:<6}  {s.name}"
+    yield ""
+    yield "; ---- sections " + "-" * 49
     for sec in image.sections.values():
         extra = ""
         if sec.name == ".text":
             extra = f"  ({len(image.insns)} instructions)"
-        out.append(f"{sec.name:<8} {sec.addr:#010x}  {sec.size:>12,} bytes  {sec.perms}{extra}")
-    out.append(f"entry    {image.entry:#010x}")
-    for w in image.warnings:
-        out.append(w)
-    return "\n".join(out)
+        yield f"{sec.name:<8} {sec.addr:#010x}  {sec.size:>12,} bytes  {sec.perms}{extra}"
+    yield f"entry    {image.entry:#010x}"
+    yield from image.warnings

@@ -15,8 +15,9 @@ from .lexer import Token
 
 
 def at(loc: SourceLoc, col: int) -> SourceLoc:
-    """loc moved to another column of the same line."""
-    return SourceLoc(loc.file, loc.line, col, loc.text)
+    """loc moved to another column of the same line (loc itself if it is there:
+    locations are never changed once made, so they can be shared)."""
+    return loc if col == loc.column else SourceLoc(loc.file, loc.line, col, loc.text)
 
 
 def spell(tokens: list[Token]) -> str:

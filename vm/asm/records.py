@@ -43,7 +43,7 @@ class DataItem:
     chunk: Chunk
     offset: int
     unit: int
-    values: list[Node | bytes]
+    values: list[Node | bytes | int]  # int: a plain number, already checked
     repeat: int
     size_one: int
     loc: SourceLoc

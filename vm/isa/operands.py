@@ -147,7 +147,7 @@ def vec_write(xb, num: int, data: bytes) -> None:
         xb[vec_offset(num, o) : vec_offset(num, o) + 16] = data[o : o + 16]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reg:
     """A register operand. kind is 'gpr' or 'xmm' (any vector register: xmm,
     ymm or zmm by size 128/256/512); num is the hardware number; size is in
@@ -163,7 +163,7 @@ class Reg:
         return self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Imm:
     """An immediate (already evaluated; may be negative as written)."""
 
@@ -176,7 +176,7 @@ class Imm:
         return hex(self.value) if abs(self.value) > 9 else str(self.value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mem:
     """A memory operand: address = base + index*scale + disp (mod 2**64).
 
