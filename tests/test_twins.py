@@ -205,6 +205,44 @@ case = st.fixed_dictionaries(
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def _check_dense_twins(X, W, bias, dY):
+    """dense_forward and dense_backward on X (rows x n_in), W (n_in x n_out),
+    bias and dY (rows x n_out): twin == interpreter, bit for bit."""
+    (rows, n_in), n_out = X.shape, W.shape[1]
+    _check(
+        "dense_forward",
+        lambda lay: (
+            [
+                lay.put(X),
+                lay.put(W),
+                lay.put(bias),
+                lay.reserve(4 * rows * n_out),
+                rows,
+                n_in,
+                n_out,
+            ],
+            0,
+        ),
+    )
+    _check(
+        "dense_backward",
+        lambda lay: (
+            [
+                lay.put(X),
+                lay.put(dY),
+                lay.put(W),
+                lay.reserve(4 * n_in * n_out),
+                lay.reserve(4 * n_out),
+                lay.reserve(4 * rows * n_in),
+                rows,
+                n_in,
+                n_out,
+            ],
+            0,
+        ),
+    )
+
+
 def _check(routine, build, returns=None):
     lay0 = Layout(_image(routine).symbols["scratch"].value)
     params, xmm0 = build(lay0)
@@ -519,30 +557,7 @@ def test_twins_return_the_nan_sse_returns_when_nans_meet(seed, rows, n_in, n_out
     rng = np.random.default_rng(seed)
     X, W, b = _nanny(rng, (rows, n_in)), _nanny(rng, (n_in, n_out)), _nanny(rng, (n_out,))
     dY = _nanny(rng, (rows, n_out))
-    _check(
-        "dense_forward",
-        lambda lay: (
-            [lay.put(X), lay.put(W), lay.put(b), lay.reserve(4 * rows * n_out), rows, n_in, n_out],
-            0,
-        ),
-    )
-    _check(
-        "dense_backward",
-        lambda lay: (
-            [
-                lay.put(X),
-                lay.put(dY),
-                lay.put(W),
-                lay.reserve(4 * n_in * n_out),
-                lay.reserve(4 * n_out),
-                lay.reserve(4 * rows * n_in),
-                rows,
-                n_in,
-                n_out,
-            ],
-            0,
-        ),
-    )
+    _check_dense_twins(X, W, b, dY)
     lr = int(NANS[seed % len(NANS)].view(np.uint32)) if seed % 3 == 0 else 0x3C23D70A
     _check(
         "sgd_update",
@@ -582,38 +597,7 @@ def test_dense_twins_match_interpreter_on_sums_each_side_of_eight_terms(n_out):
     W = _floats(rng, (n_in, n_out), 0.0, 0.0)
     dY = _floats(rng, (rows, n_out), 0.0, 0.0)
     bias = _floats(rng, (n_out,), 0.0, 0.0)
-    _check(
-        "dense_forward",
-        lambda lay: (
-            [
-                lay.put(X),
-                lay.put(W),
-                lay.put(bias),
-                lay.reserve(4 * rows * n_out),
-                rows,
-                n_in,
-                n_out,
-            ],
-            0,
-        ),
-    )
-    _check(
-        "dense_backward",
-        lambda lay: (
-            [
-                lay.put(X),
-                lay.put(dY),
-                lay.put(W),
-                lay.reserve(4 * n_in * n_out),
-                lay.reserve(4 * n_out),
-                lay.reserve(4 * rows * n_in),
-                rows,
-                n_in,
-                n_out,
-            ],
-            0,
-        ),
-    )
+    _check_dense_twins(X, W, bias, dY)
 
 
 def test_dense_forward_twin_keeps_a_bias_that_no_input_touches():
