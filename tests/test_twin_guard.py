@@ -12,6 +12,7 @@ keep every twin, and fast still equals interpreted.
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +22,10 @@ import pytest
 from mnist_vm.debugger.commands import execute
 from mnist_vm.debugger.session import Session
 from mnist_vm.kernels import twins
+from mnist_vm.kernels.mnist import SHIPPED_SOURCES_SHA256, shipped_sources_digest
 from mnist_vm.training import program_files
 from vm import Machine, assemble
-from vm.accel import DIFFERS, Twin, attach, fingerprint
+from vm.accel import DIFFERS, UNKNOWN, Twin, attach, fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = program_files()
@@ -145,6 +147,34 @@ def test_the_shipped_program_gets_every_twin():
     m, _ = machine(assemble(FILES, defines=TINY))
     got = attach(m, twins())
     assert got.attached == list(twins()) and not got.refused
+
+
+def test_the_shipped_sources_are_the_ones_the_twins_were_verified_for():
+    assert shipped_sources_digest() == SHIPPED_SOURCES_SHA256, (
+        "programs/mnist changed: run the twin tests, then update SHIPPED_SOURCES_SHA256 "
+        "in mnist_vm/kernels/mnist.py"
+    )
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_the_shipped_sources_edited_in_place_give_no_twin(tmp_path, monkeypatch, edited):
+    """A learner who edits programs/mnist itself (not a copy) changes the
+    reference on disk too: then nothing counts as known and every routine runs
+    as written. The unedited copy still gets every twin (the test can fail)."""
+    import mnist_vm.training as training
+
+    copy = tmp_path / "mnist"
+    shutil.copytree(training.program_dir(), copy)
+    if edited:
+        f = copy / "activations.asm"
+        f.write_text(f.read_text().replace("maxps xmm0, xmm1", "minps xmm0, xmm1", 1))
+    monkeypatch.setattr(training, "program_dir", lambda: copy)
+    m, _ = machine(assemble(training.program_files(), defines=TINY))
+    got = attach(m, twins())
+    if edited:
+        assert got.attached == [] and got.refused["relu_forward"] == UNKNOWN
+    else:
+        assert got.attached == list(twins()) and not got.refused
 
 
 @pytest.mark.parametrize("kind", KINDS)
