@@ -15,9 +15,10 @@ import re
 import struct
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import codegen, environment, runtier
+from .accel import Twin, run_twin
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
@@ -25,9 +26,6 @@ from .isa import strings
 from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
 from .runtime import Runtime
-
-if TYPE_CHECKING:
-    from .accel import Twin
 
 M64 = (1 << 64) - 1
 MAX_BLOCK = 64
@@ -588,8 +586,6 @@ class Machine:
 
     def accel_call(self, target: int, ip: int, k: int) -> int:
         """Run the twin attached to the routine at target instead of calling it."""
-        from .accel import run_twin
-
         try:
             run_twin(self, self.accel[target])
         except Fault as f:

@@ -49,6 +49,8 @@ def _import_numba_without_blas() -> None:
     sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # "import halted"
     try:
         import numba.np.arraymath  # noqa: F401
+    except ImportError:  # a numba laid out otherwise: it loads as it is, BLAS and all
+        pass
     finally:
         del sys.modules["scipy.linalg"]
 
