@@ -29,6 +29,12 @@ Template vocabulary (operand letters A, B, C = operands 0, 1, 2):
   PUSHW(x)         push a word;    v = POPW()  pop one (push ax, pop ax)
   r[16]            the direction flag DF (0/1), kept beside the GPRs (vm.isa.flags.DF)
   FAULT(kind, msg) stop the machine with a fault at this instruction
+  FPCHECK()        MXCSR-exact templates (InsnDef.exact) only: OR the flags the
+                   helpers raised (accumulated in `fx`, which starts at 0) into
+                   MXCSR and fault (#XM, 'simd-exception') if one is unmasked;
+                   the template's writes before it are made after it, so a
+                   faulting instruction changes no operand, as on the CPU
+  c.mxcsr          the MXCSR register (ldmxcsr/stmxcsr, the exact helpers' mode)
 Reads are taken once, before the body runs, so a template may write an
 operand and still use its old value. Every memory operand is checked
 (mapped, writable if written, aligned if the table says so) before anything
@@ -56,7 +62,7 @@ _KINDS = {name.upper(): i for i, name in enumerate(F.KIND_NAMES)}
 
 _TOKEN = re.compile(r"\b(S[ABCD]|E[ABCD]|[ABCD][FDIQ]1?\d|[ABCD]|N[BCD]?|M|SGN|IP|NEXT|CF|COND)\b")
 _WRITE = re.compile(r"^(\s*)W([ABCD])([FDIQ]1?\d)?\s*=(?!=)\s*(.+)$")
-_MACRO = re.compile(r"^(\s*)(FLAGS|FLAGSRAW|JUMP|PUSHW|PUSH|FAULT)\((.*)\)\s*$")
+_MACRO = re.compile(r"^(\s*)(FLAGS|FLAGSRAW|JUMP|PUSHW|PUSH|FAULT|FPCHECK)\((.*)\)\s*$")
 _POP = re.compile(r"^(\s*)(\w+)\s*=\s*(POPW?)\(\)\s*$")
 
 
@@ -74,8 +80,9 @@ def _mask(bits: int) -> int:
 
 
 class _Gen:
-    def __init__(self, insn: Insn, layout: Layout, k: int, trace: bool):
+    def __init__(self, insn: Insn, layout: Layout, k: int, trace: bool, exact: bool = False):
         self.insn, self.layout, self.k, self.trace = insn, layout, k, trace
+        self.exact = exact
         self.ops = insn.operands
         self.pro: list[str] = []
         self.body: list[str] = []
@@ -120,13 +127,16 @@ class _Gen:
 
     # -- code -------------------------------------------------------------
     def generate(self) -> list[str]:
-        sem = self.insn.defn.semantics(self.insn.form)
+        d, form = self.insn.defn, self.insn.form
+        sem = d.exact_semantics(form) if self.exact else d.semantics(form)
         lines: list[str] = []
         for line in sem.strip("\n").split("\n"):
             if "@" in line:
                 lines.extend(line.replace("@", str(i)) for i in range(4))
             else:
                 lines.append(line)
+        if "FPCHECK()" in lines:
+            lines = _defer_writes(lines)
         used: set[str] = set()
         writes = set()
         for line in lines:
@@ -258,6 +268,12 @@ class _Gen:
                 return [f"{indent}_n = {args}"]
             if name == "FAULT":
                 return [f"{indent}c.fault({args}, {self.insn.addr}, {self.k})"]
+            if name == "FPCHECK":
+                return [
+                    f"{indent}_x = c.mxcsr_raise(fx)",
+                    f"{indent}if _x:",
+                    f"{indent}    c.fault('simd-exception', _x, {self.insn.addr}, {self.k})",
+                ]
             if name in ("PUSH", "PUSHW"):
                 n = 8 if name == "PUSH" else 2
                 wr = f"{int_writer(8 * n)}1"
@@ -312,6 +328,23 @@ class _Gen:
         raise TemplateError(f"{self.insn.mnemonic}: lane write {lane} to {op}")
 
 
+def _defer_writes(lines: list[str]) -> list[str]:
+    """An MXCSR-exact template: `fx = 0` first, and the operand writes before
+    its FPCHECK() moved after it (their values computed in place), so that an
+    unmasked exception leaves every operand as it was."""
+    at = len(lines) - 1 - lines[::-1].index("FPCHECK()")
+    before, later = ["fx = 0"], []
+    for line in lines[:at]:
+        w = _WRITE.match(line)
+        if w and not w.group(1):
+            tmp = f"_w{len(later)}"
+            before.append(f"{tmp} = {w.group(4)}")
+            later.append(f"W{w.group(2)}{w.group(3) or ''} = {tmp}")
+        else:
+            before.append(line)
+    return before + ["FPCHECK()"] + later + lines[at + 1 :]
+
+
 # ---- memory checks ------------------------------------------------------------
 # The generated code names its memory checks with two pseudo-statements,
 #   CHECK(ea, nbytes, 'read'|'write')   the access [ea, ea+nbytes) is mapped
@@ -346,10 +379,13 @@ def lower(lines: list[str], addr: int, k: int, layout: Layout) -> list[str]:
     return out
 
 
-def generate(insn: Insn, layout: Layout, k: int = 0, trace: bool = False) -> tuple[list[str], bool]:
+def generate(
+    insn: Insn, layout: Layout, k: int = 0, trace: bool = False, exact: bool = False
+) -> tuple[list[str], bool]:
     """Python statements for one instruction; and whether it assigns `_n`
     (the next RIP). Without a jump, execution falls through to insn.addr + 4.
-    k is the instruction's index in its block (reported by faults)."""
-    g = _Gen(insn, layout, k, trace)
+    k is the instruction's index in its block (reported by faults); exact:
+    the MXCSR-exact variant of its template (InsnDef.exact)."""
+    g = _Gen(insn, layout, k, trace, exact)
     lines = g.generate()
     return lines, g.jumps

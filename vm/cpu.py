@@ -22,7 +22,7 @@ from .accel import Twin, run_twin
 from .errors import Exit, Fault
 from .image import INSN_SIZE, Image, Insn
 from .isa import flags as F
-from .isa import strings
+from .isa import softfloat, strings
 from .isa.operands import GPR64, VEC_BYTES, Imm
 from .memory import Memory
 from .runtime import Runtime
@@ -63,6 +63,12 @@ class Machine:
         xv = memoryview(self.xb)
         self.xf, self.xd, self.xi, self.xq = xv.cast("f"), xv.cast("d"), xv.cast("I"), xv.cast("Q")
         self.fl = F.INITIAL
+        self.mxcsr = softfloat.DEFAULT
+        # MXCSR-exact mode: a program that can read or write MXCSR runs its
+        # floating-point instructions through the MXCSR-aware templates
+        # (InsnDef.exact), in the step and run tiers only: no native traces,
+        # no fast-mode twins (see docs/machine.md, "MXCSR")
+        self.mxcsr_exact = any(i.defn.mxcsr for i in image.insns)
         self.mem = Memory(image)
         self.rip = image.entry
         self.icount = 0
@@ -145,6 +151,32 @@ class Machine:
     def symbol(self, name: str) -> int:
         return self.image.symbols[name].value
 
+    def set_mxcsr(self, value: int) -> None:
+        """Set MXCSR from outside the program (a state file, the debugger); a
+        value other than the default switches to MXCSR-exact mode."""
+        if not 0 <= value <= softfloat.WRITABLE:
+            raise ValueError(f"MXCSR value {value:#x} has reserved bits (16-31) set")
+        self.mxcsr = value
+        if value != softfloat.DEFAULT and not self.mxcsr_exact:
+            self.mxcsr_exact = True
+            self.invalidate()
+
+    def mxcsr_load(self, value: int) -> None:
+        """ldmxcsr (its template has checked the reserved bits)."""
+        self.mxcsr = value
+
+    def mxcsr_raise(self, flags: int) -> str:
+        """Called by an MXCSR-exact instruction (FPCHECK): OR its exception
+        flags into MXCSR; the #XM message if one of them is unmasked, else ''."""
+        self.mxcsr |= flags
+        unmasked = flags & ~(self.mxcsr >> softfloat.MASK_SHIFT) & 0x3F
+        if not unmasked:
+            return ""
+        return (
+            f"unmasked SIMD floating-point exception (#XM): {softfloat.describe(unmasked)}; "
+            f"MXCSR = {self.mxcsr:#06x} (natively the process dies of SIGFPE)"
+        )
+
     def invalidate(self) -> None:
         """Forget compiled code (after the memory map, twins or breakpoints change)."""
         self._steps.clear()
@@ -192,12 +224,12 @@ class Machine:
         if insn.defn.kind == "call" and isinstance(target, Imm):
             t = target.value & M64
             pre = [f"c.observe({t})"] if t in self.observers else []
-            if t in self.accel:
+            if t in self.accel and not self.mxcsr_exact:
                 return pre + [f"_n = c.accel_call({t}, {insn.addr}, {k})"], True
             if pre:
                 lines, jumps = codegen.generate(insn, self.mem.layout(), k, trace)
                 return pre + lines, jumps
-        return codegen.generate(insn, self.mem.layout(), k, trace)
+        return codegen.generate(insn, self.mem.layout(), k, trace, self.mxcsr_exact)
 
     def _compile(
         self, insns: list[Insn], trace: bool, name: str, block: bool = False
@@ -371,7 +403,12 @@ class Machine:
         if not counted and insns[-1].defn.kind == "syscall":
             counted = AT_SYSCALL  # run() publishes the exact icount for the syscall
         b = cache[addr] = (fn, len(insns), counted)
-        if not trace and self.tier == "native" and counted is not AT_SYSCALL:
+        if (
+            not trace
+            and self.tier == "native"
+            and counted is not AT_SYSCALL
+            and not self.mxcsr_exact
+        ):
             from . import native
 
             if native.available():

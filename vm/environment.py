@@ -133,6 +133,9 @@ def struct_functions() -> dict[str, Callable[..., Any]]:
 COLD = frozenset({"fault", "bad_access", "misaligned"})  # raise a Fault
 SYNC = frozenset({"wlog"})  # reads the machine state
 CLOBBERS = frozenset({"syscall", "hostcall", "accel_call", "observe", "string_op"})  # any state
+# read or write c.mxcsr only, called for their result (`_x = c.mxcsr_raise(fx)`):
+# the run tier leaves them where they are and keeps its locals
+MXCSR_ONLY = frozenset({"mxcsr_load", "mxcsr_raise"})
 
 # ---- helpers --------------------------------------------------------------------------
 

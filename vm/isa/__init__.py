@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     helpers,
     integer,
     packed,
+    softfloat,
     sse,
     sse_int,
     strings,

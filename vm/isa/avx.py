@@ -23,6 +23,7 @@ import re
 
 from . import sse as _sse  # noqa: F401  (derive reads its definitions)
 from .spec import TABLE, insn
+from .sse import fp_lanes
 
 AVX, FMA, AVX512 = "avx", "fma", "avx512"
 ALIGN_OWN = -1  # InsnDef.align: the memory operand's own size (vmovaps)
@@ -67,8 +68,8 @@ def _slice(sse_lines: list[str], s: int, nds: bool) -> tuple[list[str], set[int]
     return out, written
 
 
-def _sse_lines(mnemonic: str) -> list[str]:
-    sem = TABLE[mnemonic].sem
+def _sse_lines(mnemonic: str, exact: bool = False) -> list[str]:
+    sem = TABLE[mnemonic].exact if exact else TABLE[mnemonic].sem
     if not isinstance(sem, str):
         raise ValueError(f"{mnemonic}: derive needs a single-template SSE entry")
     lines = []
@@ -101,20 +102,35 @@ def derive(
     destination's unwritten low lanes taken from the first source (a scalar
     op's lanes 1-3) and its bits above the width zeroed."""
     base = _sse_lines(sse)
+    # the MXCSR-exact template likewise, with one FPCHECK() for all slices, at the end
+    has_exact = TABLE[sse].exact is not None
+    exact = [x for x in _sse_lines(sse, True) if x != "FPCHECK()"] if has_exact else []
     (sse_form,) = TABLE[sse].forms  # one SSE form: xmm, xmm/mN (, imm8)
-    forms, sems = [], {}
+    forms, sems, exact_sems = [], {}, {}
     for width in widths:
         form = _vex_form(str(sse_form), width, nds)
         lines: list[str] = []
+        xlines: list[str] = []
         for s in range(width // 128):
             body, written = _slice(base, s, nds)
             lines += body
+            xlines += _slice(exact, s, nds)[0]
         keep = [j for j in range(4) if not set(range(4 * j, 4 * j + 4)) <= written]
-        lines += [f"WAI{j} = BI{j}" for j in keep]  # scalar ops: the rest of src1
-        lines += zero_above(width)
+        rest = [f"WAI{j} = BI{j}" for j in keep]  # scalar ops: the rest of src1
+        rest += zero_above(width)
         forms.append(form)
-        sems[form] = "\n".join(lines)
-    insn(mnemonic, " | ".join(forms), sems, doc, group=group, notes=TABLE[sse].notes, **kw)
+        sems[form] = "\n".join(lines + rest)
+        exact_sems[form] = "\n".join(xlines + rest + ["FPCHECK()"])
+    insn(
+        mnemonic,
+        " | ".join(forms),
+        sems,
+        doc,
+        group=group,
+        notes=TABLE[sse].notes,
+        exact=exact_sems if has_exact else None,
+        **kw,
+    )
 
 
 # ---- arithmetic, derived from SSE -------------------------------------------------
@@ -416,6 +432,14 @@ _SIGNS = {  # (negate the product, negate the addend), meaning
 }
 
 
+def _fma_exact(order: str, kind: str, lanes: int, neg_p: str, neg_z: str) -> list[str]:
+    """The MXCSR-exact lanes of an FMA (vm/isa/softfloat.py's fpfma)."""
+    x, y, z = _ORDERS[order]
+    lane, bits = ("I", 32) if kind == "F" else ("Q", 64)
+    args = f"{x}{lane}#, {y}{lane}#, {z}{lane}#, {int(bool(neg_p))}, {int(bool(neg_z))}"
+    return fp_lanes(f"fpfma(c.mxcsr, {bits}, {args})", f"WA{lane}#", range(lanes)).split("\n")
+
+
 def _fma_lanes(order: str, kind: str, lanes: int, neg_p: str, neg_z: str) -> list[str]:
     x, y, z = _ORDERS[order]
     out = []
@@ -449,7 +473,7 @@ for _name, (_np, _nz, _meaning) in _SIGNS.items():
             ("sd", "D", 1),
         ):
             _widths = (128,) if _scalar else (128, 256, 512)
-            _forms, _sems = [], {}
+            _forms, _sems, _exact = [], {}, {}
             for _w in _widths:
                 _reg, _mem = _WIDTH_TOKENS[_w]
                 _msize = (32 if _kind == "F" else 64) if _scalar else _w
@@ -461,6 +485,7 @@ for _name, (_np, _nz, _meaning) in _SIGNS.items():
                 _n = 1 if _scalar else _w // (32 if _kind == "F" else 64)
                 _forms.append(_f)
                 _sems[_f] = "\n".join(_fma_lanes(_order, _kind, _n, _np, _nz) + zero_above(_w))
+                _exact[_f] = "\n".join(_fma_exact(_order, _kind, _n, _np, _nz) + zero_above(_w))
             _x, _y, _z = (("dst", "src1", "src2")["ABC".index(c)] for c in _ORDERS[_order])
             insn(
                 f"v{_name}{_order}{_suffix}",
@@ -469,6 +494,7 @@ for _name, (_np, _nz, _meaning) in _SIGNS.items():
                 f"Fused {_meaning} with x = {_x}, y = {_y}, z = {_z}, rounded once "
                 + ("(scalar lane 0; other low lanes unchanged)." if _scalar else "per lane."),
                 group=FMA,
+                exact=_exact,
                 notes="NaN operands: the first NaN of x, y, z (quieted), whatever the "
                 "operand order; 0 * inf or inf - inf gives the default NaN. Exact: see "
                 "vm/isa/fused.py.",

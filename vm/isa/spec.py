@@ -173,6 +173,12 @@ class InsnDef:
     # operands the forms admit but the machine does not (enter with a nesting
     # level): returns why, and the assembler reports it as an error
     reject: Callable[[tuple[Operand, ...]], str | None] | None = None
+    # the MXCSR-exact template(s) of a floating-point instruction: what runs
+    # instead of `sem` in a program that reads or writes MXCSR (vm/isa/softfloat.py;
+    # docs/machine.md, "MXCSR"); None for instructions MXCSR does not concern
+    exact: Semantics | None = None
+    # how the instruction accesses MXCSR itself: "load" (ldmxcsr), "store" (stmxcsr)
+    mxcsr: str = ""
 
     @property
     def branch(self) -> bool:
@@ -182,6 +188,12 @@ class InsnDef:
     def semantics(self, form: Form) -> str:
         """The template of one form."""
         return self.sem if isinstance(self.sem, str) else self.sem[str(form)]
+
+    def exact_semantics(self, form: Form) -> str:
+        """The MXCSR-exact template of one form (the plain one if it has none)."""
+        if self.exact is None:
+            return self.semantics(form)
+        return self.exact if isinstance(self.exact, str) else self.exact[str(form)]
 
 
 TABLE: dict[str, InsnDef] = {}  # mnemonic (and aliases) -> definition
@@ -196,6 +208,8 @@ def insn(mnemonic: str, forms: str, sem: Semantics, doc: str, **kw) -> InsnDef:
             f"{mnemonic}: semantics given for {sorted(sem)}, forms are "
             f"{sorted(str(f) for f in d.forms)}"
         )
+    if isinstance(d.exact, dict) and set(d.exact) != {str(f) for f in d.forms}:
+        raise ValueError(f"{mnemonic}: exact semantics given for {sorted(d.exact)}")
     for name in (mnemonic, *d.aliases):
         if name in TABLE:
             raise ValueError(f"instruction {name} defined twice")

@@ -12,6 +12,21 @@ from .spec import insn
 
 S, P = "sse", 16
 ZERO_UPPER_I = "WAI1 = 0\nWAI2 = 0\nWAI3 = 0"
+# MXCSR-exact templates (InsnDef.exact) read float lanes as their bits: F -> I, D -> Q
+BITS_LANE = {"F": ("I", 32), "D": ("Q", 64)}
+
+
+def fp_step(call: str, dst: str) -> str:
+    """One step of an MXCSR-exact template: a vm/isa/softfloat.py helper
+    returns (bits, flags); the flags join fx (FPCHECK() adds them to MXCSR)."""
+    return f"t_, e_ = {call}\nfx = fx | e_\n{dst} = t_"
+
+
+def fp_lanes(call: str, dst: str, lanes) -> str:
+    """fp_step for each lane: `#` in call and dst is the lane number; then FPCHECK()."""
+    steps = [fp_step(call.replace("#", str(i)), dst.replace("#", str(i))) for i in lanes]
+    return "\n".join(steps + ["FPCHECK()"])
+
 
 # ---- moves -----------------------------------------------------------------
 insn(
@@ -77,6 +92,13 @@ insn(
 # A NaN result is chosen as the hardware does (helpers.fnan): the first
 # source's NaN (quieted), else the second's, else the default NaN; the host's
 # own choice between two NaN operands is not relied on.
+def _exact_arith(op: str, kind: str, lanes: tuple[int, ...]) -> str:
+    lane, bits = BITS_LANE[kind]
+    if op == "sqrt":
+        return fp_lanes(f"fpsqrt(c.mxcsr, {bits}, B{lane}#)", f"WA{lane}#", lanes)
+    return fp_lanes(f"fpop(c.mxcsr, '{op}', {bits}, A{lane}#, B{lane}#)", f"WA{lane}#", lanes)
+
+
 def _arith(expr: str, kind: str, lanes: tuple[int, ...]) -> str:
     out = []
     for i in lanes:
@@ -105,8 +127,9 @@ for _op, _expr, _verb in _OPS:
         _op + "ss",
         "xmm, xmm/m32",
         _arith(_expr, "F", (0,)),
-        f"{_verb} scalar float32 (lane 0); other lanes unchanged. Rounds to nearest even.",
+        f"{_verb} scalar float32 (lane 0); other lanes unchanged. Rounds by MXCSR.RC.",
         group=S,
+        exact=_exact_arith(_op, "F", (0,)),
         notes=_NAN_NOTE,
     )
     insn(
@@ -115,6 +138,7 @@ for _op, _expr, _verb in _OPS:
         _arith(_expr, "D", (0,)),
         f"{_verb} scalar float64 (lane 0); the upper lane is unchanged.",
         group=S,
+        exact=_exact_arith(_op, "D", (0,)),
         notes=_NAN_NOTE,
     )
     insn(
@@ -123,6 +147,7 @@ for _op, _expr, _verb in _OPS:
         _arith(_expr, "F", (0, 1, 2, 3)),
         f"{_verb} four float32 lanes in parallel.",
         group=S,
+        exact=_exact_arith(_op, "F", (0, 1, 2, 3)),
         align=P,
         notes=_NAN_NOTE,
     )
@@ -132,6 +157,7 @@ for _op, _expr, _verb in _OPS:
         _arith(_expr, "D", (0, 1)),
         f"{_verb} two float64 lanes in parallel.",
         group=S,
+        exact=_exact_arith(_op, "D", (0, 1)),
         align=P,
         notes=_NAN_NOTE,
     )
@@ -142,8 +168,16 @@ insn(
     "WAF0 = fsqrt(BF0)",
     "Square root of the source's lane 0 into lane 0 (negative -> default NaN).",
     group=S,
+    exact=_exact_arith("sqrt", "F", (0,)),
 )
-insn("sqrtsd", "xmm, xmm/m64", "WAD0 = fsqrt(BD0)", "Square root of a float64.", group=S)
+insn(
+    "sqrtsd",
+    "xmm, xmm/m64",
+    "WAD0 = fsqrt(BD0)",
+    "Square root of a float64.",
+    group=S,
+    exact=_exact_arith("sqrt", "D", (0,)),
+)
 insn(
     "sqrtps",
     "xmm, xmm/m128",
@@ -151,6 +185,7 @@ insn(
     "Square root of four float32 lanes.",
     group=S,
     align=P,
+    exact=_exact_arith("sqrt", "F", (0, 1, 2, 3)),
 )
 insn(
     "sqrtpd",
@@ -159,6 +194,7 @@ insn(
     "Square root of two float64 lanes.",
     group=S,
     align=P,
+    exact=_exact_arith("sqrt", "D", (0, 1)),
 )
 
 _MAXNOTE = (
@@ -166,12 +202,20 @@ _MAXNOTE = (
     "operand) is returned unchanged, as on hardware."
 )
 for _op, _cmp, _word in (("max", ">", "Maximum"), ("min", "<", "Minimum")):
+    _want = int(_op == "max")
+
+    def _mm(bits: int, lanes: tuple[int, ...], want: int = _want) -> str:
+        lane = "I" if bits == 32 else "Q"
+        call = f"fpminmax(c.mxcsr, {bits}, A{lane}#, B{lane}#, {want})"
+        return fp_lanes(call, f"WA{lane}#", lanes)
+
     insn(
         _op + "ss",
         "xmm, xmm/m32",
         f"WAI0 = AI0 if AF0 {_cmp} BF0 else BI0",
         f"{_word} of scalar float32: dst {_cmp} src ? dst : src.",
         group=S,
+        exact=_mm(32, (0,)),
         notes=_MAXNOTE,
     )
     insn(
@@ -180,6 +224,7 @@ for _op, _cmp, _word in (("max", ">", "Maximum"), ("min", "<", "Minimum")):
         f"WAQ0 = AQ0 if AD0 {_cmp} BD0 else BQ0",
         f"{_word} of scalar float64: dst {_cmp} src ? dst : src.",
         group=S,
+        exact=_mm(64, (0,)),
         notes=_MAXNOTE,
     )
     insn(
@@ -189,6 +234,7 @@ for _op, _cmp, _word in (("max", ">", "Maximum"), ("min", "<", "Minimum")):
         f"{_word} of four float32 lanes: dst {_cmp} src ? dst : src per lane.",
         group=S,
         align=P,
+        exact=_mm(32, (0, 1, 2, 3)),
         notes=_MAXNOTE,
     )
     insn(
@@ -198,6 +244,7 @@ for _op, _cmp, _word in (("max", ">", "Maximum"), ("min", "<", "Minimum")):
         f"{_word} of two float64 lanes.",
         group=S,
         align=P,
+        exact=_mm(64, (0, 1)),
         notes=_MAXNOTE,
     )
 
@@ -246,6 +293,12 @@ for _m, _lane, _doc in (
         _doc,
         group=S,
         flags_written="CPZSO",
+        exact=fp_step(
+            f"fpcomi(c.mxcsr, {BITS_LANE[_lane][1]}, A{BITS_LANE[_lane][0]}0, "
+            f"B{BITS_LANE[_lane][0]}0, {int(not _m.startswith('u'))})",
+            "t_",
+        )
+        + "\nFPCHECK()\nFLAGSRAW(t_)",
     )
 
 # ---- conversions -------------------------------------------------------------
@@ -253,8 +306,9 @@ insn(
     "cvtsi2ss",
     "xmm, r/m32 | xmm, r/m64",
     "WAF0 = i2f32(SB)",
-    "Convert a signed integer to float32 (round to nearest even) into lane 0.",
+    "Convert a signed integer to float32 (rounded by MXCSR.RC) into lane 0.",
     group=S,
+    exact=fp_lanes("fpi2f(c.mxcsr, 32, SB)", "WAI0", (0,)),
 )
 insn(
     "cvtsi2sd",
@@ -262,6 +316,7 @@ insn(
     "WAD0 = float(SB)",
     "Convert a signed integer to float64 into lane 0.",
     group=S,
+    exact=fp_lanes("fpi2f(c.mxcsr, 64, SB)", "WAQ0", (0,)),
 )
 insn(
     "cvttss2si",
@@ -270,6 +325,7 @@ insn(
     "Convert float32 to a signed integer, truncating toward zero. NaN or out of range gives "
     "the integer indefinite value 0x80000000 (0x8000000000000000 for 64-bit).",
     group=S,
+    exact=fp_lanes("fpf2i(c.mxcsr, 32, BI0, N, 1)", "WA", (0,)),
 )
 insn(
     "cvttsd2si",
@@ -277,14 +333,23 @@ insn(
     "WA = cvtt(BD0, N)",
     "Convert float64 to a signed integer, truncating toward zero (indefinite on NaN or overflow).",
     group=S,
+    exact=fp_lanes("fpf2i(c.mxcsr, 64, BQ0, N, 1)", "WA", (0,)),
 )
-insn("cvtss2sd", "xmm, xmm/m32", "WAD0 = BF0", "Widen float32 to float64 (exact).", group=S)
+insn(
+    "cvtss2sd",
+    "xmm, xmm/m32",
+    "WAD0 = BF0",
+    "Widen float32 to float64 (exact).",
+    group=S,
+    exact=fp_lanes("fpcvt(c.mxcsr, 32, 64, BI0)", "WAQ0", (0,)),
+)
 insn(
     "cvtsd2ss",
     "xmm, xmm/m64",
     "WAF0 = BD0",
-    "Narrow float64 to float32, rounding to nearest even.",
+    "Narrow float64 to float32, rounding by MXCSR.RC.",
     group=S,
+    exact=fp_lanes("fpcvt(c.mxcsr, 64, 32, BQ0)", "WAI0", (0,)),
 )
 insn(
     "cvtdq2ps",
@@ -293,6 +358,7 @@ insn(
     "Convert four signed int32 lanes to float32.",
     group=S,
     align=P,
+    exact=fp_lanes("fpi2f(c.mxcsr, 32, (BI# ^ 0x80000000) - 0x80000000)", "WAI#", range(4)),
 )
 insn(
     "cvttps2dq",
@@ -301,6 +367,7 @@ insn(
     "Convert four float32 lanes to int32, truncating (indefinite 0x80000000 on NaN/overflow).",
     group=S,
     align=P,
+    exact=fp_lanes("fpf2i(c.mxcsr, 32, BI#, 32, 1)", "WAI#", range(4)),
 )
 
 # ---- shuffles ------------------------------------------------------------------
@@ -355,6 +422,11 @@ insn(
     "Horizontal add (SSE3): [d0+d1, d2+d3, s0+s1, s2+s3]. Twice in a row sums four lanes.",
     group=S,
     align=P,
+    exact="\n".join(
+        fp_step(f"fpop(c.mxcsr, 'add', 32, {x}, {y})", f"WAI{i}")
+        for i, (x, y) in enumerate((("AI0", "AI1"), ("AI2", "AI3"), ("BI0", "BI1"), ("BI2", "BI3")))
+    )
+    + "\nFPCHECK()",
 )
 insn(
     "unpcklpd",
@@ -395,41 +467,42 @@ insn(
     "t0 = BF0\nt1 = BF1\nWAD0 = t0\nWAD1 = t1",
     "Widen the two low float32 lanes to float64 (exact).",
     group=S,
+    exact=fp_lanes("fpcvt(c.mxcsr, 32, 64, BI#)", "WAQ#", (0, 1)),
 )
 insn(
     "cvtpd2ps",
     "xmm, xmm/m128",
     "t0 = BD0\nt1 = BD1\nWAF0 = t0\nWAF1 = t1\nWAI2 = 0\nWAI3 = 0",
-    "Narrow two float64 lanes to float32 (nearest even) in lanes 0-1; lanes 2-3 are zeroed.",
+    "Narrow two float64 lanes to float32 (rounded by MXCSR.RC) in lanes 0-1; lanes 2-3 are zeroed.",
     group=S,
     align=P,
+    exact=fp_lanes("fpcvt(c.mxcsr, 64, 32, BQ#)", "WAI#", (0, 1)) + "\nWAI2 = 0\nWAI3 = 0",
 )
 insn(
     "cvtps2dq",
     "xmm, xmm/m128",
     "WAI@ = cvtr(BF@, 32)",
-    "Convert four float32 lanes to int32, rounding to nearest even (indefinite 0x80000000 "
+    "Convert four float32 lanes to int32, rounding by MXCSR.RC (indefinite 0x80000000 "
     "on NaN/overflow).",
     group=S,
     align=P,
+    exact=fp_lanes("fpf2i(c.mxcsr, 32, BI#, 32, 0)", "WAI#", range(4)),
 )
 insn(
     "cvtss2si",
     "r32, xmm/m32 | r64, xmm/m32",
     "WA = cvtr(BF0, N)",
-    "Convert float32 to a signed integer, rounding to nearest even (indefinite on NaN or "
-    "overflow).",
+    "Convert float32 to a signed integer, rounding by MXCSR.RC (indefinite on NaN or overflow).",
     group=S,
-    notes="MXCSR is not modelled: the rounding is always the default, nearest even.",
+    exact=fp_lanes("fpf2i(c.mxcsr, 32, BI0, N, 0)", "WA", (0,)),
 )
 insn(
     "cvtsd2si",
     "r32, xmm/m64 | r64, xmm/m64",
     "WA = cvtr(BD0, N)",
-    "Convert float64 to a signed integer, rounding to nearest even (indefinite on NaN or "
-    "overflow).",
+    "Convert float64 to a signed integer, rounding by MXCSR.RC (indefinite on NaN or overflow).",
     group=S,
-    notes="MXCSR is not modelled: the rounding is always the default, nearest even.",
+    exact=fp_lanes("fpf2i(c.mxcsr, 64, BQ0, N, 0)", "WA", (0,)),
 )
 
 # ---- compares with a predicate ------------------------------------------------------------
@@ -444,6 +517,7 @@ insn(
     "WAI0 = fcmpp(AF0, BF0, C)",
     "Compare scalar float32 lane 0 by a predicate: all ones if it holds, else zeros.",
     group=S,
+    exact=fp_lanes("fpcmp(c.mxcsr, 32, AI0, BI0, C)", "WAI0", (0,)),
     notes=_PRED_DOC,
 )
 insn(
@@ -453,6 +527,7 @@ insn(
     "Compare four float32 lanes by a predicate: all ones where it holds, else zeros.",
     group=S,
     align=P,
+    exact=fp_lanes("fpcmp(c.mxcsr, 32, AI#, BI#, C)", "WAI#", range(4)),
     notes=_PRED_DOC,
 )
 for _k, _p in enumerate(PREDICATES):
@@ -462,6 +537,7 @@ for _k, _p in enumerate(PREDICATES):
         f"WAI0 = fcmpp(AF0, BF0, {_k})",
         f"cmpss with predicate {_k} ({_p}).",
         group=S,
+        exact=fp_lanes(f"fpcmp(c.mxcsr, 32, AI0, BI0, {_k})", "WAI0", (0,)),
     )
     insn(
         f"cmp{_p}ps",
@@ -470,6 +546,7 @@ for _k, _p in enumerate(PREDICATES):
         f"cmpps with predicate {_k} ({_p}).",
         group=S,
         align=P,
+        exact=fp_lanes(f"fpcmp(c.mxcsr, 32, AI#, BI#, {_k})", "WAI#", range(4)),
     )
 
 # ---- SSE4.1 ---------------------------------------------------------------------------------
@@ -492,21 +569,29 @@ insn(
     "bits 0-3 select (others 0).",
     group=S,
     align=P,
+    exact="t0, t1, t2, t3, e_ = fpdpps(c.mxcsr, (AI0, AI1, AI2, AI3), (BI0, BI1, BI2, BI3), C)\n"
+    "fx = fx | e_\nWAI0 = t0\nWAI1 = t1\nWAI2 = t2\nWAI3 = t3\nFPCHECK()",
     notes="Lane i sums (p[i^1] + p[i]) + (p[i^3] + p[i^2]), each step rounded to float32 "
     "(the order decides which NaN a lane gets: as measured on Intel).",
 )
-_ROUND_DOC = "imm8 bits 1:0: 0 nearest even, 1 down, 2 up, 3 toward zero; bit 2: the MXCSR mode"
-for _m, _forms, _sem, _what in (
-    ("roundss", "xmm, xmm/m32, imm8", "WAF0 = fround(BF0, C)", "scalar float32 (lane 0)"),
-    ("roundsd", "xmm, xmm/m64, imm8", "WAD0 = fround(BD0, C)", "scalar float64 (lane 0)"),
-    ("roundps", "xmm, xmm/m128, imm8", "WAF@ = fround(BF@, C)", "four float32 lanes"),
+_ROUND_DOC = (
+    "imm8 bits 1:0: 0 nearest even, 1 down, 2 up, 3 toward zero; bit 2: the MXCSR mode "
+    "instead; bit 3: no precision exception"
+)
+for _m, _forms, _sem, _what, _bits, _lanes in (
+    ("roundss", "xmm, xmm/m32, imm8", "WAF0 = fround(BF0, C)", "scalar float32 (lane 0)", 32, 1),
+    ("roundsd", "xmm, xmm/m64, imm8", "WAD0 = fround(BD0, C)", "scalar float64 (lane 0)", 64, 1),
+    ("roundps", "xmm, xmm/m128, imm8", "WAF@ = fround(BF@, C)", "four float32 lanes", 32, 4),
     (
         "roundpd",
         "xmm, xmm/m128, imm8",
         "WAD0 = fround(BD0, C)\nWAD1 = fround(BD1, C)",
         "two float64 lanes",
+        64,
+        2,
     ),
 ):
+    _l = "I" if _bits == 32 else "Q"
     insn(
         _m,
         _forms,
@@ -514,5 +599,31 @@ for _m, _forms, _sem, _what in (
         f"Round {_what} to an integral value by the mode imm8 gives.",
         group=S,
         align=P if "128" in _forms else 0,
-        notes=_ROUND_DOC + " (nearest even: MXCSR is not modelled).",
+        notes=_ROUND_DOC + ".",
+        exact=fp_lanes(f"fpround(c.mxcsr, {_bits}, B{_l}#, C)", f"WA{_l}#", range(_lanes)),
     )
+
+# ---- MXCSR ------------------------------------------------------------------------------------
+insn(
+    "ldmxcsr",
+    "m32",
+    "if A >> 16:\n"
+    "    FAULT('general-protection', 'ldmxcsr: MXCSR bits 16-31 are reserved and must be 0')\n"
+    "_x = c.mxcsr_load(A)",
+    "Load MXCSR (SSE rounding mode, exception masks and flags, DAZ, FTZ) from memory.",
+    group=S,
+    aliases=("vldmxcsr",),
+    mxcsr="load",
+    notes="Bits 0-5 are the sticky exception flags (IE DE ZE OE UE PE), 6 DAZ, 7-12 their "
+    "masks, 13-14 the rounding mode (0 nearest even, 1 down, 2 up, 3 toward zero), 15 FTZ. "
+    "A program that uses ldmxcsr or stmxcsr runs in MXCSR-exact mode (docs/machine.md).",
+)
+insn(
+    "stmxcsr",
+    "m32",
+    "WA = c.mxcsr",
+    "Store MXCSR to memory (0x1F80 at process start, plus the exception flags raised since).",
+    group=S,
+    aliases=("vstmxcsr",),
+    mxcsr="store",
+)

@@ -1,0 +1,275 @@
+"""MXCSR against the real CPU: rounding modes, DAZ/FTZ, sticky exception
+flags and unmasked exceptions (#XM), for every SSE/AVX floating-point
+instruction that rounds or raises flags.
+
+Each test builds one NASM program of many cases with nasm + ld. A case loads
+MXCSR (a rounding mode, DAZ, FTZ, sometimes some sticky flags already set),
+ymm0-2 and rax from a record in .data, runs one instruction, and stores
+ymm0, MXCSR (stmxcsr), rax and the status flags; the program writes all of
+it. The VM (step and run tier) must print the same bytes.
+
+Operands: the edge values of tests/native.py (zeros, denormals, FLT_MAX,
+infinities, quiet and signalling NaNs, integer boundaries) and random bit
+patterns, many with exponents near the underflow and overflow thresholds
+and near integer values, where the rounding mode decides the result.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import struct
+import zlib
+
+import pytest
+
+from tests.native import (
+    F32_EDGES,
+    F64_EDGES,
+    build_native,
+    require_native,
+    run_native,
+)
+from vm import Machine, assemble
+from vm.isa import softfloat
+
+pytestmark = pytest.mark.native
+
+REC = 128  # record: mxcsr (16), ymm0-2 (3 x 32), rax (8), pad
+OUT = 64  # output: ymm0 (32), mxcsr (4), pad (4), rax (8), rflags & 0x8C5 (8), pad
+MODES = [
+    softfloat.DEFAULT | rc << 13 | daz << 6 | ftz << 15
+    for rc in range(4)
+    for daz in (0, 1)
+    for ftz in (0, 1)
+]
+
+
+def _f32(rng: random.Random) -> int:
+    r = rng.random()
+    if r < 0.3:
+        return rng.choice(F32_EDGES)
+    if r < 0.55:  # near the underflow threshold (denormal results), or overflow
+        e = rng.choice([rng.randint(0, 30), rng.randint(90, 160), rng.randint(225, 254)])
+        return rng.getrandbits(1) << 31 | e << 23 | rng.getrandbits(23)
+    if r < 0.75:  # near small integers and halves (conversions, roundss)
+        v = rng.randint(-40, 40) / 4 + rng.choice([0, 1e-7, -1e-7, 0.5, 1e-3])
+        return struct.unpack("<I", struct.pack("<f", v))[0]
+    return rng.getrandbits(32)
+
+
+def _f64(rng: random.Random) -> int:
+    r = rng.random()
+    if r < 0.3:
+        return rng.choice(F64_EDGES)
+    if r < 0.55:
+        e = rng.choice([rng.randint(0, 60), rng.randint(800, 1250), rng.randint(1990, 2046)])
+        return rng.getrandbits(1) << 63 | e << 52 | rng.getrandbits(52)
+    if r < 0.75:
+        v = rng.randint(-40, 40) / 4 + rng.choice([0, 1e-15, -1e-15, 0.5, 1e-3])
+        return struct.unpack("<Q", struct.pack("<d", v))[0]
+    return rng.getrandbits(64)
+
+
+def _narrowable_f64(rng: random.Random) -> int:
+    """A float64 near the float32 range's edges (cvtsd2ss: overflow, denormals)."""
+    e = rng.choice([rng.randint(1023 - 160, 1023 - 120), rng.randint(1023 + 120, 1023 + 130)])
+    return rng.getrandbits(1) << 63 | e << 52 | rng.getrandbits(52)
+
+
+def _ymm(rng: random.Random, kind: str) -> bytes:
+    if kind == "s":
+        return struct.pack("<8I", *(_f32(rng) for _ in range(8)))
+    if kind == "n":
+        return struct.pack("<4Q", *(_narrowable_f64(rng) for _ in range(4)))
+    if kind == "i":  # int32 lanes (cvtdq2ps)
+        return struct.pack(
+            "<8I", *(rng.getrandbits(rng.choice([8, 24, 25, 31, 32])) for _ in range(8))
+        )
+    return struct.pack("<4Q", *(_f64(rng) for _ in range(4)))
+
+
+def _rax(rng: random.Random) -> int:
+    bits = rng.choice([8, 24, 25, 31, 32, 53, 54, 63, 64])
+    return rng.getrandbits(bits) * rng.choice([1, -1]) & ((1 << 64) - 1)
+
+
+def _program(cases: list[tuple[str, bytes]]) -> str:
+    recs, code = [], []
+    for i, (text, rec) in enumerate(cases):
+        recs.append(f"rec{i}: db " + ", ".join(str(b) for b in rec))
+        code += [
+            f"    ldmxcsr [rec{i}]",
+            f"    vmovups ymm0, [rec{i} + 16]",
+            f"    vmovups ymm1, [rec{i} + 48]",
+            f"    vmovups ymm2, [rec{i} + 80]",
+            f"    mov rax, [rec{i} + 112]",
+            f"    {text}",
+            f"    vmovups [out + {OUT * i}], ymm0",
+            f"    stmxcsr [out + {OUT * i + 32}]",
+            f"    mov [out + {OUT * i + 40}], rax",
+            "    pushfq",
+            "    pop rbx",
+            "    and ebx, 0x8C5",
+            f"    mov [out + {OUT * i + 48}], rbx",
+            "    ldmxcsr [mxdefault]",
+        ]
+    return "\n".join(
+        [
+            "section .data",
+            "align 16",
+            "mxdefault: dd 0x1F80",
+            *recs,
+            "section .bss",
+            "align 32",
+            f"out: resb {OUT * len(cases)}",
+            "section .text",
+            "global _start",
+            "_start:",
+            *code,
+            "    mov eax, 1",
+            "    mov edi, 1",
+            "    mov rsi, out",
+            f"    mov edx, {OUT * len(cases)}",
+            "    syscall",
+            "    mov eax, 60",
+            "    xor edi, edi",
+            "    syscall",
+            "",
+        ]
+    )
+
+
+def _record(rng: random.Random, kinds: str) -> bytes:
+    mode = rng.choice(MODES)
+    if rng.random() < 0.2:
+        mode |= rng.getrandbits(6)  # sticky flags already set: they stay
+    rec = struct.pack("<I12x", mode)
+    rec += b"".join(_ymm(rng, k) for k in kinds)
+    rec += struct.pack("<Q8x", _rax(rng))
+    assert len(rec) == REC
+    return rec
+
+
+def _vm(src: str, tier: str) -> bytes:
+    image = assemble([("mxcsr.asm", src)])
+    out = io.BytesIO()
+    m = Machine(image, stdout=out, stderr=io.BytesIO())
+    m.tier = tier
+    assert m.mxcsr_exact
+    assert m.run(max_steps=10_000_000) == 0
+    return out.getvalue()
+
+
+def _describe(cases, native: bytes, vm: bytes) -> str:
+    lines = []
+    for i, (text, rec) in enumerate(cases):
+        a, b = native[OUT * i : OUT * (i + 1)], vm[OUT * i : OUT * (i + 1)]
+        if a != b:
+            (mode,) = struct.unpack_from("<I", rec)
+            lines.append(
+                f"case {i}: {text}  mxcsr in {mode:#06x}\n"
+                f"  ymm0 {rec[16:48].hex()}\n  ymm1 {rec[48:80].hex()}\n  ymm2 {rec[80:112].hex()}"
+                f"\n  rax {rec[112:120].hex()}\n"
+                f"  native ymm0 {a[:32].hex()} mxcsr {a[32:36].hex()} rax {a[40:48].hex()} "
+                f"fl {a[48:56].hex()}\n"
+                f"  vm     ymm0 {b[:32].hex()} mxcsr {b[32:36].hex()} rax {b[40:48].hex()} "
+                f"fl {b[48:56].hex()}"
+            )
+            if len(lines) >= 8:
+                break
+    return (
+        f"{sum(1 for i in range(len(cases)) if native[OUT * i : OUT * (i + 1)] != vm[OUT * i : OUT * (i + 1)])} of {len(cases)} cases differ\n"
+        + "\n".join(lines)
+    )
+
+
+def _check(tmp_path, texts: list[tuple[str, str]], n: int, seed: int) -> None:
+    """n cases of each (instruction, operand kinds of ymm0-2: s f32, d f64,
+    n f64 near the f32 range's edges, i int32), against the CPU, in both tiers."""
+    require_native()
+    rng = random.Random(seed)
+    cases = [(text, _record(rng, kinds)) for text, kinds in texts for _ in range(n)]
+    src = _program(cases)
+    exe = build_native([("mxcsr.asm", src)], workdir=tmp_path)
+    native, status = run_native(exe)
+    assert status == 0
+    vm = _vm(src, "run")
+    assert native == vm, _describe(cases, native, vm)
+    assert _vm(src, "step") == vm
+
+
+ARITH = [
+    (f"{op}{suffix} xmm0, xmm1", "sss" if suffix[1] == "s" else "ddd")
+    for op in ("add", "sub", "mul", "div")
+    for suffix in ("ss", "ps", "sd", "pd")
+]
+SQRT_MINMAX = [
+    (f"{op}{suffix} xmm0, xmm1", "sss" if suffix[1] == "s" else "ddd")
+    for op in ("sqrt", "max", "min")
+    for suffix in ("ss", "ps", "sd", "pd")
+]
+COMPARE = [
+    (f"{op} xmm0, xmm1", "sss" if op.endswith("s") else "ddd")
+    for op in ("comiss", "ucomiss", "comisd", "ucomisd")
+] + [(f"cmp{p}s xmm0, xmm1, {k}", "sss") for k in range(8) for p in ("s", "p")]
+CONVERT = [
+    ("cvtsi2ss xmm0, rax", "sss"),
+    ("cvtsi2ss xmm0, eax", "sss"),
+    ("cvtsi2sd xmm0, rax", "ddd"),
+    ("cvtsi2sd xmm0, eax", "ddd"),
+    ("cvtss2si rax, xmm1", "sss"),
+    ("cvtss2si eax, xmm1", "sss"),
+    ("cvttss2si rax, xmm1", "sss"),
+    ("cvttss2si eax, xmm1", "sss"),
+    ("cvtsd2si rax, xmm1", "ddd"),
+    ("cvtsd2si eax, xmm1", "ddd"),
+    ("cvttsd2si rax, xmm1", "ddd"),
+    ("cvttsd2si eax, xmm1", "ddd"),
+    ("cvtss2sd xmm0, xmm1", "sss"),
+    ("cvtsd2ss xmm0, xmm1", "dnd"),
+    ("cvtsd2ss xmm0, xmm1", "ddd"),
+    ("cvtps2pd xmm0, xmm1", "sss"),
+    ("cvtpd2ps xmm0, xmm1", "dnd"),
+    ("cvtdq2ps xmm0, xmm1", "sis"),
+    ("cvtps2dq xmm0, xmm1", "sss"),
+    ("cvttps2dq xmm0, xmm1", "sss"),
+]
+ROUND = [
+    (f"{op} xmm0, xmm1, {imm}", "sss" if op.endswith("s") else "ddd")
+    for op in ("roundss", "roundps", "roundsd", "roundpd")
+    for imm in (0, 1, 2, 3, 4, 9, 12)
+]
+OTHER = [
+    ("haddps xmm0, xmm1", "sss"),
+    ("dpps xmm0, xmm1, 0xFF", "sss"),
+    ("dpps xmm0, xmm1, 0x71", "sss"),
+]
+AVX = [
+    ("vaddps ymm0, ymm1, ymm2", "sss"),
+    ("vmulpd ymm0, ymm1, ymm2", "ddd"),
+    ("vdivss xmm0, xmm1, xmm2", "sss"),
+    ("vsqrtpd ymm0, ymm1", "ddd"),
+    ("vhaddps ymm0, ymm1, ymm2", "sss"),
+    ("vmaxps ymm0, ymm1, ymm2", "sss"),
+    ("vfmadd231ss xmm0, xmm1, xmm2", "sss"),
+    ("vfmadd132ps ymm0, ymm1, ymm2", "sss"),
+    ("vfnmsub213pd ymm0, ymm1, ymm2", "ddd"),
+    ("vfmsub231sd xmm0, xmm1, xmm2", "ddd"),
+    ("vfnmadd231ps xmm0, xmm1, xmm2", "sss"),
+]
+
+
+@pytest.mark.parametrize(
+    "group",
+    ["ARITH", "SQRT_MINMAX", "COMPARE", "CONVERT", "ROUND", "OTHER", "AVX"],
+)
+def test_mxcsr_modes_and_flags_match_cpu(tmp_path, group):
+    texts = globals()[group]
+    _check(
+        tmp_path,
+        texts,
+        max(4, int(os.environ.get("MXCSR_CASES", "1200")) // len(texts)),
+        seed=zlib.crc32(group.encode()),
+    )
