@@ -25,6 +25,8 @@ FAULT_STATUS = {
     "misaligned": 139,
     "bad-jump": 139,
     "divide-error": 136,
+    "simd-exception": 136,  # an unmasked MXCSR exception (#XM): SIGFPE
+    "general-protection": 139,  # ldmxcsr with a reserved bit set (#GP): SIGSEGV
     "abort": 134,
     "step-limit": 124,
 }

@@ -283,3 +283,35 @@ def test_fault_leaves_no_trace_and_history_survives():
         h.run()
     h.back(2)
     assert m.icount == 0 and m.r[0] == 0
+
+
+MXCSR_STEPS = """section .data
+mode: dd 0x7F80
+one: dd 1.0
+three: dd 3.0
+section .text
+global _start
+_start:
+    ldmxcsr [mode]
+    movss xmm0, [one]
+    divss xmm0, [three]
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+@pytest.mark.parametrize("how", ["step", "run"])
+def test_going_back_restores_mxcsr(tmp_path, how):
+    """ldmxcsr sets the mode, divss raises PE: going back undoes both."""
+    m = Machine(assemble([("m.asm", MXCSR_STEPS)]), stdout=io.BytesIO())
+    h = History(m)
+    for _ in range(3):
+        h.step() if how == "step" else None
+    if how == "run":
+        assert h.run() == "exit"
+    assert m.mxcsr == 0x7F80 | 0x20
+    h.goto(2)
+    assert m.mxcsr == 0x7F80
+    h.goto(0)
+    assert m.mxcsr == 0x1F80

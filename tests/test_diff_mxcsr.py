@@ -31,7 +31,7 @@ from tests.native import (
     require_native,
     run_native,
 )
-from vm import Machine, assemble
+from vm import Fault, Machine, assemble
 from vm.isa import softfloat
 
 pytestmark = pytest.mark.native
@@ -273,3 +273,136 @@ def test_mxcsr_modes_and_flags_match_cpu(tmp_path, group):
         max(4, int(os.environ.get("MXCSR_CASES", "1200")) // len(texts)),
         seed=zlib.crc32(group.encode()),
     )
+
+
+# ---- unmasked exceptions: #XM, natively SIGFPE ----------------------------------------------
+
+
+def _xm_program(mode: int, setup: str, op: str) -> str:
+    return f"""section .data
+align 16
+mode: dd {mode:#x}
+align 16
+a: dd 1.0, 0.0, -1.0, 3.0
+b: dd 3.0, 2.0, 2.0, 0.0
+tiny: dd 0x00800000, 0, 0, 0
+big: dd 1e30, 0, 0, 0
+qnan: dd 0x7FC00000, 0, 0, 0
+ok: db "ok", 10
+section .text
+global _start
+_start:
+    ldmxcsr [mode]
+    movaps xmm0, [a]
+    movaps xmm1, [b]
+    {setup}
+    {op}
+    mov eax, 1
+    mov edi, 1
+    mov rsi, ok
+    mov edx, 3
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def _unmask(flag: int) -> int:
+    return softfloat.DEFAULT & ~(flag << softfloat.MASK_SHIFT)
+
+
+XM_CASES = [
+    (_unmask(softfloat.ZE), "", "divss xmm0, [b + 12]"),  # 1 / 0
+    (_unmask(softfloat.ZE), "", "divps xmm0, xmm1"),  # lane 3: 3 / 0
+    (_unmask(softfloat.ZE), "", "divss xmm0, xmm1"),  # 1 / 3: no ZE
+    (_unmask(softfloat.PE), "", "divss xmm0, xmm1"),  # 1 / 3 is inexact
+    (_unmask(softfloat.PE), "", "addss xmm0, xmm0"),  # exact
+    (_unmask(softfloat.IE), "", "sqrtss xmm0, [a + 8]"),  # sqrt(-1)
+    (_unmask(softfloat.IE), "movss xmm1, [qnan]", "ucomiss xmm0, xmm1"),  # quiet: no IE
+    (_unmask(softfloat.IE), "movss xmm1, [qnan]", "comiss xmm0, xmm1"),  # signalling compare
+    (_unmask(softfloat.IE), "movss xmm1, [big]", "cvtss2si eax, xmm1"),  # out of range
+    (_unmask(softfloat.UE), "movss xmm0, [tiny]", "mulss xmm0, xmm0"),  # underflow
+    (_unmask(softfloat.OE), "movss xmm0, [big]", "mulss xmm0, xmm0"),  # overflow
+    (_unmask(softfloat.DE), "movss xmm1, [tiny + 4]", "addss xmm0, xmm1"),  # +0: no DE
+    (softfloat.DEFAULT | 1 << 16, "", "addss xmm0, xmm1"),  # reserved bit: #GP
+]
+
+
+@pytest.mark.parametrize("mode,setup,op", XM_CASES)
+def test_unmasked_exception_stops_like_the_cpu(tmp_path, mode, setup, op):
+    """An unmasked exception: natively SIGFPE (#XM), in the VM a
+    'simd-exception' fault at the same instruction, its destination
+    unchanged; a reserved MXCSR bit: SIGSEGV (#GP) / 'general-protection'."""
+    require_native()
+    src = _xm_program(mode, setup, op)
+    exe = build_native([("xm.asm", src)], workdir=tmp_path)
+    native_out, status = run_native(exe)
+    image = assemble([("xm.asm", src)])
+    out = io.BytesIO()
+    m = Machine(image, stdout=out, stderr=io.BytesIO())
+    if status == 0:
+        assert m.run() == 0
+        assert out.getvalue() == native_out == b"ok\n"
+        return
+    with pytest.raises(Fault) as e:
+        m.run()
+    kind = {-8: "simd-exception", -11: "general-protection"}[status]
+    assert e.value.kind == kind
+    assert e.value.loc is not None and e.value.loc.text.strip() == (
+        op if kind == "simd-exception" else "ldmxcsr [mode]"
+    )
+    if kind == "simd-exception":
+        dst = m.insns[e.value.rip].operands[0]
+        if getattr(dst, "kind", "") == "xmm":
+            # the faulting instruction wrote nothing: its destination is what the
+            # instructions before it left
+            m2 = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
+            m2.tier = "step"
+            while m2.rip != e.value.rip:
+                m2.step()
+            assert bytes(m.xb) == bytes(m2.xb)
+    assert out.getvalue() == native_out == b""
+
+
+# ---- MXCSR-exact mode is the only mode of such a program ---------------------------------
+
+
+LOOP = """section .data
+mode: dd 0x5F80
+x: dd 1.0
+three: dd 3.0
+section .text
+global _start
+_start:
+    ldmxcsr [mode]
+    mov ecx, 100000
+    movss xmm0, [x]
+.loop:
+    divss xmm0, [three]
+    addss xmm0, [x]
+    dec ecx
+    jnz .loop
+    cvtss2si edi, xmm0
+    mov eax, 60
+    syscall
+"""
+
+
+def test_program_with_ldmxcsr_runs_without_native_traces_or_twins():
+    image = assemble([("loop.asm", LOOP)])
+    m = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
+    assert m.mxcsr_exact and m.tier == "native"
+    m.native_after = 1
+    m.accel[image.entry] = object()  # a twin would never be called
+    assert m.run() == 2  # 1 + 1/3 + 1/9 ... rounded up (RC = up) is 1.5000001 -> 2
+    assert m._native == {}
+    assert m.mxcsr == 0x5F80 | softfloat.PE
+
+
+def test_program_without_mxcsr_access_keeps_the_fast_paths():
+    image = assemble([("loop.asm", LOOP.replace("ldmxcsr [mode]", "nop"))])
+    m = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
+    assert not m.mxcsr_exact
+    assert m.run() == 2  # round to nearest: 1.5 -> 2 (even)
+    assert m.mxcsr == softfloat.DEFAULT  # nothing can observe the flags

@@ -172,6 +172,9 @@ MALFORMED = [
     (("mmaps",), [[0x10402000, 0x10403000], [0x10401000, 0x10402000]]),  # not sorted
     (("mmaps",), [[0x10401000, 0x10401000]]),  # empty
     (("mmaps",), "x"),
+    (("registers", "mxcsr"), 1 << 16),  # a reserved bit: ldmxcsr would #GP
+    (("registers", "mxcsr"), -1),
+    (("registers", "mxcsr"), "0x1F80"),
 ]
 
 
@@ -507,3 +510,42 @@ def test_a_program_including_more_than_a_state_carries_is_not_saved(tmp_path):
     ):
         save_state(m, tmp_path / "big.state")
     assert not any(p.suffix == ".state" or ".tmp" in p.name for p in tmp_path.iterdir())
+
+
+MXCSR_PROGRAM = """section .data
+mode: dd 0x7F80
+one: dd 1.0
+three: dd 3.0
+section .text
+global _start
+_start:
+    ldmxcsr [mode]
+    movss xmm0, [one]
+    divss xmm0, [three]
+    movd edi, xmm0
+    and edi, 1
+    mov eax, 60
+    syscall
+"""
+
+
+def test_mxcsr_is_saved_and_restored_with_its_flags(tmp_path):
+    """ldmxcsr [toward zero] then 1/3 (inexact): the state carries MXCSR with
+    PE, and the restored machine goes on rounding toward zero."""
+    m = Machine(assemble([("m.asm", MXCSR_PROGRAM)]), stdout=io.BytesIO())
+    m.step()
+    m.mxcsr |= 0x20  # a sticky flag set before the save
+    save_state(m, tmp_path / "m.state")
+    m2 = load_state(tmp_path / "m.state").machine(stdout=io.BytesIO())
+    assert m2.mxcsr == 0x7FA0 and m2.mxcsr_exact
+    assert m2.run() == m.run() == 0  # 1/3 toward zero: 0x3EAAAAAA (nearest: ...AB, odd)
+
+
+def test_a_state_with_a_non_default_mxcsr_runs_mxcsr_exact(tmp_path, saved):
+    data, header = saved
+    h = _mutate(header, ("registers", "mxcsr"), 0x7F80)
+    m = load_bytes(tmp_path, state_bytes(h, split(data)[1])).machine(stdout=io.BytesIO())
+    assert m.mxcsr == 0x7F80 and m.mxcsr_exact
+    h = _mutate(header, ("registers", "mxcsr"), DELETE)  # an older state: the default
+    m = load_bytes(tmp_path, state_bytes(h, split(data)[1])).machine(stdout=io.BytesIO())
+    assert m.mxcsr == 0x1F80 and not m.mxcsr_exact

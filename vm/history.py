@@ -72,7 +72,7 @@ class Interrupted(VMError):
 class Registers:
     r: tuple
     xb: bytes
-    fl: tuple
+    fl: tuple  # (RFLAGS record, MXCSR): see _flags
     rip: int
     icount: int
     exit_status: int | None
@@ -80,16 +80,26 @@ class Registers:
 
     @classmethod
     def of(cls, m) -> Registers:
-        return cls(tuple(m.r), bytes(m.xb), m.fl, m.rip, m.icount, m.exit_status, m.mem.brk)
+        return cls(tuple(m.r), bytes(m.xb), _flags(m), m.rip, m.icount, m.exit_status, m.mem.brk)
 
     def restore(self, m) -> None:
         m.r[:] = self.r
         m.xb[:] = self.xb
-        m.fl = self.fl
+        _set_flags(m, self.fl)
         m.rip = self.rip
         m.icount = self.icount
         m.exit_status = self.exit_status
         _set_brk(m, self.brk)
+
+
+def _flags(m) -> tuple:
+    """The status flags and MXCSR (its sticky exception flags change like
+    RFLAGS does, and ldmxcsr sets it), saved and restored together."""
+    return m.fl, m.mxcsr
+
+
+def _set_flags(m, saved: tuple) -> None:
+    m.fl, m.mxcsr = saved
 
 
 def _set_brk(m, brk: int) -> None:
@@ -170,7 +180,7 @@ class Undo:
             r[i] = v
         for off, data in self.xmm:
             m.xb[off : off + len(data)] = data
-        m.fl = self.fl
+        _set_flags(m, self.fl)
         m.rip = self.rip
         m.icount = self.icount
         m.exit_status = None
@@ -322,7 +332,7 @@ class History:
             if on_write is not None:
                 on_write(addr, n)
 
-        r0, xb0, fl0, rip0, ic0 = list(m.r), bytes(m.xb), m.fl, m.rip, m.icount
+        r0, xb0, fl0, rip0, ic0 = list(m.r), bytes(m.xb), _flags(m), m.rip, m.icount
         files = brk = None
         if rip0 in self._syscalls:
             files, brk = Files(m.runtime), m.mem.brk
@@ -471,7 +481,7 @@ class History:
             if icount >= stop_at:
                 raise _Tail
             if watches:
-                blk[:] = (icount, rip, list(machine.r), bytes(machine.xb), machine.fl)
+                blk[:] = (icount, rip, list(machine.r), bytes(machine.xb), _flags(machine))
                 writes.clear()
             if block_hook is not None:
                 block_hook(machine, rip, icount)
@@ -536,7 +546,8 @@ class History:
                 buf[addr : addr + len(old)] = old
             m.r[:] = r
             m.xb[:] = xb
-            m.fl, m.rip, m.icount = fl, rip, ic
+            _set_flags(m, fl)
+            m.rip, m.icount = rip, ic
         while True:
             ic, rip = m.icount, m.rip
             rec = self.step()

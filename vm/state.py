@@ -97,7 +97,9 @@ HEADER = S.Obj(
                 "rflags": _U64,
                 # 16 x 16 bytes (xmm0-15, states before AVX) or 32 x 64 bytes (zmm0-31)
                 "xmm": S.Hex((2 * 256, 2 * 2048)),
-            }
+            },
+            # bits 16-31 are reserved (ldmxcsr would #GP); absent in older states: 0x1F80
+            optional={"mxcsr": S.Int(0, 0xFFFF)},
         ),
         "icount": S.Int(0, (1 << 63) - 1),
         "exit_status": S.Nullable(S.Int(0, 255)),
@@ -152,6 +154,7 @@ def save_state(machine, path: str | os.PathLike, meta: dict | None = None) -> No
             "rip": machine.rip,
             "rflags": F.rflags(machine.fl) | machine.r[F.DF] << 10,  # DF is r[16]
             "xmm": bytes(machine.xb).hex(),
+            "mxcsr": machine.mxcsr,
         },
         "icount": machine.icount,
         "exit_status": machine.exit_status,
@@ -249,6 +252,7 @@ class SavedState:
         m.rip = regs["rip"]
         m.fl = (F.RAW, 0, 0, 0, regs["rflags"] & ~F.DF_BIT)
         m.xb[:] = xmm[:width].ljust(width, b"\0")  # older, narrower states: the rest is zero
+        m.set_mxcsr(regs.get("mxcsr", 0x1F80))  # not the default: MXCSR-exact mode
         m.icount = h["icount"]
         m.exit_status = h["exit_status"]
         m.invalidate()
