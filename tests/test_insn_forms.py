@@ -89,8 +89,9 @@ def test_enter_takes_nesting_level_0_only():
     assert "nesting level" in asm_error("enter 16, 1")
 
 
-def test_bt_with_a_memory_operand_and_a_register_offset_is_rejected():
-    assert "operand form not supported: bt" in asm_error("bt dword [rsp], eax")
+def test_bt_has_no_byte_form():
+    # bt dword [rsp], eax (a bit string) is supported: tests/test_diff_bitstring.py
+    assert "operand form not supported: bt" in asm_error("bt byte [rsp], al")
 
 
 # ---- string instructions in the machine -----------------------------------------------

@@ -113,11 +113,21 @@ class _Gen:
                 disp += self.insn.defn.rsp_bias
         if mem.index is not None:
             parts.append(f"r[{mem.index.num}]" + (f" * {mem.scale}" if mem.scale != 1 else ""))
+        if self.insn.defn.bit_string and len(self.ops) == 2 and isinstance(self.ops[1], Reg):
+            parts.append(self._bit_string_offset(self.ops[1]))
         if not parts:
             return str(disp & M64)
         if disp:
             parts.append(str(disp))
         return f"({' + '.join(parts)}) & {M64}"
+
+    def _bit_string_offset(self, off: Reg) -> str:
+        """bt [m], reg: the bytes the signed bit offset moves the operand by
+        (offset // N units of N / 8 bytes, N the operand size)."""
+        n = off.size
+        s = 1 << (n - 1)
+        value = f"r[{off.num}]" if n == 64 else f"(r[{off.num}] & {_mask(n)})"
+        return f"((({value} ^ {s}) - {s}) >> {n.bit_length() - 1} << {(n // 8).bit_length() - 1})"
 
     def _check(self, ea: str, nbytes: int, write: bool, indent: str = "") -> list[str]:
         return [f"{indent}CHECK({ea}, {nbytes}, '{'write' if write else 'read'}')"]

@@ -119,7 +119,7 @@ def parse_operand(toks: list[Token], loc: SourceLoc, ev: Evaluator) -> Operand:
         )
     value = ev.number(node)
     label = spell(body) if uses_symbols(node) else None
-    return Imm(value, label)
+    return Imm(value, label, size)
 
 
 def parse_memory(

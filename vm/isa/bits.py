@@ -35,14 +35,15 @@ insn(
 )
 
 # ---- bit test ------------------------------------------------------------------
-# Register offsets select a bit of a register; with a memory operand the CPU
-# would address memory beyond the operand (bit string addressing), which the
-# table does not offer: `bt [x], eax` is rejected with the forms listed.
-_BT_FORMS = sizes("rN, rN | r/mN, imm8", (16, 32, 64))
+# A register offset selects a bit of a register modulo its size; with a memory
+# operand it indexes a bit string (InsnDef.bit_string: the address moves by
+# the signed offset's quotient, vm.codegen), an immediate offset stays modulo.
+_BT_FORMS = sizes("r/mN, rN | r/mN, imm8", (16, 32, 64))
 _BT_NOTE = (
-    "The bit offset is taken modulo the operand size. A memory operand takes an immediate "
-    "offset only: with a register offset the CPU addresses memory beyond the operand (bit "
-    "strings), which the VM does not model, so `bt [x], eax` is an assembler error."
+    "An immediate offset, or a register offset into a register, is taken modulo the "
+    "operand size. A register offset into memory addresses a bit string: the signed offset "
+    "selects bit (offset mod N) of the N-bit operand at address + N/8 * floor(offset / N), "
+    "so `bt [x], eax` with eax = -1 tests bit 7 of the byte before x."
 )
 for _m, _new, _doc in (
     ("bt", None, "Bit test: CF = the selected bit of dst."),
@@ -60,6 +61,7 @@ for _m, _new, _doc in (
         flags_undefined="PSO",
         notes=_BT_NOTE,
         lockable=_new is not None,
+        bit_string=True,
     )
 
 # ---- bit scan and count ----------------------------------------------------------

@@ -363,10 +363,11 @@ insn(
 )
 insn(
     "push",
-    "r/m64 | imm32 | r/m16",
-    {"r/m64": "PUSH(A)", "imm32": "PUSH(A)", "r/m16": "PUSHW(A)"},
+    "r/m64 | imm32 | r/m16 | imm16",
+    {"r/m64": "PUSH(A)", "imm32": "PUSH(A)", "r/m16": "PUSHW(A)", "imm16": "PUSHW(A)"},
     "rsp -= 8; store the qword at [rsp] (an immediate is sign-extended). A memory source "
-    "addressed through rsp is read before the decrement. `push ax` pushes a word (rsp -= 2).",
+    "addressed through rsp is read before the decrement. `push ax` and `push word 5` push "
+    "a word (rsp -= 2).",
     implicit="rsp",
 )
 insn(

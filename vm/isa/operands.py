@@ -169,6 +169,7 @@ class Imm:
 
     value: int
     label: str | None = None  # the symbol it came from, for listings
+    size: int | None = None  # a size keyword written before it (`push word 5`)
 
     def __str__(self) -> str:
         if self.label:

@@ -164,6 +164,10 @@ class InsnDef:
     # bytes added to an rsp-based memory operand's address: pop computes it
     # with rsp after the increment (the CPU's order), so 8 for pop
     rsp_bias: int = 0
+    # bt/bts/btr/btc: with a register bit offset, the memory operand is a bit
+    # string: its address moves by the offset's signed quotient by the operand
+    # size (in operand-size units), the bit is the remainder (vm.codegen)
+    bit_string: bool = False
     # the CPU feature each form needs (form text -> cpuinfo flag: "avx", "fma", ...)
     cpuid: dict[str, str] = field(default_factory=dict)
     cond: str | None = None  # condition code for jcc/setcc/cmovcc
@@ -281,6 +285,8 @@ def operand_fits(t: OpType, op: Operand, form: Form, wide: bool = False) -> bool
             return True
         if "imm" not in t.kinds:
             return False
+        if op.size == 16 and len(form.types) == 1 and t.size != 16:
+            return False  # `push word 5`: the 16-bit push
         first = form.types[0].size if form.types else None
         # imm32 that the CPU sign-extends to 64 bits (push imm32 too): no 0x80000000..
         signed_only = t.size == 32 and (first == 64 or len(form.types) == 1)
@@ -360,7 +366,7 @@ def _canonical(d: InsnDef, form: Form, i: int, op: Operand) -> Operand:
             s = 1 << (t.size - 1)
             v = ((op.value & ((1 << t.size) - 1)) ^ s) - s
             if v != op.value:
-                return Imm(v, op.label)
+                return Imm(v, op.label, op.size)
     return op
 
 
@@ -392,7 +398,10 @@ def _no_form_message(d: InsnDef, ops: tuple[Operand, ...]) -> str:
 # the forms silently decides what a program does. Forms whose templates are
 # identical are harmless (mov r64, r/m64 and mov r/m64, r64 for two
 # registers); any other overlap must be listed here with the reason.
-OVERLAP_ALLOWED: dict[tuple[str, str, str], str] = {}
+OVERLAP_ALLOWED: dict[tuple[str, str, str], str] = {
+    ("push", "imm32", "imm16"): "`push 5` is the 8-byte push (imm32, first); only `push word 5` "
+    "(an immediate sized word) fits imm16 alone (operand_fits)",
+}
 
 
 def _types_overlap(a: OpType, b: OpType) -> bool:
