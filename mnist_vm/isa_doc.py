@@ -66,6 +66,13 @@ def entry_text(d: InsnDef) -> str:
             "  cpu:     "
             + "; ".join(f"{flag} ({', '.join(dict.fromkeys(fs))})" for flag, fs in by_flag.items())
         )
+    if d.exact is not None:
+        lines.append(
+            "  mxcsr:   rounds by MXCSR.RC, honours DAZ/FTZ and raises its exception flags "
+            "(programs that use ldmxcsr/stmxcsr; docs/machine.md)"
+        )
+    elif d.mxcsr:
+        lines.append(f"  mxcsr:   {d.mxcsr}s MXCSR (the program runs in MXCSR-exact mode)")
     if d.notes:
         lines.append(f"  note:    {d.notes}")
     return "\n".join(lines)

@@ -50,3 +50,25 @@ def test_every_group_is_documented():
 
     groups = {d.group for d in TABLE.values()} - {"internal"}
     assert groups <= set(GROUP_TITLES), groups - set(GROUP_TITLES)
+
+
+def test_every_floating_point_instruction_has_an_mxcsr_exact_template():
+    """An instruction that reads float lanes (AF0, BD1 ...) or calls a float
+    helper rounds or raises exceptions: under MXCSR-exact mode it must run an
+    MXCSR-aware template (InsnDef.exact), else a program that changed the
+    rounding mode would silently round to nearest."""
+    import re
+
+    from vm.isa import TABLE
+
+    float_use = re.compile(
+        r"\b[ABCD][FD]\d|\b(fma|fround|cvtr|cvtt|i2f32|fsqrt|fdiv|fnan|fcmp|dpps)"
+    )
+    missing = set()
+    for d in {id(d): d for d in TABLE.values()}.values():
+        sems = [d.sem] if isinstance(d.sem, str) else list(d.sem.values())
+        if any(float_use.search(s) for s in sems) and d.exact is None:
+            missing.add(d.mnemonic)
+    assert not missing, sorted(missing)
+    assert TABLE["vfmadd231ps"].exact is not None and TABLE["vhaddps"].exact is not None
+    assert all("FPCHECK()" in s for s in TABLE["vaddps"].exact.values())

@@ -280,8 +280,7 @@ for _m, _lane, _doc in (
     (
         "ucomiss",
         "F",
-        "As comiss (differs only in which NaNs raise the invalid exception, "
-        "which the VM does not model).",
+        "As comiss, but only a signalling NaN raises the invalid exception (IE) (comiss: any NaN).",
     ),
     ("comisd", "D", "Compare scalar float64; flags as comiss."),
     ("ucomisd", "D", "Compare scalar float64; flags as ucomiss."),
