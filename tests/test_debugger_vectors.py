@@ -82,3 +82,28 @@ def test_pane_registers_shows_every_zmm_lane_at_80x24():
     text = asyncio.run(main())
     rows = [line.split() for line in text.splitlines() if line.startswith("zmm1")]
     assert rows and rows[0][1:] == [str(k) for k in range(1, 9)], text
+
+
+MXCSR_PROGRAM = """section .data
+mode: dd 0x7FC0
+one: dd 1.0
+three: dd 3.0
+section .text
+global _start
+_start:
+    ldmxcsr [mode]
+    movss xmm0, [one]
+    divss xmm0, [three]
+    mov eax, 60
+    xor edi, edi
+    syscall
+"""
+
+
+def test_registers_panel_shows_mxcsr_for_a_program_that_uses_it():
+    s = Session(assemble([("m.asm", MXCSR_PROGRAM)]))
+    for _ in range(3):
+        execute(s, "step")
+    assert "mxcsr 0x7fe0 RC=zero DAZ PE" in R.registers_panel(s, 100).plain
+    plain = Session(assemble([("p.asm", MXCSR_PROGRAM.replace("ldmxcsr [mode]", "nop"))]))
+    assert "mxcsr" not in R.registers_panel(plain, 100).plain  # fixed at 0x1F80: not shown

@@ -117,7 +117,7 @@ def registers_panel(s: Session, width: int = 88, height: int = 40) -> Text:
     out.append("rip ", style="bold")
     out.append(f"{m.rip:016x}", style="")
     out.append(f" <{s.describe(m.rip)}>\n", style="cyan")
-    _flags_line(out, m.rflags, prev_fl, wide=width >= 48)
+    _flags_line(out, m.rflags, prev_fl, wide=width >= 48, mxcsr=_mxcsr_text(m))
     hex_cols, dec_cols = (width + 2) // 22, (width + 2) // 43
     decimal = dec_cols >= 2 or (dec_cols == 1 and hex_cols < 2)
     per_line = max(1, dec_cols if decimal else hex_cols)
@@ -173,7 +173,7 @@ def _vector_view(s: Session) -> tuple[int, tuple[int, ...]]:
     return bits, tuple(range(32 if bits == 512 else 16))
 
 
-def _flags_line(out: Text, rf: int, prev: int, wide: bool) -> None:
+def _flags_line(out: Text, rf: int, prev: int, wide: bool, mxcsr: str = "") -> None:
     out.append("flg ", style="bold")
     out.append(f"{rf:#06x} ")
     for name, bit in FLAG_NAMES:
@@ -181,7 +181,24 @@ def _flags_line(out: Text, rf: int, prev: int, wide: bool) -> None:
         was = bool(prev & bit)
         style = CHANGED if on != was else ("bold" if on else DIM)
         out.append(f" {name}={int(on)}" if wide else f" {name[0]}{int(on)}", style=style)
+    if mxcsr:
+        out.append("  mxcsr ", style="bold")
+        out.append(mxcsr)
     out.append("\n")
+
+
+_ROUNDING = ("nearest", "down", "up", "zero")
+
+
+def _mxcsr_text(m) -> str:
+    """MXCSR, its rounding mode and raised flags, for a program that uses it
+    (MXCSR-exact mode; in any other program it is 0x1F80 for good)."""
+    if not m.mxcsr_exact:
+        return ""
+    v = m.mxcsr
+    raised = [name for i, name in enumerate(("IE", "DE", "ZE", "OE", "UE", "PE")) if v >> i & 1]
+    extra = [w for w, bit in (("DAZ", 6), ("FTZ", 15)) if v >> bit & 1]
+    return " ".join([f"{v:#06x}", f"RC={_ROUNDING[v >> 13 & 3]}", *extra, *raised])
 
 
 def _xmm_lanes(out: Text, cur: bytes, old: bytes, mode: str, room: int = 60) -> None:
