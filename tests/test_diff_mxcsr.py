@@ -95,25 +95,27 @@ def _rax(rng: random.Random) -> int:
     return rng.getrandbits(bits) * rng.choice([1, -1]) & ((1 << 64) - 1)
 
 
-def _program(cases: list[tuple[str, bytes]]) -> str:
+def _program(cases: list[tuple[str, bytes]], mxcsr: bool = True) -> str:
+    """The cases as one program; without mxcsr, one that never touches MXCSR
+    (it runs in the default mode, on the fast paths)."""
     recs, code = [], []
     for i, (text, rec) in enumerate(cases):
         recs.append(f"rec{i}: db " + ", ".join(str(b) for b in rec))
         code += [
-            f"    ldmxcsr [rec{i}]",
+            f"    ldmxcsr [rec{i}]" if mxcsr else "    nop",
             f"    vmovups ymm0, [rec{i} + 16]",
             f"    vmovups ymm1, [rec{i} + 48]",
             f"    vmovups ymm2, [rec{i} + 80]",
             f"    mov rax, [rec{i} + 112]",
             f"    {text}",
             f"    vmovups [out + {OUT * i}], ymm0",
-            f"    stmxcsr [out + {OUT * i + 32}]",
+            f"    stmxcsr [out + {OUT * i + 32}]" if mxcsr else "    nop",
             f"    mov [out + {OUT * i + 40}], rax",
             "    pushfq",
             "    pop rbx",
             "    and ebx, 0x8C5",
             f"    mov [out + {OUT * i + 48}], rbx",
-            "    ldmxcsr [mxdefault]",
+            "    ldmxcsr [mxdefault]" if mxcsr else "    nop",
         ]
     return "\n".join(
         [
@@ -152,12 +154,12 @@ def _record(rng: random.Random, kinds: str) -> bytes:
     return rec
 
 
-def _vm(src: str, tier: str) -> bytes:
+def _vm(src: str, tier: str, exact: bool = True) -> bytes:
     image = assemble([("mxcsr.asm", src)])
     out = io.BytesIO()
     m = Machine(image, stdout=out, stderr=io.BytesIO())
     m.tier = tier
-    assert m.mxcsr_exact
+    assert m.mxcsr_exact == exact
     assert m.run(max_steps=10_000_000) == 0
     return out.getvalue()
 
@@ -185,19 +187,20 @@ def _describe(cases, native: bytes, vm: bytes) -> str:
     )
 
 
-def _check(tmp_path, texts: list[tuple[str, str]], n: int, seed: int) -> None:
+def _check(tmp_path, texts: list[tuple[str, str]], n: int, seed: int, mxcsr: bool = True) -> None:
     """n cases of each (instruction, operand kinds of ymm0-2: s f32, d f64,
-    n f64 near the f32 range's edges, i int32), against the CPU, in both tiers."""
+    n f64 near the f32 range's edges, i int32), against the CPU, in both tiers.
+    Without mxcsr: the program never touches MXCSR (default mode, fast paths)."""
     require_native()
     rng = random.Random(seed)
     cases = [(text, _record(rng, kinds)) for text, kinds in texts for _ in range(n)]
-    src = _program(cases)
+    src = _program(cases, mxcsr)
     exe = build_native([("mxcsr.asm", src)], workdir=tmp_path)
     native, status = run_native(exe)
     assert status == 0
-    vm = _vm(src, "run")
+    vm = _vm(src, "run", mxcsr)
     assert native == vm, _describe(cases, native, vm)
-    assert _vm(src, "step") == vm
+    assert _vm(src, "step", mxcsr) == vm
 
 
 ARITH = [
@@ -235,6 +238,9 @@ CONVERT = [
     ("cvtdq2ps xmm0, xmm1", "sis"),
     ("cvtps2dq xmm0, xmm1", "sss"),
     ("cvttps2dq xmm0, xmm1", "sss"),
+    ("cvtdq2pd xmm0, xmm1", "sis"),
+    ("cvtpd2dq xmm0, xmm1", "ddd"),
+    ("cvttpd2dq xmm0, xmm1", "ddd"),
 ]
 ROUND = [
     (f"{op} xmm0, xmm1, {imm}", "sss" if op.endswith("s") else "ddd")
@@ -406,3 +412,11 @@ def test_program_without_mxcsr_access_keeps_the_fast_paths():
     assert not m.mxcsr_exact
     assert m.run() == 2  # round to nearest: 1.5 -> 2 (even)
     assert m.mxcsr == softfloat.DEFAULT  # nothing can observe the flags
+
+
+def test_default_mode_matches_cpu(tmp_path):
+    """The same instructions in a program without ldmxcsr/stmxcsr: the fast
+    templates (round to nearest, no flags kept), against the CPU."""
+    texts = ARITH + CONVERT + ROUND + [("movhps xmm0, [rec0 + 48]", "sss")]
+    texts += [("movlpd xmm0, [rec0 + 48]", "ddd"), ("movhpd [rec0 + 64], xmm0", "ddd")]
+    _check(tmp_path, texts, 12, seed=7, mxcsr=False)

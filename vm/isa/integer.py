@@ -430,6 +430,13 @@ insn(
     implicit="rsp, rbp",
 )
 insn("nop", "", "pass", "Do nothing.")
+for _m, _what in (
+    ("pause", "a spin-wait hint"),
+    ("lfence", "a load fence"),
+    ("sfence", "a store fence"),
+    ("mfence", "a memory fence"),
+):
+    insn(_m, "", "pass", f"Do nothing: {_what}, with one thread and in-order memory here.")
 
 # loop counts rcx down (flags unchanged) and jumps while it is not zero.
 _LOOP = "t = (r[1] - 1) & 0xFFFFFFFFFFFFFFFF\nr[1] = t\nJUMP(A if t{cond} else NEXT)"

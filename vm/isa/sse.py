@@ -626,3 +626,46 @@ insn(
     aliases=("vstmxcsr",),
     mxcsr="store",
 )
+
+# ---- the rest of the SSE2 double set: half moves, int32 <-> float64 -----------------------
+for _m, _what in (("movlps", "two float32"), ("movlpd", "a float64")):
+    insn(
+        _m,
+        "xmm, m64 | m64, xmm",
+        {"xmm, m64": "WAQ0 = BQ0", "m64, xmm": "WAQ0 = BQ0"},
+        f"Move 64 bits ({_what}) between memory and the low half of an xmm register (the "
+        "high half is unchanged).",
+        group=S,
+    )
+for _m, _what in (("movhps", "two float32"), ("movhpd", "a float64")):
+    insn(
+        _m,
+        "xmm, m64 | m64, xmm",
+        {"xmm, m64": "WAQ1 = BQ0", "m64, xmm": "WAQ0 = BQ1"},
+        f"Move 64 bits ({_what}) between memory and the high half of an xmm register (the "
+        "low half is unchanged).",
+        group=S,
+    )
+insn(
+    "cvtdq2pd",
+    "xmm, xmm/m64",
+    "t0 = float((BI0 ^ 0x80000000) - 0x80000000)\nt1 = float((BI1 ^ 0x80000000) - 0x80000000)\n"
+    "WAD0 = t0\nWAD1 = t1",
+    "Convert the two low signed int32 lanes to float64 (exact).",
+    group=S,
+    exact=fp_lanes("fpi2f(c.mxcsr, 64, (BI# ^ 0x80000000) - 0x80000000)", "WAQ#", (0, 1)),
+)
+for _m, _fn, _trunc, _how in (
+    ("cvtpd2dq", "cvtr", 0, "rounding by MXCSR.RC"),
+    ("cvttpd2dq", "cvtt", 1, "truncating"),
+):
+    insn(
+        _m,
+        "xmm, xmm/m128",
+        f"t0 = {_fn}(BD0, 32)\nt1 = {_fn}(BD1, 32)\nWAI0 = t0\nWAI1 = t1\nWAQ1 = 0",
+        f"Convert two float64 lanes to int32 in lanes 0-1, {_how} (indefinite 0x80000000 on "
+        "NaN/overflow); lanes 2-3 are zeroed.",
+        group=S,
+        align=P,
+        exact=fp_lanes(f"fpf2i(c.mxcsr, 64, BQ#, 32, {_trunc})", "WAI#", (0, 1)) + "\nWAQ1 = 0",
+    )
