@@ -11,6 +11,8 @@ lines at its top (before any code):
     ; args: a b c                    (argv[1:]; argv[0] is the program's path)
 
 Default: a static `ld` link with `_start`, empty stdin, no arguments.
+A program the CPU kills with a signal must stop with the VM fault whose
+`mnist-vm exec` status is that signal's (mnist_vm.cli.FAULT_STATUS).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def test_learner_program_native_vs_vm(name, tmp_path):
     native = subprocess.run(
         ["./prog", *args], cwd=tmp_path, input=stdin, capture_output=True, timeout=60
     )
-    from vm import Machine, assemble
+    from mnist_vm.cli import FAULT_STATUS
+    from vm import Fault, Machine, assemble
 
     image = assemble([str(path)])
     out = io.BytesIO()
@@ -88,7 +91,10 @@ def test_learner_program_native_vs_vm(name, tmp_path):
         stdin=io.BytesIO(stdin),
         **kwargs,
     )
-    status = m.run(max_steps=50_000_000)
+    try:
+        status = m.run(max_steps=50_000_000)
+    except Fault as f:  # natively a signal: subprocess reports minus its number
+        status = 128 - FAULT_STATUS.get(f.kind, 255)
     assert (out.getvalue(), status) == (native.stdout, native.returncode), (
         f"{name}: native status {native.returncode}, vm {status}\n"
         + hexdiff(native.stdout, out.getvalue())
