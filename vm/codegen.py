@@ -343,7 +343,8 @@ def _defer_writes(lines: list[str]) -> list[str]:
     its FPCHECK() moved after it (their values computed in place), so that an
     unmasked exception leaves every operand as it was."""
     at = len(lines) - 1 - lines[::-1].index("FPCHECK()")
-    before, later = ["fx = 0"], []
+    before: list[str] = ["fx = 0"]
+    later: list[str] = []
     for line in lines[:at]:
         w = _WRITE.match(line)
         if w and not w.group(1):
