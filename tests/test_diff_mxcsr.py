@@ -400,7 +400,6 @@ def test_program_with_ldmxcsr_runs_without_native_traces_or_twins():
     m = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
     assert m.mxcsr_exact and m.tier == "native"
     m.native_after = 1
-    m.accel[image.entry] = object()  # a twin would never be called
     assert m.run() == 2  # 1 + 1/3 + 1/9 ... rounded up (RC = up) is 1.5000001 -> 2
     assert m._native == {}
     assert m.mxcsr == 0x5F80 | softfloat.PE
@@ -420,3 +419,31 @@ def test_default_mode_matches_cpu(tmp_path):
     texts = ARITH + CONVERT + ROUND + [("movhps xmm0, [rec0 + 48]", "sss")]
     texts += [("movlpd xmm0, [rec0 + 48]", "ddd"), ("movhpd [rec0 + 64], xmm0", "ddd")]
     _check(tmp_path, texts, 12, seed=7, mxcsr=False)
+
+
+TWIN = """section .data
+mode: dd 0x1F80
+section .text
+global _start
+_start:
+    ldmxcsr [mode]
+    mov edi, 7
+    call routine
+    mov eax, 60
+    syscall
+routine:
+    mov edi, 3
+    ret
+"""
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_fast_mode_twins_are_not_called_in_mxcsr_exact_mode(exact):
+    src = TWIN if exact else TWIN.replace("ldmxcsr [mode]", "nop")
+    image = assemble([("twin.asm", src)])
+    m = Machine(image, stdout=io.BytesIO(), stderr=io.BytesIO())
+    calls = []
+    m.accel[image.symbols["routine"].value] = "a twin"
+    m.accel_call = lambda target, ip, k: calls.append(target) or ip + 4  # what a twin does
+    status = m.run()
+    assert (status, calls) == ((3, []) if exact else (7, [image.symbols["routine"].value]))
