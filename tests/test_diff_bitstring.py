@@ -130,3 +130,33 @@ def test_push_word_imm_pushes_two_bytes_like_the_cpu(tmp_path):
     assert native[1] != 0
     assert _vm(PUSH_WORD, "step") == native
     assert _vm(PUSH_WORD, "run") == native
+
+
+POP_WORD = """section .data
+slot: dw 0
+section .text
+global _start
+_start:
+    mov rbx, rsp
+    push qword 0x11223344
+    push word 0x99AA
+    pop word [slot]
+    pop word [rsp]
+    pop word [rsp + 2]
+    movzx edi, word [slot]
+    add di, [rsp]
+    add di, [rsp + 2]
+    mov rax, rbx
+    sub rax, rsp
+    add edi, eax
+    and edi, 255
+    mov eax, 60
+    syscall
+"""
+
+
+def test_pop_word_to_memory_addresses_rsp_after_the_pop(tmp_path):
+    """pop word [rsp]: the CPU adds 2 to rsp first, then stores at [rsp]."""
+    require_native()
+    native = run_native(build_native([("p.asm", POP_WORD)], workdir=tmp_path))
+    assert _vm(POP_WORD, "step") == _vm(POP_WORD, "run") == native

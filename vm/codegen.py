@@ -110,7 +110,7 @@ class _Gen:
         if mem.base is not None:
             parts.append(f"r[{mem.base.num}]")
             if mem.base.num == 4:  # pop [rsp+d]: the CPU addresses with rsp after the pop
-                disp += self.insn.defn.rsp_bias
+                disp += (mem.size or 64) // 8 if self.insn.defn.addr_after_pop else 0
         if mem.index is not None:
             parts.append(f"r[{mem.index.num}]" + (f" * {mem.scale}" if mem.scale != 1 else ""))
         if self.insn.defn.bit_string and len(self.ops) == 2 and isinstance(self.ops[1], Reg):

@@ -372,13 +372,13 @@ insn(
 )
 insn(
     "pop",
-    "r/m64 | r16",
-    {"r/m64": "t = POP()\nWA = t", "r16": "t = POPW()\nWA = t"},
+    "r/m64 | r/m16",
+    {"r/m64": "t = POP()\nWA = t", "r/m16": "t = POPW()\nWA = t"},
     "Load the qword at [rsp] into dst; rsp += 8. A memory destination addressed through "
     "rsp uses rsp after the increment (`pop qword [rsp]` overwrites the next slot). "
-    "`pop ax` pops a word (rsp += 2).",
+    "`pop ax` and `pop word [x]` pop a word (rsp += 2).",
     implicit="rsp",
-    rsp_bias=8,
+    addr_after_pop=True,
 )
 insn(
     "pushf",

@@ -161,9 +161,9 @@ class InsnDef:
     implicit: str = ""  # implicit registers, for docs ("rdx:rax")
     align: int = 0  # required alignment of the memory operand
     kind: Kind = ""  # control flow (see KINDS)
-    # bytes added to an rsp-based memory operand's address: pop computes it
-    # with rsp after the increment (the CPU's order), so 8 for pop
-    rsp_bias: int = 0
+    # an rsp-based memory operand is addressed with rsp after the pop (the
+    # CPU's order): pop's, by the size it pops (8, or 2 for a word)
+    addr_after_pop: bool = False
     # bt/bts/btr/btc: with a register bit offset, the memory operand is a bit
     # string: its address moves by the offset's signed quotient by the operand
     # size (in operand-size units), the bit is the remainder (vm.codegen)
