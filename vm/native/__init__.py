@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..image import Insn
 
 from ..isa.flags import rflags
+from .chain import ENTRY_RFLAGS, ENTRY_RIP
 
 M64 = (1 << 64) - 1
 _AVAILABLE: list[bool] = []
@@ -42,62 +43,63 @@ def available() -> bool:
 
 
 class NativeTrace:
-    """One compiled loop trace, callable as a counted run-tier trace."""
+    """One compiled trace, callable as a counted run-tier trace."""
 
     def __init__(
         self, machine: Machine, start: int, length: int, ir_text: str, name: str, flags: bool
     ):
-        from .engine import TRACE_FN, Buffers, compile_trace
+        from .engine import compile_trace
 
         self.machine, self.start, self.length = machine, start, length
         self.ir, self.name = ir_text, name
-        self.fn = TRACE_FN(compile_trace(ir_text, name))
-        bufs = machine.__dict__.get("_native_bufs")
-        if bufs is None:
-            bufs = machine.__dict__["_native_bufs"] = Buffers(machine.xb)
-        self.bufs = bufs
-        self.executed = 0  # instructions run natively (to find the hottest loop)
+        self.address = compile_trace(ir_text, name)
+        self.chain = chain_of(machine)
+        self.bufs = self.chain.bufs
         self.fallback: Callable | None = None
         self.listing: list[str] = []  # the trace's instructions, for people reading the IR
         self.needs_flags = flags  # the code may read the RFLAGS it was entered with
 
+    @property
+    def executed(self) -> int:
+        """Instructions run natively from this trace's start (to find the hottest loop)."""
+        return self.chain.executed(self)
+
     def __call__(self, maxit: int) -> tuple[int, int]:
-        """Run up to maxit passes' worth of instructions (maxit * length);
-        where the code leaves at the start of another compiled trace, that
-        one runs next with the rest of the budget (traces that hand over to
-        each other, as an inner loop and its outer loop's other path, go on
-        without the run loop and without copying the registers in between),
-        unless a breakpoint is there or a stop was requested."""
-        m, bufs = self.machine, self.bufs
-        gprs, out, r = bufs.gprs, bufs.out, m.r
-        gprs[:] = r
-        mem = bufs.memory(m.mem.buf)
-        budget, total, t, it, rip = maxit * self.length, 0, self, maxit, self.start
-        while True:
-            if t.needs_flags:
-                out[0] = rflags(m.fl)  # the flags a trace reads before it sets them
-            t.fn(mem, bufs.gprs_addr, bufs.xmm_addr, bufs.out_addr, it)
-            count = out[1]
-            if count == 0:  # its first instruction would fault: the run tier reports it
-                if not total:
-                    assert self.fallback is not None
-                    return self.fallback(maxit)
-                break  # (the run loop comes back to t, which then falls back)
-            if out[2] < 8:  # a flags record (kind, n, a, b, r); 2**64 - 1: unchanged
-                res = out[8] | out[9] << 64
-                m.fl = (out[2], out[3], out[4], out[6], res - (1 << 128) if out[9] >> 63 else res)
-            t.executed += count
-            total += count
-            rip = out[0]
-            nxt = m._native.get(rip)
-            if nxt is None or rip in m.breakpoints or m.stop_requested:
-                break
-            it = (budget - total) // nxt.length  # type: ignore[attr-defined]
-            if it < 1:
-                break
-            t = nxt  # type: ignore[assignment]
-        r[:] = gprs
-        return rip, total
+        """Run up to maxit passes' worth of instructions (maxit * length),
+        going on natively into every compiled trace the code leaves to
+        (vm.native.chain) until it reaches code that is not compiled, a
+        breakpoint, a fault or the end of the budget; returns (next rip,
+        instructions run) as the run tier's counted traces do."""
+        m, ch = self.machine, self.chain
+        if ch.breaks != m.breakpoints:
+            ch.mark_breakpoints(m.breakpoints)
+        bufs = self.bufs
+        if m.mem.buf is not bufs.mem_obj:
+            ch.memory(m.mem.buf)
+        out = bufs.out
+        bufs.gprs[:] = m.r
+        out[ENTRY_RIP] = self.start
+        out[ENTRY_RFLAGS] = rflags(m.fl) if self.needs_flags else 0
+        total = ch.run(ch.ctx_addr, maxit * self.length)
+        if total == 0:  # its first instruction would fault: the run tier reports it
+            assert self.fallback is not None
+            return self.fallback(maxit)
+        if out[2] < 8:  # a flags record (kind, n, a, b, r); 2**64 - 1: unchanged
+            res = out[8] | out[9] << 64
+            m.fl = (out[2], out[3], out[4], out[6], res - (1 << 128) if out[9] >> 63 else res)
+        m.r[:] = bufs.gprs
+        return out[0], total
+
+
+def chain_of(machine: Machine):
+    """The machine's table of compiled traces (made on first use)."""
+    from .chain import Chain
+    from .engine import Buffers
+
+    ch = machine.__dict__.get("_native_chain")
+    if ch is None:
+        ch = machine.__dict__["_native_chain"] = Chain(machine.insns, Buffers(machine.xb))
+    return ch
 
 
 def items_for(machine: Machine, insns: list[Insn]):
@@ -189,6 +191,7 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
                 nt.fallback = call
                 cache[addr] = (nt, ln, True)
                 machine._native[addr] = nt
+                nt.chain.install(nt)
         return rip, n
 
     counting.__dict__.update(pyfn.__dict__)  # the run tier's source stays inspectable
@@ -199,6 +202,7 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
             return entry
         nt.fallback = call
         machine._native[addr] = nt
+        nt.chain.install(nt)
         return (nt, ln, True)
     return b
 

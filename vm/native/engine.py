@@ -16,7 +16,7 @@ import threading
 
 from llvmlite import binding as llvm
 
-from .translate import OUT_WORDS
+from .chain import OUT_WORDS
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
