@@ -48,16 +48,16 @@ class NativeTrace:
     def __init__(
         self, machine: Machine, start: int, length: int, ir_text: str, name: str, flags: bool
     ):
-        from .engine import compile_trace
+        from .engine import compile_reading
 
         self.machine, self.start, self.length = machine, start, length
         self.ir, self.name = ir_text, name
-        self.address = compile_trace(ir_text, name)
+        self.address, reads = compile_reading(ir_text, name)
         self.chain = chain_of(machine)
         self.bufs = self.chain.bufs
         self.fallback: Callable | None = None
         self.listing: list[str] = []  # the trace's instructions, for people reading the IR
-        self.needs_flags = flags  # the code may read the RFLAGS it was entered with
+        self.needs_flags = flags and reads  # the code reads the RFLAGS it was entered with
 
     @property
     def executed(self) -> int:
@@ -134,21 +134,24 @@ def loop_head(machine: Machine, insns: list[Insn]) -> int | None:
 
 
 def compile_loop(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
-    """Translate and compile a loop trace; None when its first instruction
-    cannot be translated or the translated part is no longer a loop."""
+    """Translate and compile a trace: a loop when it branches back into
+    itself, else straight-line code (with side exits) that leaves where its
+    last instruction goes. None when its first instruction cannot be
+    translated, or a loop trace is no longer a loop once cut."""
     from .translate import Untranslatable, translate
 
     name = f"trace_{insns[0].addr:x}"
     head = loop_head(machine, insns)
-    if head is None:
+    if head is None and any(i.addr in machine.breakpoints for i in insns[1:]):
         return None
     try:
         module, n, loop = translate(name, items_for(machine, insns), machine.mem.layout(), head)
     except Untranslatable:
         return None
-    if not loop:
+    if head is not None and not loop:
         return None
-    nt = NativeTrace(machine, insns[0].addr, n, str(module), name, module.needs_flags)
+    flags = getattr(module, "needs_flags", True)  # (the compiled code tells for sure)
+    nt = NativeTrace(machine, insns[0].addr, n, str(module), name, flags)
     nt.listing = [f"{i.addr:#x}: {i.text()}" for i in insns[:n]]
     return nt
 
@@ -165,13 +168,11 @@ def _try_compile(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
 
 
 def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: dict) -> tuple:
-    """Wrap a hot loop trace of the run tier (entry = (fn, length, counted))
+    """Wrap a hot trace of the run tier (entry = (fn, length, counted))
     so that it counts the instructions it runs; past machine.native_after it
     is compiled, and the cache entry becomes the native trace (or the plain
     run-tier trace if it cannot be compiled)."""
     pyfn, ln, counted = entry
-    if loop_head(machine, insns) is None:
-        return entry
 
     def call(maxit: int) -> tuple[int, int]:
         if counted:
