@@ -1,14 +1,16 @@
-"""The native tier: hot loop traces compiled to machine code with LLVM.
+"""The native tier: hot traces compiled to machine code with LLVM.
 
 The run tier (vm.cpu, vm.runtier) finds traces and compiles them to Python.
-When a loop trace has run `Machine.native_after` instructions, this package
+When a trace (a loop, or straight-line code following the way branches
+usually go) has run `Machine.native_after` instructions, this package
 translates the same generated code (vm.codegen's expansion of the table's
 templates) to LLVM IR (translate.py), compiles it (engine.py) and puts it in
 the run loop's place: called with the machine's memory, registers and xmm
-bytes, it runs iterations until the loop leaves, a memory check fails, the
-trace's branches go another way or the iteration budget is spent, and
-returns the next RIP and the exact instruction count, as the run tier's
-counted traces do. A trace that cannot be translated from its first
+bytes, it runs until the code leaves, a memory check fails, the trace's
+branches go another way or the budget is spent, and returns the next RIP
+and the exact instruction count, as the run tier's counted traces do. Where
+it leaves at the start of another compiled trace, that one runs next in
+native code (chain.py). A trace that cannot be translated from its first
 instruction stays in the run tier; one that stops part-way is cut there.
 
 Everything here is optional: without llvmlite, or on a host other than
