@@ -198,3 +198,55 @@ def test_a_return_address_changed_on_the_stack_is_followed(monkeypatch):
     """`ret` goes where the stack says, not where the call was: the trace
     that ends in it leaves with the popped address and the table decides."""
     _check(RETURN_ADDRESS, monkeypatch)
+
+
+LIBM_LOOP = (
+    """
+global _start
+extern exp
+extern expf
+extern log
+section .data
+align 16
+x:  dq -3.5
+step: dq 0.013671875
+fx: dd -2.0
+fdx: dd 0.0078125
+section .text
+_start:
+    mov ebx, 1500
+.loop:
+    movsd xmm0, [rel x]
+    mov r12, rbx            ; callee-saved: kept across the call
+    call exp
+    addsd xmm6, xmm0        ; (xmm6 is poisoned by the next call: as natively)
+    movq r13, xmm0
+    xor r14, r13
+    movsd xmm0, [rel x]
+    addsd xmm0, [rel step]
+    movsd [rel x], xmm0
+    movss xmm0, [rel fx]
+    call expf
+    movd r15d, xmm0
+    add r14, r15
+    movss xmm0, [rel fx]
+    addss xmm0, [rel fdx]
+    movss [rel fx], xmm0
+    cmp rbx, 700
+    jne .skip
+    mov rsp, 8              ; a stack pointer nothing can be read at: the call faults
+.skip:
+    dec ebx
+    jnz .loop
+"""
+    + EXIT
+)
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_libm_calls_run_natively_with_glibc_bits(crash, monkeypatch):
+    """exp/expf called from compiled code: the same glibc function, the same
+    poisoned caller-saved registers, flags and return as the run tier; with
+    `crash` the stack pointer goes bad part-way and the next call faults."""
+    src = LIBM_LOOP if crash else LIBM_LOOP.replace("mov rsp, 8", "nop")
+    _check(src, monkeypatch)

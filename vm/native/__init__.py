@@ -95,12 +95,13 @@ class NativeTrace:
 
 def chain_of(machine: Machine):
     """The machine's table of compiled traces (made on first use)."""
-    from .chain import Chain
+    from .chain import Chain, install_libm
     from .engine import Buffers
 
     ch = machine.__dict__.get("_native_chain")
     if ch is None:
         ch = machine.__dict__["_native_chain"] = Chain(machine.insns, Buffers(machine.xb))
+        install_libm(ch, machine)
     return ch
 
 

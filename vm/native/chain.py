@@ -16,7 +16,8 @@ after another:
         it = (budget - instructions run) // slot's length   (< 1: leave)
         the trace reads the RFLAGS value it was entered with: it gets the
             machine's RFLAGS if no trace before it in this call changed the
-            flags (else leave: Python computes RFLAGS from the record)
+            flags, or the value of a RAW record one wrote (else leave:
+            Python computes RFLAGS from the record)
         call it; it ran 0 instructions (its first would fault): leave
         add its count to the total and to the slot's counter; keep its flags
         record if it wrote one; rip = where it left
@@ -43,6 +44,7 @@ import ctypes
 from typing import TYPE_CHECKING
 
 from ..image import INSN_SIZE
+from ..isa.flags import FIXED, RAW
 
 if TYPE_CHECKING:
     from . import NativeTrace
@@ -127,8 +129,11 @@ def dispatcher_ir() -> str:
     b.cbranch(needs, blocks["given"], blocks["call"])
 
     b.position_at_end(blocks["given"])
-    usable = b.and_(b.not_(dirty), b.icmp_unsigned("!=", entry_fl, k(0)))
-    b.store(entry_fl, word(out, 0))
+    # the machine's RFLAGS, or those of a RAW record (a complete value) written in the chain
+    raw = b.icmp_unsigned("==", b.load(word(out, SAVED)), k(RAW))
+    usable = b.select(dirty, raw, b.icmp_unsigned("!=", entry_fl, k(0)))
+    raw_fl = b.or_(b.load(word(out, SAVED + 6)), k(FIXED))
+    b.store(b.select(dirty, raw_fl, entry_fl), word(out, 0))
     b.cbranch(usable, blocks["call"], blocks["done"])
 
     b.position_at_end(blocks["call"])
@@ -225,3 +230,92 @@ class Chain:
 
     def memory(self, buf) -> None:
         self.ctx[0] = self.bufs.memory(buf)
+
+
+def libm_ir(name: str, fn_addr: int, ip: int, single: bool, stack: list[tuple[int, int]]) -> str:
+    """A trace-shaped function for a host libm call (`exp`, `log`, `expf`,
+    `logf` reached by `call`): the same glibc function the run tier calls
+    (by its address, so the bits are glibc's), then what vm.runtime's
+    hostcall does around it: caller-saved registers poisoned, the result in
+    xmm0, the flags record reset, and the return as a `ret` (the address
+    popped from the stack; leaves before the call, count 0, when the stack
+    pointer is outside the readable ranges)."""
+    from llvmlite import ir
+
+    from ..isa import flags as F
+    from ..runtime import CALLER_SAVED_GPRS, POISON32, POISON64
+
+    I8, I32, I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+    fty = ir.FloatType() if single else ir.DoubleType()
+    mod = ir.Module(name=f"libm_{name}")
+    mod.triple = ""
+    i64p = ir.PointerType(I64)
+    fnty = ir.FunctionType(
+        ir.VoidType(), [ir.PointerType(I8), i64p, ir.PointerType(I32), i64p, I64]
+    )
+    fn = ir.Function(mod, fnty, name=f"libm_{name}")
+    mem, gprs, xmm, out, _ = fn.args
+    entry, go, bad = (fn.append_basic_block(n) for n in ("entry", "go", "bad"))
+    b = ir.IRBuilder(entry)
+
+    def k(x: int, ty=I64):
+        return ir.Constant(ty, x)
+
+    def at(p, i):
+        return b.gep(p, [k(i, I32)])
+
+    rsp = b.load(at(gprs, 4))
+    ok = None
+    for lo, hi in stack:
+        inr = b.and_(b.icmp_unsigned(">=", rsp, k(lo)), b.icmp_unsigned("<=", rsp, k(hi)))
+        ok = inr if ok is None else b.or_(ok, inr)
+    b.cbranch(ok if ok is not None else ir.Constant(ir.IntType(1), 0), go, bad)
+    b.position_at_end(bad)
+    b.store(k(ip), at(out, 0))
+    b.store(k(0), at(out, 1))
+    b.store(k(-1), at(out, 2))
+    b.ret_void()
+    b.position_at_end(go)
+    ret = b.load(b.bitcast(b.gep(mem, [rsp]), i64p), align=1)
+    if single:
+        x = b.bitcast(b.load(at(xmm, 0)), fty)
+    else:
+        x = b.bitcast(b.load(b.bitcast(xmm, i64p)), fty)
+    callee = b.inttoptr(k(fn_addr), ir.PointerType(ir.FunctionType(fty, [fty])))
+    y = b.call(callee, [x])
+    for i in CALLER_SAVED_GPRS:
+        b.store(k(POISON64 - (1 << 64)), at(gprs, i))
+    for lane in range(64):
+        b.store(k(POISON32, I32), at(xmm, lane))
+    if single:
+        b.store(b.bitcast(y, I32), at(xmm, 0))
+    else:
+        b.store(b.bitcast(y, I64), b.bitcast(xmm, i64p))
+    b.store(b.add(rsp, k(8)), at(gprs, 4))
+    record = (ret, k(1), k(F.INITIAL[0]), k(F.INITIAL[1]), k(0), k(0), k(0), k(0), k(F.FIXED), k(0))
+    assert F.INITIAL == (F.RAW, 0, 0, 0, F.FIXED)
+    for i, v in enumerate(record):
+        b.store(v, at(out, i))
+    b.ret_void()
+    return str(mod)
+
+
+def install_libm(chain: Chain, machine) -> None:
+    """Compile a libm trampoline (libm_ir) for each host libm routine of the
+    program and put it in the table, so calls to it stay in native code."""
+    from .. import runtime
+    from ..environment import ranges
+    from .engine import compile_trace
+
+    if not runtime._LIBM:
+        return  # the math-module fallback has no address to call
+    stack = ranges(machine.mem.layout(), 8, False)
+    for addr, insn in machine.insns.items():
+        name = insn.host
+        if name not in runtime._LIBM or addr in machine.observers or addr in machine.accel:
+            continue
+        fn_addr = ctypes.cast(runtime._LIBM[name], ctypes.c_void_p).value
+        ir_text = libm_ir(name, fn_addr, addr, name.endswith("f"), stack)
+        s = chain._slot(addr)
+        chain.table[s] = compile_trace(ir_text, f"libm_{name}")
+        chain.table[s + 1] = 1 | (BREAK if addr in chain.breaks else 0)
