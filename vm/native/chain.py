@@ -232,7 +232,9 @@ class Chain:
         self.ctx[0] = self.bufs.memory(buf)
 
 
-def libm_ir(name: str, fn_addr: int, ip: int, single: bool, stack: list[tuple[int, int]]) -> str:
+def libm_ir(
+    name: str, fn_addr: int, ip: int, single: bool, stack: tuple[tuple[int, int], ...]
+) -> str:
     """A trace-shaped function for a host libm call (`exp`, `log`, `expf`,
     `logf` reached by `call`): the same glibc function the run tier calls
     (by its address, so the bits are glibc's), then what vm.runtime's
@@ -315,6 +317,7 @@ def install_libm(chain: Chain, machine) -> None:
         if name not in runtime._LIBM or addr in machine.observers or addr in machine.accel:
             continue
         fn_addr = ctypes.cast(runtime._LIBM[name], ctypes.c_void_p).value
+        assert fn_addr is not None
         ir_text = libm_ir(name, fn_addr, addr, name.endswith("f"), stack)
         s = chain._slot(addr)
         chain.table[s] = compile_trace(ir_text, f"libm_{name}")
