@@ -13,10 +13,10 @@ compiled trace into another without returning to Python.
 from __future__ import annotations
 
 import pytest
-from test_native_tier import check_native, tier
+from test_native_tier import check_native, step_to, tier
 from test_run_tier import Run, diff
 
-from vm import Exit, assemble, native
+from vm import assemble, native
 from vm.native import NativeTrace
 
 pytestmark = pytest.mark.skipif(
@@ -158,14 +158,7 @@ def test_a_breakpoint_added_after_compilation_stops_the_chain(monkeypatch):
         ref.steps(t.m.icount)
         t.m.breakpoints.add(where)
         got = t.outcome(t.m.run)
-        try:
-            ref.m.step()
-            while ref.m.rip != where:
-                ref.m.step()
-            want = ("stopped",)
-        except Exit as e:
-            want = ("exit", e.status)
-        assert got == want == ("stopped",)
+        assert got == step_to(ref, where) == ("stopped",)
         assert not diff(ref.state(), t.state())
 
 
