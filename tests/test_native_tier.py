@@ -171,15 +171,20 @@ def test_breakpoints_set_after_compilation_stop_where_stepping_stops():
         t.m.breakpoints = {where}
         t.m.invalidate()
         got = t.outcome(t.m.run)
-        try:
-            ref.m.step()
-            while ref.m.rip != where:
-                ref.m.step()
-            want = ("stopped",)
-        except Exit as e:
-            want = ("exit", e.status)
-        assert got == want
+        assert got == step_to(ref, where)
         assert not diff(ref.state(), t.state())
+
+
+def step_to(ref: Run, where: int) -> tuple:
+    """Step at least once, then on until rip is `where` (a breakpoint's stop)
+    or the program exits; the outcome run() reports there."""
+    try:
+        ref.m.step()
+        while ref.m.rip != where:
+            ref.m.step()
+        return ("stopped",)
+    except Exit as e:
+        return ("exit", e.status)
 
 
 @pytest.mark.parametrize("seed", range(4))

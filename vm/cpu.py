@@ -184,6 +184,7 @@ class Machine:
         self._blocks.clear()
         self._tblocks.clear()
         self._native.clear()
+        self.__dict__.pop("_native_chain", None)  # vm.native.chain: the compiled traces' table
 
     # ---- compilation -------------------------------------------------------
     def _env(self) -> dict[str, object]:

@@ -1,14 +1,16 @@
-"""The native tier: hot loop traces compiled to machine code with LLVM.
+"""The native tier: hot traces compiled to machine code with LLVM.
 
 The run tier (vm.cpu, vm.runtier) finds traces and compiles them to Python.
-When a loop trace has run `Machine.native_after` instructions, this package
+When a trace (a loop, or straight-line code following the way branches
+usually go) has run `Machine.native_after` instructions, this package
 translates the same generated code (vm.codegen's expansion of the table's
 templates) to LLVM IR (translate.py), compiles it (engine.py) and puts it in
 the run loop's place: called with the machine's memory, registers and xmm
-bytes, it runs iterations until the loop leaves, a memory check fails, the
-trace's branches go another way or the iteration budget is spent, and
-returns the next RIP and the exact instruction count, as the run tier's
-counted traces do. A trace that cannot be translated from its first
+bytes, it runs until the code leaves, a memory check fails, the trace's
+branches go another way or the budget is spent, and returns the next RIP
+and the exact instruction count, as the run tier's counted traces do. Where
+it leaves at the start of another compiled trace, that one runs next in
+native code (chain.py). A trace that cannot be translated from its first
 instruction stays in the run tier; one that stops part-way is cut there.
 
 Everything here is optional: without llvmlite, or on a host other than
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from ..image import Insn
 
 from ..isa.flags import rflags
+from .chain import ENTRY_RFLAGS, ENTRY_RIP
 
 M64 = (1 << 64) - 1
 _AVAILABLE: list[bool] = []
@@ -42,62 +45,64 @@ def available() -> bool:
 
 
 class NativeTrace:
-    """One compiled loop trace, callable as a counted run-tier trace."""
+    """One compiled trace, callable as a counted run-tier trace."""
 
     def __init__(
         self, machine: Machine, start: int, length: int, ir_text: str, name: str, flags: bool
     ):
-        from .engine import TRACE_FN, Buffers, compile_trace
+        from .engine import compile_reading
 
         self.machine, self.start, self.length = machine, start, length
         self.ir, self.name = ir_text, name
-        self.fn = TRACE_FN(compile_trace(ir_text, name))
-        bufs = machine.__dict__.get("_native_bufs")
-        if bufs is None:
-            bufs = machine.__dict__["_native_bufs"] = Buffers(machine.xb)
-        self.bufs = bufs
-        self.executed = 0  # instructions run natively (to find the hottest loop)
+        self.address, reads = compile_reading(ir_text, name)
+        self.chain = chain_of(machine)
+        self.bufs = self.chain.bufs
         self.fallback: Callable | None = None
         self.listing: list[str] = []  # the trace's instructions, for people reading the IR
-        self.needs_flags = flags  # the code may read the RFLAGS it was entered with
+        self.needs_flags = flags and reads  # the code reads the RFLAGS it was entered with
+
+    @property
+    def executed(self) -> int:
+        """Instructions run natively from this trace's start (to find the hottest loop)."""
+        return self.chain.executed(self)
 
     def __call__(self, maxit: int) -> tuple[int, int]:
-        """Run up to maxit passes' worth of instructions (maxit * length);
-        where the code leaves at the start of another compiled trace, that
-        one runs next with the rest of the budget (traces that hand over to
-        each other, as an inner loop and its outer loop's other path, go on
-        without the run loop and without copying the registers in between),
-        unless a breakpoint is there or a stop was requested."""
-        m, bufs = self.machine, self.bufs
-        gprs, out, r = bufs.gprs, bufs.out, m.r
-        gprs[:] = r
-        mem = bufs.memory(m.mem.buf)
-        budget, total, t, it, rip = maxit * self.length, 0, self, maxit, self.start
-        while True:
-            if t.needs_flags:
-                out[0] = rflags(m.fl)  # the flags a trace reads before it sets them
-            t.fn(mem, bufs.gprs_addr, bufs.xmm_addr, bufs.out_addr, it)
-            count = out[1]
-            if count == 0:  # its first instruction would fault: the run tier reports it
-                if not total:
-                    assert self.fallback is not None
-                    return self.fallback(maxit)
-                break  # (the run loop comes back to t, which then falls back)
-            if out[2] < 8:  # a flags record (kind, n, a, b, r); 2**64 - 1: unchanged
-                res = out[8] | out[9] << 64
-                m.fl = (out[2], out[3], out[4], out[6], res - (1 << 128) if out[9] >> 63 else res)
-            t.executed += count
-            total += count
-            rip = out[0]
-            nxt = m._native.get(rip)
-            if nxt is None or rip in m.breakpoints or m.stop_requested:
-                break
-            it = (budget - total) // nxt.length  # type: ignore[attr-defined]
-            if it < 1:
-                break
-            t = nxt  # type: ignore[assignment]
-        r[:] = gprs
-        return rip, total
+        """Run up to maxit passes' worth of instructions (maxit * length),
+        going on natively into every compiled trace the code leaves to
+        (vm.native.chain) until it reaches code that is not compiled, a
+        breakpoint, a fault or the end of the budget; returns (next rip,
+        instructions run) as the run tier's counted traces do."""
+        m, ch = self.machine, self.chain
+        if ch.breaks != m.breakpoints:
+            ch.mark_breakpoints(m.breakpoints)
+        bufs = self.bufs
+        if m.mem.buf is not bufs.mem_obj:
+            ch.memory(m.mem.buf)
+        out = bufs.out
+        bufs.gprs[:] = m.r
+        out[ENTRY_RIP] = self.start
+        out[ENTRY_RFLAGS] = rflags(m.fl) if self.needs_flags else 0
+        total = ch.run(ch.ctx_addr, maxit * self.length)
+        if total == 0:  # its first instruction would fault: the run tier reports it
+            assert self.fallback is not None
+            return self.fallback(maxit)
+        if out[2] < 8:  # a flags record (kind, n, a, b, r); 2**64 - 1: unchanged
+            res = out[8] | out[9] << 64
+            m.fl = (out[2], out[3], out[4], out[6], res - (1 << 128) if out[9] >> 63 else res)
+        m.r[:] = bufs.gprs
+        return out[0], total
+
+
+def chain_of(machine: Machine):
+    """The machine's table of compiled traces (made on first use)."""
+    from .chain import Chain, install_libm
+    from .engine import Buffers
+
+    ch = machine.__dict__.get("_native_chain")
+    if ch is None:
+        ch = machine.__dict__["_native_chain"] = Chain(machine.insns, Buffers(machine.xb))
+        install_libm(ch, machine)
+    return ch
 
 
 def items_for(machine: Machine, insns: list[Insn]):
@@ -132,21 +137,24 @@ def loop_head(machine: Machine, insns: list[Insn]) -> int | None:
 
 
 def compile_loop(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
-    """Translate and compile a loop trace; None when its first instruction
-    cannot be translated or the translated part is no longer a loop."""
+    """Translate and compile a trace: a loop when it branches back into
+    itself, else straight-line code (with side exits) that leaves where its
+    last instruction goes. None when its first instruction cannot be
+    translated, or a loop trace is no longer a loop once cut."""
     from .translate import Untranslatable, translate
 
     name = f"trace_{insns[0].addr:x}"
     head = loop_head(machine, insns)
-    if head is None:
+    if head is None and any(i.addr in machine.breakpoints for i in insns[1:]):
         return None
     try:
         module, n, loop = translate(name, items_for(machine, insns), machine.mem.layout(), head)
     except Untranslatable:
         return None
-    if not loop:
+    if head is not None and not loop:
         return None
-    nt = NativeTrace(machine, insns[0].addr, n, str(module), name, module.needs_flags)
+    flags = getattr(module, "needs_flags", True)  # (the compiled code tells for sure)
+    nt = NativeTrace(machine, insns[0].addr, n, str(module), name, flags)
     nt.listing = [f"{i.addr:#x}: {i.text()}" for i in insns[:n]]
     return nt
 
@@ -163,13 +171,11 @@ def _try_compile(machine: Machine, insns: list[Insn]) -> NativeTrace | None:
 
 
 def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: dict) -> tuple:
-    """Wrap a hot loop trace of the run tier (entry = (fn, length, counted))
+    """Wrap a hot trace of the run tier (entry = (fn, length, counted))
     so that it counts the instructions it runs; past machine.native_after it
     is compiled, and the cache entry becomes the native trace (or the plain
     run-tier trace if it cannot be compiled)."""
     pyfn, ln, counted = entry
-    if loop_head(machine, insns) is None:
-        return entry
 
     def call(maxit: int) -> tuple[int, int]:
         if counted:
@@ -189,6 +195,7 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
                 nt.fallback = call
                 cache[addr] = (nt, ln, True)
                 machine._native[addr] = nt
+                nt.chain.install(nt)
         return rip, n
 
     counting.__dict__.update(pyfn.__dict__)  # the run tier's source stays inspectable
@@ -199,6 +206,7 @@ def warm(machine: Machine, addr: int, insns: list[Insn], entry: tuple, cache: di
             return entry
         nt.fallback = call
         machine._native[addr] = nt
+        nt.chain.install(nt)
         return (nt, ln, True)
     return b
 

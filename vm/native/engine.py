@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 
 from llvmlite import binding as llvm
 
-from .translate import OUT_WORDS
+from .chain import OUT_WORDS
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
-_cache: dict[str, tuple[int, object]] = {}  # IR text -> (address, module in the engine)
+# IR text -> (address, module in the engine, whether it reads its entry flags)
+_cache: dict[str, tuple[int, object, bool]] = {}
+compile_seconds = [0.0]  # time spent optimising and compiling, this process (benchmarks)
 
 TRACE_FN = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64
@@ -70,18 +73,51 @@ def optimise(ir_text: str):
 
 def compile_trace(ir_text: str, name: str) -> int:
     """The address of the compiled trace function (compiled once per IR text)."""
+    return compile_reading(ir_text, name)[0]
+
+
+def compile_reading(ir_text: str, name: str) -> tuple[int, bool]:
+    """(address of the compiled function, whether its optimised code still
+    reads its fourth argument's memory: for a trace, the RFLAGS value it is
+    entered with; a record that only looked read, such as the CF an `inc`
+    keeps, is gone once LLVM has seen that nothing observes it)."""
     with _lock:
         hit = _cache.get(ir_text)
         if hit is not None:
-            return hit[0]
+            return hit[0], hit[2]
+        t0 = time.perf_counter()
         unique = f"{name}_{len(_cache)}"  # one engine: every function named apart
         mod = optimise(ir_text.replace(f'@"{name}"', f'@"{unique}"'))
+        reads = _reads_arg(mod.get_function(unique), 3)
         engine = _engine()
         engine.add_module(mod)
         engine.finalize_object()
         addr = engine.get_function_address(unique)
-        _cache[ir_text] = (addr, mod)
-        return addr
+        _cache[ir_text] = (addr, mod, reads)
+        compile_seconds[0] += time.perf_counter() - t0
+        return addr, reads
+
+
+def _reads_arg(fn, i: int) -> bool:
+    """Whether a load in fn reads through its argument i (directly or
+    through address arithmetic on it)."""
+    args = list(fn.arguments)
+    if len(args) <= i:
+        return False
+    arg = args[i].name
+
+    def based(v, depth: int = 0) -> bool:
+        if v.name == arg and not v.is_instruction:
+            return True
+        if depth < 8 and v.is_instruction and v.opcode in ("getelementptr", "bitcast"):
+            return based(next(iter(v.operands)), depth + 1)
+        return False
+
+    return any(
+        ins.opcode == "load" and based(next(iter(ins.operands)))
+        for blk in fn.blocks
+        for ins in blk.instructions
+    )
 
 
 def assembly(ir_text: str) -> str:
