@@ -66,6 +66,7 @@ def optimise(ir_text: str):
     mod.data_layout = str(tm.target_data)
     mod.verify()
     pto = llvm.PipelineTuningOptions(speed_level=2)
+    pto.slp_vectorization = True  # stores and loads of lanes kept apart become vector ones
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod

@@ -49,9 +49,13 @@ from .. import runtier
 from ..environment import MEM_VIEWS, READERS, WRITERS, Layout, ranges
 from ..isa import flags as F
 from ..isa import helpers as H
+from .lanes import STATE_VIEWS, LaneBuilder, find_groups, lane_name, splat
 
 I1, I8, I16, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 16, 32, 64, 128))
 F32, F64 = ir.FloatType(), ir.DoubleType()
+CHUNK = ir.VectorType(I32, 4)  # 128 bits of the vector register file, as the state keeps it
+# a register-file lane view: (element type, elements per 128-bit chunk)
+_VIEW = {"xf": (F32, 4), "xi": (I32, 4), "xq": (I64, 2), "xd": (F64, 2)}
 LO, HI = -(1 << 127), (1 << 127) - 1
 M64 = (1 << 64) - 1
 INSN_SIZE = 4
@@ -252,8 +256,14 @@ class Trace:
         layout: Layout,
         head: int | None,
         phis: frozenset = frozenset(),
+        scalar: frozenset = frozenset(),
     ):
         self.name, self.items, self.layout = name, items, layout
+        self.scalar = scalar  # (instruction, statement) of lane groups translated lane by lane
+        self.lanes = 0  # > 0: translating one lane group on vectors of this many lanes
+        self.vlocals: dict[str, V] = {}  # the group's lane-numbered names, as vectors
+        self.lane_idx: dict[int, list[int]] = {}  # a register-lane subscript -> its index per lane
+        self.in_helper = 0
         self.headk, self.loop, self.phikeys = head, head is not None, phis
         self.start = items[0].addr
         self.module = ir.Module(name=name)
@@ -268,7 +278,7 @@ class Trace:
         self.eb = ir.IRBuilder(self.entry)
         self.head = self.fn.append_basic_block("top")
         self.eb.branch(self.head)
-        self.b = ir.IRBuilder(self.head)
+        self.b = LaneBuilder(self.head)
         self.entry_vals: dict[tuple, Any] = {}
         self.st: dict[tuple, Any] = {}
         self.written: set[tuple] = set()
@@ -298,7 +308,7 @@ class Trace:
     # ---- machine state ----------------------------------------------------
     @staticmethod
     def _type(key: tuple):
-        return I128 if key[0] == "fr" else I32 if key[0] == "x" else I64
+        return I128 if key[0] == "fr" else CHUNK if key[0] == "v" else I64
 
     def _entry(self, key: tuple):
         v = self.entry_vals.get(key)
@@ -307,8 +317,8 @@ class Trace:
             self.eb.position_before(self.entry.terminator)
             if kind == "r":
                 v = self.eb.load(self.eb.gep(self.gprs, [ir.Constant(I32, i)]))
-            elif kind == "x":
-                v = self.eb.load(self.eb.gep(self.xmm, [ir.Constant(I32, i)]))
+            elif kind == "v":
+                v = self.eb.load(self._chunk_ptr(self.eb, i), align=4)
             elif kind == "fk":
                 v = ir.Constant(I64, -1)
             elif kind == "fl":  # RFLAGS at entry, put in out[0] by the caller
@@ -317,6 +327,10 @@ class Trace:
                 v = ir.Constant(self._type(key), 0)
             self.entry_vals[key] = v
         return v
+
+    def _chunk_ptr(self, b, c: int):
+        p = b.gep(self.xmm, [ir.Constant(I32, 4 * c)])
+        return b.bitcast(p, ir.PointerType(CHUNK))
 
     def get(self, key: tuple):
         v = self.st.get(key)
@@ -400,8 +414,8 @@ class Trace:
     def _guard(self, ok, rip: V | int, count_k: int) -> None:
         """Go on if ok, else leave with rip and the count of count_k
         instructions of this iteration run."""
-        if self.branching:
-            raise Untranslatable("a check inside a conditional")
+        if self.branching or self.lanes:
+            raise Untranslatable("a check inside a conditional or per lane")
         go = self.fn.append_basic_block("go")
         out = self.fn.append_basic_block("out")
         br = self.b.cbranch(ok, go, out)
@@ -415,8 +429,10 @@ class Trace:
         for key, v in self.st.items():
             if v is self.entry_vals.get(key) or key[0] in ("fk", "fn", "fa", "fb", "fr", "fl"):
                 continue
-            ptr = self.gprs if key[0] == "r" else self.xmm
-            b.store(v, b.gep(ptr, [ir.Constant(I32, key[1])]))
+            if key[0] == "r":
+                b.store(v, b.gep(self.gprs, [ir.Constant(I32, key[1])]))
+            else:
+                b.store(v, self._chunk_ptr(b, key[1]), align=4)
 
         def put(i: int, v) -> None:
             b.store(v, b.gep(self.out, [ir.Constant(I32, i)]))
@@ -492,10 +508,91 @@ class Trace:
         self.locals: dict[str, V] = {}
         self.wrote = False
         self.next: V | None = None
-        tree = ast.parse("\n".join(item.lines))
-        for s in tree.body:
-            self._stmt(s)
+        body = _parse_insn(item.lines)
+        groups = _groups(item.lines, body)
+        i = 0
+        while i < len(body):
+            g = groups.get(i)
+            if g is None or (k, i) in self.scalar:
+                self._stmt(body[i])
+                i += 1
+                continue
+            size, n, _ = g
+            self._lane_group(body, i, g, (k, i))
+            i += size * n
         return self.next
+
+    def _lane_group(self, body: list, i: int, g: tuple, key: tuple) -> None:
+        """Lane 0's statements of a lane group (vm.native.lanes), translated
+        once on vectors of n lanes; any construct that cannot be (a memory
+        access or check per lane, flags ...) has the trace rebuilt with this
+        group translated lane by lane."""
+        size, n, _ = g
+        first = body[i : i + size]
+        self.lane_idx = {}
+        for j in range(n):
+            lane = body[i + j * size : i + (j + 1) * size]
+            for node0, node in zip(_state_subscripts(first), _state_subscripts(lane)):
+                self.lane_idx.setdefault(id(node0), []).append(node.slice.value)
+        self.lanes, self.vlocals = n, {}
+        try:
+            for st in first:
+                self._stmt(st)
+            for name, v in self.vlocals.items():
+                base, s0 = lane_name(name)  # type: ignore[misc]
+                for j in range(n):
+                    self.locals[f"{base}{s0 + j}"] = self._lane(v, j)
+        except Untranslatable as e:
+            raise ScalarLanes(key) from e
+        finally:
+            self.lanes, self.vlocals, self.lane_idx = 0, {}, {}
+
+    def _lane(self, v: V, j: int) -> V:
+        """Lane j of a vector value (a scalar value is every lane's)."""
+        if v.kind == "tuple" or not isinstance(v.v.type, ir.VectorType):
+            return v
+        b = self.b
+        idx = ir.Constant(I32, j)
+        out = V(v.kind, b.extract_element(v.v, idx), v.lo, v.hi)
+        if v.exact32 is not None:
+            out.exact32 = b.extract_element(v.exact32, idx)
+        if v.round32 is not None:
+            out.round32 = b.extract_element(v.round32, idx)
+        return out
+
+    def _lane_value(self, name: str, base: str, s0: int) -> V:
+        """A lane-numbered name in a lane group: the vector of its n lanes."""
+        v = self.vlocals.get(name)
+        if v is not None:
+            return v
+        vals = [self.locals.get(f"{base}{s0 + j}") for j in range(self.lanes)]
+        if any(x is None for x in vals):
+            raise Untranslatable(f"name {name} in a lane group")
+        kinds = {x.kind for x in vals}  # type: ignore[union-attr]
+        if len(kinds) != 1 or "tuple" in kinds:
+            raise Untranslatable("lanes of different kinds")
+        consts = {x.const for x in vals}  # type: ignore[union-attr]
+        if len(consts) == 1 and vals[0].const is not None:  # type: ignore[union-attr]
+            return vals[0]  # type: ignore[return-value]
+        b = self.b
+
+        def build(xs):
+            vec = ir.Constant(ir.VectorType(xs[0].type, len(xs)), ir.Undefined)
+            for j, x in enumerate(xs):
+                vec = b.insert_element(vec, x, ir.Constant(I32, j))
+            return vec
+
+        out = V(
+            vals[0].kind,  # type: ignore[union-attr]
+            build([x.v for x in vals]),  # type: ignore[union-attr]
+            min(x.lo for x in vals),  # type: ignore[union-attr]
+            max(x.hi for x in vals),  # type: ignore[union-attr]
+        )
+        if all(x.exact32 is not None for x in vals):  # type: ignore[union-attr]
+            out.exact32 = build([x.exact32 for x in vals])  # type: ignore[union-attr]
+        if all(x.round32 is not None for x in vals):  # type: ignore[union-attr]
+            out.round32 = build([x.round32 for x in vals])  # type: ignore[union-attr]
+        return out
 
     def _stmt(self, s) -> None:
         if isinstance(s, ast.Pass):
@@ -512,6 +609,13 @@ class Trace:
         raise Untranslatable(f"statement {type(s).__name__}")
 
     def _assign(self, t, value) -> None:
+        if isinstance(t, ast.Name) and self.lanes and not self.in_helper:
+            if lane_name(t.id) is None:
+                raise Untranslatable("a lane-invariant name assigned in a lane group")
+            self.vlocals[t.id] = self.expr(value)
+            return
+        if self.lanes and not self.in_helper and not isinstance(t, ast.Subscript):
+            raise Untranslatable("assignment in a lane group")
         if isinstance(t, ast.Name):
             v = self.expr(value)
             self.locals[t.id] = v
@@ -529,6 +633,12 @@ class Trace:
                     self.locals[e.id] = v
             return
         if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+            if self.lanes:
+                idxs = self.lane_idx.get(id(t))
+                if idxs is None:
+                    raise Untranslatable("a state write in a lane group")
+                self._write_lanes(t.value.id, idxs, self.expr(value))
+                return
             idx = self._const_index(t.slice)
             self._write_state(t.value.id, idx, self.expr(value))
             return
@@ -539,6 +649,8 @@ class Trace:
             and isinstance(value, ast.Tuple)
             and len(value.elts) == 5
         ):
+            if self.lanes:
+                raise Untranslatable("flags in a lane group")
             kind, n = (self._const_int(e) for e in value.elts[:2])
             a, bb, r = (self._as_int(self.expr(e)) for e in value.elts[2:])
             self.flk = (kind, n)
@@ -579,43 +691,104 @@ class Trace:
 
     # ---- state reads and writes ------------------------------------------------
     def _write_state(self, view: str, i: int, v: V) -> None:
-        b = self.b
-        self.wrote = True
         if view == "r":
-            self.put(("r", i), b.trunc(self._as_int(v).v, I64))
-        elif view == "xi":
-            self.put(("x", i), b.trunc(self._as_int(v).v, I32))
-        elif view == "xf":
-            self.put(("x", i), b.bitcast(self._f32(v), I32))
-        elif view in ("xq", "xd"):
-            if view == "xd":
-                if v.kind != "float":
-                    raise Untranslatable("float lane from a non-float")
-                bits = b.bitcast(v.v, I64)
-            else:
-                bits = b.trunc(self._as_int(v).v, I64)
-            self.put(("x", 2 * i), b.trunc(bits, I32))
-            self.put(("x", 2 * i + 1), b.trunc(b.lshr(bits, ir.Constant(I64, 32)), I32))
+            self.wrote = True
+            self.put(("r", i), self.b.trunc(self._as_int(v).v, I64))
+        elif view in STATE_VIEWS:
+            self._write_lanes(view, [i], v)
         else:
             raise Untranslatable(f"write to {view}")
 
     def _read_state(self, view: str, i: int) -> V:
-        b = self.b
         if view == "r":
-            return V("int", b.zext(self.get(("r", i)), I128), 0, M64)
-        if view == "xi":
-            return V("int", b.zext(self.get(("x", i)), I128), 0, 0xFFFFFFFF)
-        if view == "xf":
-            f = b.bitcast(self.get(("x", i)), F32)
-            return V("float", b.fpext(f, F64), exact32=f, round32=f)
-        if view in ("xq", "xd"):
-            lo = b.zext(self.get(("x", 2 * i)), I64)
-            hi = b.zext(self.get(("x", 2 * i + 1)), I64)
-            bits = b.or_(lo, b.shl(hi, ir.Constant(I64, 32)))
-            if view == "xd":
-                return V("float", b.bitcast(bits, F64))
-            return V("int", b.zext(bits, I128), 0, M64)
+            return V("int", self.b.zext(self.get(("r", i)), I128), 0, M64)
+        if view in STATE_VIEWS:
+            return self._read_lanes(view, [i])
         raise Untranslatable(f"read of {view}")
+
+    # The register file is kept as 128-bit chunks (<4 x i32>, chunk c = the
+    # 32-bit lanes 4c .. 4c+3): a view's lanes are elements of a chunk seen as
+    # <4 x float>, <2 x i64> ...; one lane or a vector of lanes (a lane group)
+    # is read and written with extract/insert/shuffle, which LLVM turns into
+    # whole-register moves where the lanes are whole registers.
+    def _lane_places(self, view: str, idxs: list[int]) -> list[tuple[int, int]]:
+        per = _VIEW[view][1]
+        return [(i // per, i % per) for i in idxs]
+
+    def _typed_chunk(self, view: str, c: int):
+        ty, per = _VIEW[view]
+        return ir.IRBuilder.bitcast(self.b, self.get(("v", c)), ir.VectorType(ty, per))
+
+    def _read_lanes(self, view: str, idxs: list[int]) -> V:
+        b = self.b
+        ty, per = _VIEW[view]
+        places = self._lane_places(view, idxs)
+        if len(idxs) == 1:
+            c, e = places[0]
+            x = ir.IRBuilder.extract_element(b, self._typed_chunk(view, c), ir.Constant(I32, e))
+        else:
+            chunks = list(dict.fromkeys(c for c, _ in places))
+            parts = [self._typed_chunk(view, c) for c in chunks]
+            while len(parts) & (len(parts) - 1):
+                parts.append(parts[0])
+            while len(parts) > 1:  # concatenate pairwise
+                m = parts[0].type.count
+                mask = ir.Constant(ir.VectorType(I32, 2 * m), list(range(2 * m)))
+                parts = [
+                    ir.IRBuilder.shuffle_vector(b, parts[k], parts[k + 1], mask)
+                    for k in range(0, len(parts), 2)
+                ]
+            big = parts[0]
+            sel = [chunks.index(c) * per + e for c, e in places]
+            if sel == list(range(big.type.count)):
+                x = big
+            else:
+                mask = ir.Constant(ir.VectorType(I32, len(sel)), sel)
+                x = ir.IRBuilder.shuffle_vector(b, big, big, mask)
+        if ty is F32:
+            return V("float", b.fpext(x, F64), exact32=x, round32=x)
+        if ty is F64:
+            return V("float", x)
+        return V("int", b.zext(x, I128), 0, (1 << (8 * (4 if ty is I32 else 8))) - 1)
+
+    def _lane_bits(self, view: str, v: V):
+        """The IR value to store into lanes of this view (a vector in a group)."""
+        b = self.b
+        ty = _VIEW[view][0]
+        if ty is F32:
+            return self._f32(v)
+        if ty is F64:
+            if v.kind != "float":
+                raise Untranslatable("float lane from a non-float")
+            return v.v
+        return b.trunc(self._as_int(v).v, ty)
+
+    def _write_lanes(self, view: str, idxs: list[int], v: V) -> None:
+        b = self.b
+        self.wrote = True
+        ty, per = _VIEW[view]
+        x = self._lane_bits(view, v)
+        places = self._lane_places(view, idxs)
+        if len(idxs) > 1:
+            x = splat(b, x, len(idxs))
+        for c in dict.fromkeys(c for c, _ in places):
+            at = {e: j for j, (cc, e) in enumerate(places) if cc == c}
+            if len(idxs) == 1:
+                old = self._typed_chunk(view, c)
+                (e,) = at
+                new = ir.IRBuilder.insert_element(b, old, x, ir.Constant(I32, e))
+            else:
+                pick = [at.get(e, 0) for e in range(per)]
+                mask = ir.Constant(ir.VectorType(I32, per), pick)
+                whole = len(idxs) == per and pick == list(range(per))
+                sub = x if whole else ir.IRBuilder.shuffle_vector(b, x, x, mask)
+                if len(at) < per:
+                    old = self._typed_chunk(view, c)
+                    blend = [per + e if e in at else e for e in range(per)]
+                    bm = ir.Constant(ir.VectorType(I32, per), blend)
+                    sub = ir.IRBuilder.shuffle_vector(b, old, sub, bm)
+                new = sub
+            self.put(("v", c), ir.IRBuilder.bitcast(b, new, CHUNK))
 
     def _f32(self, v: V):
         if v.kind != "float":
@@ -640,11 +813,20 @@ class Trace:
             raise Untranslatable(f"call {name}")
         ty, width = _MEM_READ[base]
         ea = self.expr(call.args[1])
+        if self.lanes:
+            raise Untranslatable("a memory read per lane")
         out = []
         b = self.b
-        for j in range(int(count)):
-            p = b.bitcast(self._addr(ea, j * width), ir.PointerType(ty))
-            x = b.load(p, align=1)
+        n = int(count)
+        whole = None
+        if n > 1:  # one load of all the lanes (a vector register's worth)
+            p = b.bitcast(self._addr(ea), ir.PointerType(ir.VectorType(ty, n)))
+            whole = b.load(p, align=1)
+        for j in range(n):
+            if whole is not None:
+                x = b.extract_element(whole, ir.Constant(I32, j))
+            else:
+                x = b.load(b.bitcast(self._addr(ea, j * width), ir.PointerType(ty)), align=1)
             if ty is F32:
                 out.append(V("float", b.fpext(x, F64), exact32=x, round32=x))
             elif ty is F64:
@@ -654,8 +836,8 @@ class Trace:
         return out
 
     def _effect(self, call: ast.Call) -> None:
-        if not isinstance(call.func, ast.Name):
-            raise Untranslatable("call")
+        if not isinstance(call.func, ast.Name) or self.lanes:
+            raise Untranslatable("call (or a memory access per lane)")
         name = call.func.id
         b = self.b
         if name == "CHECK":
@@ -703,6 +885,11 @@ class Trace:
         if cond.const is not None:
             for x in s.body if cond.const else s.orelse:
                 self._stmt(x)
+            return
+        if self.lanes:
+            if self.in_helper:
+                raise Untranslatable("a statement if in a helper, per lane")
+            self._lane_if(s, cond)
             return
         unlikely = _is_float_test(s.test)
         saved = (dict(self.locals), dict(self.st), self.flk, self.next, self.branching)
@@ -762,6 +949,69 @@ class Trace:
                 raise Untranslatable("a jump on one side of a conditional")
             self.next = self._phi(then[3], self.next, ends)
         self.locals, self.st = loc, st
+
+    def _lane_if(self, s: ast.If, cond: V) -> None:
+        """An `if` in a lane group: each side runs (on all lanes) when some
+        lane takes it, and its names change only in the lanes that take it.
+        Only lane-numbered names may change (no state, no jump)."""
+        b = self.b
+        mask = splat(b, cond.v, self.lanes)
+        unlikely = _is_float_test(s.test)
+        for body, take in ((s.body, mask), (s.orelse, b.not_(mask))):
+            if not body:
+                continue
+            names = {
+                n.id
+                for st in body
+                for n in ast.walk(st)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            old = {}
+            for name in sorted(names):
+                ln = lane_name(name)
+                if ln is None:
+                    raise Untranslatable("a lane-invariant name assigned in a lane group")
+                old[name] = self._lane_value(name, *ln)
+            some = b.icmp_unsigned(
+                "!=",
+                ir.IRBuilder.bitcast(b, take, ir.IntType(self.lanes)),
+                ir.Constant(ir.IntType(self.lanes), 0),
+            )
+            then_bb, join = self._new("lanes"), self._new("lanes_join")
+            pre = b.block
+            br = b.cbranch(some, then_bb, join)
+            if unlikely:
+                br.set_metadata("prof", self._weights(1, 2000))
+            saved = (dict(self.st), self.next, self.flk, self.branching)
+            b.position_at_end(then_bb)
+            self.branching = True
+            for st in body:
+                self._stmt(st)
+            if self.st != saved[0] or self.next is not saved[1] or self.flk != saved[2]:
+                raise Untranslatable("state changed on one side of a lane test")
+            self.branching = saved[3]
+            merged = {}
+            for name, was in old.items():
+                new = self.vlocals.get(name)
+                if new is None or new.kind != was.kind:
+                    raise Untranslatable("a lane name of another kind")
+                merged[name] = self._select(V("bool", take), new, was)
+            end = b.block
+            b.branch(join)
+            b.position_at_end(join)
+            for name, m in merged.items():
+                self.vlocals[name] = self._phi_lanes(m, old[name], (end, pre))
+
+    def _phi_lanes(self, a: V, b: V, ends: tuple) -> V:
+        """_phi of two values that may be a vector and a scalar."""
+        n = self.lanes
+
+        def vec(x):
+            return splat(self.b, x, n) if x is not None else None
+
+        a = V(a.kind, vec(a.v), a.lo, a.hi, None, vec(a.exact32), vec(a.round32))
+        b = V(b.kind, vec(b.v), b.lo, b.hi, None, vec(b.exact32), vec(b.round32))
+        return self._phi(a, b, ends)
 
     def _fault_check(self, faults: V) -> None:
         """`if faults: c.fault(...)`: leave before this instruction when it
@@ -841,6 +1091,10 @@ class Trace:
                 return _cfloat(e.value)
             raise Untranslatable("constant")
         if isinstance(e, ast.Name):
+            if self.lanes and not self.in_helper:
+                ln = lane_name(e.id)
+                if ln is not None:
+                    return self._lane_value(e.id, *ln)
             v = self.locals.get(e.id)
             if v is None:
                 raise Untranslatable(f"name {e.id}")
@@ -883,11 +1137,18 @@ class Trace:
     def _rflags(self) -> V:
         """`c.fl` as a value: the RFLAGS the record stands for (helpers take
         the record only to compute this)."""
+        if self.lanes:
+            raise Untranslatable("flags in a lane group")
         self.needs_flags = True  # the trace may read the flags it was entered with
         return V("int", self.b.zext(self.get(("fl", 0)), I128), 0, M64)
 
     def _subscript(self, e: ast.Subscript) -> V:
         if isinstance(e.value, ast.Name) and e.value.id in ("r", "xi", "xf", "xq", "xd"):
+            if self.lanes:
+                idxs = self.lane_idx.get(id(e))
+                if idxs is None:
+                    raise Untranslatable("a state read in a lane group")
+                return self._read_lanes(e.value.id, idxs)
             return self._read_state(e.value.id, self._const_index(e.slice))
         if isinstance(e.value, ast.Call):
             vals = self._tuple(e.value)
@@ -1129,6 +1390,7 @@ class Trace:
             params, src = sources[name]
             saved = self.locals
             self.locals = dict(zip(params, args))
+            self.in_helper += 1
             try:
                 *body, last = _parse_body(src)
                 for st in body:
@@ -1136,6 +1398,7 @@ class Trace:
                 return self.expr(last.value)
             finally:
                 self.locals = saved
+                self.in_helper -= 1
         math_fn = _MATH.get(name)
         if math_fn is not None and len(args) == math_fn[1]:
             if any(a.kind != "float" for a in args):
@@ -1283,6 +1546,8 @@ class Trace:
     def _flag_test(self, name: str) -> V:
         """A condition or CF: from the record when its kind is known here,
         else from the RFLAGS value kept beside it (entry: the caller's)."""
+        if self.lanes:
+            raise Untranslatable("flags in a lane group")
         kind, n = self.flk or (F.RAW, 0)
         src = runtier.cf_source(kind, n) if name == "cf" else runtier.cond_source(name[3:], kind, n)
         if (
@@ -1424,27 +1689,94 @@ def _bits_to_float(x: int) -> float:
     return struct.unpack("<f", struct.pack("<I", x))[0]
 
 
+class ScalarLanes(Exception):
+    """A lane group (instruction k, statement i) that cannot be translated
+    on vectors: the trace is rebuilt with it translated lane by lane."""
+
+    def __init__(self, key: tuple[int, int]):
+        super().__init__(f"lane group {key}")
+        self.key = key
+
+
+_INSNS: dict[tuple[str, ...], tuple[list, dict]] = {}
+
+
+def _parse_insn(lines: list[str]) -> list:
+    return _insn_tree(lines)[0]
+
+
+def _groups(lines: list[str], body: list) -> dict:
+    return _insn_tree(lines)[1]
+
+
+def _insn_tree(lines: list[str]) -> tuple[list, dict]:
+    """An instruction's statements and lane groups (parsed once per text)."""
+    key = tuple(lines)
+    hit = _INSNS.get(key)
+    if hit is None:
+        body = ast.parse("\n".join(lines)).body
+        hit = _INSNS[key] = (body, find_groups(body))
+    return hit
+
+
+def _state_subscripts(stmts: list) -> list:
+    """The register-lane subscripts (xf[4] ...) of statements, in order."""
+    out = []
+    for st in stmts:
+        for node in _walk(st):
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in STATE_VIEWS
+                and isinstance(node.slice, ast.Constant)
+            ):
+                out.append(node)
+    return out
+
+
+def _walk(node):
+    """The nodes under node in the order lanes.find_groups numbers them."""
+    yield node
+    for _, value in ast.iter_fields(node):
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, ast.AST):
+                yield from _walk(child)
+
+
 def translate(
     name: str, items: list[Item], layout: Layout, head: int | None
+) -> tuple[ir.Module, int, bool]:
+    """translate_lanes, rebuilt with lane groups translated lane by lane
+    where they cannot be translated on vectors."""
+    scalar: frozenset = frozenset()
+    while True:
+        try:
+            return _translate(name, items, layout, head, scalar)
+        except ScalarLanes as e:
+            scalar = scalar | {e.key}
+
+
+def _translate(
+    name: str, items: list[Item], layout: Layout, head: int | None, scalar: frozenset
 ) -> tuple[ir.Module, int, bool]:
     """The IR module for the longest translatable prefix of a trace (a loop
     back to items[head] when head is not None); returns (module, instructions
     translated, loop). Raises Untranslatable when not even the first
     instruction can be translated."""
     try:
-        first = Trace(name, items, layout, head)
+        first = Trace(name, items, layout, head, scalar=scalar)
         first.build()
     except Untranslatable as e:
         k = getattr(e, "k", 0)
         if k == 0:
             raise
         items = items[:k]
-        first = Trace(name, items, layout, None)
+        first = Trace(name, items, layout, None, scalar=scalar)
         first.build()
         return first.module, k, False
     if head is None:
         return first.module, len(items), False
-    t = Trace(name, items, layout, head, frozenset(first.written))
+    t = Trace(name, items, layout, head, frozenset(first.written), scalar)
     t.build()
     t.module.needs_flags = t.needs_flags
     return t.module, len(items), True
