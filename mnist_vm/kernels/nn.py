@@ -345,7 +345,9 @@ def _dense_backward_weights(X, dY, dW) -> None:
         x, d = X[:, k], dW[k]
         d[:] = ZERO  # dW[k,j] = +0.0
         n = _nonzero(x, bs)  # the b with X[b,k] != 0, ascending
-        _add_scaled_rows(d, dY, x, bs, n)  # dW[k,j] = fl(dW[k,j] + fl(dY[b,j] * X[b,k]))
+        _add_scaled_rows_in_registers(
+            d, dY, x, bs, n
+        )  # dW[k,j] = fl(dW[k,j] + fl(dY[b,j] * X[b,k]))
 
 
 @_jit
