@@ -256,7 +256,8 @@ def _nonzero(v, idx) -> int:
 @_jit
 def _nonzero_row(v, idx) -> int:
     """_nonzero of a contiguous v: 16 at a time, then the rest one by one."""
-    n = _nonzero_blocks(v, idx)
+    # a numba intrinsic: numba supplies typingctx, mypy sees the Python signature
+    n: int = _nonzero_blocks(v, idx)  # type: ignore[call-arg]
     for i in range(v.size // LANES * LANES, v.size):
         idx[n] = i
         n += v[i] != ZERO
