@@ -155,3 +155,22 @@ _start:
     inc rax
     jmp .spin
 """
+
+
+def divide_under_mxcsr(mode: int, exit_code: str = "    xor edi, edi\n") -> str:
+    """ldmxcsr `mode`, xmm0 = 1.0 / 3.0 (inexact: PE; rounded by the mode),
+    then exit with `exit_code`'s rdi: the MXCSR tests of states, history and
+    the registers panel."""
+    return f"""section .data
+mode: dd {mode:#x}
+one: dd 1.0
+three: dd 3.0
+section .text
+global _start
+_start:
+    ldmxcsr [mode]
+    movss xmm0, [one]
+    divss xmm0, [three]
+{exit_code}    mov eax, 60
+    syscall
+"""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from debugger_programs import HISTORY_PROGRAM as PROGRAM
+from debugger_programs import divide_under_mxcsr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -285,20 +286,7 @@ def test_fault_leaves_no_trace_and_history_survives():
     assert m.icount == 0 and m.r[0] == 0
 
 
-MXCSR_STEPS = """section .data
-mode: dd 0x7F80
-one: dd 1.0
-three: dd 3.0
-section .text
-global _start
-_start:
-    ldmxcsr [mode]
-    movss xmm0, [one]
-    divss xmm0, [three]
-    mov eax, 60
-    xor edi, edi
-    syscall
-"""
+MXCSR_STEPS = divide_under_mxcsr(0x7F80)
 
 
 @pytest.mark.parametrize("how", ["step", "run"])

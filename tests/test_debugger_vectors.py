@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from debugger_programs import divide_under_mxcsr
+
 from mnist_vm.debugger import render as R
 from mnist_vm.debugger.commands import execute
 from mnist_vm.debugger.session import Session
@@ -84,20 +86,7 @@ def test_pane_registers_shows_every_zmm_lane_at_80x24():
     assert rows and rows[0][1:] == [str(k) for k in range(1, 9)], text
 
 
-MXCSR_PROGRAM = """section .data
-mode: dd 0x7FC0
-one: dd 1.0
-three: dd 3.0
-section .text
-global _start
-_start:
-    ldmxcsr [mode]
-    movss xmm0, [one]
-    divss xmm0, [three]
-    mov eax, 60
-    xor edi, edi
-    syscall
-"""
+MXCSR_PROGRAM = divide_under_mxcsr(0x7FC0)
 
 
 def test_registers_panel_shows_mxcsr_for_a_program_that_uses_it():

@@ -13,6 +13,7 @@ import struct
 import zlib
 
 import pytest
+from debugger_programs import divide_under_mxcsr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -512,21 +513,7 @@ def test_a_program_including_more_than_a_state_carries_is_not_saved(tmp_path):
     assert not any(p.suffix == ".state" or ".tmp" in p.name for p in tmp_path.iterdir())
 
 
-MXCSR_PROGRAM = """section .data
-mode: dd 0x7F80
-one: dd 1.0
-three: dd 3.0
-section .text
-global _start
-_start:
-    ldmxcsr [mode]
-    movss xmm0, [one]
-    divss xmm0, [three]
-    movd edi, xmm0
-    and edi, 1
-    mov eax, 60
-    syscall
-"""
+MXCSR_PROGRAM = divide_under_mxcsr(0x7F80, "    movd edi, xmm0\n    and edi, 1\n")
 
 
 def test_mxcsr_is_saved_and_restored_with_its_flags(tmp_path):
