@@ -354,11 +354,17 @@ def _edge_values(node) -> list:
 
 
 SCHEMA_PATHS = [p for p in _paths(HEADER) if p]
+
+
+def _json_containers(inner):
+    """Lists and objects of `inner` (a named function: hypothesis misreads the
+    multi-line lambda's source and warns that it does not recurse)."""
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
+    _json_containers,
     max_leaves=8,
 )
 
