@@ -558,7 +558,8 @@ def _softmax_xent_sse(Z, labels, P, dZ) -> np.float32:
         for j in range(1, n):
             m = m if m > z[j] else z[j]
         shifted = _sse(np.subtract, z, m)
-        e = np.array([exp(float(v)) for v in shifted], np.float64).astype(F32)
+        with np.errstate(over="ignore"):  # a double past float32's range rounds to inf, as cvtsd2ss
+            e = np.array([exp(float(v)) for v in shifted], np.float64).astype(F32)
         s = e[0]
         for j in range(1, n):
             s = _sse(np.add, s, e[j])
